@@ -1,0 +1,125 @@
+import yargs from 'yargs';
+import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
+
+/** Parsed `master run` command line. */
+export interface MasterArgs {
+  options: MasterOptions;
+  logLevel: LogLevel;
+  logJson: boolean;
+}
+
+/**
+ * Builds the `master` yargs parser (jest-cli `args.ts` style: one options table, every
+ * option described, `.strict()` so a mistyped flag fails).
+ */
+export function masterParser(argv: string[]) {
+  const d = defaultMasterOptions();
+  return yargs(argv)
+    .scriptName('master')
+    .usage('$0 <command> [options]\n\nCoordinates a cctv-cluster batch: splits images and video frames into object,\nface, edge and corner detection tasks and hands them to slaves over ZeroMQ.')
+    .command('run <inputs..>', 'process images, directories, globs and videos', (y) =>
+      y
+        .positional('inputs', { type: 'string', array: true, description: 'image files, directories (searched recursively), globs or video files' })
+        .example('$0 run footage/cam1.avi', 'every 5th frame of a video, with local slaves on this machine')
+        .example('$0 run snapshots/ --tasks face,object --out faces.jsonl', 'two kinds of task over a folder of images')
+        .example('$0 run archive/ --bind tcp://0.0.0.0:5570 --allow-insecure --local-slaves 0', 'serve remote slaves only')
+        .options({
+          tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
+          out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
+          report: { type: 'string', description: 'timing report file (JSON) (default: OUT.report.json)' },
+          resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
+          overwrite: { type: 'boolean', default: false, description: 'replace OUT if it exists' },
+          every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
+          'frame-format': { choices: ['jpg', 'png'] as const, default: 'jpg' as const, description: 'how video frames are encoded for the slaves' },
+          'jpeg-quality': { type: 'number', default: d.jpegQuality, description: 'JPEG quality of video frames (1-100)' },
+          bind: { type: 'string', default: DEFAULT_BIND, description: 'endpoint slaves connect to (loopback by default)' },
+          'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without encryption (anyone reaching it can take tasks)' },
+          'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
+          'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves)' },
+          'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
+          lease: { type: 'string', description: 'lease per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
+          'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
+          'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
+          window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },
+          'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes' },
+          'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes' },
+          progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
+        }),
+    )
+    .options({
+      'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, description: 'log verbosity (logs go to stderr)' },
+      'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+    })
+    .demandCommand(1, 'give a command: run')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 110));
+}
+
+/** Parses `--tasks`. @throws {@link InvalidArgumentError} for an unknown kind */
+export function parseKinds(text: string): TaskKind[] {
+  const kinds = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const out: TaskKind[] = [];
+  for (const k of kinds) {
+    if (!isTaskKind(k)) throw InvalidArgumentError.format('--tasks', `has unknown kind ${JSON.stringify(k)}; known: ${TASK_KINDS.join(', ')}`);
+    if (!out.includes(k)) out.push(k);
+  }
+  return out;
+}
+
+/** Parses `--lease`. @throws {@link InvalidArgumentError} for a bad entry */
+export function parseLeases(text: string | undefined, base: Record<TaskKind, number>): Record<TaskKind, number> {
+  const out = { ...base };
+  if (text === undefined) return out;
+  for (const entry of text.split(',').filter((s) => s.trim().length > 0)) {
+    const [kind, ms] = entry.split('=').map((s) => s.trim());
+    if (kind === undefined || !isTaskKind(kind) || ms === undefined || !/^\d+$/.test(ms)) {
+      throw InvalidArgumentError.format('--lease', `entries look like object=120000, got ${JSON.stringify(entry)}`);
+    }
+    out[kind] = Number(ms);
+  }
+  return out;
+}
+
+/**
+ * Parses and validates a `master` command line.
+ *
+ * @throws {@link InvalidArgumentError} for an invalid value (yargs handles unknown flags)
+ */
+export async function buildMasterArgs(argv: string[]): Promise<MasterArgs> {
+  const a = await masterParser(argv).parseAsync();
+  const d = defaultMasterOptions();
+  const localSlaves = a['local-slaves'] as number;
+  const out = a['out'] as string;
+  const options = validateMasterOptions({
+    ...d,
+    inputs: (a['inputs'] as string[] | undefined) ?? [],
+    kinds: parseKinds(a['tasks'] as string),
+    bind: a['bind'] as string,
+    allowInsecure: a['allow-insecure'] as boolean,
+    out,
+    reportFile: (a['report'] as string | undefined) ?? `${out}.report.json`,
+    resume: a['resume'] as boolean,
+    overwrite: a['overwrite'] as boolean,
+    every: a['every'] as number,
+    frameFormat: a['frame-format'] as 'jpg' | 'png',
+    jpegQuality: a['jpeg-quality'] as number,
+    localSlaves,
+    localThreads: (a['local-threads'] as number | undefined) ?? Math.max(1, Math.floor(d.localThreads / Math.max(1, localSlaves))),
+    maxAttempts: a['max-attempts'] as number,
+    leaseMs: parseLeases(a['lease'] as string | undefined, d.leaseMs),
+    heartbeatIntervalMs: a['heartbeat-interval'] as number,
+    heartbeatLiveness: a['heartbeat-liveness'] as number,
+    window: a['window'] as number,
+    maxImageBytes: a['max-image-bytes'] as number,
+    maxMessageBytes: a['max-message-bytes'] as number,
+    progress: a['progress'] as MasterOptions['progress'],
+    logLevel: a['log-level'],
+  });
+  return { options, logLevel: a['log-level'], logJson: a['log-json'] };
+}

@@ -1,0 +1,69 @@
+import { hideBin } from 'yargs/helpers';
+import { systemClock } from '../shared/clock.js';
+import { InputError, InvalidArgumentError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { buildMasterArgs } from './args.js';
+import { countInputs } from './ingest/count.js';
+import { Master, MASTER_EXIT } from './master.js';
+import { createProgress } from './progress.js';
+import { formatReport } from './report.js';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = await buildMasterArgs(hideBin(process.argv));
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`master: ${err.message}\n`);
+      return MASTER_EXIT.usage;
+    }
+    throw err;
+  }
+  const logger = createLogger('master', args.logLevel, args.logJson);
+  const progress = createProgress(args.options.progress);
+  const master = new Master(args.options, logger, systemClock, progress);
+  let signals = 0;
+  const onSignal = (signal: string): void => {
+    signals++;
+    if (signals === 1) {
+      logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
+      master.stop();
+    } else {
+      // Records are flushed synchronously at most every 200 ms, so the file is still resumable.
+      process.exit(MASTER_EXIT.interrupted);
+    }
+  };
+  process.on('SIGINT', () => {
+    onSignal('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    onSignal('SIGTERM');
+  });
+  if (progress) {
+    countInputs(args.options.inputs, args.options.every)
+      .then((n) => {
+        progress.setTotal(n);
+      })
+      .catch(() => undefined);
+  }
+  try {
+    const outcome = await master.run();
+    process.stdout.write(`${formatReport(outcome.report)}\n`);
+    if (outcome.interrupted) process.stderr.write(`master: interrupted; run the same command with --resume to finish the batch\n`);
+    else if (outcome.exitCode === MASTER_EXIT.someFailed) {
+      process.stderr.write(`master: ${outcome.report.tasksFailed} task(s) failed; their errors are in ${args.options.out}\n`);
+    }
+    return outcome.exitCode;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError || err instanceof InputError) {
+      process.stderr.write(`master: ${err.message}\n`);
+      return MASTER_EXIT.usage;
+    }
+    logger.fatal((err as Error).message);
+    return MASTER_EXIT.fatal;
+  }
+}
+
+process.exitCode = await main();
+// Sockets and timers are closed; exit now rather than wait for stray handles.
+setTimeout(() => process.exit(), 100).unref();

@@ -1,0 +1,28 @@
+/**
+ * One image to process: a still image file, or one sampled frame of a video.
+ * Items are produced lazily by the ingest stream, so a batch of any size is never held
+ * in memory at once; `load` reads (or returns) the encoded bytes when the item is scheduled.
+ */
+export interface IngestItem {
+  /** Unique key of the item in a batch: the source path, plus `#frame` for video frames. */
+  key: string;
+  /** Path of the image or video file, as the user gave it (or as found under a directory). */
+  source: string;
+  /** Frame index in the video, from 0; absent for still images. */
+  frame?: number;
+  /** Media timestamp of the frame, ms from the start of the video; absent for still images. */
+  timestampMs?: number;
+  /**
+   * Encoded image bytes (JPEG, PNG, ...).
+   *
+   * @throws {@link InputError} when the file cannot be read or is over the byte limit
+   */
+  load(): Promise<Buffer>;
+  /** Set when the item is already known to be unusable (e.g. a video that cannot be opened). */
+  error?: string;
+}
+
+/** Key of an item: `source` or `source#frame`. */
+export function itemKey(source: string, frame?: number): string {
+  return frame === undefined ? source : `${source}#${frame}`;
+}

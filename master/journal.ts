@@ -1,0 +1,178 @@
+import { closeSync, createReadStream, existsSync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { InvalidArgumentError } from '../shared/errors.js';
+import { itemKey } from './ingest/item.js';
+import type { ImageRecord } from './merge.js';
+
+/** First line of a results file: what batch wrote it, so a resume can check it is the same. */
+export interface BatchHeader {
+  type: 'batch';
+  tool: 'cctv-cluster';
+  protocol: number;
+  /** Wall-clock start, ISO 8601. */
+  startedAt: string;
+  /** Settings that change results; a resume must use the same. */
+  settings: Record<string, unknown>;
+}
+
+/** Default interval between write-outs of buffered records, ms. */
+export const DEFAULT_JOURNAL_FLUSH_MS = 200;
+/** Default interval between fdatasync calls, ms. */
+export const DEFAULT_JOURNAL_SYNC_MS = 1000;
+
+/**
+ * The results file, which is also the batch's journal: one JSON line per finished image,
+ * after a {@link BatchHeader} line.
+ *
+ * Durability policy: records are written to the file at most `flushMs` after they
+ * complete and `fdatasync`ed at most every `syncMs` and on close. A killed master
+ * (SIGKILL) loses at most the last `flushMs` of records; an OS crash at most the last
+ * `syncMs`. Nothing is lost for good: `master run` on the same file resumes, skipping the
+ * images it finds recorded and redoing the rest. A torn last line is cut off on resume.
+ */
+export class Journal {
+  private fd: number;
+  private buffer: string[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastSyncMs = 0;
+  private dirty = false;
+  /** Records written by this process. */
+  written = 0;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+    private readonly flushMs: number,
+    private readonly syncMs: number,
+  ) {
+    this.fd = fd;
+    this.flushTimer = setInterval(() => {
+      this.flush();
+    }, flushMs);
+    this.flushTimer.unref();
+  }
+
+  /**
+   * Opens a results file.
+   *
+   * - new file (or `overwrite`): writes the header;
+   * - existing file with `resume`: checks its header's settings equal `header.settings`,
+   *   cuts a torn last line, and returns the keys of the images already recorded;
+   * - existing file otherwise: refuses.
+   *
+   * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
+   *   or was written with other settings
+   */
+  static async open(
+    path: string,
+    header: BatchHeader,
+    mode: { resume: boolean; overwrite: boolean },
+    flushMs = DEFAULT_JOURNAL_FLUSH_MS,
+    syncMs = DEFAULT_JOURNAL_SYNC_MS,
+  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number }> {
+    const exists = existsSync(path) && fstatSize(path) > 0;
+    if (exists && !mode.overwrite) {
+      if (!mode.resume) {
+        throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
+      }
+      const { done, failed, validBytes, previous } = await readJournal(path);
+      if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
+      const a = JSON.stringify(previous.settings);
+      const b = JSON.stringify(header.settings);
+      if (a !== b) {
+        throw InvalidArgumentError.format('--resume', `${path} was written with other settings (${a}); now ${b}. Use the same settings, or --overwrite`);
+      }
+      const fd = openSync(path, 'r+');
+      ftruncateSync(fd, validBytes);
+      closeSync(fd);
+      return { journal: new Journal(path, openSync(path, 'a'), flushMs, syncMs), done, failedBefore: failed };
+    }
+    const fd = openSync(path, 'w');
+    writeSync(fd, `${JSON.stringify(header)}\n`);
+    fdatasyncSync(fd);
+    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0 };
+  }
+
+  /** Appends one record (buffered; see the durability policy). */
+  append(record: ImageRecord): void {
+    this.buffer.push(JSON.stringify(record));
+    this.written++;
+  }
+
+  /** Writes buffered records to the file, and syncs when `syncMs` has passed. */
+  flush(force = false): void {
+    if (this.buffer.length > 0) {
+      writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+      this.buffer = [];
+      this.dirty = true;
+    }
+    const now = Date.now();
+    if (this.dirty && (force || now - this.lastSyncMs >= this.syncMs)) {
+      fdatasyncSync(this.fd);
+      this.lastSyncMs = now;
+      this.dirty = false;
+    }
+  }
+
+  /** Flushes, syncs and closes the file. */
+  close(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flush(true);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+function fstatSize(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads a results file: its header, the keys of recorded images, and the byte length of
+ * its complete lines (a torn last line, from a crash mid-write, is not counted).
+ */
+export async function readJournal(path: string): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number }> {
+  const done = new Set<string>();
+  let previous: BatchHeader | undefined;
+  let failed = 0;
+  let validBytes = 0;
+  const size = fstatSize(path);
+  const endsWithNewline = (() => {
+    const fd = openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, size - 1);
+      return b[0] === 0x0a;
+    } finally {
+      closeSync(fd);
+    }
+  })();
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let consumed = 0;
+  for await (const line of rl) {
+    const lineBytes = Buffer.byteLength(line) + 1;
+    const isLast = consumed + lineBytes > size;
+    consumed += lineBytes;
+    if (isLast && !endsWithNewline) break;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      break;
+    }
+    validBytes = consumed;
+    const o = parsed as { type?: unknown; source?: unknown; frame?: unknown; ok?: unknown };
+    if (o.type === 'batch') previous ??= parsed as BatchHeader;
+    else if (o.type === 'image' && typeof o.source === 'string') {
+      done.add(itemKey(o.source, typeof o.frame === 'number' ? o.frame : undefined));
+      if (o.ok === false) failed++;
+    }
+  }
+  return { previous, done, failed, validBytes };
+}

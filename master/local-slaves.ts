@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../shared/logger.js';
+
+const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
+
+/** Options of {@link LocalSlaves}. */
+export interface LocalSlavesOptions {
+  count: number;
+  /** Worker processes per slave. */
+  threads: number;
+  /** Endpoint the master bound. */
+  endpoint: string;
+  heartbeatIntervalMs: number;
+  heartbeatLiveness: number;
+  logLevel: string;
+  logger: Logger;
+}
+
+/**
+ * Slave processes the master starts on its own machine (`--local-slaves N`), so one
+ * command processes a folder with no other set-up. Each is a normal `slave` process
+ * with an IPC channel to the master: if the master dies, even by SIGKILL, the channel
+ * closes and the slave leaves by itself (`--exit-with-parent`), so no slave is orphaned.
+ */
+export class LocalSlaves {
+  private readonly procs: ChildProcess[] = [];
+
+  constructor(private readonly options: LocalSlavesOptions) {}
+
+  /** PIDs of the running local slaves. */
+  get pids(): number[] {
+    return this.procs.flatMap((p) => (p.pid !== undefined && p.exitCode === null && p.signalCode === null ? [p.pid] : []));
+  }
+
+  /** Starts the slaves (does not wait for them to connect). */
+  start(): void {
+    const o = this.options;
+    for (let i = 0; i < o.count; i++) {
+      const args = [
+        SLAVE_BIN,
+        '--connect', o.endpoint,
+        '--threads', String(o.threads),
+        '--slave-id', `local-${process.pid}-${i + 1}`,
+        '--heartbeat-interval', String(o.heartbeatIntervalMs),
+        '--heartbeat-liveness', String(o.heartbeatLiveness),
+        '--reconnect-max', '2000',
+        '--log-level', o.logLevel,
+        '--exit-with-parent',
+      ];
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      proc.on('exit', (code, signal) => {
+        if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
+          o.logger.warn(`local slave ${i + 1} exited (${signal ?? `code ${code ?? '?'}`})`);
+        }
+      });
+      this.procs.push(proc);
+    }
+  }
+
+  /** Stops every local slave: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    await Promise.all(
+      this.procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) {
+              resolve();
+              return;
+            }
+            const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+            p.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            p.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,462 @@
+import { writeFileSync } from 'node:fs';
+import { Command } from '../proto/commands.js';
+import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
+import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
+import { PROTOCOL_VERSION } from '../proto/version.js';
+import type { Clock } from '../shared/clock.js';
+import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { checkInputs, expandInputs } from './ingest/expand.js';
+import type { IngestItem } from './ingest/item.js';
+import { Journal, type BatchHeader } from './journal.js';
+import { LocalSlaves } from './local-slaves.js';
+import { mergeImage } from './merge.js';
+import type { MasterOptions } from './options.js';
+import { buildReport, type BatchReport } from './report.js';
+import { MasterRouter } from './router.js';
+import { planDispatch } from './scheduler.js';
+import { SlaveRegistry } from './slave-registry.js';
+import { BatchStats } from './stats.js';
+import { TaskTable } from './task-table.js';
+
+/** Exit codes of `master run`. */
+export const MASTER_EXIT = {
+  /** Every task succeeded. */
+  ok: 0,
+  /** Fatal error (e.g. address in use). */
+  fatal: 1,
+  /** Bad usage: invalid flag or value, missing input, results file conflict. */
+  usage: 2,
+  /** The batch finished but some tasks failed; their errors are in the results file. */
+  someFailed: 3,
+  /** Interrupted (Ctrl-C / SIGTERM); run again with --resume to finish. */
+  interrupted: 130,
+} as const;
+
+/** What the master tells its progress display. */
+export interface ProgressSink {
+  /** Total images, once counted (may never be called for an unbounded input). */
+  setTotal(total: number): void;
+  update(state: { done: number; failed: number; slaves: number; inFlight: number }): void;
+  stop(): void;
+}
+
+/** How a batch ended. */
+export interface BatchOutcome {
+  report: BatchReport;
+  exitCode: number;
+  interrupted: boolean;
+}
+
+/**
+ * Runs one batch: streams the inputs into the {@link TaskTable}, dispatches tasks to
+ * slaves with credit-based flow control ({@link planDispatch}), watches heartbeats and
+ * leases, merges each image's results into one record in the {@link Journal}, and builds
+ * the report. Time comes from the injected clock.
+ */
+export class Master {
+  readonly stats = new BatchStats();
+  private readonly table: TaskTable;
+  private readonly registry: SlaveRegistry;
+  private router: MasterRouter | undefined;
+  private journal: Journal | undefined;
+  private localSlaves: LocalSlaves | undefined;
+  private ingest: AsyncIterator<IngestItem> | undefined;
+  private ingestDone = false;
+  private filling = false;
+  private done: Set<string> = new Set();
+  private timer: NodeJS.Timeout | undefined;
+  private finish: ((interrupted: boolean) => void) | undefined;
+  private stopping = false;
+  private startedMs = 0;
+  private droppedLogAtMs = 0;
+  /** The endpoint actually bound, once started. */
+  endpoint = '';
+
+  constructor(
+    private readonly options: MasterOptions,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly progress?: ProgressSink,
+  ) {
+    this.table = new TaskTable(options.maxAttempts);
+    this.registry = new SlaveRegistry(clock, options.heartbeatIntervalMs, options.heartbeatLiveness);
+  }
+
+  /**
+   * Runs the batch to the end (or until {@link Master.stop}).
+   *
+   * @throws {@link InputError} for a missing input, {@link InvalidArgumentError} for a
+   *   results-file conflict, Error when the endpoint cannot be bound
+   */
+  async run(): Promise<BatchOutcome> {
+    const o = this.options;
+    await checkInputs(o.inputs);
+    const header: BatchHeader = {
+      type: 'batch',
+      tool: 'cctv-cluster',
+      protocol: PROTOCOL_VERSION,
+      startedAt: new Date().toISOString(),
+      settings: { tasks: o.kinds, every: o.every, frameFormat: o.frameFormat, jpegQuality: o.jpegQuality, detectors: o.detectors },
+    };
+    const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
+    this.journal = opened.journal;
+    this.done = opened.done;
+    if (this.done.size > 0) this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped`);
+
+    this.router = new MasterRouter({
+      bind: o.bind,
+      maxMessageBytes: o.maxMessageBytes,
+      maxHeaderBytes: o.maxHeaderBytes,
+      sendTimeoutMs: o.heartbeatIntervalMs * o.heartbeatLiveness,
+      logger: this.logger,
+      onMessage: (id, m, p) => {
+        this.onMessage(id, m, p);
+      },
+      onRejected: (id, e) => {
+        this.onRejected(id, e);
+      },
+      onSendFailed: (id, err) => {
+        this.onSendFailed(id, err);
+      },
+    });
+    try {
+      this.endpoint = await this.router.bind();
+    } catch (err) {
+      this.journal.close();
+      throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}`, { cause: err });
+    }
+    this.logger.info(`listening on ${this.endpoint}`);
+    this.startedMs = this.clock.now();
+
+    if (o.localSlaves > 0) {
+      this.localSlaves = new LocalSlaves({
+        count: o.localSlaves,
+        threads: o.localThreads,
+        endpoint: this.endpoint.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:'),
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatLiveness: o.heartbeatLiveness,
+        logLevel: o.logLevel === 'info' ? 'warn' : o.logLevel,
+        logger: this.logger,
+      });
+      this.localSlaves.start();
+      this.logger.info(`started ${o.localSlaves} local slave(s) with ${o.localThreads} worker(s) each`);
+    } else {
+      this.logger.info(`waiting for slaves: start \`slave --connect ${this.endpoint}\` on each machine`);
+    }
+
+    this.ingest = expandInputs(o.inputs, {
+      every: o.every,
+      encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
+      maxImageBytes: o.maxImageBytes,
+    });
+    const finished = new Promise<boolean>((resolve) => {
+      this.finish = resolve;
+    });
+    const tickMs = Math.max(5, Math.min(250, Math.floor(o.heartbeatIntervalMs / 4)));
+    this.timer = setInterval(() => {
+      this.tick();
+    }, tickMs);
+    void this.fill();
+    const interrupted = await finished;
+    return this.shutdown(interrupted);
+  }
+
+  /** Stops the batch early: no more dispatching; records so far are kept; resumable. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.finish?.(true);
+  }
+
+  /** PIDs of local slaves, for tests. */
+  get localSlavePids(): number[] {
+    return this.localSlaves?.pids ?? [];
+  }
+
+  private async shutdown(interrupted: boolean): Promise<BatchOutcome> {
+    if (this.timer) clearInterval(this.timer);
+    this.stopping = true;
+    const wallMs = this.clock.now() - this.startedMs;
+    this.drainCompleted();
+    this.journal?.close();
+    this.progress?.stop();
+    const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
+    for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
+    await this.router?.close(500);
+    await this.localSlaves?.stop();
+    await this.ingest?.return?.(undefined);
+    const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out);
+    this.stats.imagesResumed = this.done.size;
+    report.imagesResumed = this.done.size;
+    try {
+      writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+    } catch (err) {
+      this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
+    }
+    const exitCode = interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    return { report, exitCode, interrupted };
+  }
+
+  private windowSize(): number {
+    if (this.options.window > 0) return this.options.window;
+    let credit = 0;
+    for (const s of this.registry.all()) credit += s.capacity + s.prefetch;
+    return Math.max(16, Math.ceil((2 * credit) / this.options.kinds.length));
+  }
+
+  /** Pulls items from the ingest stream until the window is full. */
+  private async fill(): Promise<void> {
+    if (this.filling || this.ingestDone || this.stopping || this.ingest === undefined) return;
+    this.filling = true;
+    try {
+      while (!this.ingestDone && !this.stopping && this.table.imageCount < this.windowSize()) {
+        let next: IteratorResult<IngestItem>;
+        try {
+          next = await this.ingest.next();
+        } catch (err) {
+          this.logger.error(`reading inputs failed: ${(err as Error).message}`);
+          this.ingestDone = true;
+          break;
+        }
+        if (next.done === true) {
+          this.ingestDone = true;
+          break;
+        }
+        const item = next.value;
+        if (this.done.has(item.key)) continue;
+        let bytes: Buffer | undefined;
+        let error: WireError | undefined;
+        if (item.error !== undefined) error = toWireError(new InputError(item.error));
+        else {
+          try {
+            bytes = await item.load();
+          } catch (err) {
+            error = toWireError(err);
+          }
+        }
+        this.table.addImage(item, this.options.kinds, bytes, this.clock.now(), error);
+        this.drainCompleted();
+        this.dispatch();
+      }
+    } finally {
+      this.filling = false;
+    }
+    this.checkFinished();
+  }
+
+  private checkFinished(): void {
+    if (this.ingestDone && !this.filling && this.table.imageCount === 0) this.finish?.(false);
+  }
+
+  private dispatch(): void {
+    if (this.stopping || this.router === undefined) return;
+    const plan = planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE);
+    const now = this.clock.now();
+    for (const { slaveId, tasks } of plan) {
+      const slave = this.registry.get(slaveId);
+      if (slave === undefined) continue;
+      this.table.lease(
+        tasks.map((t) => t.taskId),
+        slaveId,
+        now,
+        (kind) => this.options.leaseMs[kind],
+      );
+      const parts: Buffer[] = [];
+      const partOf = new Map<number, number>();
+      const specs: TaskSpec[] = [];
+      for (const t of tasks) {
+        let part = partOf.get(t.imageId);
+        if (part === undefined) {
+          const bytes = this.table.image(t.imageId)?.bytes;
+          if (bytes === undefined) continue;
+          part = parts.length;
+          parts.push(bytes);
+          partOf.set(t.imageId, part);
+        }
+        specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, part, imageId: t.imageId });
+        slave.inFlight.set(t.taskId, t.attemptsMade);
+      }
+      if (specs.length === 0) continue;
+      slave.lastSentMs = now;
+      if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {
+        this.releaseSlave(slaveId, `send queue to slave ${slaveId} is full`);
+      }
+    }
+  }
+
+  private tick(): void {
+    if (this.stopping || this.router === undefined) return;
+    const now = this.clock.now();
+    for (const s of this.registry.dead()) {
+      this.stats.slavesLost++;
+      const n = s.inFlight.size;
+      this.releaseSlave(s.slaveId, `slave ${s.slaveId} lost: no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
+      this.logger.warn(`slave ${s.slaveId} is dead (no heartbeat for ${Math.round(s.liveness.silentForMs())} ms); ${n} task(s) go back to the queue`);
+    }
+    for (const t of this.table.expiredLeases(now)) {
+      this.stats.leasesExpired++;
+      const slaveId = t.slaveId;
+      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, {
+        name: 'LeaseExpiredError',
+        message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
+        retryable: true,
+      });
+      this.countFailDisposition(d, slaveId);
+    }
+    for (const s of this.registry.all()) {
+      if (now - s.lastSentMs >= this.options.heartbeatIntervalMs) {
+        s.lastSentMs = now;
+        this.router.send(s.slaveId, { cmd: Command.Heartbeat });
+      }
+    }
+    this.drainCompleted();
+    this.dispatch();
+    void this.fill();
+    this.reportProgress();
+  }
+
+  private reportProgress(): void {
+    let inFlight = 0;
+    for (const s of this.registry.all()) inFlight += s.inFlight.size;
+    this.progress?.update({ done: this.stats.imagesDone, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight });
+  }
+
+  /** Puts every lease of a slave back in the queue and forgets the slave. */
+  private releaseSlave(slaveId: string, reason: string): void {
+    for (const t of this.table.leasesOf(slaveId)) {
+      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true });
+      this.countFailDisposition(d, slaveId);
+    }
+    this.registry.remove(slaveId);
+    this.drainCompleted();
+    this.dispatch();
+  }
+
+  private countFailDisposition(d: string, slaveId: string | undefined): void {
+    if (d === 'retry') this.stats.retries++;
+    if ((d === 'retry' || d === 'failed') && slaveId !== undefined) this.registry.recordFailed(slaveId);
+  }
+
+  private drainCompleted(): void {
+    const completed = this.table.takeCompleted();
+    if (completed.length === 0) return;
+    for (const image of completed) {
+      const record = mergeImage(image, this.options.kinds);
+      this.journal?.append(record);
+      this.stats.imagesDone++;
+      if (!record.ok) this.stats.imagesFailed++;
+      for (const o of image.outcomes.values()) if (!o.ok) this.stats.tasksFailed++;
+    }
+    this.reportProgress();
+    void this.fill();
+    this.checkFinished();
+  }
+
+  private onMessage(slaveId: string, message: Message, _payload: Buffer[]): void {
+    if (message.cmd === 'READY') {
+      this.onReady(slaveId, message);
+      return;
+    }
+    const slave = this.registry.get(slaveId);
+    slave?.liveness.heard();
+    switch (message.cmd) {
+      case 'HEARTBEAT':
+        if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY');
+        return;
+      case 'RESULT': {
+        if (!this.registry.everSeen(slaveId)) {
+          this.dropped(slaveId, 'RESULT from an unknown slave');
+          return;
+        }
+        const now = this.clock.now();
+        for (const r of message.results) {
+          slave?.inFlight.delete(r.taskId);
+          const d = this.table.complete(r, slaveId, now);
+          if (d === 'accepted') {
+            const t = this.table.image(this.table.task(r.taskId)?.imageId ?? -1)?.outcomes.get(r.kind);
+            this.stats.addTask(r.kind, r.computeMs, t?.ok === true ? t.latencyMs : 0);
+            this.registry.recordDone(slaveId, r.computeMs);
+          } else if (d === 'duplicate') this.stats.duplicatesDropped++;
+          else this.dropped(slaveId, `RESULT for unknown task ${r.taskId}`);
+        }
+        break;
+      }
+      case 'FAIL': {
+        if (!this.registry.everSeen(slaveId)) {
+          this.dropped(slaveId, 'FAIL from an unknown slave');
+          return;
+        }
+        for (const f of message.failures) {
+          slave?.inFlight.delete(f.taskId);
+          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error);
+          if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`);
+          else if (d === 'duplicate') this.stats.duplicatesDropped++;
+          else {
+            this.countFailDisposition(d, slaveId);
+            this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);
+          }
+        }
+        break;
+      }
+      case 'DISCONNECT':
+        if (slave !== undefined) {
+          this.logger.info(`slave ${slaveId} left: ${message.reason}`);
+          this.releaseSlave(slaveId, `slave ${slaveId} left: ${message.reason}`);
+        }
+        return;
+      case 'TASK':
+        this.dropped(slaveId, 'TASK sent to the master');
+        return;
+    }
+    this.drainCompleted();
+    this.dispatch();
+  }
+
+  private onReady(slaveId: string, ready: ReadyMessage): void {
+    if (ready.slaveId !== slaveId) {
+      this.dropped(slaveId, `READY names slave ${ready.slaveId} but arrived from ${slaveId}`);
+      return;
+    }
+    if (this.registry.get(slaveId) !== undefined) {
+      this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
+    }
+    const info = this.registry.add(ready);
+    this.logger.info(`slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
+    this.router?.send(slaveId, { cmd: Command.Heartbeat });
+    info.lastSentMs = this.clock.now();
+    this.dispatch();
+    void this.fill();
+  }
+
+  private onRejected(slaveId: string, error: ProtocolError): void {
+    if (error.reason === 'version_mismatch') {
+      this.stats.messagesDropped++;
+      this.logger.error(`refused ${printable(slaveId)}: ${error.message}`);
+      this.router?.send(slaveId, { cmd: Command.Disconnect, reason: error.message });
+      return;
+    }
+    this.dropped(slaveId, error.message);
+  }
+
+  private onSendFailed(slaveId: string, err: unknown): void {
+    if (this.stopping) return;
+    if (this.registry.get(slaveId) !== undefined) {
+      this.logger.warn(`send to slave ${slaveId} failed (${(err as Error).message}); releasing its tasks`);
+      this.releaseSlave(slaveId, `slave ${slaveId} unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  private dropped(slaveId: string, why: string): void {
+    this.stats.messagesDropped++;
+    const now = this.clock.now();
+    if (now - this.droppedLogAtMs > 1000) {
+      this.droppedLogAtMs = now;
+      this.logger.warn(`dropped a message from ${printable(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
+    }
+  }
+}
+
+function printable(id: string): string {
+  return JSON.stringify(id.slice(0, 64));
+}

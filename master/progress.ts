@@ -1,0 +1,89 @@
+import cliProgress from 'cli-progress';
+import type { ProgressSink } from './master.js';
+
+/**
+ * Progress display: a cli-progress bar on a terminal (images done/total, rate, ETA, live
+ * slaves, failures), or a plain line every `plainIntervalMs` when stderr is not a TTY.
+ */
+export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainIntervalMs = 5000): ProgressSink | undefined {
+  if (mode === 'none') return undefined;
+  const useBar = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY);
+  return useBar ? new BarProgress() : new PlainProgress(plainIntervalMs);
+}
+
+class BarProgress implements ProgressSink {
+  private readonly bar: cliProgress.SingleBar;
+  private total = 0;
+  private readonly startedMs = Date.now();
+  private started = false;
+
+  constructor() {
+    this.bar = new cliProgress.SingleBar(
+      {
+        format: ' {bar} {value}/{totalText} images | {rate} img/s | ETA {etaText} | slaves {slaves} | in flight {inFlight} | failed {failed}',
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  setTotal(total: number): void {
+    this.total = total;
+    if (this.started) this.bar.setTotal(total);
+  }
+
+  update(s: { done: number; failed: number; slaves: number; inFlight: number }): void {
+    const elapsedS = (Date.now() - this.startedMs) / 1000;
+    const rate = elapsedS > 0 ? s.done / elapsedS : 0;
+    const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - s.done) / rate) : undefined;
+    const payload = {
+      rate: rate.toFixed(2),
+      slaves: s.slaves,
+      inFlight: s.inFlight,
+      failed: s.failed,
+      totalText: this.total > 0 ? String(this.total) : '?',
+      etaText: eta === undefined ? '?' : `${Math.round(eta)}s`,
+    };
+    if (!this.started) {
+      this.started = true;
+      this.bar.start(Math.max(this.total, 1), s.done, payload);
+    } else {
+      if (this.total === 0 && s.done >= this.bar.getTotal()) this.bar.setTotal(s.done + 1);
+      this.bar.update(s.done, payload);
+    }
+  }
+
+  stop(): void {
+    if (this.started) this.bar.stop();
+  }
+}
+
+class PlainProgress implements ProgressSink {
+  private total = 0;
+  private lastMs = 0;
+  private readonly startedMs = Date.now();
+
+  constructor(private readonly intervalMs: number) {}
+
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
+  update(s: { done: number; failed: number; slaves: number; inFlight: number }): void {
+    const now = Date.now();
+    if (now - this.lastMs < this.intervalMs) return;
+    this.lastMs = now;
+    const elapsedS = (now - this.startedMs) / 1000;
+    const rate = elapsedS > 0 ? s.done / elapsedS : 0;
+    const total = this.total > 0 ? `/${this.total}` : '';
+    const eta = this.total > 0 && rate > 0 ? ` ETA ${Math.round((this.total - s.done) / rate)}s` : '';
+    process.stderr.write(`progress: ${s.done}${total} images, ${rate.toFixed(2)} img/s,${eta} slaves ${s.slaves}, in flight ${s.inFlight}, failed ${s.failed}\n`);
+  }
+
+  stop(): void {
+    // Nothing to tidy: plain lines are already complete.
+  }
+}

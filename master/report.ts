@@ -1,0 +1,110 @@
+import type { TaskKind } from '../proto/task-kinds.js';
+import type { SlaveTotals } from './slave-registry.js';
+import type { BatchStats } from './stats.js';
+
+/** The timing report of one batch (also written as JSON next to the results). */
+export interface BatchReport {
+  /** Wall time from start to the last record, ms. */
+  wallMs: number;
+  images: number;
+  imagesFailed: number;
+  imagesResumed: number;
+  imagesPerSecond: number;
+  tasks: number;
+  tasksFailed: number;
+  retries: number;
+  leasesExpired: number;
+  slavesLost: number;
+  duplicatesDropped: number;
+  messagesDropped: number;
+  /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
+  speedUp: number;
+  kinds: { kind: TaskKind; tasks: number; meanMs: number; p50Ms: number; p95Ms: number; maxMs: number; endToEndP50Ms: number; endToEndP95Ms: number }[];
+  slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
+  resultsFile: string;
+}
+
+/** Builds the report from the batch's counters. */
+export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, resultsFile: string): BatchReport {
+  const wallS = Math.max(wallMs, 1) / 1000;
+  const kinds: BatchReport['kinds'] = [];
+  let computeSum = 0;
+  for (const [kind, s] of stats.compute) {
+    computeSum += s.sum;
+    const e = stats.endToEnd.get(kind);
+    kinds.push({
+      kind,
+      tasks: s.count,
+      meanMs: r1(s.mean),
+      p50Ms: r1(s.percentile(50)),
+      p95Ms: r1(s.percentile(95)),
+      maxMs: r1(s.max),
+      endToEndP50Ms: r1(e?.percentile(50) ?? 0),
+      endToEndP95Ms: r1(e?.percentile(95) ?? 0),
+    });
+  }
+  return {
+    wallMs: Math.round(wallMs),
+    images: stats.imagesDone,
+    imagesFailed: stats.imagesFailed,
+    imagesResumed: stats.imagesResumed,
+    imagesPerSecond: r2(stats.imagesDone / wallS),
+    tasks: stats.tasksDone + stats.tasksFailed,
+    tasksFailed: stats.tasksFailed,
+    retries: stats.retries,
+    leasesExpired: stats.leasesExpired,
+    slavesLost: stats.slavesLost,
+    duplicatesDropped: stats.duplicatesDropped,
+    messagesDropped: stats.messagesDropped,
+    speedUp: r2(computeSum / Math.max(wallMs, 1)),
+    kinds,
+    slaves: slaves.map((s) => ({
+      slaveId: s.slaveId,
+      hostname: s.hostname,
+      threads: s.capacity,
+      tasks: s.tasksDone,
+      failed: s.tasksFailed,
+      computeMs: Math.round(s.computeMs),
+      tasksPerSecond: r2(s.tasksDone / wallS),
+      utilization: r2(s.computeMs / (Math.max(wallMs, 1) * s.capacity)),
+    })),
+    resultsFile,
+  };
+}
+
+/** Formats the report as the plain-text table printed at the end of `master run`. */
+export function formatReport(r: BatchReport): string {
+  const lines: string[] = [];
+  lines.push('');
+  lines.push(`Batch finished: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
+  if (r.imagesResumed > 0) lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped)`);
+  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
+  lines.push(`  duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}`);
+  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x`);
+  lines.push('');
+  lines.push(table(
+    ['kind', 'tasks', 'mean ms', 'p50 ms', 'p95 ms', 'max ms', 'e2e p50 ms', 'e2e p95 ms'],
+    r.kinds.map((k) => [k.kind, String(k.tasks), k.meanMs.toFixed(1), k.p50Ms.toFixed(1), k.p95Ms.toFixed(1), k.maxMs.toFixed(1), k.endToEndP50Ms.toFixed(1), k.endToEndP95Ms.toFixed(1)]),
+  ));
+  lines.push('');
+  lines.push(table(
+    ['slave', 'host', 'threads', 'tasks', 'failed', 'tasks/s', 'utilization'],
+    r.slaves.map((s) => [s.slaveId, s.hostname, String(s.threads), String(s.tasks), String(s.failed), s.tasksPerSecond.toFixed(2), `${Math.round(s.utilization * 100)}%`]),
+  ));
+  lines.push('');
+  lines.push(`Results: ${r.resultsFile}`);
+  return lines.join('\n');
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const fmt = (row: string[]): string => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [fmt(head), ...rows.map(fmt)].map((l) => `  ${l}`).join('\n');
+}
+
+function r1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+function r2(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,113 @@
+import { Router } from 'zeromq';
+import { decode, encode } from '../proto/codec.js';
+import type { Message, OutgoingMessage } from '../proto/messages.js';
+import type { ProtocolError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { SendQueue } from '../shared/send-queue.js';
+
+/** Options of {@link MasterRouter}. */
+export interface RouterOptions {
+  /** Endpoint to bind, e.g. `tcp://127.0.0.1:5570` (`*` as port picks a free one). */
+  bind: string;
+  /** Largest message accepted, bytes (ZMQ_MAXMSGSIZE); larger ones drop the connection. */
+  maxMessageBytes: number;
+  /** Largest header part accepted, bytes. */
+  maxHeaderBytes: number;
+  /** A send blocked longer than this fails (peer not reading), ms. */
+  sendTimeoutMs: number;
+  logger: Logger;
+  /** Every valid message, with the sender's routing id. */
+  onMessage: (slaveId: string, message: Message, payload: Buffer[], sizeBytes: number) => void;
+  /** Every message dropped as malformed; `slaveId` is the sender's routing id as text. */
+  onRejected: (slaveId: string, error: ProtocolError) => void;
+  /** A send to a slave failed (gone: EHOSTUNREACH, or stuck: EAGAIN). */
+  onSendFailed: (slaveId: string, err: unknown) => void;
+}
+
+/**
+ * The master's only socket: a ROUTER that slaves' DEALERs connect to. `mandatory` is set
+ * so a send to a vanished slave fails with EHOSTUNREACH instead of being dropped silently
+ * (zeromq.js `test/unit/socket-router-dealer-test.ts`), with a `sendTimeout` so a send
+ * never blocks forever. All sends go through one {@link SendQueue} (zeromq.js 6 allows
+ * one pending send per socket).
+ */
+export class MasterRouter {
+  private readonly socket: Router;
+  private readonly queue: SendQueue<{ slaveId: string; parts: Buffer[] }>;
+  private closed = false;
+  /** Bytes sent, all parts counted. */
+  bytesSent = 0;
+  /** Bytes received, all parts counted. */
+  bytesReceived = 0;
+
+  constructor(private readonly options: RouterOptions) {
+    this.socket = new Router({
+      mandatory: true,
+      linger: 0,
+      maxMessageSize: options.maxMessageBytes,
+      sendTimeout: options.sendTimeoutMs,
+      sendHighWaterMark: 1000,
+      receiveHighWaterMark: 10000,
+    });
+    this.queue = new SendQueue(
+      async ({ slaveId, parts }) => {
+        await this.socket.send([slaveId, ...parts]);
+      },
+      ({ slaveId }, err) => {
+        this.options.onSendFailed(slaveId, err);
+      },
+    );
+  }
+
+  /**
+   * Binds the socket and starts receiving.
+   *
+   * @returns the endpoint actually bound (with the real port when `*` was asked)
+   * @throws Error when the address is in use or invalid
+   */
+  async bind(): Promise<string> {
+    await this.socket.bind(this.options.bind);
+    void this.receiveLoop();
+    return this.socket.lastEndpoint ?? this.options.bind;
+  }
+
+  /** Queues a message to one slave; false when the send queue is full. */
+  send(slaveId: string, message: OutgoingMessage, payload: readonly Buffer[] = []): boolean {
+    const parts = encode(message, payload);
+    for (const p of parts) this.bytesSent += p.length;
+    return this.queue.push({ slaveId, parts });
+  }
+
+  /** Messages waiting to be sent. */
+  get queuedSends(): number {
+    return this.queue.length;
+  }
+
+  /** Waits (at most `timeoutMs`) for queued sends, then closes the socket. */
+  async close(timeoutMs = 1000): Promise<void> {
+    await Promise.race([this.queue.drain(), new Promise((r) => setTimeout(r, timeoutMs))]);
+    this.closed = true;
+    this.queue.close();
+    this.socket.close();
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [id, ...parts] of this.socket) {
+        if (id === undefined) continue;
+        let size = id.length;
+        for (const p of parts) size += p.length;
+        this.bytesReceived += size;
+        const slaveId = id.toString('utf8');
+        const decoded = decode(parts, this.options.maxHeaderBytes);
+        if (!decoded.ok) {
+          this.options.onRejected(slaveId, decoded.error);
+          continue;
+        }
+        this.options.onMessage(slaveId, decoded.message, decoded.payload, size);
+      }
+    } catch (err) {
+      if (!this.closed) this.options.logger.error({ err: (err as Error).message }, 'receive loop stopped');
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import type { TaskEntry, TaskTable } from './task-table.js';
+
+/** What the scheduler needs to know of one slave. */
+export interface SlaveCredit {
+  slaveId: string;
+  /** Tasks the slave can take now: capacity + prefetch - tasks it holds (ZeroMQ Guide ch.7 credit). */
+  credit: number;
+  /** Tasks the slave holds now. */
+  inFlight: number;
+}
+
+/** Tasks to send to one slave in one TASK message. */
+export interface Assignment {
+  slaveId: string;
+  tasks: TaskEntry[];
+}
+
+/**
+ * Plans which pending tasks go to which slave. Pure.
+ *
+ * Rules, in order:
+ * 1. Credit-based flow control: a slave never gets more tasks than its credit.
+ * 2. The pending tasks of one image go to one slave together, so the image crosses the
+ *    wire once and is decoded once; a group is split only for a slave that holds nothing
+ *    (else a slave with less credit than an image's task count could starve).
+ * 3. A retried task goes to a slave that has not tried it yet when one has room.
+ * 4. Among eligible slaves, the one with most credit wins (spreads work evenly).
+ *
+ * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
+ */
+export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], maxTasksPerMessage: number): Assignment[] {
+  const state = slaves.filter((s) => s.credit > 0).map((s) => ({ ...s }));
+  if (state.length === 0) return [];
+  const totalCredit = state.reduce((n, s) => n + s.credit, 0);
+  const pending = table.peekPending(totalCredit + 64);
+  const byImage = new Map<number, TaskEntry[]>();
+  for (const t of pending) {
+    const g = byImage.get(t.imageId);
+    if (g) g.push(t);
+    else byImage.set(t.imageId, [t]);
+  }
+  const out = new Map<string, Assignment>();
+  for (const group of byImage.values()) {
+    const tried = new Set(group.flatMap((t) => t.triedBy));
+    let best: (typeof state)[number] | undefined;
+    for (const s of state) {
+      const room = Math.min(s.credit, maxTasksPerMessage - (out.get(s.slaveId)?.tasks.length ?? 0));
+      if (room < group.length) continue;
+      if (best === undefined) {
+        best = s;
+        continue;
+      }
+      const sFresh = !tried.has(s.slaveId);
+      const bestFresh = !tried.has(best.slaveId);
+      if ((sFresh && !bestFresh) || (sFresh === bestFresh && s.credit > best.credit)) best = s;
+    }
+    let take = group;
+    if (best === undefined) {
+      // No slave has room for the whole image: split it only onto an idle slave.
+      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId));
+      if (best === undefined) continue;
+      take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
+    }
+    const a = out.get(best.slaveId) ?? { slaveId: best.slaveId, tasks: [] };
+    a.tasks.push(...take);
+    out.set(best.slaveId, a);
+    best.credit -= take.length;
+    best.inFlight += take.length;
+    if (!state.some((s) => s.credit > 0)) break;
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,143 @@
+import type { ReadyMessage } from '../proto/messages.js';
+import type { TaskKind } from '../proto/task-kinds.js';
+import type { Clock } from '../shared/clock.js';
+import { Liveness } from '../shared/liveness.js';
+import type { SlaveCredit } from './scheduler.js';
+
+/** What the master knows of one connected slave. */
+export interface SlaveInfo {
+  slaveId: string;
+  /** Execution slots the slave advertised. */
+  capacity: number;
+  /** Extra tasks it accepts queued. */
+  prefetch: number;
+  kinds: ReadonlySet<TaskKind>;
+  host: ReadyMessage['host'];
+  liveness: Liveness;
+  /** Tasks sent to it and not yet answered, by task id -> attempt. */
+  inFlight: Map<number, number>;
+  /** When it (last) sent READY, monotonic ms. */
+  joinedAtMs: number;
+  /** When the master last sent it anything, monotonic ms. */
+  lastSentMs: number;
+  tasksDone: number;
+  tasksFailed: number;
+  /** Sum of compute time of its successful tasks, ms. */
+  computeMs: number;
+}
+
+/** Per-slave totals that outlive the slave's connection, for the report. */
+export interface SlaveTotals {
+  slaveId: string;
+  hostname: string;
+  capacity: number;
+  tasksDone: number;
+  tasksFailed: number;
+  computeMs: number;
+}
+
+/**
+ * The slaves the master knows, with their liveness and credit. Pure: time from a Clock.
+ */
+export class SlaveRegistry {
+  private readonly slaves = new Map<string, SlaveInfo>();
+  private readonly totals = new Map<string, SlaveTotals>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly heartbeatIntervalMs: number,
+    private readonly heartbeatLiveness: number,
+  ) {}
+
+  /** Number of live slaves. */
+  get size(): number {
+    return this.slaves.size;
+  }
+
+  /** Looks up a slave. */
+  get(slaveId: string): SlaveInfo | undefined {
+    return this.slaves.get(slaveId);
+  }
+
+  /** All live slaves. */
+  all(): SlaveInfo[] {
+    return [...this.slaves.values()];
+  }
+
+  /** Registers (or re-registers, after a reconnect) a slave from its READY. */
+  add(ready: ReadyMessage): SlaveInfo {
+    const info: SlaveInfo = {
+      slaveId: ready.slaveId,
+      capacity: ready.capacity,
+      prefetch: ready.prefetch,
+      kinds: new Set(ready.kinds),
+      host: ready.host,
+      liveness: new Liveness(this.heartbeatIntervalMs, this.heartbeatLiveness, this.clock),
+      inFlight: new Map(),
+      joinedAtMs: this.clock.now(),
+      lastSentMs: 0,
+      tasksDone: 0,
+      tasksFailed: 0,
+      computeMs: 0,
+    };
+    this.slaves.set(info.slaveId, info);
+    if (!this.totals.has(info.slaveId)) {
+      this.totals.set(info.slaveId, { slaveId: info.slaveId, hostname: ready.host.hostname, capacity: ready.capacity, tasksDone: 0, tasksFailed: 0, computeMs: 0 });
+    }
+    return info;
+  }
+
+  /** Forgets a slave (dead or gone); returns it if it was known. */
+  remove(slaveId: string): SlaveInfo | undefined {
+    const info = this.slaves.get(slaveId);
+    this.slaves.delete(slaveId);
+    return info;
+  }
+
+  /** Slaves whose liveness ran out. */
+  dead(): SlaveInfo[] {
+    return this.all().filter((s) => s.liveness.isDead());
+  }
+
+  /** Credit of each live slave able to run all of `kinds`. */
+  credits(kinds: readonly TaskKind[]): SlaveCredit[] {
+    const out: SlaveCredit[] = [];
+    for (const s of this.slaves.values()) {
+      if (!kinds.every((k) => s.kinds.has(k))) continue;
+      out.push({ slaveId: s.slaveId, credit: s.capacity + s.prefetch - s.inFlight.size, inFlight: s.inFlight.size });
+    }
+    return out;
+  }
+
+  /** Counts a completed task for the report. */
+  recordDone(slaveId: string, computeMs: number): void {
+    const s = this.slaves.get(slaveId);
+    if (s) {
+      s.tasksDone++;
+      s.computeMs += computeMs;
+    }
+    const t = this.totals.get(slaveId);
+    if (t) {
+      t.tasksDone++;
+      t.computeMs += computeMs;
+    }
+  }
+
+  /** Counts a failed attempt for the report. */
+  recordFailed(slaveId: string): void {
+    const s = this.slaves.get(slaveId);
+    if (s) s.tasksFailed++;
+    const t = this.totals.get(slaveId);
+    if (t) t.tasksFailed++;
+  }
+
+  /** Whether a slave with this id ever sent READY in this batch. */
+  everSeen(slaveId: string): boolean {
+    return this.totals.has(slaveId);
+  }
+
+  /** Totals of every slave seen in this batch. */
+  allTotals(): SlaveTotals[] {
+    return [...this.totals.values()];
+  }
+}

@@ -1,0 +1,75 @@
+import type { TaskKind } from '../proto/task-kinds.js';
+
+/** Most samples kept per series; beyond that a uniform reservoir sample (Vitter's algorithm R). */
+const RESERVOIR_SIZE = 20_000;
+
+/** Count, sum, max and a bounded sample of one latency series, ms. */
+export class Series {
+  count = 0;
+  sum = 0;
+  max = 0;
+  private readonly samples: number[] = [];
+
+  add(ms: number): void {
+    this.count++;
+    this.sum += ms;
+    if (ms > this.max) this.max = ms;
+    if (this.samples.length < RESERVOIR_SIZE) this.samples.push(ms);
+    else {
+      const j = Math.floor(Math.random() * this.count);
+      if (j < RESERVOIR_SIZE) this.samples[j] = ms;
+    }
+  }
+
+  get mean(): number {
+    return this.count === 0 ? 0 : this.sum / this.count;
+  }
+
+  /** Nearest-rank percentile of the sample, `p` in 0..100. */
+  percentile(p: number): number {
+    if (this.samples.length === 0) return 0;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[rank] ?? 0;
+  }
+}
+
+/** Counters of one batch, for the report. */
+export class BatchStats {
+  imagesDone = 0;
+  imagesFailed = 0;
+  /** Images skipped because a resumed results file already had them. */
+  imagesResumed = 0;
+  tasksDone = 0;
+  tasksFailed = 0;
+  /** Attempts put back in the queue after a retryable failure, expired lease or dead slave. */
+  retries = 0;
+  /** Leases that ran out. */
+  leasesExpired = 0;
+  /** Slaves declared dead (heartbeats stopped). */
+  slavesLost = 0;
+  /** Results for tasks already done (late or duplicate), dropped. */
+  duplicatesDropped = 0;
+  /** Messages dropped as malformed, unknown or invalid. */
+  messagesDropped = 0;
+  /** Compute time per kind, ms. */
+  readonly compute = new Map<TaskKind, Series>();
+  /** Queue-to-result latency per kind, ms. */
+  readonly endToEnd = new Map<TaskKind, Series>();
+
+  /** Records one successful task. */
+  addTask(kind: TaskKind, computeMs: number, latencyMs: number): void {
+    this.tasksDone++;
+    seriesOf(this.compute, kind).add(computeMs);
+    seriesOf(this.endToEnd, kind).add(latencyMs);
+  }
+}
+
+function seriesOf(map: Map<TaskKind, Series>, kind: TaskKind): Series {
+  let s = map.get(kind);
+  if (s === undefined) {
+    s = new Series();
+    map.set(kind, s);
+  }
+  return s;
+}

@@ -1,0 +1,263 @@
+import type { TaskKind } from '../proto/task-kinds.js';
+import type { TaskResult } from '../proto/messages.js';
+import type { WireError } from '../shared/errors.js';
+import type { IngestItem } from './ingest/item.js';
+
+/** Life-cycle states of a task: pending -> leased -> done | failed (DESIGN.md, "Task life cycle"). */
+export type TaskState = 'pending' | 'leased' | 'done' | 'failed';
+
+/** One task: one (image, kind) pair. */
+export interface TaskEntry {
+  taskId: number;
+  imageId: number;
+  kind: TaskKind;
+  state: TaskState;
+  /** Attempts started so far (BullMQ's `attemptsMade`). */
+  attemptsMade: number;
+  /** Slave holding the current lease. */
+  slaveId: string | undefined;
+  /** When the current lease runs out, monotonic ms. */
+  deadlineMs: number;
+  /** When the current lease began, monotonic ms. */
+  leasedAtMs: number;
+  /** When the task was first queued, monotonic ms. */
+  queuedAtMs: number;
+  /** Slaves that had an attempt at this task, to prefer another one on retry. */
+  triedBy: string[];
+  lastError: WireError | undefined;
+}
+
+/** The final outcome of one task, as merged into its image's record. */
+export type KindOutcome =
+  | { ok: true; result: TaskResult; slaveId: string; attempts: number; latencyMs: number }
+  | { ok: false; error: WireError; attempts: number; slaveId: string | undefined };
+
+/** One image in flight: its tasks and their outcomes so far. */
+export interface ImageEntry {
+  imageId: number;
+  item: IngestItem;
+  /** Encoded bytes, kept until every task of the image has an outcome (for retries). */
+  bytes: Buffer | undefined;
+  taskIds: number[];
+  outcomes: Map<TaskKind, KindOutcome>;
+}
+
+/** What {@link TaskTable.complete} and {@link TaskTable.fail} made of a message. */
+export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed';
+
+/**
+ * The master's table of tasks and images in flight. Pure: no I/O, time passed in.
+ *
+ * Invariants: each task is in exactly one state; a pending task is in the pending queue
+ * exactly once; an image leaves the table (via {@link TaskTable.takeCompleted}) only
+ * once every task has a final outcome, so each record holds exactly one result per kind.
+ * Results are keyed by task id: a late or duplicate result for a task already done is
+ * reported as `duplicate` and changes nothing.
+ */
+export class TaskTable {
+  private readonly tasks = new Map<number, TaskEntry>();
+  private readonly images = new Map<number, ImageEntry>();
+  private pending: number[] = [];
+  private pendingHead = 0;
+  private readonly completed: ImageEntry[] = [];
+  private nextTaskId = 0;
+  private nextImageId = 0;
+
+  /**
+   * @param maxAttempts - attempts per task before it is recorded as failed (>= 1)
+   */
+  constructor(readonly maxAttempts: number) {}
+
+  /** Images in the table (loaded and not yet taken out as complete). */
+  get imageCount(): number {
+    return this.images.size;
+  }
+
+  /** Tasks waiting for a slave. */
+  get pendingCount(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
+  /** Tasks ever created; ids below this were issued by this table. */
+  get issuedTaskIds(): number {
+    return this.nextTaskId;
+  }
+
+  /** Looks up a task. */
+  task(taskId: number): TaskEntry | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  /** Looks up an image. */
+  image(imageId: number): ImageEntry | undefined {
+    return this.images.get(imageId);
+  }
+
+  /**
+   * Adds an image with one pending task per kind. With `error` set (the master could not
+   * read it), every task fails at once with that error and the image completes.
+   */
+  addImage(item: IngestItem, kinds: readonly TaskKind[], bytes: Buffer | undefined, nowMs: number, error?: WireError): ImageEntry {
+    const image: ImageEntry = { imageId: this.nextImageId++, item, bytes, taskIds: [], outcomes: new Map() };
+    this.images.set(image.imageId, image);
+    for (const kind of kinds) {
+      const task: TaskEntry = {
+        taskId: this.nextTaskId++,
+        imageId: image.imageId,
+        kind,
+        state: error ? 'failed' : 'pending',
+        attemptsMade: 0,
+        slaveId: undefined,
+        deadlineMs: 0,
+        leasedAtMs: 0,
+        queuedAtMs: nowMs,
+        triedBy: [],
+        lastError: error,
+      };
+      image.taskIds.push(task.taskId);
+      this.tasks.set(task.taskId, task);
+      if (error) image.outcomes.set(kind, { ok: false, error, attempts: 0, slaveId: undefined });
+      else this.pending.push(task.taskId);
+    }
+    this.checkComplete(image);
+    return image;
+  }
+
+  /**
+   * Pending tasks in queue order, without removing them (at most `limit`).
+   * The scheduler picks from these and calls {@link TaskTable.lease}.
+   */
+  peekPending(limit: number): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (let i = this.pendingHead; i < this.pending.length && out.length < limit; i++) {
+      const t = this.tasks.get(this.pending[i] ?? -1);
+      if (t && t.state === 'pending') out.push(t);
+    }
+    return out;
+  }
+
+  /**
+   * Leases pending tasks to a slave until `deadlineMs`; counts one attempt each.
+   *
+   * @throws Error when a task is not pending (a scheduler bug)
+   */
+  lease(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number): void {
+    const leased = new Set<number>();
+    for (const id of taskIds) {
+      const t = this.tasks.get(id);
+      if (t?.state !== 'pending') throw new Error(`task ${id} is not pending`);
+      t.state = 'leased';
+      t.slaveId = slaveId;
+      t.attemptsMade++;
+      t.leasedAtMs = nowMs;
+      t.deadlineMs = nowMs + deadlineFor(t.kind);
+      t.triedBy.push(slaveId);
+      leased.add(id);
+    }
+    this.compactPending(leased);
+  }
+
+  /**
+   * Records a task's result. Accepted when the task has no final outcome yet, whoever
+   * holds its lease (a late result is still a correct one); otherwise a duplicate.
+   */
+  complete(result: TaskResult, slaveId: string, nowMs: number): Disposition {
+    const t = this.tasks.get(result.taskId);
+    if (t === undefined) return result.taskId < this.nextTaskId ? 'duplicate' : 'unknown';
+    if (t.kind !== result.kind) return 'unknown';
+    if (t.state === 'done' || t.state === 'failed') return 'duplicate';
+    const image = this.images.get(t.imageId);
+    if (image === undefined) return 'duplicate';
+    if (t.state === 'pending') this.removePending(t.taskId);
+    t.state = 'done';
+    t.slaveId = slaveId;
+    image.outcomes.set(t.kind, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt), latencyMs: nowMs - t.queuedAtMs });
+    this.checkComplete(image);
+    return 'accepted';
+  }
+
+  /**
+   * Records a failed attempt. A retryable error with attempts left puts the task back at
+   * the head of the queue (`retry`); otherwise the task fails for good (`failed`).
+   * An answer for an attempt that is no longer current (the task was re-leased) only
+   * counts if the task is still leased to that slave.
+   */
+  fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError): Disposition {
+    const t = this.tasks.get(taskId);
+    if (t === undefined) return taskId < this.nextTaskId ? 'duplicate' : 'unknown';
+    if (t.state !== 'leased' || t.attemptsMade !== attempt || (slaveId !== undefined && t.slaveId !== slaveId)) return 'duplicate';
+    t.lastError = error;
+    if (error.retryable && t.attemptsMade < this.maxAttempts) {
+      t.state = 'pending';
+      t.slaveId = undefined;
+      this.requeueFront(t.taskId);
+      return 'retry';
+    }
+    t.state = 'failed';
+    const image = this.images.get(t.imageId);
+    if (image) {
+      image.outcomes.set(t.kind, { ok: false, error, attempts: t.attemptsMade, slaveId: t.slaveId });
+      this.checkComplete(image);
+    }
+    return 'failed';
+  }
+
+  /** Leased tasks whose deadline has passed at `nowMs`. */
+  expiredLeases(nowMs: number): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const t of this.tasks.values()) if (t.state === 'leased' && t.deadlineMs <= nowMs) out.push(t);
+    return out;
+  }
+
+  /** Tasks currently leased to `slaveId`. */
+  leasesOf(slaveId: string): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const t of this.tasks.values()) if (t.state === 'leased' && t.slaveId === slaveId) out.push(t);
+    return out;
+  }
+
+  /** Removes and returns the images whose every task has a final outcome. */
+  takeCompleted(): ImageEntry[] {
+    const done = this.completed.splice(0);
+    for (const image of done) {
+      this.images.delete(image.imageId);
+      for (const id of image.taskIds) this.tasks.delete(id);
+    }
+    return done;
+  }
+
+  private checkComplete(image: ImageEntry): void {
+    if (image.outcomes.size === image.taskIds.length) {
+      image.bytes = undefined;
+      this.completed.push(image);
+    }
+  }
+
+  private requeueFront(taskId: number): void {
+    if (this.pendingHead > 0) {
+      this.pendingHead--;
+      this.pending[this.pendingHead] = taskId;
+    } else {
+      this.pending.unshift(taskId);
+    }
+  }
+
+  private removePending(taskId: number): void {
+    this.compactPending(new Set([taskId]));
+  }
+
+  private compactPending(remove: Set<number>): void {
+    // Leased tasks are almost always at the head: advance past them cheaply.
+    while (this.pendingHead < this.pending.length && remove.has(this.pending[this.pendingHead] ?? -1)) {
+      remove.delete(this.pending[this.pendingHead] ?? -1);
+      this.pendingHead++;
+    }
+    if (remove.size > 0) {
+      this.pending = this.pending.slice(this.pendingHead).filter((id) => !remove.has(id));
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+}

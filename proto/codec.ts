@@ -1,0 +1,99 @@
+import { Packr } from 'msgpackr';
+import { ProtocolError, ProtocolVersionError } from '../shared/errors.js';
+import type { Message, OutgoingMessage } from './messages.js';
+import { MessageSchema } from './schema.js';
+import { PROTOCOL_VERSION } from './version.js';
+
+/**
+ * Wire format: part 0 is a msgpack header `{v, cmd, ...}`; image bytes travel as raw
+ * parts after it (never inside msgpack), so the slave reads them without a copy.
+ * On a ROUTER the routing-id part comes first and is stripped before {@link decode}.
+ */
+
+// Plain maps and arrays only: no msgpackr records/structures, so any msgpack peer can talk.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Default largest header part accepted, bytes (RESULTs with many corner points are the biggest). */
+export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024 * 1024;
+
+/** A message that passed validation, with the raw parts that followed its header. */
+export interface Decoded {
+  ok: true;
+  message: Message;
+  /** Raw payload parts after the header (image bytes for TASK), zero-copy views. */
+  payload: Buffer[];
+}
+
+/** A message that failed decoding or validation. */
+export interface Rejected {
+  ok: false;
+  error: ProtocolError;
+}
+
+/**
+ * Encodes one message as ZeroMQ parts: `[header, ...payload]`. Adds the protocol version.
+ *
+ * @param message - the message without `v`
+ * @param payload - raw parts appended after the header (image bytes)
+ */
+export function encode(message: OutgoingMessage, payload: readonly Buffer[] = []): Buffer[] {
+  const header = packr.pack({ v: PROTOCOL_VERSION, ...message });
+  return [header, ...payload];
+}
+
+/**
+ * Decodes and validates one message. Never throws: a malformed, oversized, wrongly
+ * versioned or invalid message comes back as a {@link ProtocolError}, checked in this
+ * order: part count, header size, msgpack, version, schema, TASK part indexes.
+ *
+ * @param parts - the message parts, routing id already removed
+ * @param maxHeaderBytes - largest accepted header part, bytes
+ */
+export function decode(parts: readonly Buffer[], maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES): Decoded | Rejected {
+  const [header, ...payload] = parts;
+  if (header === undefined || header.length === 0) {
+    return reject('empty', 'message has no header part');
+  }
+  if (header.length > maxHeaderBytes) {
+    return reject('header_too_large', `header of ${header.length} bytes exceeds the limit of ${maxHeaderBytes} bytes`);
+  }
+  let raw: unknown;
+  try {
+    raw = packr.unpack(header);
+  } catch (err) {
+    return reject('bad_msgpack', `header is not valid msgpack: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return reject('bad_header', 'header is not a msgpack map');
+  }
+  const version = (raw as { v?: unknown }).v;
+  if (version !== PROTOCOL_VERSION) {
+    return { ok: false, error: new ProtocolVersionError(PROTOCOL_VERSION, version) };
+  }
+  const parsed = MessageSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') ?? '';
+    return reject('invalid', `invalid ${describeCmd(raw)} message: ${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`);
+  }
+  const message = parsed.data;
+  if (message.cmd === 'TASK') {
+    for (const task of message.tasks) {
+      if (task.part >= payload.length) {
+        return reject('invalid', `invalid TASK message: task ${task.taskId} refers to part ${task.part} of ${payload.length}`);
+      }
+    }
+  } else if (payload.length > 0) {
+    return reject('invalid', `unexpected ${payload.length} payload part(s) after a ${message.cmd} header`);
+  }
+  return { ok: true, message, payload };
+}
+
+function describeCmd(raw: object): string {
+  const cmd = (raw as { cmd?: unknown }).cmd;
+  return typeof cmd === 'string' ? cmd.slice(0, 32) : 'unknown';
+}
+
+function reject(reason: string, message: string): Rejected {
+  return { ok: false, error: new ProtocolError(reason, message) };
+}

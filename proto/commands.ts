@@ -1,0 +1,22 @@
+/**
+ * The closed list of protocol commands (see PROTOCOL.md), as an `as const` object and a
+ * derived type, after nats `core/src/parser.ts` `Kind` and the ZeroMQ Guide's
+ * Paranoid Pirate / Majordomo (6/PPP, 7/MDP) command sets.
+ */
+export const Command = {
+  /** slave -> master: I am here, with this capacity and these task kinds. */
+  Ready: 'READY',
+  /** master -> slave: run these tasks on these image parts. */
+  Task: 'TASK',
+  /** slave -> master: tasks that completed, with their values. */
+  Result: 'RESULT',
+  /** slave -> master: tasks that failed, with their errors. */
+  Fail: 'FAIL',
+  /** both ways: I am alive (ZeroMQ Guide ch.4). */
+  Heartbeat: 'HEARTBEAT',
+  /** both ways: I am leaving / you are not welcome; the reason says which. */
+  Disconnect: 'DISCONNECT',
+} as const;
+
+/** One of the protocol's command names. */
+export type Command = (typeof Command)[keyof typeof Command];

@@ -1,0 +1,158 @@
+import { z } from 'zod/v4';
+import { Command } from './commands.js';
+import { DetectorConfigSchema } from './detector-config.js';
+import { TASK_KINDS } from './task-kinds.js';
+import { PROTOCOL_VERSION } from './version.js';
+
+/**
+ * One zod schema per message; the TypeScript types in `messages.ts` are inferred from
+ * these, so the two cannot drift apart. Every bound here is a defence against hostile
+ * or broken peers: strings, arrays and numbers are all limited.
+ */
+
+/** Most tasks one TASK/RESULT/FAIL message may carry. */
+export const MAX_TASKS_PER_MESSAGE = 4096;
+/** Most image parts one TASK may carry. */
+export const MAX_PARTS_PER_MESSAGE = 1024;
+
+const Id = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Name = z.string().min(1).max(128);
+const Kind = z.enum(TASK_KINDS);
+const Attempt = z.int().min(1).max(1000);
+const Ms = z.number().min(0).max(86_400_000);
+const Px = z.number().min(-1e6).max(1e6);
+
+/** Axis-aligned box in px, top-left origin. */
+export const BoundingBoxSchema = z.object({ x: Px, y: Px, width: Px, height: Px });
+/** A box with the detector's confidence. */
+export const ScoredBoxSchema = BoundingBoxSchema.extend({ score: z.number().min(-1e6).max(1e6) });
+/** A point in px. */
+export const PointSchema = z.object({ x: Px, y: Px });
+
+/** Value of an `object` task: people boxes with HOG SVM scores. */
+export const ObjectValueSchema = z.object({ count: Id, boxes: z.array(ScoredBoxSchema).max(100000) });
+/** Value of a `face` task: face boxes. */
+export const FaceValueSchema = z.object({ count: Id, boxes: z.array(BoundingBoxSchema).max(100000) });
+/** Value of an `edge` task: edge pixel count and density (edge pixels / all pixels, 0..1). */
+export const EdgeValueSchema = z.object({ edgePixels: Id, density: z.number().min(0).max(1) });
+/** Value of a `corner` task: corner points. */
+export const CornerValueSchema = z.object({ count: Id, points: z.array(PointSchema).max(100000) });
+/** Value of a `noop` task. */
+export const NoopValueSchema = z.object({});
+
+/** A completed task's value, tagged by kind. */
+export const TaskValueSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('object'), value: ObjectValueSchema }),
+  z.object({ kind: z.literal('face'), value: FaceValueSchema }),
+  z.object({ kind: z.literal('edge'), value: EdgeValueSchema }),
+  z.object({ kind: z.literal('corner'), value: CornerValueSchema }),
+  z.object({ kind: z.literal('noop'), value: NoopValueSchema }),
+]);
+
+/** Error as carried by FAIL (see `shared/errors.ts` `WireError`). */
+export const WireErrorSchema = z.object({
+  name: Name,
+  message: z.string().max(4096),
+  retryable: z.boolean(),
+});
+
+const Version = z.literal(PROTOCOL_VERSION);
+
+/** READY: slave -> master, first message of a session and after every reconnect. */
+export const ReadySchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Ready),
+  /** Stable id of the slave process, also its ZeroMQ routing id. */
+  slaveId: Name,
+  /** Execution slots (tasks run at once). */
+  capacity: z.int().min(1).max(1024),
+  /** Extra tasks the slave accepts queued beyond its slots. */
+  prefetch: z.int().min(0).max(4096),
+  /** Task kinds this slave can run. */
+  kinds: z.array(Kind).min(1).max(TASK_KINDS.length),
+  /** Facts about the slave's host, for reports. */
+  host: z.object({
+    hostname: z.string().max(256),
+    pid: Id,
+    platform: z.string().max(64),
+    arch: z.string().max(64),
+    cpus: z.int().min(0).max(4096),
+    opencv: z.string().max(64),
+  }),
+});
+
+/** One task inside a TASK message; `part` indexes the image parts that follow the header. */
+export const TaskSpecSchema = z.object({
+  taskId: Id,
+  kind: Kind,
+  attempt: Attempt,
+  /** Index of the image part (after the header part) this task works on. */
+  part: z.int().min(0).max(MAX_PARTS_PER_MESSAGE - 1),
+  /** Image id; tasks with the same id share one decode on the slave. */
+  imageId: Id,
+});
+
+/** TASK: master -> slave, one or more tasks and the encoded images they need (each once). */
+export const TaskSchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Task),
+  tasks: z.array(TaskSpecSchema).min(1).max(MAX_TASKS_PER_MESSAGE),
+  config: DetectorConfigSchema,
+});
+
+/** One completed task. */
+export const TaskResultSchema = z.intersection(
+  z.object({
+    taskId: Id,
+    attempt: Attempt,
+    /** Compute time of this task on the slave, ms (decode included when it did the decode). */
+    computeMs: Ms,
+    /** Image size, px. */
+    width: z.int().min(0).max(1_000_000),
+    height: z.int().min(0).max(1_000_000),
+  }),
+  TaskValueSchema,
+);
+
+/** RESULT: slave -> master, one or more completed tasks. */
+export const ResultSchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Result),
+  results: z.array(TaskResultSchema).min(1).max(MAX_TASKS_PER_MESSAGE),
+});
+
+/** One failed task. */
+export const TaskFailureSchema = z.object({
+  taskId: Id,
+  attempt: Attempt,
+  kind: Kind,
+  computeMs: Ms,
+  error: WireErrorSchema,
+});
+
+/** FAIL: slave -> master, one or more failed tasks. */
+export const FailSchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Fail),
+  failures: z.array(TaskFailureSchema).min(1).max(MAX_TASKS_PER_MESSAGE),
+});
+
+/** HEARTBEAT: both ways, ZeroMQ Guide ch.4 (Paranoid Pirate). */
+export const HeartbeatSchema = z.object({ v: Version, cmd: z.literal(Command.Heartbeat) });
+
+/** DISCONNECT: both ways; `reason` is shown to the user. */
+export const DisconnectSchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Disconnect),
+  reason: z.string().max(1024),
+});
+
+/** Any message, discriminated on `cmd`. */
+export const MessageSchema = z.discriminatedUnion('cmd', [
+  ReadySchema,
+  TaskSchema,
+  ResultSchema,
+  FailSchema,
+  HeartbeatSchema,
+  DisconnectSchema,
+]);

@@ -1,0 +1,115 @@
+/**
+ * Error classes shared by master and slave, after nats `core/src/errors.ts`
+ * (named subclasses with `ErrorOptions`) plus two ideas from moleculer `src/errors.js`:
+ * a `retryable` flag (the master reassigns only retryable failures) and a plain wire
+ * form rebuilt by name on the other side ({@link toWireError}, {@link fromWireError}).
+ */
+
+/** Plain, serializable form of an error as it crosses the wire in FAIL messages. */
+export interface WireError {
+  /** Class name, e.g. `DecodeError`. */
+  name: string;
+  /** Human-readable message. */
+  message: string;
+  /** Whether another attempt (possibly on another slave) may succeed. */
+  retryable: boolean;
+}
+
+/** Base class: every project error says whether retrying can help. */
+export class ClusterError extends Error {
+  /** Whether another attempt may succeed. */
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ClusterError';
+    this.retryable = retryable;
+  }
+}
+
+/** A received message is malformed, oversized or fails validation. Never retryable. */
+export class ProtocolError extends ClusterError {
+  /** Short machine-readable reason used as a metrics label, e.g. `bad_header`. */
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: ErrorOptions) {
+    super(message, false, options);
+    this.name = 'ProtocolError';
+    this.reason = reason;
+  }
+}
+
+/** Peer speaks another protocol version (moleculer `ProtocolVersionMismatchError`). */
+export class ProtocolVersionError extends ProtocolError {
+  /** Version the peer announced, or `undefined` when it sent none. */
+  readonly peerVersion: unknown;
+  constructor(ourVersion: number, peerVersion: unknown) {
+    super(
+      'version_mismatch',
+      `protocol version mismatch: this process speaks version ${ourVersion}, the peer sent ${JSON.stringify(peerVersion) ?? 'none'}; run the same cctv-cluster release on master and slaves`,
+    );
+    this.name = 'ProtocolVersionError';
+    this.peerVersion = peerVersion;
+  }
+}
+
+/** Image bytes could not be decoded (corrupt, truncated, empty or not an image). Not retryable. */
+export class DecodeError extends ClusterError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+    this.name = 'DecodeError';
+  }
+}
+
+/** An input file or video could not be read on the master. Not retryable. */
+export class InputError extends ClusterError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+    this.name = 'InputError';
+  }
+}
+
+/** A detector threw while running a task. Retryable: another slave may succeed. */
+export class DetectorError extends ClusterError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, true, options);
+    this.name = 'DetectorError';
+  }
+}
+
+/** A lease ran out or the slave holding it died; the task may run elsewhere. */
+export class LeaseExpiredError extends ClusterError {
+  constructor(message: string) {
+    super(message, true);
+    this.name = 'LeaseExpiredError';
+  }
+}
+
+/** An option or flag has an invalid value; the message names it (piscina style). */
+export class InvalidArgumentError extends ClusterError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+    this.name = 'InvalidArgumentError';
+  }
+
+  /** Builds the error for one option, e.g. `format('threads', 'must be a positive integer')`. */
+  static format(property: string, message: string): InvalidArgumentError {
+    return new InvalidArgumentError(`${property} ${message}`);
+  }
+}
+
+/** Converts any thrown value to its wire form; unknown errors count as retryable. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ClusterError) {
+    return { name: err.name, message: err.message, retryable: err.retryable };
+  }
+  if (err instanceof Error) {
+    return { name: err.name, message: err.message, retryable: true };
+  }
+  return { name: 'Error', message: String(err), retryable: true };
+}
+
+/** Rebuilds a {@link ClusterError} from its wire form; the name is kept as given. */
+export function fromWireError(wire: WireError): ClusterError {
+  const err = new ClusterError(wire.message, wire.retryable);
+  err.name = wire.name;
+  return err;
+}

@@ -1,0 +1,77 @@
+import yargs from 'yargs';
+import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import { defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
+
+/** Parsed `slave` command line. */
+export interface SlaveArgs {
+  options: SlaveOptions;
+  logLevel: LogLevel;
+  logJson: boolean;
+  /** Exit when the parent process goes away (set by `master --local-slaves`). */
+  exitWithParent: boolean;
+}
+
+/**
+ * Builds the `slave` yargs parser (jest-cli `args.ts` style: one options table, every
+ * option described, `.strict()` so a mistyped flag fails).
+ */
+export function slaveParser(argv: string[]) {
+  const d = defaultSlaveOptions();
+  return yargs(argv)
+    .scriptName('slave')
+    .usage(
+      '$0 [options]\n\nConnects to a cctv-cluster master and runs its object, face, edge and corner\n' +
+        'detection tasks on a pool of worker processes. Start one per machine; the master\n' +
+        'spreads work over every slave that connects. Runs until stopped (Ctrl-C finishes\n' +
+        'the tasks in hand first; a second Ctrl-C exits at once).',
+    )
+    .example('$0 --connect tcp://192.168.1.10:5570', 'serve the master at 192.168.1.10 with one worker per core')
+    .example('$0 --connect tcp://master.local:5570 --threads 2', 'use two workers (e.g. to keep a Pi cool)')
+    .options({
+      connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
+      threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
+      prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 4 x threads)' },
+      'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
+      'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
+      'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before the master is presumed gone' },
+      'reconnect-max': { type: 'number', default: d.reconnectMaxMs, description: 'longest wait between reconnects, ms (back-off from 1000 ms doubling)' },
+      'task-timeout': { type: 'number', default: d.taskTimeoutMs, description: 'kill a task (and its worker) running longer than this, ms' },
+      'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
+      'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
+      'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
+      'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, description: 'log verbosity (logs go to stderr)' },
+      'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+      'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
+    })
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100));
+}
+
+/**
+ * Parses and validates a `slave` command line.
+ *
+ * @throws {@link InvalidArgumentError} for an invalid value (yargs handles unknown flags)
+ */
+export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
+  const a = await slaveParser(argv).parseAsync();
+  const d = defaultSlaveOptions();
+  const threads = a.threads;
+  const options = validateSlaveOptions({
+    ...d,
+    connect: a.connect,
+    threads,
+    prefetch: a.prefetch ?? 4 * threads,
+    slaveId: a['slave-id'],
+    heartbeatIntervalMs: a['heartbeat-interval'],
+    heartbeatLiveness: a['heartbeat-liveness'],
+    reconnectMaxMs: a['reconnect-max'],
+    taskTimeoutMs: a['task-timeout'],
+    maxImagePixels: a['max-image-pixels'],
+    maxMessageBytes: a['max-message-bytes'],
+    drainTimeoutMs: a['drain-timeout'],
+  });
+  return { options, logLevel: a['log-level'], logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
+}

@@ -1,0 +1,56 @@
+import { hideBin } from 'yargs/helpers';
+import { InvalidArgumentError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { buildSlaveArgs } from './args.js';
+import { Slave } from './slave.js';
+
+/** Exit codes of `slave`: 0 stopped on request, 1 fatal error, 2 bad usage. */
+export const SLAVE_EXIT = { ok: 0, fatal: 1, usage: 2 } as const;
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = await buildSlaveArgs(hideBin(process.argv));
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`slave: ${err.message}\n`);
+      process.exit(SLAVE_EXIT.usage);
+    }
+    throw err;
+  }
+  const logger = createLogger('slave', args.logLevel, args.logJson);
+  const slave = new Slave(args.options, logger);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting at once`);
+      process.exit(SLAVE_EXIT.ok);
+    }
+    stopping = true;
+    logger.info(`${signal}: finishing tasks in hand, then leaving`);
+    void slave.stop(`slave ${slave.id} stopped by ${signal}`, args.options.drainTimeoutMs).then(() => process.exit(SLAVE_EXIT.ok));
+  };
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+  if (args.exitWithParent) {
+    process.on('disconnect', () => {
+      stop('parent exit');
+    });
+  }
+  slave.onFatal = (reason) => {
+    logger.fatal(reason);
+    void slave.stop(reason, 0).then(() => process.exit(SLAVE_EXIT.fatal));
+  };
+  try {
+    await slave.start();
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    process.exit(SLAVE_EXIT.fatal);
+  }
+}
+
+await main();

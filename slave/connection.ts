@@ -1,0 +1,176 @@
+import { Dealer } from 'zeromq';
+import { Command } from '../proto/commands.js';
+import { decode, encode } from '../proto/codec.js';
+import type { Message, OutgoingMessage } from '../proto/messages.js';
+import type { Clock } from '../shared/clock.js';
+import { Liveness } from '../shared/liveness.js';
+import type { Logger } from '../shared/logger.js';
+import { SendQueue } from '../shared/send-queue.js';
+import type { ProtocolError } from '../shared/errors.js';
+
+/** First reconnect delay, ms. ZeroMQ Guide ch.4 (Paranoid Pirate): `INTERVAL_INIT 1000`. */
+export const DEFAULT_RECONNECT_INITIAL_MS = 1000;
+/** Largest reconnect delay, ms. ZeroMQ Guide ch.4 (Paranoid Pirate): `INTERVAL_MAX 32000`. */
+export const DEFAULT_RECONNECT_MAX_MS = 32000;
+
+/** Options of {@link Connection}. */
+export interface ConnectionOptions {
+  /** Master endpoint, e.g. `tcp://10.0.0.5:5570`. */
+  endpoint: string;
+  /** Routing id announced to the master. */
+  slaveId: string;
+  heartbeatIntervalMs: number;
+  heartbeatLiveness: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  /** Largest message accepted from the master, bytes (ZMQ_MAXMSGSIZE). */
+  maxMessageBytes: number;
+  clock: Clock;
+  logger: Logger;
+  /** Called on every new session (first connect and each reconnect): send READY here. */
+  onSession: () => void;
+  /** Called with every valid message from the master. */
+  onMessage: (message: Message, payload: Buffer[]) => void;
+  /** Called with every message dropped as malformed. */
+  onRejected: (error: ProtocolError) => void;
+}
+
+/**
+ * The slave's side of the wire: one DEALER connected to the master's ROUTER, with
+ * Paranoid Pirate heartbeating (ZeroMQ Guide ch.4): a HEARTBEAT every interval, and when
+ * the master has been silent for `interval x liveness` the socket is closed and a new one
+ * connected after an exponential back-off, which then re-announces itself via `onSession`.
+ * A slave started before its master simply keeps doing this until the master answers.
+ * All sends go through one {@link SendQueue}.
+ */
+export class Connection {
+  private socket: Dealer | undefined;
+  private queue: SendQueue<Buffer[]> | undefined;
+  private liveness: Liveness;
+  private timer: NodeJS.Timeout | undefined;
+  private reconnectDelayMs: number;
+  private closed = false;
+  private lastSentMs = 0;
+  /** Whether the master has answered on the current socket. */
+  private connected = false;
+  /** Messages dropped because the send queue was full. */
+  droppedSends = 0;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.liveness = new Liveness(options.heartbeatIntervalMs, options.heartbeatLiveness, options.clock);
+    this.reconnectDelayMs = options.reconnectInitialMs;
+  }
+
+  /** Opens the first socket. */
+  start(): void {
+    this.open();
+    this.timer = setInterval(() => {
+      this.tick();
+    }, Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 4)));
+  }
+
+  /** Queues one message to the master; false when it could not be queued. */
+  send(message: OutgoingMessage, payload: readonly Buffer[] = []): boolean {
+    if (this.queue === undefined) return false;
+    this.lastSentMs = this.options.clock.now();
+    const ok = this.queue.push(encode(message, payload));
+    if (!ok) this.droppedSends++;
+    return ok;
+  }
+
+  /** Whether the master has been heard since the socket was (re)opened. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Waits until queued messages are handed to the socket, then closes it. */
+  async close(drainTimeoutMs = 2000): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    const q = this.queue;
+    if (q) await Promise.race([q.drain(), new Promise((r) => setTimeout(r, drainTimeoutMs))]);
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  private open(): void {
+    const { options } = this;
+    const socket = new Dealer({
+      routingId: options.slaveId,
+      linger: 500,
+      maxMessageSize: options.maxMessageBytes,
+      sendHighWaterMark: 1000,
+      receiveHighWaterMark: 1000,
+      sendTimeout: options.heartbeatIntervalMs * options.heartbeatLiveness,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 2000,
+    });
+    socket.connect(options.endpoint);
+    this.socket = socket;
+    this.connected = false;
+    this.queue = new SendQueue<Buffer[]>(
+      (parts) => socket.send(parts),
+      (_parts, err) => {
+        options.logger.debug({ err: (err as Error).message }, 'send to master failed');
+      },
+      10_000,
+    );
+    this.liveness = new Liveness(options.heartbeatIntervalMs, options.heartbeatLiveness, options.clock);
+    void this.receiveLoop(socket);
+    options.onSession();
+  }
+
+  private async receiveLoop(socket: Dealer): Promise<void> {
+    try {
+      for await (const parts of socket) {
+        if (socket !== this.socket) return;
+        this.liveness.heard();
+        if (!this.connected) {
+          this.connected = true;
+          this.reconnectDelayMs = this.options.reconnectInitialMs;
+          this.options.logger.info(`connected to master at ${this.options.endpoint}`);
+        }
+        const decoded = decode(parts);
+        if (!decoded.ok) {
+          this.options.onRejected(decoded.error);
+          continue;
+        }
+        this.options.onMessage(decoded.message, decoded.payload);
+      }
+    } catch (err) {
+      if (!this.closed && socket === this.socket) {
+        this.options.logger.warn({ err: (err as Error).message }, 'receive from master failed');
+      }
+    }
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const now = this.options.clock.now();
+    if (this.liveness.isDead()) {
+      this.reconnect();
+      return;
+    }
+    if (now - this.lastSentMs >= this.options.heartbeatIntervalMs) {
+      this.send({ cmd: Command.Heartbeat });
+    }
+  }
+
+  private reconnect(): void {
+    const delay = this.reconnectDelayMs;
+    const silentMs = Math.round(this.liveness.silentForMs());
+    const was = this.connected ? 'master silent' : 'no answer from master';
+    this.options.logger.warn(`${was} for ${silentMs} ms at ${this.options.endpoint}; reconnecting in ${delay} ms`);
+    this.queue?.close();
+    this.socket?.close();
+    this.socket = undefined;
+    this.queue = undefined;
+    this.connected = false;
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.options.reconnectMaxMs);
+    // Keep the liveness timer from firing again while we wait.
+    this.liveness = new Liveness(delay + this.options.heartbeatIntervalMs * this.options.heartbeatLiveness, 1, this.options.clock);
+    setTimeout(() => {
+      if (!this.closed) this.open();
+    }, delay).unref();
+  }
+}

@@ -1,0 +1,79 @@
+import { cpus } from 'node:os';
+import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+
+/** Everything a slave can be told; every field documented with unit and default. */
+export interface SlaveOptions {
+  /** Master endpoint. @defaultValue `tcp://127.0.0.1:5570` */
+  connect: string;
+  /** Worker processes, i.e. tasks run at once. @defaultValue the number of CPU cores */
+  threads: number;
+  /** Tasks accepted queued beyond `threads`, so workers never wait on the network. @defaultValue 4 x threads */
+  prefetch: number;
+  /** Routing id; must be unique per master. @defaultValue `<hostname>-<pid>-<random>` */
+  slaveId: string | undefined;
+  /** Heartbeat interval, ms. @defaultValue 1000 (ZeroMQ Guide ch.4) */
+  heartbeatIntervalMs: number;
+  /** Missed heartbeats before the master is presumed gone. @defaultValue 3 (ZeroMQ Guide ch.4) */
+  heartbeatLiveness: number;
+  /** First reconnect delay, ms, doubling up to `reconnectMaxMs`. @defaultValue 1000 */
+  reconnectInitialMs: number;
+  /** Largest reconnect delay, ms. @defaultValue 32000 */
+  reconnectMaxMs: number;
+  /** A task running longer is killed with its worker and fails retryably, ms. @defaultValue 300000 */
+  taskTimeoutMs: number;
+  /** Largest image decoded, px. @defaultValue 50000000 */
+  maxImagePixels: number;
+  /** Largest message accepted, bytes. @defaultValue 268435456 */
+  maxMessageBytes: number;
+  /** On SIGINT/SIGTERM, time allowed to finish running tasks, ms. @defaultValue 30000 */
+  drainTimeoutMs: number;
+}
+
+/** The defaults of {@link SlaveOptions}. */
+export function defaultSlaveOptions(): SlaveOptions {
+  const threads = Math.max(1, cpus().length);
+  return {
+    connect: 'tcp://127.0.0.1:5570',
+    threads,
+    prefetch: 4 * threads,
+    slaveId: undefined,
+    heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+    heartbeatLiveness: DEFAULT_HEARTBEAT_LIVENESS,
+    reconnectInitialMs: DEFAULT_RECONNECT_INITIAL_MS,
+    reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
+    taskTimeoutMs: 300_000,
+    maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    drainTimeoutMs: 30_000,
+  };
+}
+
+/**
+ * Checks resolved slave options.
+ *
+ * @throws {@link InvalidArgumentError} naming the first invalid option
+ */
+export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
+  const positiveInt = (name: string, v: number, max: number): void => {
+    if (!Number.isInteger(v) || v < 1 || v > max) throw InvalidArgumentError.format(name, `must be an integer from 1 to ${max}, got ${v}`);
+  };
+  if (!/^(tcp|ipc|inproc):\/\/.+/.test(o.connect)) {
+    throw InvalidArgumentError.format('--connect', `must be an endpoint like tcp://HOST:PORT, got ${JSON.stringify(o.connect)}`);
+  }
+  positiveInt('--threads', o.threads, 256);
+  if (!Number.isInteger(o.prefetch) || o.prefetch < 0 || o.prefetch > 4096) {
+    throw InvalidArgumentError.format('--prefetch', `must be an integer from 0 to 4096, got ${o.prefetch}`);
+  }
+  if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {
+    throw InvalidArgumentError.format('--slave-id', 'must be 1-64 characters of letters, digits and . : @ _ -');
+  }
+  positiveInt('--heartbeat-interval', o.heartbeatIntervalMs, 600_000);
+  positiveInt('--heartbeat-liveness', o.heartbeatLiveness, 100);
+  positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
+  positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
+  positiveInt('--max-message-bytes', o.maxMessageBytes, 2 ** 31 - 1);
+  return o;
+}

@@ -1,0 +1,65 @@
+/**
+ * Entry point of one worker process of the child-process pool. Loads OpenCV once, then
+ * runs one task at a time as the parent asks. Keeps the last decoded images so that the
+ * tasks of one image share one decode and one grey conversion.
+ */
+import { toWireError } from '../../shared/errors.js';
+import { runDetector } from '../detectors/index.js';
+import { decodeImage, type PreparedImage } from '../vision/decode.js';
+import { cv, opencvVersion } from '../../shared/opencv.js';
+import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
+
+// Parallelism comes from the pool's processes; OpenCV's own threads would fight them for
+// the same cores. CCTV_OPENCV_THREADS overrides (0 = OpenCV's default).
+const opencvThreads = Number(process.env['CCTV_OPENCV_THREADS'] ?? '1');
+cv.setNumThreads(opencvThreads);
+
+const CACHE_SIZE = 2;
+const cache = new Map<number, PreparedImage | Error>();
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error {
+  const hit = cache.get(req.imageId);
+  if (hit !== undefined) return hit instanceof Error ? hit : { image: hit, decodeMs: 0 };
+  let entry: PreparedImage | Error;
+  try {
+    const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
+    entry = decodeImage(bytes, req.maxImagePixels);
+  } catch (err) {
+    entry = err as Error;
+  }
+  cache.set(req.imageId, entry);
+  if (cache.size > CACHE_SIZE) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  return entry instanceof Error ? entry : { image: entry, decodeMs: entry.decodeMs };
+}
+
+function run(req: ChildRunRequest): void {
+  const t0 = performance.now();
+  const base = { taskId: req.taskId, attempt: req.attempt, kind: req.kind };
+  if (req.kind === 'noop') {
+    send({ type: 'done', outcome: { ...base, ok: true, computeMs: 0, width: 0, height: 0, value: {} } });
+    return;
+  }
+  try {
+    const p = prepared(req);
+    if (p instanceof Error) throw p;
+    const t1 = performance.now();
+    const result = runDetector(req.kind, p.image, req.config);
+    const computeMs = p.decodeMs + (performance.now() - t1);
+    send({ type: 'done', outcome: { ...base, ok: true, computeMs, width: p.image.width, height: p.image.height, value: result.value } });
+  } catch (err) {
+    send({ type: 'done', outcome: { ...base, ok: false, computeMs: performance.now() - t0, error: toWireError(err) } });
+  }
+}
+
+process.on('message', (msg: ChildRunRequest) => {
+  if (msg.type === 'run') run(msg);
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', opencv: opencvVersion() });

@@ -1,0 +1,222 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../shared/logger.js';
+import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
+import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
+
+/** Options of {@link ChildPool}. */
+export interface ChildPoolOptions {
+  /** Worker processes (tasks run at once). */
+  size: number;
+  /** A task running longer than this is killed with its worker and fails retryably, ms. */
+  taskTimeoutMs: number;
+  /** Largest image decoded, px. */
+  maxImagePixels: number;
+  logger: Logger;
+}
+
+interface Pending {
+  job: PoolJob;
+  resolve: (outcome: PoolOutcome) => void;
+}
+
+interface Worker {
+  index: number;
+  proc: ChildProcess;
+  ready: boolean;
+  current: Pending | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Image the worker decoded last: later tasks of it skip the decode there. */
+  lastImageId: number | undefined;
+  /** Consecutive deaths without completing a task, to stop respawn loops. */
+  failedStarts: number;
+}
+
+const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
+/** Consecutive deaths of one worker before the pool gives up on it. */
+const MAX_FAILED_STARTS = 5;
+
+/**
+ * Pool of worker processes, each with its own OpenCV and one task at a time.
+ *
+ * Why processes, not threads: `@u4/opencv4nodejs` aborts when loaded in a second
+ * `worker_threads` worker (DESIGN.md), and a process can be killed, so a task that hangs
+ * or crashes its worker (segfault in native code) costs that task's attempt, not the slave.
+ * Jobs of one image go to the same worker where possible (image affinity, like BullMQ's
+ * sandboxed processors keep one child per job), so each image is decoded once per slave.
+ */
+export class ChildPool implements Pool {
+  readonly size: number;
+  opencvVersion = 'unknown';
+  private readonly workers: Worker[] = [];
+  private readonly queue: Pending[] = [];
+  private closing = false;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: ChildPoolOptions) {
+    this.size = options.size;
+  }
+
+  get busy(): number {
+    return this.workers.filter((w) => w.current !== undefined).length;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.size; i++) this.workers.push(this.spawn(i, 0));
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.workers.every((w) => w.ready)) resolve();
+        else if (this.workers.some((w) => w.failedStarts >= MAX_FAILED_STARTS)) {
+          reject(new Error('worker processes fail to start (is OpenCV installed? run `npm run setup`)'));
+        } else this.readyWaiters.push(check);
+      };
+      check();
+    });
+  }
+
+  run(job: PoolJob): Promise<PoolOutcome> {
+    if (this.closing) return Promise.resolve(failure(job, 'PoolClosedError', 'slave is shutting down'));
+    return new Promise((resolve) => {
+      this.queue.push({ job, resolve });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const p of this.queue.splice(0)) p.resolve(failure(p.job, 'PoolClosedError', 'slave is shutting down'));
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.timer) clearTimeout(w.timer);
+            if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
+              resolve();
+              return;
+            }
+            w.proc.once('exit', () => resolve());
+            w.proc.kill('SIGKILL');
+          }),
+      ),
+    );
+  }
+
+  private spawn(index: number, failedStarts: number): Worker {
+    const proc = fork(CHILD_MAIN, [], {
+      execArgv: ['--import', TSX_LOADER],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts };
+    proc.on('message', (msg: ChildMessage) => {
+      this.onMessage(worker, msg);
+    });
+    proc.on('exit', (code, signal) => {
+      this.onExit(worker, code, signal);
+    });
+    proc.on('error', (err) => {
+      this.options.logger.error({ err: err.message }, `worker ${index} process error`);
+    });
+    return worker;
+  }
+
+  private onMessage(worker: Worker, msg: ChildMessage): void {
+    if (msg.type === 'ready') {
+      worker.ready = true;
+      this.opencvVersion = msg.opencv;
+      for (const w of this.readyWaiters.splice(0)) w();
+      this.dispatch();
+      return;
+    }
+    const pending = worker.current;
+    if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) return;
+    if (worker.timer) clearTimeout(worker.timer);
+    worker.current = undefined;
+    worker.timer = undefined;
+    worker.failedStarts = 0;
+    pending.resolve(msg.outcome);
+    this.dispatch();
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    if (worker.timer) clearTimeout(worker.timer);
+    const pending = worker.current;
+    worker.current = undefined;
+    if (this.closing) {
+      pending?.resolve(failure(pending.job, 'PoolClosedError', 'slave is shutting down'));
+      return;
+    }
+    const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
+    this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
+    if (pending) {
+      pending.resolve(failure(pending.job, 'WorkerCrashError', `worker process died (${how}) while running this task`));
+    }
+    const failedStarts = worker.ready && pending ? 0 : worker.failedStarts + 1;
+    const replacement = this.spawn(worker.index, failedStarts);
+    this.workers[worker.index] = replacement;
+    if (failedStarts >= MAX_FAILED_STARTS) {
+      this.options.logger.error(`worker ${worker.index} failed to start ${failedStarts} times`);
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
+  }
+
+  private dispatch(): void {
+    if (this.queue.length === 0) return;
+    const owned = new Set<number>();
+    for (const w of this.workers) if (w.current) owned.add(w.current.job.imageId);
+    for (const worker of this.workers) {
+      if (!worker.ready || worker.current !== undefined || this.queue.length === 0) continue;
+      const index = this.pickJob(worker.lastImageId, owned);
+      const [pending] = this.queue.splice(index, 1);
+      if (pending === undefined) continue;
+      owned.add(pending.job.imageId);
+      this.start1(worker, pending);
+    }
+  }
+
+  /** Prefers a job of the worker's last image, then one whose image no busy worker holds. */
+  private pickJob(lastImageId: number | undefined, owned: Set<number>): number {
+    const scan = Math.min(this.queue.length, 256);
+    if (lastImageId !== undefined) {
+      for (let i = 0; i < scan; i++) if (this.queue[i]?.job.imageId === lastImageId) return i;
+    }
+    for (let i = 0; i < scan; i++) {
+      const id = this.queue[i]?.job.imageId;
+      if (id !== undefined && !owned.has(id)) return i;
+    }
+    return 0;
+  }
+
+  private start1(worker: Worker, pending: Pending): void {
+    worker.current = pending;
+    worker.lastImageId = pending.job.imageId;
+    const { job } = pending;
+    const request: ChildRunRequest = {
+      type: 'run',
+      taskId: job.taskId,
+      attempt: job.attempt,
+      kind: job.kind,
+      imageId: job.imageId,
+      bytes: job.bytes,
+      config: job.config,
+      maxImagePixels: this.options.maxImagePixels,
+    };
+    worker.timer = setTimeout(() => {
+      this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);
+      const p = worker.current;
+      worker.current = undefined;
+      p?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
+      worker.proc.kill('SIGKILL');
+    }, this.options.taskTimeoutMs);
+    worker.proc.send(request);
+  }
+}
+
+function failure(job: PoolJob, name: string, message: string): PoolFailure {
+  return { ok: false, taskId: job.taskId, attempt: job.attempt, kind: job.kind, computeMs: 0, error: { name, message, retryable: true } };
+}

@@ -1,0 +1,64 @@
+import type { DetectorConfig } from '../../proto/detector-config.js';
+import type { TaskValue } from '../../proto/messages.js';
+import type { TaskKind } from '../../proto/task-kinds.js';
+import type { WireError } from '../../shared/errors.js';
+
+/** One task for the pool: run detector `kind` on the encoded image `bytes`. */
+export interface PoolJob {
+  taskId: number;
+  attempt: number;
+  kind: TaskKind;
+  /** Image id; jobs with the same id share one decode on a worker. */
+  imageId: number;
+  /** Encoded image bytes (JPEG, PNG, ...). */
+  bytes: Buffer;
+  config: DetectorConfig;
+}
+
+/** Fields every outcome carries. */
+interface OutcomeBase {
+  taskId: number;
+  attempt: number;
+  kind: TaskKind;
+  /** Time the worker spent on this task, ms, including the decode when this task did it. */
+  computeMs: number;
+}
+
+/** A task that completed. */
+export interface PoolSuccess extends OutcomeBase {
+  ok: true;
+  /** Image size, px. */
+  width: number;
+  height: number;
+  value: TaskValue['value'];
+}
+
+/** A task that failed; `error.retryable` says whether another attempt may succeed. */
+export interface PoolFailure extends OutcomeBase {
+  ok: false;
+  error: WireError;
+}
+
+/** What became of one {@link PoolJob}. */
+export type PoolOutcome = PoolSuccess | PoolFailure;
+
+/**
+ * A slave's set of workers (execution slots). Implementations run at most `size` jobs at
+ * once and queue the rest; `run` never rejects: every failure is a {@link PoolFailure}.
+ */
+export interface Pool {
+  /** Number of workers (jobs run at once). */
+  readonly size: number;
+  /** Workers busy right now. */
+  readonly busy: number;
+  /** OpenCV version the workers loaded, once started. */
+  readonly opencvVersion: string;
+  /** Jobs waiting for a worker. */
+  readonly queued: number;
+  /** Starts the workers; resolves when all are ready. */
+  start(): Promise<void>;
+  /** Queues one job; resolves with its outcome. */
+  run(job: PoolJob): Promise<PoolOutcome>;
+  /** Stops every worker; queued and running jobs resolve as retryable failures. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,210 @@
+import { hostname, cpus, platform, arch } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Command } from '../proto/commands.js';
+import type { Message, TaskFailure, TaskMessage, TaskResult } from '../proto/messages.js';
+import type { ProtocolError } from '../shared/errors.js';
+import { systemClock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { Connection } from './connection.js';
+import { SUPPORTED_KINDS } from './detectors/kinds.js';
+import { ChildPool } from './pool/child-pool.js';
+import type { Pool, PoolOutcome } from './pool/pool.js';
+import type { SlaveOptions } from './options.js';
+
+/** Counters a slave keeps about its own work. */
+export interface SlaveStats {
+  tasksDone: number;
+  tasksFailed: number;
+  messagesRejected: number;
+  tasksRefused: number;
+}
+
+/**
+ * A slave process: a {@link Connection} to the master and a {@link Pool} of workers.
+ * It announces `capacity` (workers) and `prefetch` in READY, runs each TASK's tasks on
+ * the pool, and answers with RESULT and FAIL messages, batching the outcomes that finish
+ * while a send is in flight into one message.
+ */
+export class Slave {
+  readonly id: string;
+  readonly stats: SlaveStats = { tasksDone: 0, tasksFailed: 0, messagesRejected: 0, tasksRefused: 0 };
+  private readonly pool: Pool;
+  private readonly connection: Connection;
+  private results: TaskResult[] = [];
+  private failures: TaskFailure[] = [];
+  private flushScheduled = false;
+  private draining = false;
+  private inFlight = 0;
+  private opencv = 'unknown';
+  private idleWaiters: (() => void)[] = [];
+  /** Set when the master refused us for good (protocol version mismatch). */
+  fatalError: string | undefined;
+  /** Called when the slave must stop on its own (e.g. version mismatch). */
+  onFatal: ((reason: string) => void) | undefined;
+
+  constructor(private readonly options: SlaveOptions, private readonly logger: Logger) {
+    this.id = options.slaveId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    this.pool = new ChildPool({
+      size: options.threads,
+      taskTimeoutMs: options.taskTimeoutMs,
+      maxImagePixels: options.maxImagePixels,
+      logger,
+    });
+    this.connection = new Connection({
+      endpoint: options.connect,
+      slaveId: this.id,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      heartbeatLiveness: options.heartbeatLiveness,
+      reconnectInitialMs: options.reconnectInitialMs,
+      reconnectMaxMs: options.reconnectMaxMs,
+      maxMessageBytes: options.maxMessageBytes,
+      clock: systemClock,
+      logger,
+      onSession: () => {
+        this.sendReady();
+      },
+      onMessage: (message, payload) => {
+        this.onMessage(message, payload);
+      },
+      onRejected: (error) => {
+        this.onRejected(error);
+      },
+    });
+  }
+
+  /** Starts the workers, then connects to the master. */
+  async start(): Promise<void> {
+    await this.pool.start();
+    this.opencv = this.pool.opencvVersion;
+    this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), connecting to ${this.options.connect}`);
+    this.connection.start();
+  }
+
+  /**
+   * Graceful stop: refuses new tasks, waits up to `drainTimeoutMs` for running ones and
+   * sends their results, says DISCONNECT, and closes. Tasks still running after the
+   * timeout are abandoned; the master's lease on them expires and they run elsewhere.
+   */
+  async stop(reason: string, drainTimeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.inFlight > 0) {
+      this.logger.info(`finishing ${this.inFlight} task(s) in flight before leaving (at most ${drainTimeoutMs} ms)`);
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise((resolve) => setTimeout(resolve, drainTimeoutMs)),
+      ]);
+    }
+    this.flush();
+    this.connection.send({ cmd: Command.Disconnect, reason });
+    await this.connection.close();
+    await this.pool.close();
+  }
+
+  private sendReady(): void {
+    this.connection.send({
+      cmd: Command.Ready,
+      slaveId: this.id,
+      capacity: this.pool.size,
+      prefetch: this.options.prefetch,
+      kinds: [...SUPPORTED_KINDS],
+      host: { hostname: hostname().slice(0, 256), pid: process.pid, platform: platform(), arch: arch(), cpus: cpus().length, opencv: this.opencv },
+    });
+  }
+
+  private onRejected(error: ProtocolError): void {
+    this.stats.messagesRejected++;
+    if (error.reason === 'version_mismatch') {
+      this.logger.error(error.message);
+    } else {
+      this.logger.warn(`dropped a malformed message from the master: ${error.message}`);
+    }
+  }
+
+  private onMessage(message: Message, payload: Buffer[]): void {
+    switch (message.cmd) {
+      case 'TASK':
+        this.onTask(message, payload);
+        return;
+      case 'HEARTBEAT':
+        return;
+      case 'DISCONNECT':
+        this.logger.warn(`master says: ${message.reason}`);
+        if (message.reason.startsWith('protocol version mismatch')) {
+          this.fatalError = message.reason;
+          this.onFatal?.(message.reason);
+        }
+        return;
+      case 'READY':
+      case 'RESULT':
+      case 'FAIL':
+        this.stats.messagesRejected++;
+        this.logger.warn(`dropped a ${message.cmd} message: only a slave sends those`);
+        return;
+    }
+  }
+
+  private onTask(message: TaskMessage, payload: Buffer[]): void {
+    for (const spec of message.tasks) {
+      if (this.draining) {
+        this.stats.tasksRefused++;
+        this.queueOutcome({
+          ok: false,
+          taskId: spec.taskId,
+          attempt: spec.attempt,
+          kind: spec.kind,
+          computeMs: 0,
+          error: { name: 'SlaveLeavingError', message: `slave ${this.id} is shutting down`, retryable: true },
+        });
+        continue;
+      }
+      const bytes = payload[spec.part] as Buffer;
+      this.inFlight++;
+      void this.pool
+        .run({ taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId: spec.imageId, bytes, config: message.config })
+        .then((outcome) => {
+          this.inFlight--;
+          this.queueOutcome(outcome);
+          if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+        });
+    }
+  }
+
+  private queueOutcome(outcome: PoolOutcome): void {
+    if (outcome.ok) {
+      this.stats.tasksDone++;
+      this.results.push({
+        taskId: outcome.taskId,
+        attempt: outcome.attempt,
+        computeMs: Math.round(outcome.computeMs * 1000) / 1000,
+        width: outcome.width,
+        height: outcome.height,
+        ...({ kind: outcome.kind, value: outcome.value } as Pick<TaskResult, 'kind' | 'value'>),
+      } as TaskResult);
+    } else {
+      this.stats.tasksFailed++;
+      this.failures.push({
+        taskId: outcome.taskId,
+        attempt: outcome.attempt,
+        kind: outcome.kind,
+        computeMs: Math.round(outcome.computeMs * 1000) / 1000,
+        error: { ...outcome.error, message: outcome.error.message.slice(0, 4000), name: outcome.error.name.slice(0, 128) || 'Error' },
+      });
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.results.length > 0) {
+      this.connection.send({ cmd: Command.Result, results: this.results.splice(0, 256) });
+    }
+    while (this.failures.length > 0) {
+      this.connection.send({ cmd: Command.Fail, failures: this.failures.splice(0, 256) });
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { DecodeError } from '../../shared/errors.js';
+import { cv, type Mat } from '../../shared/opencv.js';
+
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
+
+/**
+ * An image decoded once and shared by all tasks of that image on one worker: the colour
+ * image, its grey version, and the equalized grey version computed on first use.
+ */
+export class PreparedImage {
+  private equalized: Mat | undefined;
+  constructor(
+    /** BGR, 8 bit, 3 channels. */
+    readonly colour: Mat,
+    /** 8 bit, 1 channel (`COLOR_BGR2GRAY`). */
+    readonly grey: Mat,
+    /** Time spent decoding and converting, ms. */
+    readonly decodeMs: number,
+  ) {}
+
+  /** Width, px. */
+  get width(): number {
+    return this.colour.cols;
+  }
+  /** Height, px. */
+  get height(): number {
+    return this.colour.rows;
+  }
+
+  /** `equalizeHist(grey)`, computed once. */
+  equalizedGrey(): Mat {
+    this.equalized ??= this.grey.equalizeHist();
+    return this.equalized;
+  }
+}
+
+/**
+ * Reads the width and height of a PNG/JPEG/GIF/BMP/WebP header without decoding, so an
+ * oversized image is refused before it is decoded. Returns undefined for other formats.
+ */
+export function peekImageSize(bytes: Buffer): { width: number; height: number } | undefined {
+  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47) {
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    // Walk JPEG segments to the first SOFn marker (ITU T.81 B.2.2).
+    let i = 2;
+    while (i + 9 < bytes.length) {
+      if (bytes[i] !== 0xff) return undefined;
+      const marker = bytes[i + 1] ?? 0;
+      const len = bytes.readUInt16BE(i + 2);
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { height: bytes.readUInt16BE(i + 5), width: bytes.readUInt16BE(i + 7) };
+      }
+      i += 2 + len;
+    }
+    return undefined;
+  }
+  if (bytes.length >= 26 && bytes.toString('latin1', 0, 2) === 'BM') {
+    return { width: Math.abs(bytes.readInt32LE(18)), height: Math.abs(bytes.readInt32LE(22)) };
+  }
+  return undefined;
+}
+
+/**
+ * Decodes encoded image bytes (any format OpenCV reads) into a {@link PreparedImage}.
+ *
+ * @param maxPixels - images larger than this (width x height, px) are refused before decoding
+ *   when their header tells the size, and after decoding otherwise
+ * @throws {@link DecodeError} for empty, truncated, corrupt, oversized or non-image bytes
+ *   (`cv.imdecode` returns an empty Mat instead of throwing, so emptiness is checked here)
+ */
+export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): PreparedImage {
+  if (bytes.length === 0) throw new DecodeError('image is empty (0 bytes)');
+  const peek = peekImageSize(bytes);
+  if (peek && peek.width * peek.height > maxPixels) {
+    throw new DecodeError(`image is ${peek.width}x${peek.height} px, over the limit of ${maxPixels} px`);
+  }
+  const t0 = performance.now();
+  let colour: Mat;
+  try {
+    colour = cv.imdecode(bytes, cv.IMREAD_COLOR);
+  } catch (err) {
+    throw new DecodeError(`image could not be decoded: ${(err as Error).message}`, { cause: err });
+  }
+  if (colour.empty || colour.rows === 0 || colour.cols === 0) {
+    throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
+  }
+  if (colour.rows * colour.cols > maxPixels) {
+    throw new DecodeError(`image is ${colour.cols}x${colour.rows} px, over the limit of ${maxPixels} px`);
+  }
+  const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
+  return new PreparedImage(colour, grey, performance.now() - t0);
+}

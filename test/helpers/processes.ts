@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of the project root. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** `bin/master.js`. */
+export const MASTER_BIN = `${ROOT}bin/master.js`;
+/** `bin/slave.js`. */
+export const SLAVE_BIN = `${ROOT}bin/slave.js`;
+
+/** A child process a test started, with its output collected. */
+export interface Tracked {
+  proc: ChildProcess;
+  pid: number;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+const tracked = new Set<Tracked>();
+
+/**
+ * Starts `node script args...` and tracks it; {@link killAllTracked} (run after every
+ * test by the root hook) ends it by PID if it is still running.
+ */
+export function startNode(script: string, args: string[], options: SpawnOptions = {}): Tracked {
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...options });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  if (proc.pid === undefined) throw new Error(`could not start ${script}`);
+  const t: Tracked = { proc, pid: proc.pid, stdout: () => out, stderr: () => err, exited };
+  tracked.add(t);
+  void exited.then(() => tracked.delete(t));
+  return t;
+}
+
+/** Starts a `master` process. */
+export function startMaster(args: string[]): Tracked {
+  return startNode(MASTER_BIN, args);
+}
+
+/** Starts a `slave` process. */
+export function startSlave(args: string[]): Tracked {
+  return startNode(SLAVE_BIN, args);
+}
+
+/** Waits for a tracked process to exit, failing after `timeoutMs`. */
+export async function waitExit(t: Tracked, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`process ${t.pid} did not exit within ${timeoutMs} ms\nstderr:\n${t.stderr().slice(-3000)}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([t.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until `predicate` holds, polling every 50 ms, failing after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Ends every tracked process still running: SIGTERM, then SIGKILL after 2 s. */
+export async function killAllTracked(): Promise<void> {
+  const alive = [...tracked];
+  await Promise.all(
+    alive.map(async (t) => {
+      if (t.proc.exitCode !== null || t.proc.signalCode !== null) return;
+      // A stopped process cannot handle SIGTERM: continue it first.
+      try {
+        process.kill(t.pid, 'SIGCONT');
+      } catch {
+        /* already gone */
+      }
+      t.proc.kill('SIGTERM');
+      const timer = setTimeout(() => t.proc.kill('SIGKILL'), 2000);
+      await t.exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+process.on('exit', () => {
+  for (const t of tracked) t.proc.kill('SIGKILL');
+});

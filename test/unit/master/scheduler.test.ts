@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import { planDispatch } from '../../../master/scheduler.js';
+import { TaskTable } from '../../../master/task-table.js';
+import type { IngestItem } from '../../../master/ingest/item.js';
+import type { TaskKind } from '../../../proto/task-kinds.js';
+
+const KINDS: TaskKind[] = ['object', 'face', 'edge', 'corner'];
+const item = (n: number): IngestItem => ({ key: `i${n}`, source: `i${n}`, load: () => Promise.resolve(Buffer.from('x')) });
+
+function tableWith(images: number): TaskTable {
+  const t = new TaskTable(3);
+  for (let i = 0; i < images; i++) t.addImage(item(i), KINDS, Buffer.from('x'), 0);
+  return t;
+}
+
+describe('planDispatch', () => {
+  it('never gives a slave more tasks than its credit', () => {
+    const t = tableWith(10);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 9, inFlight: 0 }, { slaveId: 'b', credit: 4, inFlight: 3 }], 4096);
+    const byId = Object.fromEntries(plan.map((p) => [p.slaveId, p.tasks.length]));
+    expect(byId['a']).to.be.at.most(9);
+    expect(byId['b'] ?? 0).to.be.at.most(4);
+  });
+
+  it('keeps the tasks of one image together', () => {
+    const t = tableWith(4);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 10, inFlight: 0 }, { slaveId: 'b', credit: 10, inFlight: 0 }], 4096);
+    for (const p of plan) {
+      const counts = new Map<number, number>();
+      for (const task of p.tasks) counts.set(task.imageId, (counts.get(task.imageId) ?? 0) + 1);
+      for (const c of counts.values()) expect(c).to.equal(4);
+    }
+    expect(plan.reduce((n, p) => n + p.tasks.length, 0)).to.equal(16);
+  });
+
+  it('splits an image only onto an idle slave with too little credit', () => {
+    const t = tableWith(1);
+    expect(planDispatch(t, [{ slaveId: 'a', credit: 2, inFlight: 3 }], 4096)).to.deep.equal([]);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 2, inFlight: 0 }], 4096);
+    expect(plan[0]!.tasks).to.have.length(2);
+  });
+
+  it('gives nothing when no slave has credit', () => {
+    expect(planDispatch(tableWith(3), [{ slaveId: 'a', credit: 0, inFlight: 8 }], 4096)).to.deep.equal([]);
+  });
+
+  it('sends a retried task to a slave that has not tried it', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(0), ['edge'], Buffer.from('x'), 0);
+    t.lease(img.taskIds, 'a', 0, () => 1000);
+    t.fail(img.taskIds[0]!, 1, 'a', { name: 'E', message: 'x', retryable: true });
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 50, inFlight: 0 }, { slaveId: 'b', credit: 5, inFlight: 0 }], 4096);
+    expect(plan).to.have.length(1);
+    expect(plan[0]!.slaveId).to.equal('b');
+  });
+
+  it('spreads images over slaves by credit', () => {
+    const t = tableWith(4);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 8, inFlight: 0 }, { slaveId: 'b', credit: 8, inFlight: 0 }], 4096);
+    expect(plan.map((p) => p.tasks.length).sort()).to.deep.equal([8, 8]);
+  });
+});

@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import { TaskTable } from '../../../master/task-table.js';
+import type { IngestItem } from '../../../master/ingest/item.js';
+import type { TaskResult } from '../../../proto/messages.js';
+
+const item = (n: number): IngestItem => ({ key: `img${n}.jpg`, source: `img${n}.jpg`, load: () => Promise.resolve(Buffer.from('x')) });
+const edgeResult = (taskId: number, attempt = 1): TaskResult => ({ taskId, attempt, computeMs: 1, width: 10, height: 10, kind: 'edge', value: { edgePixels: 5, density: 0.05 } });
+const lease = (_: unknown): number => 1000;
+const retryable = { name: 'DetectorError', message: 'boom', retryable: true };
+
+describe('TaskTable', () => {
+  it('creates one pending task per kind and completes the image when all have results', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
+    expect(t.pendingCount).to.equal(2);
+    const [edge, corner] = img.taskIds;
+    t.lease([edge!, corner!], 's1', 0, lease);
+    expect(t.complete(edgeResult(edge!), 's1', 5)).to.equal('accepted');
+    expect(t.takeCompleted()).to.have.length(0);
+    const cr: TaskResult = { taskId: corner!, attempt: 1, computeMs: 1, width: 10, height: 10, kind: 'corner', value: { count: 0, points: [] } };
+    expect(t.complete(cr, 's1', 6)).to.equal('accepted');
+    const done = t.takeCompleted();
+    expect(done).to.have.length(1);
+    expect(done[0]!.outcomes.size).to.equal(2);
+    expect(t.imageCount).to.equal(0);
+  });
+
+  it('drops a duplicate or late result and keeps the first', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    t.lease([edge], 's1', 0, lease);
+    expect(t.complete(edgeResult(edge), 's1', 1)).to.equal('accepted');
+    expect(t.complete(edgeResult(edge), 's2', 2)).to.equal('duplicate');
+    const outcome = t.image(img.imageId)!.outcomes.get('edge');
+    expect(outcome?.ok && outcome.slaveId).to.equal('s1');
+  });
+
+  it('calls a result for an id it never issued unknown, and one for a finished image duplicate', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    expect(t.complete(edgeResult(999), 's1', 1)).to.equal('unknown');
+    t.lease([edge], 's1', 0, lease);
+    t.complete(edgeResult(edge), 's1', 1);
+    t.takeCompleted();
+    expect(t.complete(edgeResult(edge), 's1', 1)).to.equal('duplicate');
+  });
+
+  it('accepts a late result from a slave whose lease was taken away', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    t.lease([edge], 's1', 0, lease);
+    expect(t.fail(edge, 1, 's1', retryable)).to.equal('retry');
+    t.lease([edge], 's2', 10, lease);
+    expect(t.complete(edgeResult(edge, 1), 's1', 20)).to.equal('accepted');
+    expect(t.complete(edgeResult(edge, 2), 's2', 30)).to.equal('duplicate');
+  });
+
+  it('retries a retryable failure until maxAttempts, then fails the task with its last error', () => {
+    const t = new TaskTable(2);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    t.lease([edge], 's1', 0, lease);
+    expect(t.fail(edge, 1, 's1', retryable)).to.equal('retry');
+    expect(t.pendingCount).to.equal(1);
+    t.lease([edge], 's2', 0, lease);
+    expect(t.task(edge)!.attemptsMade).to.equal(2);
+    expect(t.fail(edge, 2, 's2', retryable)).to.equal('failed');
+    const [done] = t.takeCompleted();
+    const o = done!.outcomes.get('edge');
+    expect(o?.ok).to.equal(false);
+    expect(o?.ok === false && o.error.message).to.equal('boom');
+    expect(o?.attempts).to.equal(2);
+  });
+
+  it('fails a non-retryable error at once', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    t.lease(img.taskIds, 's1', 0, lease);
+    expect(t.fail(img.taskIds[0]!, 1, 's1', { name: 'DecodeError', message: 'corrupt', retryable: false })).to.equal('failed');
+  });
+
+  it('ignores a FAIL for an attempt that is no longer current', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    t.lease([edge], 's1', 0, lease);
+    t.fail(edge, 1, 's1', retryable);
+    t.lease([edge], 's2', 0, lease);
+    expect(t.fail(edge, 1, 's1', retryable)).to.equal('duplicate');
+    expect(t.task(edge)!.state).to.equal('leased');
+  });
+
+  it('completes an unreadable image at once with the error for every kind', () => {
+    const t = new TaskTable(3);
+    t.addImage(item(1), ['edge', 'face'], undefined, 0, { name: 'InputError', message: 'empty', retryable: false });
+    expect(t.pendingCount).to.equal(0);
+    const [done] = t.takeCompleted();
+    expect([...done!.outcomes.values()].every((o) => !o.ok)).to.equal(true);
+  });
+
+  it('lists expired leases and a slave\'s leases', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
+    t.lease([img.taskIds[0]!], 's1', 0, () => 100);
+    t.lease([img.taskIds[1]!], 's2', 0, () => 500);
+    expect(t.expiredLeases(99)).to.have.length(0);
+    expect(t.expiredLeases(100).map((x) => x.taskId)).to.deep.equal([img.taskIds[0]]);
+    expect(t.leasesOf('s2').map((x) => x.taskId)).to.deep.equal([img.taskIds[1]]);
+  });
+
+  it('puts a retried task at the head of the queue', () => {
+    const t = new TaskTable(3);
+    const a = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    t.addImage(item(2), ['edge'], Buffer.from('x'), 0);
+    t.lease(a.taskIds, 's1', 0, lease);
+    t.fail(a.taskIds[0]!, 1, 's1', retryable);
+    expect(t.peekPending(10)[0]!.taskId).to.equal(a.taskIds[0]);
+  });
+});

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { Packr } from 'msgpackr';
+import { decode, encode } from '../../../proto/codec.js';
+import type { OutgoingMessage } from '../../../proto/messages.js';
+import { DEFAULT_DETECTOR_CONFIG } from '../../../proto/detector-config.js';
+import { PROTOCOL_VERSION } from '../../../proto/version.js';
+import { ProtocolVersionError } from '../../../shared/errors.js';
+
+const raw = new Packr({ useRecords: false });
+const host = { hostname: 'pi-1', pid: 42, platform: 'linux', arch: 'arm64', cpus: 4, opencv: '4.6.0' };
+
+const samples: { name: string; msg: OutgoingMessage; payload?: Buffer[] }[] = [
+  { name: 'READY', msg: { cmd: 'READY', slaveId: 'pi-1-42', capacity: 4, prefetch: 16, kinds: ['object', 'face', 'edge', 'corner'], host } },
+  {
+    name: 'TASK',
+    msg: { cmd: 'TASK', tasks: [{ taskId: 7, kind: 'face', attempt: 1, part: 0, imageId: 3 }, { taskId: 8, kind: 'edge', attempt: 2, part: 0, imageId: 3 }], config: DEFAULT_DETECTOR_CONFIG },
+    payload: [Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01])],
+  },
+  {
+    name: 'RESULT',
+    msg: {
+      cmd: 'RESULT',
+      results: [
+        { taskId: 7, attempt: 1, computeMs: 12.5, width: 768, height: 576, kind: 'face', value: { count: 1, boxes: [{ x: 1, y: 2, width: 30, height: 30 }] } },
+        { taskId: 8, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'edge', value: { edgePixels: 1000, density: 0.002 } },
+        { taskId: 9, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'corner', value: { count: 1, points: [{ x: 4.5, y: 6 }] } },
+        { taskId: 10, attempt: 1, computeMs: 90, width: 768, height: 576, kind: 'object', value: { count: 1, boxes: [{ x: 1, y: 2, width: 64, height: 128, score: 0.7 }] } },
+      ],
+    },
+  },
+  { name: 'FAIL', msg: { cmd: 'FAIL', failures: [{ taskId: 7, attempt: 1, kind: 'object', computeMs: 1, error: { name: 'DecodeError', message: 'bad', retryable: false } }] } },
+  { name: 'HEARTBEAT', msg: { cmd: 'HEARTBEAT' } },
+  { name: 'DISCONNECT', msg: { cmd: 'DISCONNECT', reason: 'bye' } },
+];
+
+describe('proto codec', () => {
+  for (const { name, msg, payload } of samples) {
+    it(`round-trips ${name}`, () => {
+      const parts = encode(msg, payload);
+      const d = decode(parts);
+      expect(d.ok, d.ok ? '' : d.error.message).to.equal(true);
+      if (!d.ok) return;
+      expect(d.message).to.deep.equal({ v: PROTOCOL_VERSION, ...msg });
+      expect(d.payload).to.deep.equal(payload ?? []);
+    });
+  }
+
+  it('keeps image bytes out of the header part', () => {
+    const bytes = Buffer.alloc(100_000, 7);
+    const [header, image] = encode(samples[1]!.msg, [bytes]);
+    expect(header!.length).to.be.below(2000);
+    expect(image).to.equal(bytes);
+  });
+
+  const reject = (parts: Buffer[], reason: string, maxHeader?: number): void => {
+    const d = decode(parts, maxHeader);
+    expect(d.ok).to.equal(false);
+    if (!d.ok) expect(d.error.reason).to.equal(reason);
+  };
+
+  it('rejects an empty message', () => {
+    reject([], 'empty');
+    reject([Buffer.alloc(0)], 'empty');
+  });
+  it('rejects bytes that are not msgpack', () => {
+    reject([Buffer.from([0xc1, 0xc1, 0xc1])], 'bad_msgpack');
+  });
+  it('rejects truncated msgpack', () => {
+    const full = encode({ cmd: 'DISCONNECT', reason: 'a long enough reason' })[0]!;
+    reject([full.subarray(0, full.length - 5)], 'bad_msgpack');
+  });
+  it('rejects a header that is not a map', () => {
+    reject([raw.pack([1, 2, 3])], 'bad_header');
+    reject([raw.pack('READY')], 'bad_header');
+  });
+  it('rejects another protocol version with a clear error', () => {
+    const d = decode([raw.pack({ v: PROTOCOL_VERSION + 1, cmd: 'HEARTBEAT' })]);
+    expect(d.ok).to.equal(false);
+    if (d.ok) return;
+    expect(d.error).to.be.instanceOf(ProtocolVersionError);
+    expect(d.error.message).to.match(/protocol version mismatch: this process speaks version 1, the peer sent 2/);
+  });
+  it('rejects a header without a version', () => {
+    reject([raw.pack({ cmd: 'HEARTBEAT' })], 'version_mismatch');
+  });
+  it('rejects an unknown command', () => {
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'STEAL' })], 'invalid');
+  });
+  it('rejects wrong field types and absurd values', () => {
+    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 5, capacity: 1, prefetch: 0, kinds: ['edge'], host })], 'invalid');
+    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 'a', capacity: 1e9, prefetch: 0, kinds: ['edge'], host })], 'invalid');
+    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 'a', capacity: 1, prefetch: 0, kinds: ['teleport'], host })], 'invalid');
+    reject([raw.pack({ v: 1, cmd: 'FAIL', failures: [{ taskId: -1, attempt: 1, kind: 'edge', computeMs: 0, error: { name: 'E', message: '', retryable: true } }] })], 'invalid');
+    reject([raw.pack({ v: 1, cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'edge', value: { edgePixels: 1, density: 7 } }] })], 'invalid');
+  });
+  it('rejects a TASK whose part index has no part', () => {
+    const [header] = encode(samples[1]!.msg, [Buffer.from('x')]);
+    reject([header!], 'invalid');
+  });
+  it('rejects payload parts after a non-TASK header', () => {
+    reject([...encode({ cmd: 'HEARTBEAT' }), Buffer.from('extra')], 'invalid');
+  });
+  it('rejects a header over the size limit before parsing it', () => {
+    reject(encode({ cmd: 'DISCONNECT', reason: 'x'.repeat(500) }), 'header_too_large', 100);
+  });
+});
