@@ -50,7 +50,7 @@ export function masterParser(argv: string[]) {
         }),
     )
     .options({
-      'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, description: 'log verbosity (logs go to stderr)' },
+      'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
       'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
     })
     .demandCommand(1, 'give a command: run')
@@ -121,5 +121,5 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs> {
     progress: a['progress'] as MasterOptions['progress'],
     logLevel: a['log-level'],
   });
-  return { options, logLevel: a['log-level'], logJson: a['log-json'] };
+  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'] };
 }

@@ -186,7 +186,7 @@ export class Master {
     await this.router?.close(500);
     await this.localSlaves?.stop();
     await this.ingest?.return?.(undefined);
-    const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out);
+    const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out, this.options.kinds);
     this.stats.imagesResumed = this.done.size;
     report.imagesResumed = this.done.size;
     try {
@@ -205,12 +205,17 @@ export class Master {
     return Math.max(16, Math.ceil((2 * credit) / this.options.kinds.length));
   }
 
+  /** Whether the ingest loop should pull another item (state changes across its awaits). */
+  private wantsMoreInput(): boolean {
+    return !this.ingestDone && !this.stopping && this.table.imageCount < this.windowSize();
+  }
+
   /** Pulls items from the ingest stream until the window is full. */
   private async fill(): Promise<void> {
     if (this.filling || this.ingestDone || this.stopping || this.ingest === undefined) return;
     this.filling = true;
     try {
-      while (!this.ingestDone && !this.stopping && this.table.imageCount < this.windowSize()) {
+      while (this.wantsMoreInput()) {
         let next: IteratorResult<IngestItem>;
         try {
           next = await this.ingest.next();

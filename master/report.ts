@@ -25,11 +25,13 @@ export interface BatchReport {
 }
 
 /** Builds the report from the batch's counters. */
-export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, resultsFile: string): BatchReport {
+export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, resultsFile: string, kindOrder: readonly TaskKind[]): BatchReport {
   const wallS = Math.max(wallMs, 1) / 1000;
   const kinds: BatchReport['kinds'] = [];
   let computeSum = 0;
-  for (const [kind, s] of stats.compute) {
+  for (const kind of kindOrder) {
+    const s = stats.compute.get(kind);
+    if (s === undefined) continue;
     computeSum += s.sum;
     const e = stats.endToEnd.get(kind);
     kinds.push({

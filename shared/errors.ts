@@ -44,7 +44,7 @@ export class ProtocolVersionError extends ProtocolError {
   constructor(ourVersion: number, peerVersion: unknown) {
     super(
       'version_mismatch',
-      `protocol version mismatch: this process speaks version ${ourVersion}, the peer sent ${JSON.stringify(peerVersion) ?? 'none'}; run the same cctv-cluster release on master and slaves`,
+      `protocol version mismatch: this process speaks version ${ourVersion}, the peer sent ${peerVersion === undefined ? 'none' : JSON.stringify(peerVersion)}; run the same cctv-cluster release on master and slaves`,
     );
     this.name = 'ProtocolVersionError';
     this.peerVersion = peerVersion;

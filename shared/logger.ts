@@ -20,7 +20,9 @@ export function createLogger(name: string, level: LogLevel, json: boolean): Logg
     write(line: string): void {
       try {
         const o = JSON.parse(line) as Record<string, unknown>;
-        const { level: lv, time, msg, name: n, pid: _pid, hostname: _h, ...rest } = o;
+        const { level: lv, time, msg, name: n, ...rest } = o;
+        delete rest['pid'];
+        delete rest['hostname'];
         const ts = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23);
         const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
         process.stderr.write(`${ts} ${(levelNames[lv as number] ?? 'log').padEnd(5)} [${String(n)}] ${String(msg)}${extra}\n`);

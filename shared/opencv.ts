@@ -1,12 +1,18 @@
 /**
- * The one place that loads `@u4/opencv4nodejs`. Used by the slave's workers and by the master (to read videos). Loading it prints nothing and takes about
- * 0.2 s; it must never be loaded in a `worker_threads` worker (it aborts the process the
- * second time, UrielCh/opencv4nodejs#140), which is why the slave's pool uses processes.
+ * The one place that loads `@u4/opencv4nodejs`, used by the slave's workers and by the
+ * master (to read videos). It must never be loaded in a `worker_threads` worker (it
+ * aborts the process the second time, UrielCh/opencv4nodejs#140), which is why the
+ * slave's pool uses processes.
  */
-import cvModule from '@u4/opencv4nodejs';
+import { createRequire } from 'node:module';
+import type * as OpenCV from '@u4/opencv4nodejs';
+
+const require = createRequire(import.meta.url);
+// The binding's loader logs its set-up to stdout on every load; silence it first.
+(require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;
 
 /** The OpenCV binding. */
-export const cv = cvModule;
+export const cv = require('@u4/opencv4nodejs') as typeof OpenCV.cv;
 export type { Mat } from '@u4/opencv4nodejs';
 
 /** OpenCV's version as `major.minor.revision`. */

@@ -39,7 +39,7 @@ export function slaveParser(argv: string[]) {
       'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
       'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
       'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
-      'log-level': { choices: LOG_LEVELS, default: 'info' as LogLevel, description: 'log verbosity (logs go to stderr)' },
+      'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
       'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
       'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
     })
@@ -73,5 +73,5 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
     maxMessageBytes: a['max-message-bytes'],
     drainTimeoutMs: a['drain-timeout'],
   });
-  return { options, logLevel: a['log-level'], logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
+  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
 }

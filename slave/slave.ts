@@ -128,7 +128,7 @@ export class Slave {
       case 'HEARTBEAT':
         return;
       case 'DISCONNECT':
-        this.logger.warn(`master says: ${message.reason}`);
+        this.logger.info(`master says: ${message.reason}`);
         if (message.reason.startsWith('protocol version mismatch')) {
           this.fatalError = message.reason;
           this.onFatal?.(message.reason);

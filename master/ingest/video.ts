@@ -34,14 +34,12 @@ export async function* videoFrames(path: string, every: number, encoding: FrameE
     const ext = encoding.format === 'png' ? '.png' : '.jpg';
     const flags = encoding.format === 'png' ? [cv.IMWRITE_PNG_COMPRESSION, 1] : [cv.IMWRITE_JPEG_QUALITY, encoding.jpegQuality];
     let index = 0;
-    let yielded = 0;
     for (;;) {
       const frame = await cap.readAsync();
       if (frame.empty) break;
       if (index % every === 0) {
         const bytes = await cv.imencodeAsync(ext, frame, flags);
         const timestampMs = fps > 0 ? Math.round((index * 1000 * 1000) / fps) / 1000 : undefined;
-        yielded++;
         yield {
           key: itemKey(path, index),
           source: path,
@@ -60,7 +58,6 @@ export async function* videoFrames(path: string, every: number, encoding: FrameE
         yield failed(path, next, `video ended early: read ${index} of ${announced} announced frames`);
       }
     }
-    void yielded;
   } finally {
     cap.release();
   }

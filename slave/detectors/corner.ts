@@ -1,6 +1,10 @@
 import type { DetectorConfig } from '../../proto/detector-config.js';
 import type { Point } from '../../proto/messages.js';
+import { cv } from '../../shared/opencv.js';
 import type { PreparedImage } from '../vision/decode.js';
+
+// An empty mask means "whole image"; the binding wants a Mat, not undefined.
+const NO_MASK = new cv.Mat();
 
 /**
  * Shi-Tomasi corners (Shi & Tomasi 1994; OpenCV `goodFeaturesToTrack` without Harris),
@@ -13,7 +17,7 @@ export function detectCorners(image: PreparedImage, config: DetectorConfig['corn
     config.maxCorners,
     config.qualityLevel,
     config.minDistancePx,
-    undefined,
+    NO_MASK,
     config.blockSize,
     3,
     false,

@@ -59,7 +59,7 @@ function run(req: ChildRunRequest): void {
 }
 
 process.on('message', (msg: ChildRunRequest) => {
-  if (msg.type === 'run') run(msg);
+  run(msg);
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready', opencv: opencvVersion() });

@@ -99,7 +99,7 @@ export class ChildPool implements Pool {
               resolve();
               return;
             }
-            w.proc.once('exit', () => resolve());
+            w.proc.once('exit', () => { resolve(); });
             w.proc.kill('SIGKILL');
           }),
       ),
