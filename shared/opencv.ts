@@ -13,6 +13,14 @@ const require = createRequire(import.meta.url);
 
 /** The OpenCV binding. */
 export const cv = require('@u4/opencv4nodejs') as typeof OpenCV.cv;
+
+// OpenCV must run single-threaded here. The binding's Mat allocator reports memory to V8
+// (`AdjustAmountOfExternalAllocatedMemory`), and when OpenCV's own TBB threads allocate
+// (HOG's parallel_for_ does), V8 is entered from a foreign thread and aborts the process
+// ("Check failed: marking_done_", measured here). With one thread, parallel_for_ runs in
+// the caller. Parallelism comes from the slave's worker processes instead. The same
+// allocator is why the binding's `*Async` methods (libuv threads) are not used.
+cv.setNumThreads(1);
 export type { Mat } from '@u4/opencv4nodejs';
 
 /** OpenCV's version as `major.minor.revision`. */

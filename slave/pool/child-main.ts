@@ -6,13 +6,8 @@
 import { toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
 import { decodeImage, type PreparedImage } from '../vision/decode.js';
-import { cv, opencvVersion } from '../../shared/opencv.js';
+import { opencvVersion } from '../../shared/opencv.js';
 import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
-
-// Parallelism comes from the pool's processes; OpenCV's own threads would fight them for
-// the same cores. CCTV_OPENCV_THREADS overrides (0 = OpenCV's default).
-const opencvThreads = Number(process.env['CCTV_OPENCV_THREADS'] ?? '1');
-cv.setNumThreads(opencvThreads);
 
 const CACHE_SIZE = 2;
 const cache = new Map<number, PreparedImage | Error>();

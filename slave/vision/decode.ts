@@ -63,11 +63,32 @@ export function peekImageSize(bytes: Buffer): { width: number; height: number } 
 }
 
 /**
+ * Checks that JPEG and PNG data end where their format says, because OpenCV decodes a
+ * truncated JPEG without complaint (libjpeg pads the missing rows with grey).
+ * A JPEG must hold its end-of-image marker FFD9 in its last 1 KiB (entropy-coded data
+ * cannot contain it, ITU T.81 B.1.1.5); a PNG must hold its IEND chunk type.
+ *
+ * @returns a description of the problem, or undefined when the data looks complete
+ */
+export function truncation(bytes: Buffer): string | undefined {
+  const tail = bytes.subarray(Math.max(0, bytes.length - 1024));
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return undefined;
+    return 'JPEG is truncated (no end-of-image marker)';
+  }
+  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) {
+    return tail.includes('IEND', 0, 'latin1') ? undefined : 'PNG is truncated (no IEND chunk)';
+  }
+  return undefined;
+}
+
+/**
  * Decodes encoded image bytes (any format OpenCV reads) into a {@link PreparedImage}.
  *
  * @param maxPixels - images larger than this (width x height, px) are refused before decoding
  *   when their header tells the size, and after decoding otherwise
- * @throws {@link DecodeError} for empty, truncated, corrupt, oversized or non-image bytes
+ * @throws {@link DecodeError} for empty, truncated ({@link truncation}), corrupt, oversized or
+ *   non-image bytes
  *   (`cv.imdecode` returns an empty Mat instead of throwing, so emptiness is checked here)
  */
 export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): PreparedImage {
@@ -76,6 +97,8 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   if (peek && peek.width * peek.height > maxPixels) {
     throw new DecodeError(`image is ${peek.width}x${peek.height} px, over the limit of ${maxPixels} px`);
   }
+  const cut = truncation(bytes);
+  if (cut !== undefined) throw new DecodeError(`image could not be decoded: ${cut}`);
   const t0 = performance.now();
   let colour: Mat;
   try {

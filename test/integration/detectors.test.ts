@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { videoFrames } from '../../master/ingest/video.js';
+import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
+import { DecodeError } from '../../shared/errors.js';
+import { cv } from '../../shared/opencv.js';
+import { detectCorners } from '../../slave/detectors/corner.js';
+import { detectEdges } from '../../slave/detectors/edge.js';
+import { detectFaces } from '../../slave/detectors/face.js';
+import { detectObjects } from '../../slave/detectors/object.js';
+import { decodeImage, truncation } from '../../slave/vision/decode.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, iou } from '../helpers/fixtures.js';
+
+interface GtImage {
+  image: string;
+  boxes: { x: number; y: number; w: number; h: number }[];
+}
+
+async function sampleFrames(every: number, limit: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const item of videoFrames(SAMPLE_VIDEO, every, { format: 'jpg', jpegQuality: 90 })) {
+    out.push(await item.load());
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+describe('detectors on real images (OpenCV in this process)', () => {
+  it('finds people in CCTV frames (HOG)', async () => {
+    const frames = await sampleFrames(20, 6);
+    expect(frames).to.have.length(6);
+    const counts = frames.map((b) => detectObjects(decodeImage(b), DEFAULT_DETECTOR_CONFIG.object).count);
+    // PETS2009 S2.L1 shows several pedestrians in every frame.
+    expect(counts.filter((c) => c > 0)).to.have.length.at.least(5);
+    const boxes = detectObjects(decodeImage(frames[0]!), DEFAULT_DETECTOR_CONFIG.object).boxes;
+    for (const b of boxes) {
+      expect(b.width).to.be.at.least(64);
+      expect(b.height / b.width).to.be.closeTo(2, 0.05);
+    }
+  });
+
+  it('finds the annotated faces in face photos (Haar), IoU >= 0.4', () => {
+    const gt = (JSON.parse(readFileSync(join(SAMPLE_FACES, 'gt_faces.json'), 'utf8')) as { images: GtImage[] }).images;
+    let matched = 0;
+    let total = 0;
+    for (const g of gt) {
+      const found = detectFaces(decodeImage(readFileSync(join(SAMPLE_FACES, g.image))), DEFAULT_DETECTOR_CONFIG.face).boxes;
+      for (const b of g.boxes) {
+        total++;
+        if (found.some((f) => iou(f, { x: b.x, y: b.y, width: b.w, height: b.h }) >= 0.4)) matched++;
+      }
+    }
+    expect(total).to.equal(8);
+    expect(matched).to.be.at.least(7);
+  });
+
+  it('counts Canny edge pixels on the Gaussian-blurred grey image with OpenCV\'s reflect border', async () => {
+    const [frame] = await sampleFrames(1, 1);
+    const image = decodeImage(frame!);
+    const e = detectEdges(image, DEFAULT_DETECTOR_CONFIG.edge);
+    const expected = image.grey.gaussianBlur(new cv.Size(5, 5), 0, 0, cv.BORDER_REFLECT_101).canny(50, 150, 3, false).countNonZero();
+    expect(e.edgePixels).to.equal(expected);
+    expect(e.density).to.be.closeTo(expected / (768 * 576), 1e-6);
+    const constantBorder = image.grey.gaussianBlur(new cv.Size(5, 5), 0, 0, cv.BORDER_CONSTANT).canny(50, 150, 3, false).countNonZero();
+    expect(e.edgePixels).to.not.equal(constantBorder);
+  });
+
+  it('finds every inner corner of a drawn chessboard (Shi-Tomasi)', () => {
+    const squarePx = 40;
+    const board = new cv.Mat(10 * squarePx, 10 * squarePx, cv.CV_8UC3, [255, 255, 255]);
+    for (let r = 1; r < 9; r++) {
+      for (let c = 1; c < 9; c++) {
+        if ((r + c) % 2 === 0) board.drawRectangle(new cv.Rect(c * squarePx, r * squarePx, squarePx, squarePx), new cv.Vec3(0, 0, 0), -1);
+      }
+    }
+    const image = decodeImage(cv.imencode('.png', board));
+    const { points } = detectCorners(image, DEFAULT_DETECTOR_CONFIG.corner);
+    // The 7x7 inner corners of the 8x8 board.
+    for (let r = 2; r <= 8; r++) {
+      for (let c = 2; c <= 8; c++) {
+        const near = points.some((p) => Math.abs(p.x - c * squarePx) <= 2 && Math.abs(p.y - r * squarePx) <= 2);
+        expect(near, `corner at (${c * squarePx}, ${r * squarePx})`).to.equal(true);
+      }
+    }
+  });
+
+  it('refuses empty, truncated, non-image and oversized bytes with a DecodeError', () => {
+    const good = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    expect(() => decodeImage(Buffer.alloc(0))).to.throw(DecodeError, /empty/);
+    expect(truncation(good)).to.equal(undefined);
+    expect(() => decodeImage(good.subarray(0, Math.floor(good.length / 2)))).to.throw(DecodeError, /truncated/);
+    expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded/);
+    expect(() => decodeImage(good, 1000)).to.throw(DecodeError, /over the limit of 1000 px/);
+  });
+});
