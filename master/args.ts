@@ -55,6 +55,11 @@ export function masterParser(argv: string[]) {
     })
     .demandCommand(1, 'give a command: run')
     .strict()
+    .fail((msg, err) => {
+      // Usage errors exit 2 (the documented code), with a pointer to --help.
+      process.stderr.write(`master: ${msg || err.message}\nRun \`master run --help\` for the options.\n`);
+      process.exit(2);
+    })
     .help()
     .alias('h', 'help')
     .version()

@@ -44,6 +44,11 @@ export function slaveParser(argv: string[]) {
       'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
     })
     .strict()
+    .fail((msg, err) => {
+      // Usage errors exit 2 (the documented code), with a pointer to --help.
+      process.stderr.write(`slave: ${msg || err.message}\nRun \`slave --help\` for the options.\n`);
+      process.exit(2);
+    })
     .help()
     .alias('h', 'help')
     .version()

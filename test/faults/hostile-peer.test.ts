@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import { Dealer } from 'zeromq';
+import { decode } from '../../proto/codec.js';
+import { PROTOCOL_VERSION } from '../../proto/version.js';
+import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+
+const raw = new Packr({ useRecords: false });
+
+describe('hostile or mismatched peers on the master\'s port', function () {
+  this.timeout(120_000);
+  const sockets: Dealer[] = [];
+  let tmp: ReturnType<typeof tempDir>;
+
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.close();
+    tmp.cleanup();
+  });
+
+  it('refuses a slave speaking another protocol version with a clear DISCONNECT, drops garbage, and finishes the batch', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'r.jsonl');
+    const master = startMaster(['run', SAMPLE_FACES, '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none']);
+    await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+
+    const old = new Dealer({ routingId: 'old-slave', linger: 0 });
+    sockets.push(old);
+    old.connect(endpoint);
+    await old.send([raw.pack({ v: PROTOCOL_VERSION + 1, cmd: 'READY', slaveId: 'old-slave' })]);
+    const reply = await old.receive();
+    // The reply is in the master's version: decode it as this release does.
+    const d = decode(reply);
+    expect(d.ok).to.equal(true);
+    if (d.ok && d.message.cmd === 'DISCONNECT') expect(d.message.reason).to.match(/protocol version mismatch/);
+    else expect.fail(`expected DISCONNECT, got ${JSON.stringify(d)}`);
+
+    const junk = new Dealer({ linger: 0 });
+    sockets.push(junk);
+    junk.connect(endpoint);
+    const sent = 300;
+    for (let i = 0; i < sent; i++) {
+      const kind = i % 3;
+      const parts = kind === 0 ? [randomBytes(1 + (i % 64))] : kind === 1 ? [raw.pack({ v: PROTOCOL_VERSION, cmd: 'RESULT', results: [{ taskId: i }] })] : [raw.pack({ v: PROTOCOL_VERSION, cmd: 'HEARTBEAT' }), randomBytes(8)];
+      await junk.send(parts);
+    }
+
+    const slave = startSlave(['--connect', endpoint, '--threads', '2', '--log-level', 'warn']);
+    const code = await waitExit(master, 90_000);
+    expect(code, master.stderr()).to.equal(0);
+    expect(master.stderr()).to.match(/refused "old-slave": protocol version mismatch/);
+    const report = readReport(`${out}.report.json`);
+    expect(report.messagesDropped).to.be.at.least(sent + 1);
+    expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
+    slave.proc.kill('SIGTERM');
+    await waitExit(slave, 20_000);
+  });
+});

@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MASTER_EXIT } from '../../master/master.js';
+import { isKindFailure } from '../../master/merge.js';
+import { SAMPLE_FACES, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, waitExit } from '../helpers/processes.js';
+
+describe('bad input fails only its own tasks', function () {
+  this.timeout(120_000);
+
+  it('gives a truncated JPEG, a zero-byte file and a text file named .jpg error records and processes the rest', async () => {
+    const tmp = tempDir();
+    try {
+      const input = join(tmp.dir, 'in');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(input);
+      const good = join(SAMPLE_FACES, '2008_001009.jpg');
+      copyFileSync(good, join(input, 'good-1.jpg'));
+      copyFileSync(join(SAMPLE_FACES, '2008_001322.jpg'), join(input, 'good-2.jpg'));
+      const bytes = readFileSync(good);
+      writeFileSync(join(input, 'truncated.jpg'), bytes.subarray(0, Math.floor(bytes.length / 2)));
+      writeFileSync(join(input, 'empty.jpg'), Buffer.alloc(0));
+      writeFileSync(join(input, 'notes.jpg'), 'shift notes: camera 3 offline from 02:00\n');
+      const out = join(tmp.dir, 'results.jsonl');
+      const master = startMaster(['run', input, '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--progress', 'none']);
+      const code = await waitExit(master, 100_000);
+      expect(code, master.stderr()).to.equal(MASTER_EXIT.someFailed);
+      expect(master.stderr()).to.match(/task\(s\) failed; their errors are in/);
+
+      const byName = new Map(readResults(out).records.map((r) => [r.source.split('/').pop(), r]));
+      expect([...byName.keys()].sort()).to.deep.equal(['empty.jpg', 'good-1.jpg', 'good-2.jpg', 'notes.jpg', 'truncated.jpg']);
+      for (const name of ['good-1.jpg', 'good-2.jpg']) {
+        const r = byName.get(name);
+        expect(r?.ok, name).to.equal(true);
+        expect(r?.face && !isKindFailure(r.face) ? r.face.count : 0).to.be.above(0);
+      }
+      const expectations: [string, RegExp][] = [
+        ['empty.jpg', /empty \(0 bytes\)/],
+        ['truncated.jpg', /JPEG is truncated/],
+        ['notes.jpg', /could not be decoded .*not an image/],
+      ];
+      for (const [name, pattern] of expectations) {
+        const r = byName.get(name);
+        expect(r?.ok, name).to.equal(false);
+        for (const kind of ['object', 'face', 'edge', 'corner'] as const) {
+          const entry = r?.[kind];
+          expect(isKindFailure(entry), `${name} ${kind}`).to.equal(true);
+          if (isKindFailure(entry)) {
+            expect(entry.error.message, `${name} ${kind}`).to.match(pattern);
+            // Bad data is not retried: one attempt (or none when the master refused it).
+            expect(entry.attempts).to.be.at.most(1);
+          }
+        }
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
