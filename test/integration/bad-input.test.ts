@@ -34,7 +34,7 @@ describe('bad input fails only its own tasks', function () {
       for (const name of ['good-1.jpg', 'good-2.jpg']) {
         const r = byName.get(name);
         expect(r?.ok, name).to.equal(true);
-        expect(r?.face && !isKindFailure(r.face) ? r.face.count : 0).to.be.above(0);
+        expect(r?.face && !isKindFailure(r.face) ? (r.face as { count: number }).count : 0).to.be.above(0);
       }
       const expectations: [string, RegExp][] = [
         ['empty.jpg', /empty \(0 bytes\)/],

@@ -14,7 +14,7 @@ const EVERY = 3; // 120-frame clip -> 40 frames
 
 /** A kind's value without where/how it ran, for comparing runs. */
 function valueOf(entry: unknown): unknown {
-  const { computeMs: _c, slave: _s, attempts: _a, ...value } = entry as KindSuccess;
+  const { computeMs: _computeMs, slave: _slave, attempts: _attempts, ...value } = entry as KindSuccess;
   return value;
 }
 
