@@ -294,10 +294,7 @@ export class Master {
     if (this.stopping || this.router === undefined) return;
     const now = this.clock.now();
     for (const s of this.registry.dead()) {
-      this.stats.slavesLost++;
-      const n = s.inFlight.size;
-      this.releaseSlave(s.slaveId, `slave ${s.slaveId} lost: no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
-      this.logger.warn(`slave ${s.slaveId} is dead (no heartbeat for ${Math.round(s.liveness.silentForMs())} ms); ${n} task(s) go back to the queue`);
+      this.loseSlave(s.slaveId, `no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
     }
     for (const t of this.table.expiredLeases(now)) {
       this.stats.leasesExpired++;
@@ -325,6 +322,14 @@ export class Master {
     let inFlight = 0;
     for (const s of this.registry.all()) inFlight += s.inFlight.size;
     this.progress?.update({ done: this.stats.imagesDone, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight });
+  }
+
+  /** A slave died or vanished: all its leases go back to the queue at once. */
+  private loseSlave(slaveId: string, why: string): void {
+    const n = this.table.leasesOf(slaveId).length;
+    this.stats.slavesLost++;
+    this.logger.warn(`slave ${slaveId} is lost (${why}); ${n} task(s) go back to the queue`);
+    this.releaseSlave(slaveId, `slave ${slaveId} lost: ${why}`);
   }
 
   /** Puts every lease of a slave back in the queue and forgets the slave. */
@@ -394,7 +399,7 @@ export class Master {
         }
         for (const f of message.failures) {
           slave?.inFlight.delete(f.taskId);
-          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error);
+          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
           if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`);
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
           else {
@@ -405,7 +410,11 @@ export class Master {
         break;
       }
       case 'DISCONNECT':
-        if (slave !== undefined) {
+        if (slave === undefined) return;
+        if (message.draining === true && slave.inFlight.size > 0) {
+          slave.leaving = true;
+          this.logger.info(`slave ${slaveId} is leaving: ${message.reason}`);
+        } else {
           this.logger.info(`slave ${slaveId} left: ${message.reason}`);
           this.releaseSlave(slaveId, `slave ${slaveId} left: ${message.reason}`);
         }
@@ -413,6 +422,10 @@ export class Master {
       case 'TASK':
         this.dropped(slaveId, 'TASK sent to the master');
         return;
+    }
+    if (slave?.leaving === true && slave.inFlight.size === 0) {
+      this.logger.info(`slave ${slaveId} left after finishing its tasks`);
+      this.releaseSlave(slaveId, `slave ${slaveId} left`);
     }
     this.drainCompleted();
     this.dispatch();
@@ -447,8 +460,7 @@ export class Master {
   private onSendFailed(slaveId: string, err: unknown): void {
     if (this.stopping) return;
     if (this.registry.get(slaveId) !== undefined) {
-      this.logger.warn(`send to slave ${slaveId} failed (${(err as Error).message}); releasing its tasks`);
-      this.releaseSlave(slaveId, `slave ${slaveId} unreachable: ${(err as Error).message}`);
+      this.loseSlave(slaveId, `unreachable: ${(err as Error).message}`);
     }
   }
 

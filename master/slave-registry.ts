@@ -14,6 +14,8 @@ export interface SlaveInfo {
   kinds: ReadonlySet<TaskKind>;
   host: ReadyMessage['host'];
   liveness: Liveness;
+  /** Said DISCONNECT with `draining`: finishing what it holds, gets nothing new. */
+  leaving: boolean;
   /** Tasks sent to it and not yet answered, by task id -> attempt. */
   inFlight: Map<number, number>;
   /** When it (last) sent READY, monotonic ms. */
@@ -73,6 +75,7 @@ export class SlaveRegistry {
       kinds: new Set(ready.kinds),
       host: ready.host,
       liveness: new Liveness(this.heartbeatIntervalMs, this.heartbeatLiveness, this.clock),
+      leaving: false,
       inFlight: new Map(),
       joinedAtMs: this.clock.now(),
       lastSentMs: 0,
@@ -103,7 +106,7 @@ export class SlaveRegistry {
   credits(kinds: readonly TaskKind[]): SlaveCredit[] {
     const out: SlaveCredit[] = [];
     for (const s of this.slaves.values()) {
-      if (!kinds.every((k) => s.kinds.has(k))) continue;
+      if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
       out.push({ slaveId: s.slaveId, credit: s.capacity + s.prefetch - s.inFlight.size, inFlight: s.inFlight.size });
     }
     return out;

@@ -180,12 +180,14 @@ export class TaskTable {
    * Records a failed attempt. A retryable error with attempts left puts the task back at
    * the head of the queue (`retry`); otherwise the task fails for good (`failed`).
    * An answer for an attempt that is no longer current (the task was re-leased) only
-   * counts if the task is still leased to that slave.
+   * counts if the task is still leased to that slave. With `countsAsAttempt` false (the
+   * slave refused the task because it is leaving) the attempt is given back.
    */
-  fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError): Disposition {
+  fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError, countsAsAttempt = true): Disposition {
     const t = this.tasks.get(taskId);
     if (t === undefined) return taskId < this.nextTaskId ? 'duplicate' : 'unknown';
     if (t.state !== 'leased' || t.attemptsMade !== attempt || (slaveId !== undefined && t.slaveId !== slaveId)) return 'duplicate';
+    if (!countsAsAttempt) t.attemptsMade--;
     t.lastError = error;
     if (error.retryable && t.attemptsMade < this.maxAttempts) {
       t.state = 'pending';

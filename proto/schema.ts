@@ -140,11 +140,16 @@ export const FailSchema = z.object({
 /** HEARTBEAT: both ways, ZeroMQ Guide ch.4 (Paranoid Pirate). */
 export const HeartbeatSchema = z.object({ v: Version, cmd: z.literal(Command.Heartbeat) });
 
-/** DISCONNECT: both ways; `reason` is shown to the user. */
+/**
+ * DISCONNECT: both ways; `reason` is shown to the user. From a slave, `draining: true`
+ * means "send me nothing more; I am finishing the tasks I hold", and a later DISCONNECT
+ * without it means "gone now".
+ */
 export const DisconnectSchema = z.object({
   v: Version,
   cmd: z.literal(Command.Disconnect),
   reason: z.string().max(1024),
+  draining: z.boolean().optional(),
 });
 
 /** Any message, discriminated on `cmd`. */

@@ -147,6 +147,14 @@ export class Connection {
   private tick(): void {
     if (this.closed) return;
     const now = this.options.clock.now();
+    if (!this.connected) {
+      // Never heard on this socket: READY waits in its queue and ZeroMQ keeps retrying the
+      // TCP connection, so a slave started before its master is served the moment the
+      // master binds. Tear down only as a backstop, and queue no heartbeats meanwhile.
+      const backstopMs = Math.max(this.options.reconnectMaxMs, this.options.heartbeatIntervalMs * this.options.heartbeatLiveness);
+      if (this.liveness.silentForMs() >= backstopMs) this.reconnect();
+      return;
+    }
     if (this.liveness.isDead()) {
       this.reconnect();
       return;

@@ -87,6 +87,7 @@ export class Slave {
    */
   async stop(reason: string, drainTimeoutMs: number): Promise<void> {
     this.draining = true;
+    this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.inFlight} task(s)`, draining: true });
     if (this.inFlight > 0) {
       this.logger.info(`finishing ${this.inFlight} task(s) in flight before leaving (at most ${drainTimeoutMs} ms)`);
       await Promise.race([

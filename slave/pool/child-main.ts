@@ -9,12 +9,47 @@ import { decodeImage, type PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
 import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
 
+/**
+ * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
+ * of `ACTION:KIND:IMAGE_ID` where ACTION is `throw` (the detector throws), `crash` (the
+ * worker process dies) or `hang` (the worker never answers). Used by `test/faults/`.
+ */
+const FAULTS = new Map(
+  (process.env['CCTV_TEST_FAULT'] ?? '')
+    .split(',')
+    .filter((f) => f.length > 0)
+    .map((f) => {
+      const [action, kind, imageId] = f.split(':');
+      return [`${kind ?? ''}:${imageId ?? ''}`, action ?? ''] as const;
+    }),
+);
+
+function injectFault(req: ChildRunRequest): void {
+  const action = FAULTS.get(`${req.kind}:${req.imageId}`);
+  if (action === 'throw') throw new Error(`injected fault: ${req.kind} detector throws on image ${req.imageId}`);
+  if (action === 'crash') process.kill(process.pid, 'SIGKILL');
+  if (action === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
+
 const CACHE_SIZE = 2;
 const cache = new Map<number, PreparedImage | Error>();
 
 function send(message: ChildMessage): void {
-  process.send?.(message);
+  try {
+    process.send?.(message, (err: Error | null) => {
+      if (err) process.exit(0);
+    });
+  } catch {
+    // The slave is gone (EPIPE); nothing left to answer to.
+    process.exit(0);
+  }
 }
+
+// Ctrl-C in a terminal signals the whole process group: the slave decides when its
+// workers stop (it drains first), so workers ignore SIGINT/SIGTERM and leave when the
+// IPC channel to the slave closes.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 
 function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error {
   const hit = cache.get(req.imageId);
@@ -42,6 +77,7 @@ function run(req: ChildRunRequest): void {
     return;
   }
   try {
+    if (FAULTS.size > 0) injectFault(req);
     const p = prepared(req);
     if (p instanceof Error) throw p;
     const t1 = performance.now();

@@ -30,6 +30,8 @@ interface Worker {
   lastImageId: number | undefined;
   /** Consecutive deaths without completing a task, to stop respawn loops. */
   failedStarts: number;
+  /** Killed by the pool for running past the task timeout. */
+  timedOut: boolean;
 }
 
 const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
@@ -80,7 +82,7 @@ export class ChildPool implements Pool {
   }
 
   run(job: PoolJob): Promise<PoolOutcome> {
-    if (this.closing) return Promise.resolve(failure(job, 'PoolClosedError', 'slave is shutting down'));
+    if (this.closing) return Promise.resolve(failure(job, 'SlaveLeavingError', 'slave is shutting down'));
     return new Promise((resolve) => {
       this.queue.push({ job, resolve });
       this.dispatch();
@@ -89,7 +91,7 @@ export class ChildPool implements Pool {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const p of this.queue.splice(0)) p.resolve(failure(p.job, 'PoolClosedError', 'slave is shutting down'));
+    for (const p of this.queue.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
     await Promise.all(
       this.workers.map(
         (w) =>
@@ -112,7 +114,7 @@ export class ChildPool implements Pool {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts };
+    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false };
     proc.on('message', (msg: ChildMessage) => {
       this.onMessage(worker, msg);
     });
@@ -148,7 +150,7 @@ export class ChildPool implements Pool {
     const pending = worker.current;
     worker.current = undefined;
     if (this.closing) {
-      pending?.resolve(failure(pending.job, 'PoolClosedError', 'slave is shutting down'));
+      pending?.resolve(failure(pending.job, 'SlaveLeavingError', 'slave is shutting down'));
       return;
     }
     const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
@@ -156,7 +158,8 @@ export class ChildPool implements Pool {
     if (pending) {
       pending.resolve(failure(pending.job, 'WorkerCrashError', `worker process died (${how}) while running this task`));
     }
-    const failedStarts = worker.ready && pending ? 0 : worker.failedStarts + 1;
+    // A death while running a task (or after a timeout kill) is the task's fault, not a failed start.
+    const failedStarts = pending !== undefined || worker.timedOut ? 0 : worker.failedStarts + 1;
     const replacement = this.spawn(worker.index, failedStarts);
     this.workers[worker.index] = replacement;
     if (failedStarts >= MAX_FAILED_STARTS) {
@@ -210,6 +213,9 @@ export class ChildPool implements Pool {
       this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);
       const p = worker.current;
       worker.current = undefined;
+      // Dying: it must not be handed another job before its exit event.
+      worker.ready = false;
+      worker.timedOut = true;
       p?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
       worker.proc.kill('SIGKILL');
     }, this.options.taskTimeoutMs);

@@ -43,13 +43,13 @@ export function startNode(script: string, args: string[], options: SpawnOptions 
 }
 
 /** Starts a `master` process. */
-export function startMaster(args: string[]): Tracked {
-  return startNode(MASTER_BIN, args);
+export function startMaster(args: string[], options: SpawnOptions = {}): Tracked {
+  return startNode(MASTER_BIN, args, options);
 }
 
 /** Starts a `slave` process. */
-export function startSlave(args: string[]): Tracked {
-  return startNode(SLAVE_BIN, args);
+export function startSlave(args: string[], options: SpawnOptions = {}): Tracked {
+  return startNode(SLAVE_BIN, args, options);
 }
 
 /** Waits for a tracked process to exit, failing after `timeoutMs`. */

@@ -1,0 +1,59 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
+
+const KINDS = ['object', 'face', 'edge', 'corner'] as const;
+const EVERY = 4;
+const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
+
+function recordsSoFar(out: string): number {
+  try {
+    return readResults(out).records.length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('faults: the master crashes and resumes', function () {
+  this.timeout(240_000);
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    tmp.cleanup();
+  });
+
+  it('3. SIGKILL the master mid-batch; `--resume` completes it without redoing or losing any record', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'results.jsonl');
+    const args = ['run', SAMPLE_VIDEO, '--every', String(EVERY), '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT];
+    const first = startMaster(args);
+    const slaves = ['a', 'b'].map((id) => startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', `crash-${id}`, '--log-level', 'warn', ...HEARTBEAT]));
+    await waitFor(() => recordsSoFar(out) >= 8, 120_000, 'records before the crash');
+    first.proc.kill('SIGKILL');
+    await waitExit(first, 10_000);
+    const before = recordsSoFar(out);
+    expect(before).to.be.within(8, 29);
+
+    const again = startMaster(args);
+    const refused = await waitExit(again, 30_000);
+    expect(refused, 'an existing results file is not overwritten by accident').to.equal(2);
+    expect(again.stderr()).to.match(/already exists: pass --resume/);
+
+    const resumed: Tracked = startMaster([...args, '--resume']);
+    const code = await waitExit(resumed, 200_000);
+    expect(code, resumed.stderr().slice(-3000)).to.equal(0);
+    expect(resumed.stderr()).to.match(/resuming .*: \d+ images already done will be skipped/);
+    const report = readReport(`${out}.report.json`);
+    expect(report.images + report.imagesResumed).to.equal(30);
+    expect(report.images, 'finished images are not redone').to.equal(30 - report.imagesResumed);
+    const reference = await referenceRun(SAMPLE_VIDEO, EVERY, KINDS);
+    expect(expectSameAsReference(readResults(out).records, reference, KINDS)).to.equal(120);
+    process.stdout.write(`      [measured] ${before} records survived the SIGKILL; ${report.images} images done after resume\n`);
+    for (const s of slaves) expect(s.proc.exitCode, 'slaves survive the master crash').to.equal(null);
+  });
+});

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
+
+const KINDS = ['object', 'face', 'edge', 'corner'] as const;
+const EVERY = 4; // 30 frames of the 120-frame sample
+const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
+
+/** Counts records written so far (the header line excluded). */
+function recordsSoFar(out: string): number {
+  try {
+    return readResults(out).records.length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', function () {
+  this.timeout(240_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let endpoint = '';
+  let out = '';
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    endpoint = await loopbackEndpoint();
+    out = join(tmp.dir, 'results.jsonl');
+  });
+  afterEach(() => {
+    tmp.cleanup();
+  });
+
+  const master = (extra: string[] = []): Tracked =>
+    startMaster(['run', SAMPLE_VIDEO, '--every', String(EVERY), '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT, ...extra]);
+  const slave = (id: string, env: NodeJS.ProcessEnv = process.env): Tracked =>
+    startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT], { env });
+
+  async function finishAndCheck(m: Tracked): Promise<ReturnType<typeof readReport>> {
+    const code = await waitExit(m, 200_000);
+    expect(code, m.stderr().slice(-4000)).to.equal(0);
+    const reference = await referenceRun(SAMPLE_VIDEO, EVERY, KINDS);
+    expect(expectSameAsReference(readResults(out).records, reference, KINDS)).to.equal(30 * 4);
+    return readReport(`${out}.report.json`);
+  }
+
+  it('1. SIGKILL one of three slaves: its leases move to the others', async () => {
+    const m = master();
+    const slaves = ['a', 'b', 'c'].map((id) => slave(`kill-${id}`));
+    await waitFor(() => recordsSoFar(out) >= 3, 120_000, 'first records');
+    const killedAt = Date.now();
+    slaves[0]!.proc.kill('SIGKILL');
+    await waitFor(() => m.stderr().includes('slave kill-a is lost'), 30_000, 'the master to notice');
+    const noticedMs = Date.now() - killedAt;
+    const report = await finishAndCheck(m);
+    expect(report.slavesLost).to.equal(1);
+    expect(report.retries).to.be.above(0);
+    const line = /slave kill-a is lost \(([^)]*)\); (\d+) task\(s\) go back/.exec(m.stderr());
+    expect(line).to.not.equal(null);
+    process.stdout.write(`      [measured] dead slave noticed after ${noticedMs} ms (${line?.[1]}), ${line?.[2]} task(s) reassigned, duplicates dropped ${report.duplicatesDropped}\n`);
+  });
+
+  it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
+    const m = master();
+    const slaves = ['a', 'b'].map((id) => slave(`stop-${id}`));
+    await waitFor(() => recordsSoFar(out) >= 3, 120_000, 'first records');
+    process.kill(slaves[0]!.pid, 'SIGSTOP');
+    await waitFor(() => m.stderr().includes('slave stop-a is lost'), 30_000, 'the master to notice');
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(slaves[0]!.pid, 'SIGCONT');
+    const report = await finishAndCheck(m);
+    expect(report.slavesLost).to.be.at.least(1);
+    process.stdout.write(`      [measured] retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}\n`);
+  });
+
+  it('4. a slave joining mid-batch gets work; a slave leaving gracefully (SIGTERM) hands back nothing lost', async () => {
+    const m = master();
+    const first = slave('join-a');
+    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+    slave('join-b');
+    await waitFor(() => m.stderr().includes('slave join-b joined'), 30_000, 'the second slave to join');
+    await waitFor(() => recordsSoFar(out) >= 8, 120_000, 'more records');
+    first.proc.kill('SIGTERM');
+    expect(await waitExit(first, 60_000)).to.equal(0);
+    expect(m.stderr()).to.match(/slave join-a (is leaving|left): slave join-a stopped by SIGTERM/);
+    const report = await finishAndCheck(m);
+    const b = report.slaves.find((s) => s.slaveId === 'join-b');
+    expect(b?.tasks).to.be.above(0);
+    expect(report.slavesLost).to.equal(0);
+  });
+
+  it('5. a slave started before its master waits for it', async () => {
+    const s = slave('early');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(s.proc.exitCode).to.equal(null);
+    const m = master();
+    await finishAndCheck(m);
+  });
+
+  it('6. a slave whose detector throws on one image keeps serving; the task succeeds elsewhere', async () => {
+    const m = master();
+    // Image 2's face task throws on this slave only.
+    slave('faulty', { ...process.env, CCTV_TEST_FAULT: 'throw:face:2' });
+    slave('healthy');
+    const report = await finishAndCheck(m);
+    const f = report.slaves.find((s) => s.slaveId === 'faulty');
+    expect(f?.tasks, 'the faulty slave kept serving').to.be.above(4);
+    expect(f?.failed, 'the injected fault fired').to.be.at.least(1);
+    expect(report.retries).to.be.at.least(1);
+  });
+});
