@@ -43,6 +43,9 @@ export class MasterRouter {
   constructor(private readonly options: RouterOptions) {
     this.socket = new Router({
       mandatory: true,
+      // A slave that reconnects after a network cut keeps its routing id; its new
+      // connection must take over from the dead one, not be refused as a duplicate.
+      handover: true,
       linger: 0,
       maxMessageSize: options.maxMessageBytes,
       sendTimeout: options.sendTimeoutMs,

@@ -24,8 +24,11 @@ const tracked = new Set<Tracked>();
  * Starts `node script args...` and tracks it; {@link killAllTracked} (run after every
  * test by the root hook) ends it by PID if it is still running.
  */
-export function startNode(script: string, args: string[], options: SpawnOptions = {}): Tracked {
-  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...options });
+export function startNode(script: string, args: string[], options: SpawnOptions & { netns?: string } = {}): Tracked {
+  const { netns, ...spawnOptions } = options;
+  // `ip netns exec NS node ...` execs node in place, so the tracked PID is node's own.
+  const [cmd, argv] = netns === undefined ? [process.execPath, [script, ...args]] : ['ip', ['netns', 'exec', netns, process.execPath, script, ...args]];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...spawnOptions });
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -43,12 +46,12 @@ export function startNode(script: string, args: string[], options: SpawnOptions 
 }
 
 /** Starts a `master` process. */
-export function startMaster(args: string[], options: SpawnOptions = {}): Tracked {
+export function startMaster(args: string[], options: SpawnOptions & { netns?: string } = {}): Tracked {
   return startNode(MASTER_BIN, args, options);
 }
 
 /** Starts a `slave` process. */
-export function startSlave(args: string[], options: SpawnOptions = {}): Tracked {
+export function startSlave(args: string[], options: SpawnOptions & { netns?: string } = {}): Tracked {
   return startNode(SLAVE_BIN, args, options);
 }
 

@@ -1,0 +1,71 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
+import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
+
+const KINDS = ['object', 'face', 'edge', 'corner'] as const;
+const EVERY = 4;
+const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
+
+function recordsSoFar(out: string): number {
+  try {
+    return readResults(out).records.length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('faults: a slave cut off by the network (its own network namespace)', function () {
+  this.timeout(240_000);
+  let net: NetnsPair | undefined;
+  let tmp: ReturnType<typeof tempDir>;
+
+  before(function () {
+    const made = createNetnsPair();
+    if ('unavailable' in made) {
+      process.stdout.write(`      skipped: ${made.unavailable}\n`);
+      this.skip();
+    }
+    net = made;
+  });
+  after(() => {
+    net?.destroy();
+  });
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    tmp.cleanup();
+  });
+
+  it('7. link down mid-batch, then up: the cut-off slave\'s tasks finish elsewhere, it rejoins, nothing is lost', async () => {
+    const n = net as NetnsPair;
+    const endpoint = `tcp://${n.masterIp}:5570`;
+    const out = join(tmp.dir, 'results.jsonl');
+    const master = startMaster(['run', SAMPLE_VIDEO, '--every', String(EVERY), '--bind', endpoint, '--allow-insecure', '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT], { netns: n.masterNs });
+    // One slave on the master's host keeps the batch going while the other is cut off.
+    startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'net-local', '--log-level', 'warn', ...HEARTBEAT], { netns: n.masterNs });
+    startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'net-remote', '--reconnect-max', '1000', '--log-level', 'info', ...HEARTBEAT], { netns: n.slaveNs });
+    await waitFor(() => master.stderr().includes('slave net-remote joined'), 60_000, 'the remote slave to join');
+    await waitFor(() => recordsSoFar(out) >= 3, 120_000, 'first records');
+    const cutAt = Date.now();
+    n.cut();
+    await waitFor(() => master.stderr().includes('slave net-remote is lost'), 30_000, 'the master to notice the cut');
+    const noticedMs = Date.now() - cutAt;
+    await new Promise((r) => setTimeout(r, 2000));
+    n.restore();
+    const restoredAt = Date.now();
+    await waitFor(() => (master.stderr().match(/slave net-remote joined/g) ?? []).length >= 2 || master.proc.exitCode !== null, 60_000, 'the remote slave to rejoin');
+    const rejoinMs = Date.now() - restoredAt;
+    const code = await waitExit(master, 200_000);
+    expect(code, master.stderr().slice(-3000)).to.equal(0);
+    const reference = await referenceRun(SAMPLE_VIDEO, EVERY, KINDS);
+    expect(expectSameAsReference(readResults(out).records, reference, KINDS)).to.equal(120);
+    const report = readReport(`${out}.report.json`);
+    expect(report.slavesLost).to.be.at.least(1);
+    const lost = /slave net-remote is lost \(([^)]*)\); (\d+) task\(s\) go back/.exec(master.stderr());
+    process.stdout.write(`      [measured] cut noticed after ${noticedMs} ms (${lost?.[1]}), ${lost?.[2]} task(s) reassigned, retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, rejoined ${rejoinMs} ms after the link came back\n`);
+  });
+});
