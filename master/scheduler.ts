@@ -23,7 +23,8 @@ export interface Assignment {
  * 2. The pending tasks of one image go to one slave together, so the image crosses the
  *    wire once and is decoded once; a group is split only for a slave that holds nothing
  *    (else a slave with less credit than an image's task count could starve).
- * 3. A retried task goes to a slave that has not tried it yet when one has room.
+ * 3. A retried task goes only to a slave that has not tried it yet, while such a slave is
+ *    connected (it waits for that slave's credit); once every slave has tried it, any.
  * 4. Among eligible slaves, the one with most credit wins (spreads work evenly).
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
@@ -42,19 +43,17 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const out = new Map<string, Assignment>();
   for (const group of byImage.values()) {
     const tried = new Set(group.flatMap((t) => t.triedBy));
+    // A retried task waits for a slave that has not tried it, as long as one is connected.
+    const freshExists = tried.size > 0 && slaves.some((s) => !tried.has(s.slaveId));
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
       const room = Math.min(s.credit, maxTasksPerMessage - (out.get(s.slaveId)?.tasks.length ?? 0));
       if (room < group.length) continue;
-      if (best === undefined) {
-        best = s;
-        continue;
-      }
-      const sFresh = !tried.has(s.slaveId);
-      const bestFresh = !tried.has(best.slaveId);
-      if ((sFresh && !bestFresh) || (sFresh === bestFresh && s.credit > best.credit)) best = s;
+      if (freshExists && tried.has(s.slaveId)) continue;
+      if (best === undefined || s.credit > best.credit) best = s;
     }
     let take = group;
+    if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
       best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId));

@@ -60,3 +60,15 @@ describe('planDispatch', () => {
     expect(plan.map((p) => p.tasks.length).sort()).to.deep.equal([8, 8]);
   });
 });
+
+describe('planDispatch retries', () => {
+  it('holds a retried task back from the slave that failed it while another slave is connected', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(0), ['edge'], Buffer.from('x'), 0);
+    t.lease(img.taskIds, 'a', 0, () => 1000);
+    t.fail(img.taskIds[0]!, 1, 'a', { name: 'E', message: 'x', retryable: true });
+    expect(planDispatch(t, [{ slaveId: 'a', credit: 50, inFlight: 0 }, { slaveId: 'b', credit: 0, inFlight: 5 }], 4096)).to.deep.equal([]);
+    const alone = planDispatch(t, [{ slaveId: 'a', credit: 50, inFlight: 0 }], 4096);
+    expect(alone[0]?.slaveId).to.equal('a');
+  });
+});
