@@ -113,3 +113,10 @@ export function fromWireError(wire: WireError): ClusterError {
   err.name = wire.name;
   return err;
 }
+
+/** The message of any thrown value (the OpenCV binding sometimes throws plain strings). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  return String(err);
+}

@@ -1,4 +1,4 @@
-import { InputError } from '../../shared/errors.js';
+import { InputError, errorMessage } from '../../shared/errors.js';
 import { itemKey, type IngestItem } from './item.js';
 
 /** How sampled frames are encoded for the wire. */
@@ -25,7 +25,7 @@ export async function* videoFrames(path: string, every: number, encoding: FrameE
   try {
     cap = new cv.VideoCapture(path);
   } catch (err) {
-    yield failed(path, undefined, `video could not be opened: ${(err as Error).message}`);
+    yield failed(path, undefined, `video could not be opened: ${errorMessage(err).trim() || 'unknown format'}`);
     return;
   }
   try {

@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { MASTER_EXIT } from '../../master/master.js';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, waitExit, waitFor } from '../helpers/processes.js';
+
+function recordsSoFar(out: string): number {
+  try {
+    return readResults(out).records.length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('faults: Ctrl-C on the master', function () {
+  this.timeout(180_000);
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    tmp.cleanup();
+  });
+
+  it('SIGINT stops dispatching, keeps every finished record, stops its local slaves, exits 130; --resume finishes the batch', async () => {
+    const out = join(tmp.dir, 'r.jsonl');
+    const args = ['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'object,edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--progress', 'none'];
+    const m = startMaster(args);
+    await waitFor(() => recordsSoFar(out) >= 3, 120_000, 'first records');
+    m.proc.kill('SIGINT');
+    expect(await waitExit(m, 60_000)).to.equal(MASTER_EXIT.interrupted);
+    expect(m.stderr()).to.match(/run the same command with --resume/);
+    // Its local slaves (named local-<master pid>-N) are gone too.
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    expect(ps).to.not.include(`local-${m.pid}-`);
+    const kept = readResults(out).records;
+    expect(kept.length).to.be.within(3, 19);
+    expect(kept.every((r) => r.ok)).to.equal(true);
+
+    const r = startMaster([...args, '--resume']);
+    expect(await waitExit(r, 120_000), r.stderr()).to.equal(0);
+    const all = readResults(out).records;
+    expect(all).to.have.length(20);
+    expect(new Set(all.map((x) => x.frame)).size).to.equal(20);
+    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(kept.length);
+  });
+});
