@@ -1,11 +1,13 @@
 import yargs from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
 
 /** Parsed `master run` command line. */
 export interface MasterArgs {
+  command: 'run';
   options: MasterOptions;
   logLevel: LogLevel;
   logJson: boolean;
@@ -25,7 +27,8 @@ export function masterParser(argv: string[]) {
         .positional('inputs', { type: 'string', array: true, description: 'image files, directories (searched recursively), globs or video files' })
         .example('$0 run footage/cam1.avi', 'every 5th frame of a video, with local slaves on this machine')
         .example('$0 run snapshots/ --tasks face,object --out faces.jsonl', 'two kinds of task over a folder of images')
-        .example('$0 run archive/ --bind tcp://0.0.0.0:5570 --allow-insecure --local-slaves 0', 'serve remote slaves only')
+        .example('$0 run archive/ --bind tcp://0.0.0.0:5570 --curve-secret-key master.key --allow-keys slaves/ --local-slaves 0', 'serve remote slaves only, encrypted, admitting the keys in slaves/*.pub')
+        .example('$0 run archive/ --bind tcp://10.0.0.5:5570 --allow-insecure --local-slaves 0', 'serve remote slaves on a trusted network without encryption')
         .options({
           tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
           out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
@@ -36,7 +39,9 @@ export function masterParser(argv: string[]) {
           'frame-format': { choices: ['jpg', 'png'] as const, default: 'jpg' as const, description: 'how video frames are encoded for the slaves' },
           'jpeg-quality': { type: 'number', default: d.jpegQuality, description: 'JPEG quality of video frames (1-100)' },
           bind: { type: 'string', default: DEFAULT_BIND, description: 'endpoint slaves connect to (loopback by default)' },
-          'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without encryption (anyone reaching it can take tasks)' },
+          'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without CURVE (anyone reaching it can take tasks, read the images and forge results)' },
+          'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },
+          'allow-keys': { type: 'string', description: 'slaves admitted: a file of Z85 public keys (one a line, # comments) or a folder of *.pub files' },
           'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
           'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves)' },
           'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
@@ -44,16 +49,17 @@ export function masterParser(argv: string[]) {
           'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
           'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
           window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },
-          'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes' },
-          'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes' },
+          'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
+          'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes (a larger one drops its connection)' },
           progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
         }),
     )
+    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public); see keygen --help', (y) => keygenOptions(y, 'master'))
     .options({
       'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
       'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
     })
-    .demandCommand(1, 'give a command: run')
+    .demandCommand(1, 'give a command: run or keygen')
     .strict()
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
@@ -96,8 +102,9 @@ export function parseLeases(text: string | undefined, base: Record<TaskKind, num
  *
  * @throws {@link InvalidArgumentError} for an invalid value (yargs handles unknown flags)
  */
-export async function buildMasterArgs(argv: string[]): Promise<MasterArgs> {
+export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | KeygenArgs> {
   const a = await masterParser(argv).parseAsync();
+  if (a._[0] === 'keygen') return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
   const d = defaultMasterOptions();
   const localSlaves = a['local-slaves'] as number;
   const out = a['out'] as string;
@@ -107,6 +114,8 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs> {
     kinds: parseKinds(a['tasks'] as string),
     bind: a['bind'] as string,
     allowInsecure: a['allow-insecure'] as boolean,
+    curveSecretKeyFile: a['curve-secret-key'] as string | undefined,
+    allowKeys: a['allow-keys'] as string | undefined,
     out,
     reportFile: (a['report'] as string | undefined) ?? `${out}.report.json`,
     resume: a['resume'] as boolean,
@@ -126,5 +135,5 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs> {
     progress: a['progress'] as MasterOptions['progress'],
     logLevel: a['log-level'],
   });
-  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'] };
+  return { command: 'run', options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'] };
 }

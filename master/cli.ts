@@ -1,10 +1,12 @@
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
+import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger } from '../shared/logger.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
+import { curveEnabled, isLoopbackEndpoint } from './options.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 
@@ -19,7 +21,14 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
+  if (!isLoopbackEndpoint(args.options.bind) && !curveEnabled(args.options)) {
+    logger.warn(
+      `--allow-insecure: ${args.options.bind} is reachable from the network without encryption or authentication; ` +
+        'anyone who can reach it can take tasks, read the images in them and send forged results. Use CURVE keys (master keygen) instead',
+    );
+  }
   const progress = createProgress(args.options.progress);
   const master = new Master(args.options, logger, systemClock, progress);
   let signals = 0;

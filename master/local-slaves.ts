@@ -15,6 +15,8 @@ export interface LocalSlavesOptions {
   heartbeatLiveness: number;
   logLevel: string;
   logger: Logger;
+  /** With CURVE: the local slaves' (temporary) secret key file and the master's public key file. */
+  curve?: { secretKeyFile: string; masterPublicKeyFile: string } | undefined;
 }
 
 /**
@@ -47,6 +49,7 @@ export class LocalSlaves {
         '--reconnect-max', '2000',
         '--log-level', o.logLevel,
         '--exit-with-parent',
+        ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
       ];
       const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       proc.on('exit', (code, signal) => {

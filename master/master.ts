@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
-import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
+import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
 import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
+import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { checkInputs, expandInputs } from './ingest/expand.js';
 import type { IngestItem } from './ingest/item.js';
@@ -13,10 +14,11 @@ import { LocalSlaves } from './local-slaves.js';
 import { mergeImage } from './merge.js';
 import type { MasterOptions } from './options.js';
 import { buildReport, type BatchReport } from './report.js';
-import { MasterRouter } from './router.js';
+import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
 import { BatchStats } from './stats.js';
+import { TaskHolders } from './task-holders.js';
 import { TaskTable } from './task-table.js';
 
 /** Exit codes of `master run`. */
@@ -58,7 +60,14 @@ export class Master {
   readonly stats = new BatchStats();
   private readonly table: TaskTable;
   private readonly registry: SlaveRegistry;
+  /** Who was sent each task: only they may answer it. */
+  private readonly holders = new TaskHolders();
   private router: MasterRouter | undefined;
+  /** Throw-away keys of the local slaves, when CURVE is on. */
+  private localKeys: EphemeralClientKeys | undefined;
+  /** Refusals already logged (bounded), so a retrying peer is logged once. */
+  private readonly refusedKeysLogged = new Set<string>();
+  private refusedLogAtMs = 0;
   private journal: Journal | undefined;
   private localSlaves: LocalSlaves | undefined;
   private ingest: AsyncIterator<IngestItem> | undefined;
@@ -70,6 +79,9 @@ export class Master {
   private stopping = false;
   private startedMs = 0;
   private droppedLogAtMs = 0;
+  private dispatchScheduled = false;
+  /** When the first slave announced itself, monotonic ms (processing starts there). */
+  private firstReadyMs: number | undefined;
   /** The endpoint actually bound, once started. */
   endpoint = '';
 
@@ -78,6 +90,8 @@ export class Master {
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly progress?: ProgressSink,
+    /** Items to process instead of `options.inputs` (benchmarks feed synthetic images). */
+    private readonly source?: AsyncIterable<IngestItem>,
   ) {
     this.table = new TaskTable(options.maxAttempts);
     this.registry = new SlaveRegistry(clock, options.heartbeatIntervalMs, options.heartbeatLiveness);
@@ -91,7 +105,8 @@ export class Master {
    */
   async run(): Promise<BatchOutcome> {
     const o = this.options;
-    await checkInputs(o.inputs);
+    if (this.source === undefined) await checkInputs(o.inputs);
+    const curve = this.loadCurve();
     const header: BatchHeader = {
       type: 'batch',
       tool: 'cctv-cluster',
@@ -119,11 +134,16 @@ export class Master {
       onSendFailed: (id, err) => {
         this.onSendFailed(id, err);
       },
+      curve,
+      onRefused: (r) => {
+        this.onRefused(r);
+      },
     });
     try {
       this.endpoint = await this.router.bind();
     } catch (err) {
       this.journal.close();
+      this.localKeys?.cleanup();
       throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}`, { cause: err });
     }
     this.logger.info(`listening on ${this.endpoint}`);
@@ -138,6 +158,7 @@ export class Master {
         heartbeatLiveness: o.heartbeatLiveness,
         logLevel: o.logLevel === 'info' ? 'warn' : o.logLevel,
         logger: this.logger,
+        curve: this.localKeys === undefined ? undefined : { secretKeyFile: this.localKeys.secretKeyFile, masterPublicKeyFile: this.localKeys.serverPublicKeyFile },
       });
       this.localSlaves.start();
       this.logger.info(`started ${o.localSlaves} local slave(s) with ${o.localThreads} worker(s) each`);
@@ -145,11 +166,14 @@ export class Master {
       this.logger.info(`waiting for slaves: start \`slave --connect ${this.endpoint}\` on each machine`);
     }
 
-    this.ingest = expandInputs(o.inputs, {
-      every: o.every,
-      encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
-      maxImageBytes: o.maxImageBytes,
-    });
+    const items =
+      this.source ??
+      expandInputs(o.inputs, {
+        every: o.every,
+        encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
+        maxImageBytes: o.maxImageBytes,
+      });
+    this.ingest = items[Symbol.asyncIterator]();
     const finished = new Promise<boolean>((resolve) => {
       this.finish = resolve;
     });
@@ -185,8 +209,13 @@ export class Master {
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
     await this.router?.close(500);
     await this.localSlaves?.stop();
+    this.localKeys?.cleanup();
     await this.ingest?.return?.(undefined);
     const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out, this.options.kinds);
+    const endMs = this.startedMs + wallMs;
+    report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
+    report.bytesSent = this.router?.bytesSent ?? 0;
+    report.bytesReceived = this.router?.bytesReceived ?? 0;
     this.stats.imagesResumed = this.done.size;
     report.imagesResumed = this.done.size;
     try {
@@ -240,9 +269,10 @@ export class Master {
             error = toWireError(err);
           }
         }
+        if (bytes !== undefined) this.stats.imageBytesRead += bytes.length;
         this.table.addImage(item, this.options.kinds, bytes, this.clock.now(), error);
         this.drainCompleted();
-        this.dispatch();
+        this.scheduleDispatch();
       }
     } finally {
       this.filling = false;
@@ -254,9 +284,22 @@ export class Master {
     if (this.ingestDone && !this.filling && this.table.imageCount === 0) this.finish?.(false);
   }
 
+  /**
+   * Runs {@link Master.dispatch} once after the current burst of events, so that the
+   * images and results that arrive together go out in few, full TASK messages.
+   */
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
   private dispatch(): void {
     if (this.stopping || this.router === undefined) return;
-    const plan = planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE);
+    const plan = planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE);
     const now = this.clock.now();
     for (const { slaveId, tasks } of plan) {
       const slave = this.registry.get(slaveId);
@@ -277,10 +320,12 @@ export class Master {
           if (bytes === undefined) continue;
           part = parts.length;
           parts.push(bytes);
+          this.stats.imageBytesSent += bytes.length;
           partOf.set(t.imageId, part);
         }
         specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, part, imageId: t.imageId });
         slave.inFlight.set(t.taskId, t.attemptsMade);
+        this.holders.add(t.taskId, slaveId);
       }
       if (specs.length === 0) continue;
       slave.lastSentMs = now;
@@ -313,7 +358,7 @@ export class Master {
       }
     }
     this.drainCompleted();
-    this.dispatch();
+    this.scheduleDispatch();
     void this.fill();
     this.reportProgress();
   }
@@ -340,7 +385,7 @@ export class Master {
     }
     this.registry.remove(slaveId);
     this.drainCompleted();
-    this.dispatch();
+    this.scheduleDispatch();
   }
 
   private countFailDisposition(d: string, slaveId: string | undefined): void {
@@ -352,6 +397,7 @@ export class Master {
     const completed = this.table.takeCompleted();
     if (completed.length === 0) return;
     for (const image of completed) {
+      this.holders.forget(image.taskIds);
       const record = mergeImage(image, this.options.kinds);
       this.journal?.append(record);
       this.stats.imagesDone++;
@@ -381,6 +427,7 @@ export class Master {
         }
         const now = this.clock.now();
         for (const r of message.results) {
+          if (!this.mayAnswer(r.taskId, slaveId)) continue;
           slave?.inFlight.delete(r.taskId);
           const d = this.table.complete(r, slaveId, now);
           if (d === 'accepted') {
@@ -398,6 +445,7 @@ export class Master {
           return;
         }
         for (const f of message.failures) {
+          if (!this.mayAnswer(f.taskId, slaveId)) continue;
           slave?.inFlight.delete(f.taskId);
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
           if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`);
@@ -428,7 +476,7 @@ export class Master {
       this.releaseSlave(slaveId, `slave ${slaveId} left`);
     }
     this.drainCompleted();
-    this.dispatch();
+    this.scheduleDispatch();
   }
 
   private onReady(slaveId: string, ready: ReadyMessage): void {
@@ -440,11 +488,55 @@ export class Master {
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
     }
     const info = this.registry.add(ready);
+    this.firstReadyMs ??= this.clock.now();
     this.logger.info(`slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
     this.router?.send(slaveId, { cmd: Command.Heartbeat });
     info.lastSentMs = this.clock.now();
-    this.dispatch();
+    this.scheduleDispatch();
     void this.fill();
+  }
+
+  /**
+   * Whether a RESULT/FAIL entry from `slaveId` may count: a task still in the table counts
+   * only from a slave it was sent to (possibly before its lease moved elsewhere); others
+   * are dropped and counted here. Tasks no longer in the table are left to the table
+   * (a late duplicate, or an unknown id).
+   */
+  private mayAnswer(taskId: number, slaveId: string): boolean {
+    if (this.table.task(taskId) === undefined || this.holders.holds(taskId, slaveId)) return true;
+    this.dropped(slaveId, `answer for task ${taskId}, which was never sent to it`);
+    return false;
+  }
+
+  /** Reads the CURVE keys when configured (before anything is written), and makes the local slaves' keys. */
+  private loadCurve(): RouterCurve | undefined {
+    const o = this.options;
+    if (o.curveSecretKeyFile === undefined || o.allowKeys === undefined) return undefined;
+    const own = readSecretKeyFile(o.curveSecretKeyFile);
+    if (own.exposed) this.logger.warn(`${o.curveSecretKeyFile} is readable by other users: chmod 600 it`);
+    const allow = readAllowList(o.allowKeys);
+    const keys = new Map(allow.keys);
+    if (o.localSlaves > 0) {
+      this.localKeys = writeEphemeralClientKeys(own.publicKey);
+      keys.set(this.localKeys.publicKey, 'local slaves (temporary key)');
+    }
+    this.logger.info(`CURVE on: master public key ${own.publicKey}; ${allow.keys.size} slave key(s) allowed from ${allow.source}`);
+    return { secretKey: own.secretKey, allowList: { keys, source: allow.source } };
+  }
+
+  /** A peer failed the CURVE handshake or ZAP: counted; each (key, address, reason) logged once, repeats at most once a second. */
+  private onRefused(r: Refusal): void {
+    this.stats.slavesRefused++;
+    const who = r.publicKey === undefined ? 'a peer' : `slave key ${r.publicKey}${r.address === undefined ? '' : ` from ${r.address}`}`;
+    const now = this.clock.now();
+    const tag = `${r.publicKey ?? ''}|${r.address ?? ''}|${r.reason}`;
+    if (!this.refusedKeysLogged.has(tag) && this.refusedKeysLogged.size < 1000) {
+      this.refusedKeysLogged.add(tag);
+    } else if (now - this.refusedLogAtMs < 1000) {
+      return;
+    }
+    this.refusedLogAtMs = now;
+    this.logger.warn(`refused ${who}: ${r.reason} (${this.stats.slavesRefused} refused so far)`);
   }
 
   private onRejected(slaveId: string, error: ProtocolError): void {

@@ -32,6 +32,10 @@ export interface MasterOptions {
   bind: string;
   /** Allow binding a non-loopback address without encryption. @defaultValue false */
   allowInsecure: boolean;
+  /** The master's CURVE secret key file (`master keygen`); with `allowKeys`, turns CURVE on. @defaultValue none */
+  curveSecretKeyFile: string | undefined;
+  /** Slave public keys admitted: a file (one Z85 key a line) or a folder of `*.pub` files. @defaultValue none */
+  allowKeys: string | undefined;
   /** Results file (JSON Lines). @defaultValue `cctv-results.jsonl` */
   out: string;
   /** Timing report file (JSON). @defaultValue `<out>.report.json` */
@@ -77,6 +81,8 @@ export function defaultMasterOptions(): MasterOptions {
     kinds: [...DEFAULT_TASK_KINDS],
     bind: DEFAULT_BIND,
     allowInsecure: false,
+    curveSecretKeyFile: undefined,
+    allowKeys: undefined,
     out: 'cctv-results.jsonl',
     reportFile: 'cctv-results.jsonl.report.json',
     resume: false,
@@ -108,6 +114,11 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Whether the options turn CURVE on (secret key and allow-list both given). */
+export function curveEnabled(o: Pick<MasterOptions, 'curveSecretKeyFile' | 'allowKeys'>): boolean {
+  return o.curveSecretKeyFile !== undefined && o.allowKeys !== undefined;
+}
+
 /**
  * Checks resolved master options.
  *
@@ -120,10 +131,13 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   if (o.inputs.length === 0) throw InvalidArgumentError.format('INPUT', 'is required: give image files, directories, globs or video files');
   if (o.kinds.length === 0) throw InvalidArgumentError.format('--tasks', 'must name at least one task kind');
   if (!/^(tcp|ipc|inproc):\/\/.+/.test(o.bind)) throw InvalidArgumentError.format('--bind', `must be an endpoint like tcp://127.0.0.1:5570, got ${JSON.stringify(o.bind)}`);
-  if (!isLoopbackEndpoint(o.bind) && !o.allowInsecure) {
+  if ((o.curveSecretKeyFile === undefined) !== (o.allowKeys === undefined)) {
+    throw InvalidArgumentError.format(o.allowKeys === undefined ? '--curve-secret-key' : '--allow-keys', 'needs --curve-secret-key and --allow-keys together (CURVE needs the master key and the slaves it admits)');
+  }
+  if (!isLoopbackEndpoint(o.bind) && !o.allowInsecure && !curveEnabled(o)) {
     throw InvalidArgumentError.format(
       '--bind',
-      `${o.bind} is reachable from the network, and without encryption anyone who can reach it could take tasks (and the images in them); pass --allow-insecure to accept that risk`,
+      `${o.bind} is reachable from the network, and without encryption anyone who can reach it could take tasks (and the images in them); give CURVE keys (--curve-secret-key, --allow-keys) or pass --allow-insecure to accept that risk`,
     );
   }
   int('--every', o.every, 1, 1_000_000);

@@ -17,8 +17,18 @@ export interface BatchReport {
   slavesLost: number;
   duplicatesDropped: number;
   messagesDropped: number;
+  /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key. */
+  slavesRefused: number;
   /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
   speedUp: number;
+  /** Time from the first slave's READY to the last record, ms (wall time less start-up). */
+  processingMs: number;
+  /** Bytes the master sent and received on its socket, all parts. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Encoded image bytes read from the inputs, and put on the wire. */
+  imageBytesRead: number;
+  imageBytesSent: number;
   kinds: { kind: TaskKind; tasks: number; meanMs: number; p50Ms: number; p95Ms: number; maxMs: number; endToEndP50Ms: number; endToEndP95Ms: number }[];
   slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
   resultsFile: string;
@@ -58,7 +68,13 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     slavesLost: stats.slavesLost,
     duplicatesDropped: stats.duplicatesDropped,
     messagesDropped: stats.messagesDropped,
+    slavesRefused: stats.slavesRefused,
     speedUp: r2(computeSum / Math.max(wallMs, 1)),
+    processingMs: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    imageBytesRead: stats.imageBytesRead,
+    imageBytesSent: stats.imageBytesSent,
     kinds,
     slaves: slaves.map((s) => ({
       slaveId: s.slaveId,
@@ -81,8 +97,11 @@ export function formatReport(r: BatchReport): string {
   lines.push(`Batch finished: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
   if (r.imagesResumed > 0) lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped)`);
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
-  lines.push(`  duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}`);
-  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x`);
+  lines.push(`  duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
+  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  if (r.imageBytesRead > 0) {
+    lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);
+  }
   lines.push('');
   lines.push(table(
     ['kind', 'tasks', 'mean ms', 'p50 ms', 'p95 ms', 'max ms', 'e2e p50 ms', 'e2e p95 ms'],
@@ -102,6 +121,10 @@ function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const fmt = (row: string[]): string => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [fmt(head), ...rows.map(fmt)].map((l) => `  ${l}`).join('\n');
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
 function r1(n: number): number {

@@ -1,9 +1,28 @@
 import { Router } from 'zeromq';
 import { decode, encode } from '../proto/codec.js';
 import type { Message, OutgoingMessage } from '../proto/messages.js';
+import { describeHandshakeFailure, ZAP_DOMAIN, ZapHandler } from '../proto/zap.js';
 import type { ProtocolError } from '../shared/errors.js';
+import type { AllowList } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { SendQueue } from '../shared/send-queue.js';
+
+/** A peer refused during the CURVE handshake (see {@link RouterOptions.onRefused}). */
+export interface Refusal {
+  /** The peer's Z85 public key, when its handshake got as far as ZAP. */
+  publicKey: string | undefined;
+  /** The peer's IP address, when ZAP reported it. */
+  address: string | undefined;
+  reason: string;
+}
+
+/** CURVE server settings of {@link MasterRouter}. */
+export interface RouterCurve {
+  /** The master's Z85 secret key. */
+  secretKey: string;
+  /** Slave public keys admitted by the ZAP handler. */
+  allowList: AllowList;
+}
 
 /** Options of {@link MasterRouter}. */
 export interface RouterOptions {
@@ -22,6 +41,10 @@ export interface RouterOptions {
   onRejected: (slaveId: string, error: ProtocolError) => void;
   /** A send to a slave failed (gone: EHOSTUNREACH, or stuck: EAGAIN). */
   onSendFailed: (slaveId: string, err: unknown) => void;
+  /** With CURVE: the socket is a CURVE server and admits only allow-listed slaves. */
+  curve?: RouterCurve | undefined;
+  /** With CURVE: a peer was refused (not allow-listed, no CURVE, wrong master key). */
+  onRefused?: (refusal: Refusal) => void;
 }
 
 /**
@@ -30,10 +53,16 @@ export interface RouterOptions {
  * (zeromq.js `test/unit/socket-router-dealer-test.ts`), with a `sendTimeout` so a send
  * never blocks forever. All sends go through one {@link SendQueue} (zeromq.js 6 allows
  * one pending send per socket).
+ *
+ * With `curve` set the ROUTER is a CURVE server (RFC 26) and owns a {@link ZapHandler}
+ * (RFC 27) that admits only allow-listed slave keys; `zapEnforceDomain` makes libzmq refuse
+ * every peer if that handler is missing. Handshake failures are read from the socket's
+ * event observer and reported through `onRefused`.
  */
 export class MasterRouter {
   private readonly socket: Router;
   private readonly queue: SendQueue<{ slaveId: string; parts: Buffer[] }>;
+  private readonly zap: ZapHandler | undefined;
   private closed = false;
   /** Bytes sent, all parts counted. */
   bytesSent = 0;
@@ -50,8 +79,23 @@ export class MasterRouter {
       maxMessageSize: options.maxMessageBytes,
       sendTimeout: options.sendTimeoutMs,
       sendHighWaterMark: 1000,
-      receiveHighWaterMark: 10000,
+      // Per peer: a flooding peer is held back by TCP, not buffered here (a slave sends far fewer).
+      receiveHighWaterMark: 1000,
+      ...(options.curve === undefined
+        ? {}
+        : { curveServer: true, curveSecretKey: options.curve.secretKey, zapDomain: ZAP_DOMAIN, zapEnforceDomain: true }),
     });
+    if (options.curve !== undefined) {
+      this.zap = new ZapHandler({
+        allowList: options.curve.allowList,
+        domain: ZAP_DOMAIN,
+        logger: options.logger,
+        onDecision: (d) => {
+          if (d.admitted) options.logger.debug(`admitted slave key ${d.publicKey ?? '?'} (${d.source ?? '?'}) from ${d.address}`);
+          else options.onRefused?.({ publicKey: d.publicKey, address: d.address, reason: d.reason });
+        },
+      });
+    }
     this.queue = new SendQueue(
       async ({ slaveId, parts }) => {
         await this.socket.send([slaveId, ...parts]);
@@ -69,7 +113,17 @@ export class MasterRouter {
    * @throws Error when the address is in use or invalid
    */
   async bind(): Promise<string> {
-    await this.socket.bind(this.options.bind);
+    if (this.zap !== undefined) {
+      // The ZAP handler answers before any peer can finish a handshake.
+      await this.zap.start();
+      void this.watchHandshakes();
+    }
+    try {
+      await this.socket.bind(this.options.bind);
+    } catch (err) {
+      this.zap?.close();
+      throw err;
+    }
     void this.receiveLoop();
     return this.socket.lastEndpoint ?? this.options.bind;
   }
@@ -92,6 +146,22 @@ export class MasterRouter {
     this.closed = true;
     this.queue.close();
     this.socket.close();
+    this.zap?.close();
+  }
+
+  /** Reports handshakes refused before ZAP (ZAP refusals are reported by the handler). */
+  private async watchHandshakes(): Promise<void> {
+    try {
+      for await (const event of this.socket.events) {
+        if (event.type === 'handshake:error:protocol') {
+          this.options.onRefused?.({ publicKey: undefined, address: undefined, reason: describeHandshakeFailure(event.error.code, 'server') });
+        } else if (event.type === 'handshake:error:other') {
+          this.options.logger.debug(`a CURVE handshake did not complete: ${event.error.message}`);
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.options.logger.warn({ err: (err as Error).message }, 'socket event monitor stopped');
+    }
   }
 
   private async receiveLoop(): Promise<void> {

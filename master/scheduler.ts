@@ -28,8 +28,9 @@ export interface Assignment {
  * 4. Among eligible slaves, the one with most credit wins (spreads work evenly).
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
+ * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
  */
-export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], maxTasksPerMessage: number): Assignment[] {
+export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], maxTasksPerMessage: number, maxImagesPerMessage = Infinity): Assignment[] {
   const state = slaves.filter((s) => s.credit > 0).map((s) => ({ ...s }));
   if (state.length === 0) return [];
   const totalCredit = state.reduce((n, s) => n + s.credit, 0);
@@ -41,6 +42,8 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     else byImage.set(t.imageId, [t]);
   }
   const out = new Map<string, Assignment>();
+  const imagesIn = new Map<string, number>();
+  const full = (slaveId: string): boolean => (imagesIn.get(slaveId) ?? 0) >= maxImagesPerMessage;
   for (const group of byImage.values()) {
     const tried = new Set(group.flatMap((t) => t.triedBy));
     // A retried task waits for a slave that has not tried it, as long as one is connected.
@@ -48,7 +51,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
       const room = Math.min(s.credit, maxTasksPerMessage - (out.get(s.slaveId)?.tasks.length ?? 0));
-      if (room < group.length) continue;
+      if (room < group.length || full(s.slaveId)) continue;
       if (freshExists && tried.has(s.slaveId)) continue;
       if (best === undefined || s.credit > best.credit) best = s;
     }
@@ -56,13 +59,14 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
-      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId));
+      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId) && !full(s.slaveId));
       if (best === undefined) continue;
       take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
     }
     const a = out.get(best.slaveId) ?? { slaveId: best.slaveId, tasks: [] };
     a.tasks.push(...take);
     out.set(best.slaveId, a);
+    imagesIn.set(best.slaveId, (imagesIn.get(best.slaveId) ?? 0) + 1);
     best.credit -= take.length;
     best.inFlight += take.length;
     if (!state.some((s) => s.credit > 0)) break;

@@ -52,6 +52,12 @@ export class BatchStats {
   duplicatesDropped = 0;
   /** Messages dropped as malformed, unknown or invalid. */
   messagesDropped = 0;
+  /** CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key); a refused peer may retry and count again. */
+  slavesRefused = 0;
+  /** Encoded image bytes read from the inputs. */
+  imageBytesRead = 0;
+  /** Encoded image bytes put on the wire in TASK messages (retries and splits count again). */
+  imageBytesSent = 0;
   /** Compute time per kind, ms. */
   readonly compute = new Map<TaskKind, Series>();
   /** Queue-to-result latency per kind, ms. */

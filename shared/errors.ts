@@ -96,6 +96,14 @@ export class InvalidArgumentError extends ClusterError {
   }
 }
 
+/** A CURVE key file or allow-list is missing, unreadable or malformed; the message names the file. */
+export class KeyFileError extends InvalidArgumentError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KeyFileError';
+  }
+}
+
 /** Converts any thrown value to its wire form; unknown errors count as retryable. */
 export function toWireError(err: unknown): WireError {
   if (err instanceof ClusterError) {

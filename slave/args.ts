@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
@@ -23,10 +24,12 @@ export function slaveParser(argv: string[]) {
       '$0 [options]\n\nConnects to a cctv-cluster master and runs its object, face, edge and corner\n' +
         'detection tasks on a pool of worker processes. Start one per machine; the master\n' +
         'spreads work over every slave that connects. Runs until stopped (Ctrl-C finishes\n' +
-        'the tasks in hand first; a second Ctrl-C exits at once).',
+        'the tasks in hand first; a second Ctrl-C exits at once).\n\n' +
+        '$0 keygen [NAME]: write this slave\'s CurveZMQ key pair (see `$0 keygen --help`).',
     )
     .example('$0 --connect tcp://192.168.1.10:5570', 'serve the master at 192.168.1.10 with one worker per core')
     .example('$0 --connect tcp://master.local:5570 --threads 2', 'use two workers (e.g. to keep a Pi cool)')
+    .example('$0 --connect tcp://master.local:5570 --curve-secret-key pi-1.key --master-public-key master.pub', 'encrypted, authenticated with CurveZMQ keys')
     .options({
       connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
       threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
@@ -37,8 +40,11 @@ export function slaveParser(argv: string[]) {
       'reconnect-max': { type: 'number', default: d.reconnectMaxMs, description: 'longest wait between reconnects, ms (back-off from 1000 ms doubling)' },
       'task-timeout': { type: 'number', default: d.taskTimeoutMs, description: 'kill a task (and its worker) running longer than this, ms' },
       'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
+      'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse encoded images larger than this, bytes, before decoding' },
       'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
       'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
+      'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
+      'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
       'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
       'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
       'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
@@ -75,8 +81,33 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
     reconnectMaxMs: a['reconnect-max'],
     taskTimeoutMs: a['task-timeout'],
     maxImagePixels: a['max-image-pixels'],
+    maxImageBytes: a['max-image-bytes'],
     maxMessageBytes: a['max-message-bytes'],
     drainTimeoutMs: a['drain-timeout'],
+    curveSecretKeyFile: a['curve-secret-key'],
+    masterPublicKeyFile: a['master-public-key'],
   });
   return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
+}
+
+/**
+ * Parses `slave keygen [NAME] [--force]` (the shared implementation `master keygen` offers too).
+ * Exits 2 on a usage error, like {@link slaveParser}.
+ */
+export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> {
+  const a = await yargs(argv)
+    .scriptName('slave')
+    .usage('$0 keygen [NAME]\n\nWrites this slave\'s CurveZMQ key pair: NAME.key (secret, mode 0600) and NAME.pub.')
+    .command('keygen [name]', 'write a CurveZMQ key pair', (y) => keygenOptions(y, 'slave'))
+    .demandCommand(1)
+    .strict()
+    .fail((msg, err) => {
+      process.stderr.write(`slave: ${msg || err.message}\nRun \`slave keygen --help\` for the options.\n`);
+      process.exit(2);
+    })
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .parseAsync();
+  return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
 }

@@ -1,16 +1,21 @@
 import { hideBin } from 'yargs/helpers';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger } from '../shared/logger.js';
-import { buildSlaveArgs } from './args.js';
+import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
 
 /** Exit codes of `slave`: 0 stopped on request, 1 fatal error, 2 bad usage. */
 export const SLAVE_EXIT = { ok: 0, fatal: 1, usage: 2 } as const;
 
 async function main(): Promise<void> {
+  const argv = hideBin(process.argv);
+  if (argv[0] === 'keygen') {
+    process.exit(runKeygen('slave', await buildSlaveKeygenArgs(argv)));
+  }
   let args;
   try {
-    args = await buildSlaveArgs(hideBin(process.argv));
+    args = await buildSlaveArgs(argv);
   } catch (err) {
     if (err instanceof InvalidArgumentError) {
       process.stderr.write(`slave: ${err.message}\n`);
@@ -19,7 +24,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('slave', args.logLevel, args.logJson);
-  const slave = new Slave(args.options, logger);
+  let slave: Slave;
+  try {
+    slave = new Slave(args.options, logger);
+  } catch (err) {
+    // A missing or malformed key file is a usage error.
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`slave: ${err.message}\n`);
+      process.exit(SLAVE_EXIT.usage);
+    }
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

@@ -2,6 +2,7 @@ import { Dealer } from 'zeromq';
 import { Command } from '../proto/commands.js';
 import { decode, encode } from '../proto/codec.js';
 import type { Message, OutgoingMessage } from '../proto/messages.js';
+import { describeHandshakeFailure } from '../proto/zap.js';
 import type { Clock } from '../shared/clock.js';
 import { Liveness } from '../shared/liveness.js';
 import type { Logger } from '../shared/logger.js';
@@ -12,6 +13,16 @@ import type { ProtocolError } from '../shared/errors.js';
 export const DEFAULT_RECONNECT_INITIAL_MS = 1000;
 /** Largest reconnect delay, ms. ZeroMQ Guide ch.4 (Paranoid Pirate): `INTERVAL_MAX 32000`. */
 export const DEFAULT_RECONNECT_MAX_MS = 32000;
+
+/** CURVE client keys of a {@link Connection} (RFC 26), Z85 text. */
+export interface ConnectionCurve {
+  /** This slave's secret key. */
+  secretKey: string;
+  /** This slave's public key (on the master's allow-list). */
+  publicKey: string;
+  /** The master's public key. */
+  serverKey: string;
+}
 
 /** Options of {@link Connection}. */
 export interface ConnectionOptions {
@@ -25,6 +36,8 @@ export interface ConnectionOptions {
   reconnectMaxMs: number;
   /** Largest message accepted from the master, bytes (ZMQ_MAXMSGSIZE). */
   maxMessageBytes: number;
+  /** With CURVE: the socket is a CURVE client that checks the master's key. */
+  curve?: ConnectionCurve | undefined;
   clock: Clock;
   logger: Logger;
   /** Called on every new session (first connect and each reconnect): send READY here. */
@@ -41,7 +54,9 @@ export interface ConnectionOptions {
  * the master has been silent for `interval x liveness` the socket is closed and a new one
  * connected after an exponential back-off, which then re-announces itself via `onSession`.
  * A slave started before its master simply keeps doing this until the master answers.
- * All sends go through one {@link SendQueue}.
+ * All sends go through one {@link SendQueue}. With `curve` the socket is a CURVE client;
+ * failed handshakes (key refused, no CURVE, wrong master key) are logged from the socket's
+ * event observer, since they otherwise look like a silent master.
  */
 export class Connection {
   private socket: Dealer | undefined;
@@ -55,6 +70,9 @@ export class Connection {
   private connected = false;
   /** Messages dropped because the send queue was full. */
   droppedSends = 0;
+  /** Failed CURVE handshakes seen. */
+  handshakeFailures = 0;
+  private handshakeLogAtMs = -Infinity;
 
   constructor(private readonly options: ConnectionOptions) {
     this.liveness = new Liveness(options.heartbeatIntervalMs, options.heartbeatLiveness, options.clock);
@@ -104,7 +122,11 @@ export class Connection {
       sendTimeout: options.heartbeatIntervalMs * options.heartbeatLiveness,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
+      ...(options.curve === undefined
+        ? {}
+        : { curveSecretKey: options.curve.secretKey, curvePublicKey: options.curve.publicKey, curveServerKey: options.curve.serverKey }),
     });
+    void this.watchHandshakes(socket);
     socket.connect(options.endpoint);
     this.socket = socket;
     this.connected = false;
@@ -141,6 +163,34 @@ export class Connection {
       if (!this.closed && socket === this.socket) {
         this.options.logger.warn({ err: (err as Error).message }, 'receive from master failed');
       }
+    }
+  }
+
+  /** Logs failed handshakes on `socket` (libzmq does not retry after a refusal; {@link tick} does, with back-off). */
+  private async watchHandshakes(socket: Dealer): Promise<void> {
+    const at = this.options.endpoint;
+    try {
+      for await (const event of socket.events) {
+        if (socket !== this.socket) return;
+        let message: string | undefined;
+        if (event.type === 'handshake:error:auth') {
+          const key = this.options.curve?.publicKey;
+          message = `the master at ${at} refused this slave (ZAP status ${event.error.status})${key === undefined ? '' : `: add this slave's public key ${key} to the master's --allow-keys`}`;
+        } else if (event.type === 'handshake:error:protocol') {
+          message = `handshake with the master at ${at} failed: ${describeHandshakeFailure(event.error.code, 'client')}`;
+        } else if (event.type === 'handshake:error:other' && this.options.curve !== undefined) {
+          message = `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key?`;
+        }
+        if (message === undefined) continue;
+        this.handshakeFailures++;
+        const now = this.options.clock.now();
+        if (now - this.handshakeLogAtMs >= 10_000) {
+          this.handshakeLogAtMs = now;
+          this.options.logger.error(`${message} (${this.handshakeFailures} failed handshake(s))`);
+        }
+      }
+    } catch {
+      // The socket was closed: its observer ends with it.
     }
   }
 

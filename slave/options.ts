@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
-import { DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 
 /** Everything a slave can be told; every field documented with unit and default. */
@@ -24,12 +24,21 @@ export interface SlaveOptions {
   reconnectMaxMs: number;
   /** A task running longer is killed with its worker and fails retryably, ms. @defaultValue 300000 */
   taskTimeoutMs: number;
-  /** Largest image decoded, px. @defaultValue 50000000 */
+  /** Largest image decoded, px (checked from the header before decoding). @defaultValue 50000000 */
   maxImagePixels: number;
+  /** Largest encoded image part accepted, bytes (checked before decoding). @defaultValue 64 MiB */
+  maxImageBytes: number;
   /** Largest message accepted, bytes. @defaultValue 268435456 */
   maxMessageBytes: number;
   /** On SIGINT/SIGTERM, time allowed to finish running tasks, ms. @defaultValue 30000 */
   drainTimeoutMs: number;
+  /**
+   * This slave's CURVE secret key file (`slave keygen`); its public key is derived from
+   * it. With `masterPublicKeyFile`, turns CURVE on. @defaultValue none
+   */
+  curveSecretKeyFile: string | undefined;
+  /** The master's public key file (`master.pub`). @defaultValue none */
+  masterPublicKeyFile: string | undefined;
 }
 
 /** The defaults of {@link SlaveOptions}. */
@@ -46,8 +55,11 @@ export function defaultSlaveOptions(): SlaveOptions {
     reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
     taskTimeoutMs: 300_000,
     maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
+    maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     drainTimeoutMs: 30_000,
+    curveSecretKeyFile: undefined,
+    masterPublicKeyFile: undefined,
   };
 }
 
@@ -74,6 +86,13 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   positiveInt('--heartbeat-liveness', o.heartbeatLiveness, 100);
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
+  positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
   positiveInt('--max-message-bytes', o.maxMessageBytes, 2 ** 31 - 1);
+  if ((o.curveSecretKeyFile === undefined) !== (o.masterPublicKeyFile === undefined)) {
+    throw InvalidArgumentError.format(
+      o.curveSecretKeyFile === undefined ? '--master-public-key' : '--curve-secret-key',
+      'needs --curve-secret-key and --master-public-key together (CURVE needs this slave\'s key and the master\'s public key)',
+    );
+  }
   return o;
 }

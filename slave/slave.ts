@@ -1,11 +1,13 @@
 import { hostname, cpus, platform, arch } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command } from '../proto/commands.js';
+import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
 import type { Message, TaskFailure, TaskMessage, TaskResult } from '../proto/messages.js';
-import type { ProtocolError } from '../shared/errors.js';
+import { DecodeError, toWireError, type ProtocolError } from '../shared/errors.js';
 import { systemClock } from '../shared/clock.js';
+import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionCurve } from './connection.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import { ChildPool } from './pool/child-pool.js';
 import type { Pool, PoolOutcome } from './pool/pool.js';
@@ -37,13 +39,26 @@ export class Slave {
   private inFlight = 0;
   private opencv = 'unknown';
   private idleWaiters: (() => void)[] = [];
+  private rejectedLogAtMs = -Infinity;
+  /** This slave's CURVE public key (derived from its secret key file), when CURVE is on. */
+  readonly publicKey: string | undefined;
   /** Set when the master refused us for good (protocol version mismatch). */
   fatalError: string | undefined;
   /** Called when the slave must stop on its own (e.g. version mismatch). */
   onFatal: ((reason: string) => void) | undefined;
 
+  /**
+   * @throws {@link KeyFileError} when a CURVE key file is missing, unreadable or malformed
+   */
   constructor(private readonly options: SlaveOptions, private readonly logger: Logger) {
     this.id = options.slaveId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    let curve: ConnectionCurve | undefined;
+    if (options.curveSecretKeyFile !== undefined && options.masterPublicKeyFile !== undefined) {
+      const own = readSecretKeyFile(options.curveSecretKeyFile);
+      if (own.exposed) logger.warn(`${options.curveSecretKeyFile} is readable by other users: chmod 600 it`);
+      curve = { secretKey: own.secretKey, publicKey: own.publicKey, serverKey: readPublicKeyFile(options.masterPublicKeyFile) };
+      this.publicKey = own.publicKey;
+    }
     this.pool = new ChildPool({
       size: options.threads,
       taskTimeoutMs: options.taskTimeoutMs,
@@ -58,6 +73,7 @@ export class Slave {
       reconnectInitialMs: options.reconnectInitialMs,
       reconnectMaxMs: options.reconnectMaxMs,
       maxMessageBytes: options.maxMessageBytes,
+      curve,
       clock: systemClock,
       logger,
       onSession: () => {
@@ -77,6 +93,7 @@ export class Slave {
     await this.pool.start();
     this.opencv = this.pool.opencvVersion;
     this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), connecting to ${this.options.connect}`);
+    if (this.publicKey !== undefined) this.logger.info(`CURVE on: this slave's public key is ${this.publicKey} (it must be on the master's allow-list)`);
     this.connection.start();
   }
 
@@ -114,10 +131,15 @@ export class Slave {
 
   private onRejected(error: ProtocolError): void {
     this.stats.messagesRejected++;
+    // At most one line a second: a broken master must not flood the log.
+    const now = systemClock.now();
+    if (now - this.rejectedLogAtMs < 1000) return;
+    this.rejectedLogAtMs = now;
+    const total = `(${this.stats.messagesRejected} dropped so far)`;
     if (error.reason === 'version_mismatch') {
-      this.logger.error(error.message);
+      this.logger.error(`${error.message} ${total}`);
     } else {
-      this.logger.warn(`dropped a malformed message from the master: ${error.message}`);
+      this.logger.warn(`dropped a malformed message from the master: ${error.message} ${total}`);
     }
   }
 
@@ -158,7 +180,17 @@ export class Slave {
         });
         continue;
       }
+      if (spec.kind === 'noop') {
+        // No vision work, so nothing to isolate: answered here, it measures dispatch alone.
+        this.queueOutcome({ ok: true, taskId: spec.taskId, attempt: spec.attempt, kind: 'noop', computeMs: 0, width: 0, height: 0, value: {} });
+        continue;
+      }
       const bytes = payload[spec.part] as Buffer;
+      if (bytes.length > this.options.maxImageBytes) {
+        const err = new DecodeError(`image is ${bytes.length} bytes, over this slave's limit of ${this.options.maxImageBytes} bytes (--max-image-bytes)`);
+        this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });
+        continue;
+      }
       this.inFlight++;
       void this.pool
         .run({ taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId: spec.imageId, bytes, config: message.config })
@@ -202,10 +234,10 @@ export class Slave {
   private flush(): void {
     this.flushScheduled = false;
     while (this.results.length > 0) {
-      this.connection.send({ cmd: Command.Result, results: this.results.splice(0, 256) });
+      this.connection.send({ cmd: Command.Result, results: this.results.splice(0, MAX_TASKS_PER_MESSAGE) });
     }
     while (this.failures.length > 0) {
-      this.connection.send({ cmd: Command.Fail, failures: this.failures.splice(0, 256) });
+      this.connection.send({ cmd: Command.Fail, failures: this.failures.splice(0, MAX_TASKS_PER_MESSAGE) });
     }
   }
 }

@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import fg from 'fast-glob';
-import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, mediaType } from './extensions.js';
-
-const MEDIA_GLOB = `**/*.{${[...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(',')}}`;
+import { mediaType } from './extensions.js';
+import { walkMedia } from './walk.js';
 
 /**
  * Counts the items a batch will have, for the progress bar's total: files under
@@ -23,9 +22,7 @@ export async function countInputs(inputs: readonly string[], every: number): Pro
     }
     const s = await stat(input).catch(() => undefined);
     if (s?.isDirectory()) {
-      for await (const e of fg.stream(MEDIA_GLOB, { cwd: input, onlyFiles: true, caseSensitiveMatch: false, followSymbolicLinks: true })) {
-        await countFile(`${input}/${e.toString()}`);
-      }
+      for await (const path of walkMedia(input)) await countFile(path);
     } else await countFile(input);
   }
   return total;

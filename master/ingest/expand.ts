@@ -1,10 +1,10 @@
 import { stat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
-import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, mediaType } from './extensions.js';
+import { mediaType } from './extensions.js';
 import { itemKey, type IngestItem } from './item.js';
 import { videoFrames, type FrameEncoding } from './video.js';
+import { walkMedia } from './walk.js';
 
 /** Options of {@link expandInputs}. */
 export interface IngestOptions {
@@ -14,8 +14,6 @@ export interface IngestOptions {
   /** Larger image files are refused without reading them, bytes. */
   maxImageBytes: number;
 }
-
-const MEDIA_GLOB = `**/*.{${[...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(',')}}`;
 
 /**
  * Checks that every input that is not a glob pattern exists.
@@ -50,8 +48,7 @@ export async function* expandInputs(inputs: readonly string[], options: IngestOp
     }
     const s = await stat(input).catch(() => undefined);
     if (s?.isDirectory()) {
-      const stream = fg.stream(MEDIA_GLOB, { cwd: input, onlyFiles: true, caseSensitiveMatch: false, dot: false, followSymbolicLinks: true });
-      for await (const entry of stream) yield* fileItems(join(input, entry.toString()), options);
+      for await (const path of walkMedia(input)) yield* fileItems(path, options);
     } else {
       // An explicitly named file is processed whatever its extension: a bad one gets an error record.
       yield* fileItems(input, options);

@@ -32,7 +32,11 @@ function injectFault(req: ChildRunRequest): void {
 }
 
 const CACHE_SIZE = 2;
-const cache = new Map<number, PreparedImage | Error>();
+/**
+ * Last decoded images by image id, with the bytes they came from: ids restart at 0 in
+ * every batch, so a slave serving a second master could otherwise reuse a stale decode.
+ */
+const cache = new Map<number, { bytes: Uint8Array; entry: PreparedImage | Error }>();
 
 function send(message: ChildMessage): void {
   try {
@@ -52,8 +56,11 @@ process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 
 function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error {
-  const hit = cache.get(req.imageId);
-  if (hit !== undefined) return hit instanceof Error ? hit : { image: hit, decodeMs: 0 };
+  const cached = cache.get(req.imageId);
+  if (cached !== undefined && Buffer.compare(cached.bytes, req.bytes) === 0) {
+    const hit = cached.entry;
+    return hit instanceof Error ? hit : { image: hit, decodeMs: 0 };
+  }
   let entry: PreparedImage | Error;
   try {
     const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
@@ -61,7 +68,8 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
   } catch (err) {
     entry = err as Error;
   }
-  cache.set(req.imageId, entry);
+  cache.delete(req.imageId);
+  cache.set(req.imageId, { bytes: req.bytes, entry });
   if (cache.size > CACHE_SIZE) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);

@@ -14,7 +14,7 @@ describe('command-line interface', function () {
   it('master run --help documents every flag', async () => {
     const { code, out } = await run(startMaster, ['run', '--help']);
     expect(code).to.equal(0);
-    for (const flag of ['--tasks', '--out', '--report', '--resume', '--overwrite', '--every', '--frame-format', '--jpeg-quality', '--bind', '--allow-insecure', '--local-slaves', '--local-threads', '--max-attempts', '--lease', '--heartbeat-interval', '--heartbeat-liveness', '--window', '--max-image-bytes', '--max-message-bytes', '--progress', '--log-level', '--log-json']) {
+    for (const flag of ['--tasks', '--out', '--report', '--resume', '--overwrite', '--every', '--frame-format', '--jpeg-quality', '--bind', '--allow-insecure', '--curve-secret-key', '--allow-keys', '--local-slaves', '--local-threads', '--max-attempts', '--lease', '--heartbeat-interval', '--heartbeat-liveness', '--window', '--max-image-bytes', '--max-message-bytes', '--progress', '--log-level', '--log-json']) {
       expect(out, flag).to.include(flag);
     }
   });
@@ -22,9 +22,31 @@ describe('command-line interface', function () {
   it('slave --help documents every flag', async () => {
     const { code, out } = await run(startSlave, ['--help']);
     expect(code).to.equal(0);
-    for (const flag of ['--connect', '--threads', '--prefetch', '--slave-id', '--heartbeat-interval', '--heartbeat-liveness', '--reconnect-max', '--task-timeout', '--max-image-pixels', '--max-message-bytes', '--drain-timeout', '--log-level', '--log-json']) {
+    for (const flag of ['--connect', '--threads', '--prefetch', '--slave-id', '--heartbeat-interval', '--heartbeat-liveness', '--reconnect-max', '--task-timeout', '--max-image-pixels', '--max-image-bytes', '--max-message-bytes', '--curve-secret-key', '--master-public-key', '--drain-timeout', '--log-level', '--log-json']) {
       expect(out, flag).to.include(flag);
     }
+  });
+
+  it('keygen --help explains the roles of the keys, on both command lines', async () => {
+    for (const start of [startMaster, startSlave]) {
+      const { code, out } = await run(start, ['keygen', '--help']);
+      expect(code).to.equal(0);
+      expect(out).to.include('--force');
+      expect(out).to.match(/copy master\.pub to every slave/);
+      expect(out).to.match(/each slave's \.pub into one folder/);
+    }
+  });
+
+  it('refuses half a CURVE configuration', async () => {
+    const m = await run(startMaster, ['run', 'samples', '--curve-secret-key', 'master.key']);
+    expect(m.code).to.equal(MASTER_EXIT.usage);
+    expect(m.err).to.match(/needs --curve-secret-key and --allow-keys together/);
+    const s = await run(startSlave, ['--master-public-key', 'master.pub']);
+    expect(s.code).to.equal(2);
+    expect(s.err).to.match(/needs --curve-secret-key and --master-public-key together/);
+    const k = await run(startSlave, ['--curve-secret-key', 'no/such.key', '--master-public-key', 'master.pub']);
+    expect(k.code).to.equal(2);
+    expect(k.err).to.match(/cannot read secret key no\/such\.key: ENOENT/);
   });
 
   it('refuses a mistyped flag', async () => {
@@ -53,5 +75,8 @@ describe('command-line interface', function () {
     const { code, err } = await run(startMaster, ['run', 'samples', '--bind', 'tcp://0.0.0.0:5599']);
     expect(code).to.equal(MASTER_EXIT.usage);
     expect(err).to.match(/--allow-insecure/);
+    // With it, the master says what the risk is (here it then stops at the missing input).
+    const told = await run(startMaster, ['run', 'no/such/folder', '--bind', 'tcp://0.0.0.0:5599', '--allow-insecure', '--progress', 'none']);
+    expect(told.err).to.match(/without encryption or authentication; anyone who can reach it can take tasks, read the images in them and send forged results/);
   });
 });

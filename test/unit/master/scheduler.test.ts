@@ -72,3 +72,12 @@ describe('planDispatch retries', () => {
     expect(alone[0]?.slaveId).to.equal('a');
   });
 });
+
+describe('planDispatch message limits', () => {
+  it('puts no more distinct images in one assignment than a message may carry', () => {
+    const t = new TaskTable(3);
+    for (let i = 0; i < 10; i++) t.addImage(item(i), ['noop'], Buffer.from('x'), 0);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 100, inFlight: 0 }], 4096, 4);
+    expect(plan[0]!.tasks).to.have.length(4);
+  });
+});

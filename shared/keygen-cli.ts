@@ -1,0 +1,67 @@
+import type { Argv } from 'yargs';
+import { KeyFileError } from './errors.js';
+import { writeKeyPair } from './keys.js';
+
+/**
+ * `master keygen` and `slave keygen`: one implementation both command lines offer.
+ * Writes a CurveZMQ key pair (RFC 26) as Z85 text files `NAME.key` and `NAME.pub`.
+ */
+
+/** Which command line is asking: it sets the default key name. */
+export type KeygenTool = 'master' | 'slave';
+
+/** A parsed `keygen` command. */
+export interface KeygenArgs {
+  command: 'keygen';
+  /** Path of the key pair without extension, e.g. `keys/pi-1`. */
+  name: string;
+  /** Replace existing files. */
+  force: boolean;
+}
+
+/** The roles of the keys, shown by `keygen --help`. */
+export const KEYGEN_HELP = [
+  'CurveZMQ keys encrypt all master-slave traffic and decide which slaves may connect:',
+  '  1. on the master:     master keygen master      -> master.key (secret, mode 0600), master.pub',
+  '  2. on each slave:     slave keygen pi-1         -> pi-1.key (secret, mode 0600), pi-1.pub',
+  '  3. copy master.pub to every slave; copy each slave\'s .pub into one folder (or one file,',
+  '     a key a line) on the master: that is the master\'s allow-list.',
+  '  4. master run INPUT --curve-secret-key master.key --allow-keys slaves/ --bind tcp://0.0.0.0:5570',
+  '     slave --connect tcp://MASTER:5570 --curve-secret-key pi-1.key --master-public-key master.pub',
+  'A .key file never leaves its machine; a .pub file is safe to copy.',
+].join('\n');
+
+/**
+ * Adds the `keygen` positional and options to a yargs command.
+ *
+ * @param tool - which command line: sets the default NAME (`master`, or `slave`)
+ */
+export function keygenOptions<T>(y: Argv<T>, tool: KeygenTool) {
+  return y
+    .positional('name', { type: 'string', default: tool, description: 'path of the key pair without extension: writes NAME.key and NAME.pub' })
+    .options({ force: { type: 'boolean', default: false, description: 'replace existing key files (the old keys stop working)' } })
+    .example(`$0 keygen ${tool === 'master' ? 'master' : 'pi-1'}`, tool === 'master' ? 'the master key pair (master.pub goes to every slave)' : 'this slave\'s key pair (pi-1.pub goes into the master\'s allow-list)')
+    .epilog(KEYGEN_HELP);
+}
+
+/**
+ * Writes the key pair and prints what to do with it.
+ *
+ * @returns exit code: 0 written, 2 refused (file exists without --force, or not writable)
+ */
+export function runKeygen(tool: KeygenTool, args: KeygenArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+  try {
+    const pair = writeKeyPair(args.name, args.force);
+    const next = tool === 'master'
+      ? `copy ${pair.publicFile} to every slave (slave --master-public-key ${pair.publicFile});\nstart the master with --curve-secret-key ${pair.secretFile} --allow-keys DIR_OR_FILE_OF_SLAVE_KEYS`
+      : `copy ${pair.publicFile} into the master's --allow-keys folder (or add its key line to the allow-list file);\nstart this slave with --curve-secret-key ${pair.secretFile} --master-public-key master.pub`;
+    out.write(`wrote ${pair.secretFile} (secret, mode 0600) and ${pair.publicFile}\npublic key: ${pair.publicKey}\n${next}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof KeyFileError) {
+      err.write(`${tool} keygen: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+
+/** Jiffies of all CPUs from /proc/stat: busy and total. */
+export interface CpuSample {
+  busy: number;
+  total: number;
+}
+
+/** Reads the machine-wide CPU counters (Linux /proc/stat, first line). */
+export function sampleCpu(): CpuSample {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** Share of all cores busy between two samples, 0..1. */
+export function utilization(a: CpuSample, b: CpuSample): number {
+  const total = b.total - a.total;
+  return total > 0 ? (b.busy - a.busy) / total : 0;
+}
+
+/** Resident memory of a process, bytes (/proc/PID/status VmRSS), or 0 when it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { Master } from '../../master/master.js';
+import { defaultMasterOptions } from '../../master/options.js';
+import type { IngestItem } from '../../master/ingest/item.js';
+import { systemClock } from '../../shared/clock.js';
+import { createLogger } from '../../shared/logger.js';
+import { startSlave, killAllTracked } from '../helpers/processes.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+
+/** Result of one dispatch-overhead run. */
+export interface DispatchFigures {
+  slaves: number;
+  tasks: number;
+  processingMs: number;
+  tasksPerSecond: number;
+  microsPerTask: number;
+}
+
+/** N synthetic items with a 16-byte payload each: no file I/O, so only dispatch is timed. */
+function* synthetic(n: number): Generator<IngestItem> {
+  const bytes = Buffer.alloc(16, 1);
+  for (let i = 0; i < n; i++) yield { key: `noop-${i}`, source: `noop-${i}`, load: () => Promise.resolve(bytes) };
+}
+
+/** {@link synthetic} as the async iterable the master takes. */
+async function* syntheticSource(n: number): AsyncGenerator<IngestItem> {
+  await Promise.resolve();
+  yield* synthetic(n);
+}
+
+/**
+ * No-op tasks through a real master (in this process) and real slave processes over
+ * loopback TCP: master -> slave -> master, one task per item, slaves answering in their
+ * main process. Time is from the first READY to the last record.
+ */
+export async function measureDispatch(slaves: number, tasks: number, dir: string, prefetch = 2048): Promise<DispatchFigures> {
+  // BENCH_ENDPOINT lets a profiled slave started by hand connect.
+  const endpoint = process.env['BENCH_ENDPOINT'] ?? (await loopbackEndpoint());
+  const options = {
+    ...defaultMasterOptions(),
+    inputs: ['synthetic'],
+    kinds: ['noop' as const],
+    bind: endpoint,
+    localSlaves: 0,
+    out: join(dir, `dispatch-${slaves}.jsonl`),
+    reportFile: join(dir, `dispatch-${slaves}.report.json`),
+    overwrite: true,
+    progress: 'none' as const,
+  };
+  const master = new Master(options, createLogger('bench-master', (process.env['BENCH_LOG'] ?? 'warn') as 'warn', false), systemClock, undefined, syntheticSource(tasks));
+  const running = master.run();
+  for (let i = 0; i < slaves; i++) startSlave(['--connect', endpoint, '--threads', '1', '--prefetch', String(prefetch), '--log-level', 'warn']);
+  const outcome = await running;
+  await killAllTracked();
+  const ms = outcome.report.processingMs;
+  return { slaves, tasks: outcome.report.tasks, processingMs: ms, tasksPerSecond: Math.round((outcome.report.tasks / ms) * 1000), microsPerTask: Math.round((ms * 1000) / outcome.report.tasks * 10) / 10 };
+}
+
+if (process.argv[1]?.endsWith('dispatch.ts')) {
+  const n = Number(process.argv[2] ?? '100000');
+  const s = Number(process.argv[3] ?? '1');
+  const f = await measureDispatch(s, n, '/tmp');
+  console.log(JSON.stringify(f));
+  process.exit(0);
+}
