@@ -7,7 +7,7 @@ import { toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
 import { decodeImage, type PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
-import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
+import { CACHE_MISS, WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 
 /**
  * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
@@ -31,7 +31,7 @@ function injectFault(req: ChildRunRequest): void {
   if (action === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 }
 
-const CACHE_SIZE = 2;
+const CACHE_SIZE = WORKER_CACHE_SIZE;
 /**
  * Last decoded images by image id, with the bytes they came from: ids restart at 0 in
  * every batch, so a slave serving a second master could otherwise reuse a stale decode.
@@ -55,12 +55,18 @@ function send(message: ChildMessage): void {
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 
-function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error {
+function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error | undefined {
   const cached = cache.get(req.imageId);
-  if (cached !== undefined && Buffer.compare(cached.bytes, req.bytes) === 0) {
+  if (cached !== undefined && (req.bytes === undefined || Buffer.compare(cached.bytes, req.bytes) === 0)) {
     const hit = cached.entry;
+    if (req.bytes !== undefined) {
+      // The parent re-inserts on every send with bytes; keep the same order here.
+      cache.delete(req.imageId);
+      cache.set(req.imageId, cached);
+    }
     return hit instanceof Error ? hit : { image: hit, decodeMs: 0 };
   }
+  if (req.bytes === undefined) return undefined;
   let entry: PreparedImage | Error;
   try {
     const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
@@ -87,6 +93,10 @@ function run(req: ChildRunRequest): void {
   try {
     if (FAULTS.size > 0) injectFault(req);
     const p = prepared(req);
+    if (p === undefined) {
+      send({ type: 'done', outcome: { ...base, ok: false, computeMs: 0, error: { name: CACHE_MISS, message: `worker does not hold image ${req.imageId}`, retryable: true } } });
+      return;
+    }
     if (p instanceof Error) throw p;
     const t1 = performance.now();
     const result = runDetector(req.kind, p.image, req.config);

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
-import type { ChildMessage, ChildRunRequest } from './child-protocol.js';
+import { CACHE_MISS, WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 
 /** Options of {@link ChildPool}. */
@@ -32,6 +32,11 @@ interface Worker {
   failedStarts: number;
   /** Killed by the pool for running past the task timeout. */
   timedOut: boolean;
+  /**
+   * The last images whose bytes went to this worker, mirroring its decode cache (same
+   * size, same insertion order), so the bytes go only with an image's first task.
+   */
+  sent: Map<number, Buffer>;
 }
 
 const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
@@ -114,7 +119,7 @@ export class ChildPool implements Pool {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false };
+    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
     proc.on('message', (msg: ChildMessage) => {
       this.onMessage(worker, msg);
     });
@@ -138,6 +143,12 @@ export class ChildPool implements Pool {
     const pending = worker.current;
     if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) return;
     if (worker.timer) clearTimeout(worker.timer);
+    if (!msg.outcome.ok && msg.outcome.error.name === CACHE_MISS) {
+      // Our mirror of its cache was wrong: send the same task again, with the bytes.
+      worker.sent.delete(pending.job.imageId);
+      this.start1(worker, pending);
+      return;
+    }
     worker.current = undefined;
     worker.timer = undefined;
     worker.failedStarts = 0;
@@ -205,10 +216,18 @@ export class ChildPool implements Pool {
       attempt: job.attempt,
       kind: job.kind,
       imageId: job.imageId,
-      bytes: job.bytes,
       config: job.config,
       maxImagePixels: this.options.maxImagePixels,
     };
+    if (worker.sent.get(job.imageId) !== job.bytes) {
+      request.bytes = job.bytes;
+      worker.sent.delete(job.imageId);
+      worker.sent.set(job.imageId, job.bytes);
+      if (worker.sent.size > WORKER_CACHE_SIZE) {
+        const oldest = worker.sent.keys().next().value;
+        if (oldest !== undefined) worker.sent.delete(oldest);
+      }
+    }
     worker.timer = setTimeout(() => {
       this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);
       const p = worker.current;
