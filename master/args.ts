@@ -1,5 +1,6 @@
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
+import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -13,11 +14,49 @@ export interface MasterArgs {
   logJson: boolean;
 }
 
+/** Options of `master` itself (every command). */
+const MASTER_GLOBAL_OPTIONS = {
+  'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
+  'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+} as const satisfies Record<string, Options>;
+
+/** Options of `master run` (also the settings a `--config` file may hold, by these names). */
+function masterRunOptions(d: MasterOptions) {
+  return {
+    tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
+    out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
+    report: { type: 'string', description: 'timing report file (JSON) (default: OUT.report.json)' },
+    resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
+    overwrite: { type: 'boolean', default: false, description: 'replace OUT if it exists' },
+    every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
+    'frame-format': { choices: ['jpg', 'png'] as const, default: 'jpg' as const, description: 'how video frames are encoded for the slaves' },
+    'jpeg-quality': { type: 'number', default: d.jpegQuality, description: 'JPEG quality of video frames (1-100)' },
+    bind: { type: 'string', default: DEFAULT_BIND, description: 'endpoint slaves connect to (loopback by default)' },
+    'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without CURVE (anyone reaching it can take tasks, read the images and forge results)' },
+    'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },
+    'allow-keys': { type: 'string', description: 'slaves admitted: a file of Z85 public keys (one a line, # comments) or a folder of *.pub files' },
+    'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
+    'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves)' },
+    'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
+    lease: { type: 'string', description: 'lease per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
+    'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
+    'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
+    window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },
+    'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
+    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes (a larger one drops its connection)' },
+    progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
+    'metrics-port': { type: 'number', default: d.metricsPort, description: 'serve Prometheus metrics at http://HOST:PORT/metrics (0 = off)' },
+    'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
+    'metrics-linger': { type: 'number', default: d.metricsLingerMs, description: 'after the batch, keep serving /metrics this long before exiting, ms (for a last scrape)' },
+    config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. every: 10); flags override it' },
+  } satisfies Record<string, Options>;
+}
+
 /**
  * Builds the `master` yargs parser (jest-cli `args.ts` style: one options table, every
  * option described, `.strict()` so a mistyped flag fails).
  */
-export function masterParser(argv: string[]) {
+export function masterParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultMasterOptions();
   return yargs(argv)
     .scriptName('master')
@@ -29,36 +68,11 @@ export function masterParser(argv: string[]) {
         .example('$0 run snapshots/ --tasks face,object --out faces.jsonl', 'two kinds of task over a folder of images')
         .example('$0 run archive/ --bind tcp://0.0.0.0:5570 --curve-secret-key master.key --allow-keys slaves/ --local-slaves 0', 'serve remote slaves only, encrypted, admitting the keys in slaves/*.pub')
         .example('$0 run archive/ --bind tcp://10.0.0.5:5570 --allow-insecure --local-slaves 0', 'serve remote slaves on a trusted network without encryption')
-        .options({
-          tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
-          out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
-          report: { type: 'string', description: 'timing report file (JSON) (default: OUT.report.json)' },
-          resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
-          overwrite: { type: 'boolean', default: false, description: 'replace OUT if it exists' },
-          every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
-          'frame-format': { choices: ['jpg', 'png'] as const, default: 'jpg' as const, description: 'how video frames are encoded for the slaves' },
-          'jpeg-quality': { type: 'number', default: d.jpegQuality, description: 'JPEG quality of video frames (1-100)' },
-          bind: { type: 'string', default: DEFAULT_BIND, description: 'endpoint slaves connect to (loopback by default)' },
-          'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without CURVE (anyone reaching it can take tasks, read the images and forge results)' },
-          'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },
-          'allow-keys': { type: 'string', description: 'slaves admitted: a file of Z85 public keys (one a line, # comments) or a folder of *.pub files' },
-          'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
-          'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves)' },
-          'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
-          lease: { type: 'string', description: 'lease per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
-          'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
-          'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
-          window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },
-          'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
-          'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes (a larger one drops its connection)' },
-          progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
-        }),
+        .options(masterRunOptions(d)),
     )
     .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public); see keygen --help', (y) => keygenOptions(y, 'master'))
-    .options({
-      'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
-      'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
-    })
+    .options(MASTER_GLOBAL_OPTIONS)
+    .config(config ?? {})
     .demandCommand(1, 'give a command: run or keygen')
     .strict()
     .fail((msg, err) => {
@@ -103,12 +117,26 @@ export function parseLeases(text: string | undefined, base: Record<TaskKind, num
  * @throws {@link InvalidArgumentError} for an invalid value (yargs handles unknown flags)
  */
 export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | KeygenArgs> {
-  const a = await masterParser(argv).parseAsync();
-  if (a._[0] === 'keygen') return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
   const d = defaultMasterOptions();
+  const table = { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
+  // The file's settings go in below the flags (yargs' config object).
+  const config = loadConfig(argv, { options: table, lists: ['tasks', 'lease'], command: 'master run' });
+  const a = await masterParser(argv, config?.values).parseAsync();
+  if (a._[0] === 'keygen') return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
   const localSlaves = a['local-slaves'] as number;
   const out = a['out'] as string;
-  const options = validateMasterOptions({
+  let options: MasterOptions;
+  try {
+    options = resolveMasterOptions(a, d, localSlaves, out);
+  } catch (err) {
+    throw blameConfig(err, config, argv, table);
+  }
+  return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'] };
+}
+
+/** Builds and validates {@link MasterOptions} from parsed arguments. @throws {@link InvalidArgumentError} */
+function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, localSlaves: number, out: string): MasterOptions {
+  return validateMasterOptions({
     ...d,
     inputs: (a['inputs'] as string[] | undefined) ?? [],
     kinds: parseKinds(a['tasks'] as string),
@@ -133,7 +161,9 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
     maxImageBytes: a['max-image-bytes'] as number,
     maxMessageBytes: a['max-message-bytes'] as number,
     progress: a['progress'] as MasterOptions['progress'],
-    logLevel: a['log-level'],
+    logLevel: a['log-level'] as string,
+    metricsPort: a['metrics-port'] as number,
+    metricsHost: a['metrics-host'] as string,
+    metricsLingerMs: a['metrics-linger'] as number,
   });
-  return { command: 'run', options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'] };
 }

@@ -3,6 +3,7 @@ import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
 import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger } from '../shared/logger.js';
+import { startMetricsServer } from '../shared/metrics-server.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
@@ -31,8 +32,16 @@ async function main(): Promise<number> {
   }
   const progress = createProgress(args.options.progress);
   const master = new Master(args.options, logger, systemClock, progress);
+  if (args.options.metricsPort > 0) master.metrics.collectDefaults();
+  const metrics = await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: master.metrics.registry, logger });
+  /** Set while the final metrics are served after the batch: a signal ends that wait. */
+  let endLinger: (() => void) | undefined;
   let signals = 0;
   const onSignal = (signal: string): void => {
+    if (endLinger !== undefined) {
+      endLinger();
+      return;
+    }
     signals++;
     if (signals === 1) {
       logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
@@ -62,6 +71,17 @@ async function main(): Promise<number> {
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       process.stderr.write(`master: ${outcome.report.tasksFailed} task(s) failed; their errors are in ${args.options.out}\n`);
     }
+    const lingerMs = args.options.metricsLingerMs;
+    if (metrics !== undefined && lingerMs > 0 && !outcome.interrupted) {
+      logger.info(`batch over; still serving ${metrics.url} for ${lingerMs / 1000} s for a last scrape (Ctrl-C to exit now)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, lingerMs);
+        endLinger = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
     return outcome.exitCode;
   } catch (err) {
     if (err instanceof InvalidArgumentError || err instanceof InputError) {
@@ -70,6 +90,8 @@ async function main(): Promise<number> {
     }
     logger.fatal((err as Error).message);
     return MASTER_EXIT.fatal;
+  } finally {
+    await metrics?.close();
   }
 }
 

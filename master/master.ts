@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
+import type { TaskKind } from '../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
 import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
@@ -12,6 +13,7 @@ import type { IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
 import { mergeImage } from './merge.js';
+import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
 import { buildReport, type BatchReport } from './report.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
@@ -58,6 +60,8 @@ export interface BatchOutcome {
  */
 export class Master {
   readonly stats = new BatchStats();
+  /** Prometheus metrics mirroring {@link Master.stats}; the CLI serves them (`--metrics-port`). */
+  readonly metrics: MasterMetrics;
   private readonly table: TaskTable;
   private readonly registry: SlaveRegistry;
   /** Who was sent each task: only they may answer it. */
@@ -95,6 +99,7 @@ export class Master {
   ) {
     this.table = new TaskTable(options.maxAttempts);
     this.registry = new SlaveRegistry(clock, options.heartbeatIntervalMs, options.heartbeatLiveness);
+    this.metrics = new MasterMetrics(options.kinds, { stats: this.stats, table: this.table, slaves: this.registry, router: () => this.router });
   }
 
   /**
@@ -349,7 +354,7 @@ export class Master {
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
         retryable: true,
       });
-      this.countFailDisposition(d, slaveId);
+      this.countFailDisposition(d, slaveId, t.kind);
     }
     for (const s of this.registry.all()) {
       if (now - s.lastSentMs >= this.options.heartbeatIntervalMs) {
@@ -381,15 +386,16 @@ export class Master {
   private releaseSlave(slaveId: string, reason: string): void {
     for (const t of this.table.leasesOf(slaveId)) {
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true });
-      this.countFailDisposition(d, slaveId);
+      this.countFailDisposition(d, slaveId, t.kind);
     }
     this.registry.remove(slaveId);
     this.drainCompleted();
     this.scheduleDispatch();
   }
 
-  private countFailDisposition(d: string, slaveId: string | undefined): void {
+  private countFailDisposition(d: string, slaveId: string | undefined, kind: TaskKind): void {
     if (d === 'retry') this.stats.retries++;
+    if (d === 'retry') this.metrics.taskRetried(kind);
     if ((d === 'retry' || d === 'failed') && slaveId !== undefined) this.registry.recordFailed(slaveId);
   }
 
@@ -403,6 +409,7 @@ export class Master {
       this.stats.imagesDone++;
       if (!record.ok) this.stats.imagesFailed++;
       for (const o of image.outcomes.values()) if (!o.ok) this.stats.tasksFailed++;
+      this.metrics.imageRecorded(image.outcomes);
     }
     this.reportProgress();
     void this.fill();
@@ -418,11 +425,11 @@ export class Master {
     slave?.liveness.heard();
     switch (message.cmd) {
       case 'HEARTBEAT':
-        if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY');
+        if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
         return;
       case 'RESULT': {
         if (!this.registry.everSeen(slaveId)) {
-          this.dropped(slaveId, 'RESULT from an unknown slave');
+          this.dropped(slaveId, 'RESULT from an unknown slave', 'unknown_slave');
           return;
         }
         const now = this.clock.now();
@@ -432,26 +439,28 @@ export class Master {
           const d = this.table.complete(r, slaveId, now);
           if (d === 'accepted') {
             const t = this.table.image(this.table.task(r.taskId)?.imageId ?? -1)?.outcomes.get(r.kind);
-            this.stats.addTask(r.kind, r.computeMs, t?.ok === true ? t.latencyMs : 0);
+            const latencyMs = t?.ok === true ? t.latencyMs : 0;
+            this.stats.addTask(r.kind, r.computeMs, latencyMs);
+            this.metrics.taskDone(r.kind, r.computeMs, latencyMs);
             this.registry.recordDone(slaveId, r.computeMs);
           } else if (d === 'duplicate') this.stats.duplicatesDropped++;
-          else this.dropped(slaveId, `RESULT for unknown task ${r.taskId}`);
+          else this.dropped(slaveId, `RESULT for unknown task ${r.taskId}`, 'unknown_task');
         }
         break;
       }
       case 'FAIL': {
         if (!this.registry.everSeen(slaveId)) {
-          this.dropped(slaveId, 'FAIL from an unknown slave');
+          this.dropped(slaveId, 'FAIL from an unknown slave', 'unknown_slave');
           return;
         }
         for (const f of message.failures) {
           if (!this.mayAnswer(f.taskId, slaveId)) continue;
           slave?.inFlight.delete(f.taskId);
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
-          if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`);
+          if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
           else {
-            this.countFailDisposition(d, slaveId);
+            this.countFailDisposition(d, slaveId, f.kind);
             this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);
           }
         }
@@ -468,7 +477,7 @@ export class Master {
         }
         return;
       case 'TASK':
-        this.dropped(slaveId, 'TASK sent to the master');
+        this.dropped(slaveId, 'TASK sent to the master', 'unexpected_command');
         return;
     }
     if (slave?.leaving === true && slave.inFlight.size === 0) {
@@ -481,7 +490,7 @@ export class Master {
 
   private onReady(slaveId: string, ready: ReadyMessage): void {
     if (ready.slaveId !== slaveId) {
-      this.dropped(slaveId, `READY names slave ${ready.slaveId} but arrived from ${slaveId}`);
+      this.dropped(slaveId, `READY names slave ${ready.slaveId} but arrived from ${slaveId}`, 'id_mismatch');
       return;
     }
     if (this.registry.get(slaveId) !== undefined) {
@@ -504,7 +513,7 @@ export class Master {
    */
   private mayAnswer(taskId: number, slaveId: string): boolean {
     if (this.table.task(taskId) === undefined || this.holders.holds(taskId, slaveId)) return true;
-    this.dropped(slaveId, `answer for task ${taskId}, which was never sent to it`);
+    this.dropped(slaveId, `answer for task ${taskId}, which was never sent to it`, 'not_holder');
     return false;
   }
 
@@ -542,11 +551,12 @@ export class Master {
   private onRejected(slaveId: string, error: ProtocolError): void {
     if (error.reason === 'version_mismatch') {
       this.stats.messagesDropped++;
+      this.metrics.messageDropped(error.reason);
       this.logger.error(`refused ${printable(slaveId)}: ${error.message}`);
       this.router?.send(slaveId, { cmd: Command.Disconnect, reason: error.message });
       return;
     }
-    this.dropped(slaveId, error.message);
+    this.dropped(slaveId, error.message, error.reason);
   }
 
   private onSendFailed(slaveId: string, err: unknown): void {
@@ -556,8 +566,10 @@ export class Master {
     }
   }
 
-  private dropped(slaveId: string, why: string): void {
+  /** Counts and (at most once a second) logs a dropped message; `reason` is a {@link DropReason} or a ProtocolError reason. */
+  private dropped(slaveId: string, why: string, reason: string): void {
     this.stats.messagesDropped++;
+    this.metrics.messageDropped(reason);
     const now = this.clock.now();
     if (now - this.droppedLogAtMs > 1000) {
       this.droppedLogAtMs = now;

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
+import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
 
 /** Default endpoint: loopback only, so a master without keys is not open to the network. */
 export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
@@ -72,6 +73,12 @@ export interface MasterOptions {
   /** Progress display. @defaultValue auto (a bar on a terminal, plain lines otherwise) */
   progress: 'auto' | 'bar' | 'plain' | 'none';
   logLevel: string;
+  /** Port of the Prometheus `/metrics` endpoint; 0 = none. @defaultValue 9464 */
+  metricsPort: number;
+  /** Address the metrics endpoint listens on. @defaultValue 127.0.0.1 */
+  metricsHost: string;
+  /** After the batch, keep serving `/metrics` this long before exiting (for a last scrape), ms. @defaultValue 0 */
+  metricsLingerMs: number;
 }
 
 /** The defaults of {@link MasterOptions} (inputs empty). */
@@ -103,6 +110,9 @@ export function defaultMasterOptions(): MasterOptions {
     detectors: structuredClone(DEFAULT_DETECTOR_CONFIG),
     progress: 'auto',
     logLevel: 'info',
+    metricsPort: DEFAULT_MASTER_METRICS_PORT,
+    metricsHost: DEFAULT_METRICS_HOST,
+    metricsLingerMs: 0,
   };
 }
 
@@ -151,6 +161,10 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   int('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);
   int('--max-message-bytes', o.maxMessageBytes, 1024, 2 ** 31 - 1);
   for (const [kind, ms] of Object.entries(o.leaseMs)) int(`--lease (${kind})`, ms, 100, 86_400_000);
+  int('--metrics-port', o.metricsPort, 0, 65_535);
+  const hostProblem = metricsHostProblem(o.metricsHost);
+  if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
+  int('--metrics-linger', o.metricsLingerMs, 0, 3_600_000);
   if (o.resume && o.overwrite) throw InvalidArgumentError.format('--resume', 'and --overwrite cannot be used together');
   return o;
 }

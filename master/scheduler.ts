@@ -1,5 +1,7 @@
 import type { TaskEntry, TaskTable } from './task-table.js';
 
+const NO_SLAVES: ReadonlySet<string> = new Set();
+
 /** What the scheduler needs to know of one slave. */
 export interface SlaveCredit {
   slaveId: string;
@@ -45,8 +47,9 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const imagesIn = new Map<string, number>();
   const full = (slaveId: string): boolean => (imagesIn.get(slaveId) ?? 0) >= maxImagesPerMessage;
   for (const group of byImage.values()) {
-    const tried = new Set(group.flatMap((t) => t.triedBy));
     // A retried task waits for a slave that has not tried it, as long as one is connected.
+    // (First attempts, the common case, allocate nothing here.)
+    const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
     const freshExists = tried.size > 0 && slaves.some((s) => !tried.has(s.slaveId));
     let best: (typeof state)[number] | undefined;
     for (const s of state) {

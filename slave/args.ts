@@ -1,6 +1,8 @@
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
+import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
 import { defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
 /** Parsed `slave` command line. */
@@ -12,11 +14,37 @@ export interface SlaveArgs {
   exitWithParent: boolean;
 }
 
+/** The `slave` options (also the settings a `--config` file may hold, by these names). */
+function slaveOptionsTable(d: SlaveOptions) {
+  return {
+    connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
+    threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
+    prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 4 x threads)' },
+    'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
+    'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
+    'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before the master is presumed gone' },
+    'reconnect-max': { type: 'number', default: d.reconnectMaxMs, description: 'longest wait between reconnects, ms (back-off from 1000 ms doubling)' },
+    'task-timeout': { type: 'number', default: d.taskTimeoutMs, description: 'kill a task (and its worker) running longer than this, ms' },
+    'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
+    'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse encoded images larger than this, bytes, before decoding' },
+    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
+    'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
+    'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
+    'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
+    'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
+    'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+    'metrics-port': { type: 'number', default: d.metricsPort, description: `serve Prometheus metrics at http://HOST:PORT/metrics (0 = off; ${SUGGESTED_SLAVE_METRICS_PORT} is the usual port)` },
+    'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
+    config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. threads: 2); flags override it' },
+    'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
+  } satisfies Record<string, Options>;
+}
+
 /**
  * Builds the `slave` yargs parser (jest-cli `args.ts` style: one options table, every
  * option described, `.strict()` so a mistyped flag fails).
  */
-export function slaveParser(argv: string[]) {
+export function slaveParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultSlaveOptions();
   return yargs(argv)
     .scriptName('slave')
@@ -30,25 +58,8 @@ export function slaveParser(argv: string[]) {
     .example('$0 --connect tcp://192.168.1.10:5570', 'serve the master at 192.168.1.10 with one worker per core')
     .example('$0 --connect tcp://master.local:5570 --threads 2', 'use two workers (e.g. to keep a Pi cool)')
     .example('$0 --connect tcp://master.local:5570 --curve-secret-key pi-1.key --master-public-key master.pub', 'encrypted, authenticated with CurveZMQ keys')
-    .options({
-      connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
-      threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
-      prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 4 x threads)' },
-      'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
-      'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
-      'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before the master is presumed gone' },
-      'reconnect-max': { type: 'number', default: d.reconnectMaxMs, description: 'longest wait between reconnects, ms (back-off from 1000 ms doubling)' },
-      'task-timeout': { type: 'number', default: d.taskTimeoutMs, description: 'kill a task (and its worker) running longer than this, ms' },
-      'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
-      'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse encoded images larger than this, bytes, before decoding' },
-      'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
-      'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
-      'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
-      'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
-      'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
-      'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
-      'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
-    })
+    .options(slaveOptionsTable(d))
+    .config(config ?? {})
     .strict()
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
@@ -67,26 +78,36 @@ export function slaveParser(argv: string[]) {
  * @throws {@link InvalidArgumentError} for an invalid value (yargs handles unknown flags)
  */
 export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
-  const a = await slaveParser(argv).parseAsync();
   const d = defaultSlaveOptions();
+  const table = slaveOptionsTable(d);
+  // The file's settings go in below the flags (yargs' config object).
+  const config = loadConfig(argv, { options: table, command: 'slave' });
+  const a = await slaveParser(argv, config?.values).parseAsync();
   const threads = a.threads;
-  const options = validateSlaveOptions({
-    ...d,
-    connect: a.connect,
-    threads,
-    prefetch: a.prefetch ?? 4 * threads,
-    slaveId: a['slave-id'],
-    heartbeatIntervalMs: a['heartbeat-interval'],
-    heartbeatLiveness: a['heartbeat-liveness'],
-    reconnectMaxMs: a['reconnect-max'],
-    taskTimeoutMs: a['task-timeout'],
-    maxImagePixels: a['max-image-pixels'],
-    maxImageBytes: a['max-image-bytes'],
-    maxMessageBytes: a['max-message-bytes'],
-    drainTimeoutMs: a['drain-timeout'],
-    curveSecretKeyFile: a['curve-secret-key'],
-    masterPublicKeyFile: a['master-public-key'],
-  });
+  let options: SlaveOptions;
+  try {
+    options = validateSlaveOptions({
+      ...d,
+      connect: a.connect,
+      threads,
+      prefetch: a.prefetch ?? 4 * threads,
+      slaveId: a['slave-id'],
+      heartbeatIntervalMs: a['heartbeat-interval'],
+      heartbeatLiveness: a['heartbeat-liveness'],
+      reconnectMaxMs: a['reconnect-max'],
+      taskTimeoutMs: a['task-timeout'],
+      maxImagePixels: a['max-image-pixels'],
+      maxImageBytes: a['max-image-bytes'],
+      maxMessageBytes: a['max-message-bytes'],
+      drainTimeoutMs: a['drain-timeout'],
+      curveSecretKeyFile: a['curve-secret-key'],
+      masterPublicKeyFile: a['master-public-key'],
+      metricsPort: a['metrics-port'],
+      metricsHost: a['metrics-host'],
+    });
+  } catch (err) {
+    throw blameConfig(err, config, argv, table);
+  }
   return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
 }
 

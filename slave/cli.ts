@@ -2,6 +2,7 @@ import { hideBin } from 'yargs/helpers';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger } from '../shared/logger.js';
+import { startMetricsServer } from '../shared/metrics-server.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
 
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (args.options.metricsPort > 0) slave.metrics.collectDefaults();
+  await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: slave.metrics.registry, logger });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

@@ -3,6 +3,7 @@ import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connec
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
 
 /** Everything a slave can be told; every field documented with unit and default. */
 export interface SlaveOptions {
@@ -39,6 +40,10 @@ export interface SlaveOptions {
   curveSecretKeyFile: string | undefined;
   /** The master's public key file (`master.pub`). @defaultValue none */
   masterPublicKeyFile: string | undefined;
+  /** Port of the Prometheus `/metrics` endpoint; 0 = none (9465 is the suggested one). @defaultValue 0 */
+  metricsPort: number;
+  /** Address the metrics endpoint listens on. @defaultValue 127.0.0.1 */
+  metricsHost: string;
 }
 
 /** The defaults of {@link SlaveOptions}. */
@@ -60,6 +65,8 @@ export function defaultSlaveOptions(): SlaveOptions {
     drainTimeoutMs: 30_000,
     curveSecretKeyFile: undefined,
     masterPublicKeyFile: undefined,
+    metricsPort: 0,
+    metricsHost: DEFAULT_METRICS_HOST,
   };
 }
 
@@ -88,6 +95,15 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
   positiveInt('--max-message-bytes', o.maxMessageBytes, 2 ** 31 - 1);
+  positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);
+  if (!Number.isInteger(o.drainTimeoutMs) || o.drainTimeoutMs < 0 || o.drainTimeoutMs > 3_600_000) {
+    throw InvalidArgumentError.format('--drain-timeout', `must be an integer from 0 to 3600000, got ${o.drainTimeoutMs}`);
+  }
+  if (!Number.isInteger(o.metricsPort) || o.metricsPort < 0 || o.metricsPort > 65_535) {
+    throw InvalidArgumentError.format('--metrics-port', `must be an integer from 0 to 65535, got ${o.metricsPort}`);
+  }
+  const hostProblem = metricsHostProblem(o.metricsHost);
+  if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
   if ((o.curveSecretKeyFile === undefined) !== (o.masterPublicKeyFile === undefined)) {
     throw InvalidArgumentError.format(
       o.curveSecretKeyFile === undefined ? '--master-public-key' : '--curve-secret-key',

@@ -8,6 +8,7 @@ import { systemClock } from '../shared/clock.js';
 import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { Connection, type ConnectionCurve } from './connection.js';
+import { SlaveMetrics } from './metrics.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import { ChildPool } from './pool/child-pool.js';
 import type { Pool, PoolOutcome } from './pool/pool.js';
@@ -30,6 +31,8 @@ export interface SlaveStats {
 export class Slave {
   readonly id: string;
   readonly stats: SlaveStats = { tasksDone: 0, tasksFailed: 0, messagesRejected: 0, tasksRefused: 0 };
+  /** Prometheus metrics mirroring {@link Slave.stats}; the CLI serves them (`--metrics-port`). */
+  readonly metrics: SlaveMetrics;
   private readonly pool: Pool;
   private readonly connection: Connection;
   private results: TaskResult[] = [];
@@ -65,6 +68,7 @@ export class Slave {
       maxImagePixels: options.maxImagePixels,
       logger,
     });
+    this.metrics = new SlaveMetrics({ stats: this.stats, pool: this.pool });
     this.connection = new Connection({
       endpoint: options.connect,
       slaveId: this.id,
@@ -203,6 +207,7 @@ export class Slave {
   }
 
   private queueOutcome(outcome: PoolOutcome): void {
+    this.metrics.taskOutcome(outcome);
     if (outcome.ok) {
       this.stats.tasksDone++;
       this.results.push({

@@ -29,7 +29,7 @@ export async function measureMasterMemory(count: number, root: string): Promise<
   }
   const out = join(root, `memory-${count}.jsonl`);
   const t0 = Date.now();
-  const m = startMaster(['run', dir, '--tasks', 'noop', '--local-slaves', '1', '--local-threads', '1', '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn']);
+  const m = startMaster(['run', dir, '--tasks', 'noop', '--local-slaves', '1', '--local-threads', '1', '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn', '--metrics-port', '0']);
   let peak = 0;
   const timer = setInterval(() => {
     peak = Math.max(peak, rssBytes(m.pid));

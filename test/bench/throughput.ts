@@ -78,7 +78,7 @@ export async function runCluster(dir: string, outDir: string, slaves: number, th
   const out = join(outDir, `cluster-${slaves}x${threads}.jsonl`);
   const cpu0 = sampleCpu();
   const t0 = performance.now();
-  const m = startMaster(['run', dir, '--local-slaves', String(slaves), '--local-threads', String(threads), '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn']);
+  const m = startMaster(['run', dir, '--local-slaves', String(slaves), '--local-threads', String(threads), '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn', '--metrics-port', '0']);
   const code = await waitExit(m, 1_800_000);
   const totalMs = performance.now() - t0;
   const cpu = utilization(cpu0, sampleCpu());

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InvalidArgumentError } from './errors.js';
+
+/** The part of a yargs option declaration a config file is checked against. */
+export interface ConfigOptionSpec {
+  /** `string`, `number` or `boolean` (others are taken as strings). */
+  type?: string;
+  choices?: readonly unknown[];
+  hidden?: boolean;
+  alias?: string | readonly string[];
+}
+
+/** A config file's settings, checked and converted for yargs' `.config()`. */
+export interface LoadedConfig {
+  /** The file as given after `--config`. */
+  file: string;
+  /** Settings by long option name (`every`, `local-slaves`), values of the option's type. */
+  values: Record<string, unknown>;
+}
+
+/** How a config file is checked (see {@link loadConfig}). */
+export interface ConfigRules {
+  /** The command's options, by long name, as declared to yargs. */
+  options: Readonly<Record<string, ConfigOptionSpec>>;
+  /** String options that also take a list (joined with `,`) or a mapping (`key=value,...`), e.g. `tasks`, `lease`. */
+  lists?: readonly string[];
+  /** The command, for messages, e.g. `master run`. */
+  command: string;
+}
+
+/** The option that names the config file; a file cannot set it. */
+export const CONFIG_OPTION = 'config';
+
+/**
+ * Finds `--config FILE` or `--config=FILE` in a command line, before yargs runs (the file's
+ * settings become yargs' config object, below the flags). The last one wins; `--` ends the
+ * search.
+ */
+export function findConfigPath(argv: readonly string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') break;
+    if (a === `--${CONFIG_OPTION}`) found = argv[++i];
+    else if (a.startsWith(`--${CONFIG_OPTION}=`)) found = a.slice(CONFIG_OPTION.length + 3);
+  }
+  return found;
+}
+
+/**
+ * Reads a config file: JSON (`.json`) or YAML (any other name; YAML 1.2, so JSON too).
+ * The top level must be a mapping; an empty file is an empty mapping.
+ *
+ * @throws {@link InvalidArgumentError} naming the file when it cannot be read or parsed
+ */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  let data: unknown;
+  try {
+    data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new InvalidArgumentError(`config file ${file} is not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err });
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new InvalidArgumentError(`config file ${file} must hold a mapping of settings (e.g. {"every": 10}), not ${Array.isArray(data) ? 'a list' : typeof data}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/**
+ * Checks a config file's settings against a command's options: every key must be a
+ * long option name (not an alias, a hidden option or `config`), every value of the
+ * option's type (a number, true/false, a string; one of the `choices`). Numbers are only
+ * type-checked here; their ranges are checked with the flags' (`validate*Options`).
+ *
+ * @throws {@link InvalidArgumentError} naming the setting and the file
+ */
+export function checkConfig(raw: Record<string, unknown>, file: string, rules: ConfigRules): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const known = Object.keys(rules.options).filter((k) => k !== CONFIG_OPTION && rules.options[k]?.hidden !== true);
+  for (const [key, value] of Object.entries(raw)) {
+    const spec = rules.options[key];
+    if (spec === undefined || key === CONFIG_OPTION || spec.hidden === true) {
+      const why = key === CONFIG_OPTION ? 'a config file cannot name another one' : `settings are the long option names of \`${rules.command} --help\`: ${known.join(', ')}`;
+      throw new InvalidArgumentError(`config file ${file}: unknown setting ${JSON.stringify(key)} (${why})`);
+    }
+    const bad = (what: string): InvalidArgumentError => InvalidArgumentError.format(`--${key}`, `${what}, got ${JSON.stringify(value)} (in config file ${file})`);
+    if (spec.choices !== undefined) {
+      if (typeof value !== 'string' || !spec.choices.includes(value)) throw bad(`must be one of ${spec.choices.map(String).join(', ')}`);
+      out[key] = value;
+    } else if (spec.type === 'number') {
+      if (typeof value !== 'number') throw bad('must be a number');
+      out[key] = value;
+    } else if (spec.type === 'boolean') {
+      if (typeof value !== 'boolean') throw bad('must be true or false');
+      out[key] = value;
+    } else if (typeof value === 'string' || typeof value === 'number') {
+      out[key] = String(value);
+    } else if (rules.lists?.includes(key) === true && Array.isArray(value) && value.every(isScalar)) {
+      out[key] = value.map(String).join(',');
+    } else if (rules.lists?.includes(key) === true && isMapping(value) && Object.values(value).every(isScalar)) {
+      out[key] = Object.entries(value).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    } else {
+      throw bad(rules.lists?.includes(key) === true ? 'must be a string, a list or a mapping' : 'must be a string');
+    }
+  }
+  return out;
+}
+
+/**
+ * Loads the `--config` file named in `argv`, if any ({@link findConfigPath},
+ * {@link readConfigFile}, {@link checkConfig}).
+ *
+ * @throws {@link InvalidArgumentError} naming the file (and the setting, for a bad one)
+ */
+export function loadConfig(argv: readonly string[], rules: ConfigRules): LoadedConfig | undefined {
+  const file = findConfigPath(argv);
+  if (file === undefined || file === '') return undefined;
+  return { file, values: checkConfig(readConfigFile(file), file, rules) };
+}
+
+/**
+ * Adds "(set in config file FILE)" to an option error (`--every must be ...`) when that
+ * setting came from the config file, i.e. is in it and was not given as a flag.
+ */
+export function blameConfig(err: unknown, config: LoadedConfig | undefined, argv: readonly string[], options: Readonly<Record<string, ConfigOptionSpec>>): unknown {
+  if (config === undefined || !(err instanceof InvalidArgumentError)) return err;
+  const key = /^--([a-z][\w-]*)/.exec(err.message)?.[1];
+  if (key === undefined || !(key in config.values) || givenAsFlag(argv, key, options[key]?.alias)) return err;
+  return new InvalidArgumentError(`${err.message} (set in config file ${config.file})`, { cause: err });
+}
+
+/** Whether `argv` sets option `key` itself (`--key`, `--key=`, `--no-key`, camelCase, or its one-letter alias). */
+function givenAsFlag(argv: readonly string[], key: string, alias: string | readonly string[] | undefined): boolean {
+  const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const aliases = alias === undefined ? [] : typeof alias === 'string' ? [alias] : alias;
+  for (const a of argv) {
+    if (a === '--') break;
+    const name = /^--(?:no-)?([^=]+)/.exec(a)?.[1] ?? /^-([^-=])(?:=|$)/.exec(a)?.[1];
+    if (name === key || name === camel || (name !== undefined && aliases.includes(name))) return true;
+  }
+  return false;
+}
+
+function isScalar(v: unknown): v is string | number {
+  return typeof v === 'string' || typeof v === 'number';
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildMasterArgs, type MasterArgs } from '../../../master/args.js';
+import { buildSlaveArgs } from '../../../slave/args.js';
+import { checkConfig, findConfigPath, loadConfig } from '../../../shared/config-file.js';
+import { InvalidArgumentError } from '../../../shared/errors.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+const RULES = {
+  command: 'tool',
+  options: { every: { type: 'number' }, tasks: { type: 'string' }, out: { type: 'string', alias: 'o' }, resume: { type: 'boolean' }, progress: { choices: ['a', 'b'] }, config: { type: 'string' } },
+  lists: ['tasks'],
+};
+
+describe('config files', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  const file = (name: string, text: string): string => {
+    const path = join(tmp.dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    tmp.cleanup();
+  });
+
+  it('finds --config FILE and --config=FILE, the last one winning, not after --', () => {
+    expect(findConfigPath(['run', 'x', '--config', 'a.yaml'])).to.equal('a.yaml');
+    expect(findConfigPath(['--config=a.yaml', '--config', 'b.json'])).to.equal('b.json');
+    expect(findConfigPath(['run', '--', '--config', 'a.yaml'])).to.equal(undefined);
+    expect(findConfigPath(['--configs', 'a'])).to.equal(undefined);
+  });
+
+  it('checks keys and types, and turns lists into flag text', () => {
+    expect(checkConfig({ every: 3, tasks: ['face', 'edge'], out: 42, resume: true, progress: 'b' }, 'f', RULES)).to.deep.equal({ every: 3, tasks: 'face,edge', out: '42', resume: true, progress: 'b' });
+    const bad = (raw: Record<string, unknown>): string => {
+      try {
+        checkConfig(raw, 'f.yaml', RULES);
+      } catch (err) {
+        expect(err).to.be.instanceOf(InvalidArgumentError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad({ every: '3' })).to.equal('--every must be a number, got "3" (in config file f.yaml)');
+    expect(bad({ resume: 'true' })).to.equal('--resume must be true or false, got "true" (in config file f.yaml)');
+    expect(bad({ progress: 'c' })).to.equal('--progress must be one of a, b, got "c" (in config file f.yaml)');
+    expect(bad({ out: ['a', 'b'] })).to.equal('--out must be a string, got ["a","b"] (in config file f.yaml)');
+    expect(bad({ tasks: { a: [1] } })).to.match(/^--tasks must be a string, a list or a mapping/);
+    expect(bad({ o: 'x' })).to.match(/unknown setting "o" \(settings are the long option names of `tool --help`: every, tasks, out, resume, progress\)/);
+    expect(bad({ config: 'x' })).to.match(/cannot name another one/);
+  });
+
+  it('reads YAML (lists, mappings) and JSON; an empty file is no settings', () => {
+    expect(loadConfig(['--config', file('a.yml', 'every: 4\ntasks:\n  - face\n')], RULES)?.values).to.deep.equal({ every: 4, tasks: 'face' });
+    expect(loadConfig(['--config', file('a.json', '{"every": 4}')], RULES)?.values).to.deep.equal({ every: 4 });
+    expect(loadConfig(['--config', file('empty.yaml', '')], RULES)?.values).to.deep.equal({});
+    expect(loadConfig(['run'], RULES)).to.equal(undefined);
+  });
+
+  it('sets every master run option from the file, flags winning', async () => {
+    const cfg = file('master.yaml', [
+      'every: 10',
+      'local-slaves: 2',
+      'tasks: [face, edge]',
+      'lease: {face: 9000, edge: 5000}',
+      'out: from-file.jsonl',
+      'progress: none',
+      'resume: true',
+      'metrics-port: 0',
+      'metrics-host: 0.0.0.0',
+      'metrics-linger: 15000',
+      'log-level: debug',
+      '',
+    ].join('\n'));
+    const a = (await buildMasterArgs(['run', 'samples', '--config', cfg])) as MasterArgs;
+    expect(a.options).to.include({ every: 10, localSlaves: 2, out: 'from-file.jsonl', reportFile: 'from-file.jsonl.report.json', progress: 'none', resume: true, metricsPort: 0, metricsHost: '0.0.0.0', metricsLingerMs: 15000 });
+    expect(a.options.kinds).to.deep.equal(['face', 'edge']);
+    expect(a.options.leaseMs).to.include({ face: 9000, edge: 5000, object: 120_000 });
+    expect(a.logLevel).to.equal('debug');
+    const b = (await buildMasterArgs(['run', 'samples', '--config', cfg, '--every', '3', '-o', 'flag.jsonl', '--no-resume', '--tasks', 'object', '--metrics-port', '9999'])) as MasterArgs;
+    expect(b.options).to.include({ every: 3, out: 'flag.jsonl', resume: false, localSlaves: 2, metricsPort: 9999 });
+    expect(b.options.kinds).to.deep.equal(['object']);
+  });
+
+  it('blames a bad value on the file only when the file set it', async () => {
+    const cfg = file('master.json', JSON.stringify({ 'jpeg-quality': 500, out: 'x.jsonl' }));
+    await expect(buildMasterArgs(['run', 'samples', '--config', cfg])).to.be.rejectedWith(InvalidArgumentError, `--jpeg-quality must be an integer from 1 to 100, got 500 (set in config file ${cfg})`);
+    const ok = file('ok.json', JSON.stringify({ out: 'x.jsonl' }));
+    const err = await buildMasterArgs(['run', 'samples', '--config', ok, '--jpeg-quality', '0']).catch((e: unknown) => e as Error);
+    expect((err as Error).message).to.equal('--jpeg-quality must be an integer from 1 to 100, got 0');
+  });
+
+  it('sets slave options from the file, flags winning', async () => {
+    const cfg = file('slave.yaml', 'connect: tcp://10.0.0.5:5570\nthreads: 3\nslave-id: pi-7\nmetrics-port: 9465\nmetrics-host: "::"\ndrain-timeout: 0\n');
+    const a = await buildSlaveArgs(['--config', cfg]);
+    expect(a.options).to.include({ connect: 'tcp://10.0.0.5:5570', threads: 3, prefetch: 12, slaveId: 'pi-7', metricsPort: 9465, metricsHost: '::', drainTimeoutMs: 0 });
+    const b = await buildSlaveArgs(['--config', cfg, '--threads', '1', '--metrics-port', '0']);
+    expect(b.options).to.include({ threads: 1, prefetch: 4, metricsPort: 0, slaveId: 'pi-7' });
+    const bad = file('bad.yaml', 'metrics-host: "not a host"\n');
+    await expect(buildSlaveArgs(['--config', bad])).to.be.rejectedWith(InvalidArgumentError, /--metrics-host must be an IP address or host name/);
+  });
+});
