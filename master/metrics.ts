@@ -1,7 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskKind } from '../proto/task-kinds.js';
 import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
 import type { BatchStats } from './stats.js';
+import { readCounter, readGauge } from '../shared/metrics-readers.js';
 
 /** Buckets of queue-to-result time, s: up to the default lease (120 s) and beyond. */
 export const END_TO_END_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -71,15 +72,7 @@ export class MasterMetrics {
     for (const r of DROP_REASONS) this.messageDropped(r, 0);
 
     const total = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
+      readCounter(registers, name, help, read);
     };
     total('cctv_images_done_total', 'Images and video frames recorded in the results file (ok or not).', () => stats.imagesDone);
     total('cctv_images_failed_total', 'Images recorded with at least one failed task.', () => stats.imagesFailed);
@@ -93,14 +86,7 @@ export class MasterMetrics {
     total('cctv_bytes_received_total', 'Bytes the master received on its socket, all message parts.', () => router()?.bytesReceived ?? 0);
 
     const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
+      readGauge(registers, name, help, read);
     };
     gauge('cctv_pending_tasks', 'Tasks waiting for a slave (queue depth).', () => table.pendingCount);
     gauge('cctv_in_flight_tasks', 'Tasks sent to slaves and not yet answered.', () => slaves.all().reduce((n, s) => n + s.inFlight.size, 0));

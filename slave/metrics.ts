@@ -5,6 +5,7 @@ import type { TaskKind } from '../proto/task-kinds.js';
 import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import type { PoolOutcome } from './pool/pool.js';
+import { readCounter, readGauge } from '../shared/metrics-readers.js';
 
 /** Where Linux exposes its thermal zones (`thermal_zoneN/temp` in millidegrees Celsius, `thermal_zoneN/type`). */
 export const THERMAL_ROOT = '/sys/class/thermal';
@@ -85,28 +86,13 @@ export class SlaveMetrics {
     // Every series starts at 0, so the first increase is seen.
     for (const k of SUPPORTED_KINDS) if (k !== 'noop') this.series(k);
     const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
+      readGauge(registers, name, help, read);
     };
     gauge('cctv_slave_workers', 'Worker processes (tasks run at once).', () => pool.size);
     gauge('cctv_slave_busy_workers', 'Worker processes running a task now.', () => pool.busy);
     gauge('cctv_slave_queued_tasks', 'Tasks received and waiting for a worker.', () => pool.queued);
     const total = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
+      readCounter(registers, name, help, read);
     };
     total('cctv_slave_tasks_refused_total', 'Tasks refused because the slave was leaving (the master retries them elsewhere).', () => stats.tasksRefused);
     total('cctv_slave_messages_rejected_total', 'Messages from the master dropped as malformed or unexpected.', () => stats.messagesRejected);

@@ -1,3 +1,4 @@
+export { rssBytes } from '../helpers/fixtures.js';
 import { readFileSync } from 'node:fs';
 
 /** Jiffies of all CPUs from /proc/stat: busy and total. */
@@ -21,12 +22,3 @@ export function utilization(a: CpuSample, b: CpuSample): number {
   return total > 0 ? (b.busy - a.busy) / total : 0;
 }
 
-/** Resident memory of a process, bytes (/proc/PID/status VmRSS), or 0 when it is gone. */
-export function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}

@@ -2,17 +2,10 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit, waitFor } from '../helpers/processes.js';
 
-function recordsSoFar(out: string): number {
-  try {
-    return readResults(out).records.length;
-  } catch {
-    return 0;
-  }
-}
 
 describe('faults: Ctrl-C on the master', function () {
   this.timeout(180_000);

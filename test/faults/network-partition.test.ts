@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
 import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
@@ -9,13 +9,6 @@ const KINDS = ['object', 'face', 'edge', 'corner'] as const;
 const EVERY = 4;
 const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
-function recordsSoFar(out: string): number {
-  try {
-    return readResults(out).records.length;
-  } catch {
-    return 0;
-  }
-}
 
 describe('faults: a slave cut off by the network (its own network namespace)', function () {
   this.timeout(240_000);

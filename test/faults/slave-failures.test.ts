@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
@@ -9,14 +9,6 @@ const KINDS = ['object', 'face', 'edge', 'corner'] as const;
 const EVERY = 4; // 30 frames of the 120-frame sample
 const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
-/** Counts records written so far (the header line excluded). */
-function recordsSoFar(out: string): number {
-  try {
-    return readResults(out).records.length;
-  } catch {
-    return 0;
-  }
-}
 
 describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', function () {
   this.timeout(240_000);

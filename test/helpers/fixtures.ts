@@ -33,6 +33,25 @@ export function readResults(path: string): { header: Record<string, unknown>; re
   return { header: JSON.parse(first ?? '{}') as Record<string, unknown>, records: rest.map((l) => JSON.parse(l) as ImageRecord) };
 }
 
+/** Records written so far to a results file (0 while it does not exist yet). */
+export function recordsSoFar(path: string): number {
+  try {
+    return readResults(path).records.length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident set size of a process, bytes (`VmRSS` in /proc/PID/status); 0 when gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Reads a report file. */
 export function readReport(path: string): BatchReport {
   return JSON.parse(readFileSync(path, 'utf8')) as BatchReport;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+export { rssBytes } from './fixtures.js';
 import { Packr } from 'msgpackr';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import { PROTOCOL_VERSION } from '../../proto/version.js';
@@ -258,12 +258,3 @@ export class Fuzzer {
   }
 }
 
-/** Resident set size of a process, bytes (`VmRSS` in /proc/PID/status); 0 when gone. */
-export function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
