@@ -35,10 +35,15 @@ export async function* videoFrames(path: string, every: number, encoding: FrameE
     const flags = encoding.format === 'png' ? [cv.IMWRITE_PNG_COMPRESSION, 1] : [cv.IMWRITE_JPEG_QUALITY, encoding.jpegQuality];
     let index = 0;
     for (;;) {
-      const frame = await cap.readAsync();
+      // Synchronous on purpose: the binding's *Async calls allocate Mats on libuv threads,
+      // whose allocator then enters V8 from a foreign thread and later aborts the process
+      // ("Check failed: marking_done_", seen here). A frame takes about 1 ms to read.
+      const frame = cap.read();
+      // Let heartbeats and results through between long runs of skipped frames.
+      if (index % 20 === 19) await new Promise<void>((resolve) => setImmediate(resolve));
       if (frame.empty) break;
       if (index % every === 0) {
-        const bytes = await cv.imencodeAsync(ext, frame, flags);
+        const bytes = cv.imencode(ext, frame, flags);
         const timestampMs = fps > 0 ? Math.round((index * 1000 * 1000) / fps) / 1000 : undefined;
         yield {
           key: itemKey(path, index),
