@@ -441,6 +441,8 @@ export class Master {
             const t = this.table.image(this.table.task(r.taskId)?.imageId ?? -1)?.outcomes.get(r.kind);
             const latencyMs = t?.ok === true ? t.latencyMs : 0;
             this.stats.addTask(r.kind, r.computeMs, latencyMs);
+            const task = this.table.task(r.taskId);
+            if (task) this.stats.queueWait.add(task.leasedAtMs - task.queuedAtMs);
             this.metrics.taskDone(r.kind, r.computeMs, latencyMs);
             this.registry.recordDone(slaveId, r.computeMs);
           } else if (d === 'duplicate') this.stats.duplicatesDropped++;

@@ -21,6 +21,11 @@ export interface BatchReport {
   slavesRefused: number;
   /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
   speedUp: number;
+  /** Speed-up over the total worker threads of the slaves seen (1.0 = every thread always computing). */
+  parallelEfficiency: number;
+  /** Time tasks waited in the master's queue before their lease, ms. */
+  queueWaitP50Ms: number;
+  queueWaitP95Ms: number;
   /** Time from the first slave's READY to the last record, ms (wall time less start-up). */
   processingMs: number;
   /** Bytes the master sent and received on its socket, all parts. */
@@ -70,6 +75,9 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     messagesDropped: stats.messagesDropped,
     slavesRefused: stats.slavesRefused,
     speedUp: r2(computeSum / Math.max(wallMs, 1)),
+    parallelEfficiency: r2(computeSum / Math.max(wallMs, 1) / Math.max(1, slaves.reduce((n, s) => n + s.capacity, 0))),
+    queueWaitP50Ms: r1(stats.queueWait.percentile(50)),
+    queueWaitP95Ms: r1(stats.queueWait.percentile(95)),
     processingMs: 0,
     bytesSent: 0,
     bytesReceived: 0,
@@ -98,7 +106,8 @@ export function formatReport(r: BatchReport): string {
   if (r.imagesResumed > 0) lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped)`);
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
   lines.push(`  duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
-  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {
     lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);
   }

@@ -60,6 +60,8 @@ export class BatchStats {
   imageBytesSent = 0;
   /** Compute time per kind, ms. */
   readonly compute = new Map<TaskKind, Series>();
+  /** Time from queueing a task to its last lease (the one that succeeded, or a later one), ms. */
+  readonly queueWait = new Series();
   /** Queue-to-result latency per kind, ms. */
   readonly endToEnd = new Map<TaskKind, Series>();
 
