@@ -48,6 +48,7 @@ function masterRunOptions(d: MasterOptions) {
     'metrics-port': { type: 'number', default: d.metricsPort, description: 'serve Prometheus metrics at http://HOST:PORT/metrics (0 = off)' },
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
     'metrics-linger': { type: 'number', default: d.metricsLingerMs, description: 'after the batch, keep serving /metrics this long before exiting, ms (for a last scrape)' },
+    annotate: { type: 'string', description: 'write an annotated JPEG of each image or frame (people, faces, corners, edges) and contact-sheet.jpg into this folder' },
     config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. every: 10); flags override it' },
   } satisfies Record<string, Options>;
 }
@@ -60,7 +61,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultMasterOptions();
   return yargs(argv)
     .scriptName('master')
-    .usage('$0 <command> [options]\n\nCoordinates a cctv-cluster batch: splits images and video frames into object,\nface, edge and corner detection tasks and hands them to slaves over ZeroMQ.')
+    .usage('$0 <command> [options]\n\nCoordinates a cctv-cluster batch: splits images and video frames\ninto object, face, edge and corner detection tasks and hands them\nto slaves over ZeroMQ.')
     .command('run <inputs..>', 'process images, directories, globs and videos', (y) =>
       y
         .positional('inputs', { type: 'string', array: true, description: 'image files, directories (searched recursively), globs or video files' })
@@ -83,7 +84,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .help()
     .alias('h', 'help')
     .version()
-    .wrap(Math.min(110, process.stdout.columns || 110));
+    .wrap(null);
 }
 
 /** Parses `--tasks`. @throws {@link InvalidArgumentError} for an unknown kind */
@@ -165,5 +166,6 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
     metricsPort: a['metrics-port'] as number,
     metricsHost: a['metrics-host'] as string,
     metricsLingerMs: a['metrics-linger'] as number,
+    annotate: a['annotate'] as string | undefined,
   });
 }

@@ -12,6 +12,7 @@ import { checkInputs, expandInputs } from './ingest/expand.js';
 import type { IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
+import { Annotator } from './annotate.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
@@ -66,6 +67,8 @@ export class Master {
   private readonly registry: SlaveRegistry;
   /** Who was sent each task: only they may answer it. */
   private readonly holders = new TaskHolders();
+  /** Writes annotated copies (`--annotate`), created in {@link Master.run}. */
+  private annotator: Annotator | undefined;
   private router: MasterRouter | undefined;
   /** Throw-away keys of the local slaves, when CURVE is on. */
   private localKeys: EphemeralClientKeys | undefined;
@@ -97,7 +100,7 @@ export class Master {
     /** Items to process instead of `options.inputs` (benchmarks feed synthetic images). */
     private readonly source?: AsyncIterable<IngestItem>,
   ) {
-    this.table = new TaskTable(options.maxAttempts);
+    this.table = new TaskTable(options.maxAttempts, options.annotate !== undefined);
     this.registry = new SlaveRegistry(clock, options.heartbeatIntervalMs, options.heartbeatLiveness);
     this.metrics = new MasterMetrics(options.kinds, { stats: this.stats, table: this.table, slaves: this.registry, router: () => this.router });
   }
@@ -119,6 +122,7 @@ export class Master {
       startedAt: new Date().toISOString(),
       settings: { tasks: o.kinds, every: o.every, frameFormat: o.frameFormat, jpegQuality: o.jpegQuality, detectors: o.detectors },
     };
+    if (o.annotate !== undefined) this.annotator = new Annotator(o.annotate, o.detectors.edge, this.logger);
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
     this.journal = opened.journal;
     this.done = opened.done;
@@ -208,6 +212,7 @@ export class Master {
     this.stopping = true;
     const wallMs = this.clock.now() - this.startedMs;
     this.drainCompleted();
+    this.annotator?.finish();
     this.journal?.close();
     this.progress?.stop();
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
@@ -406,6 +411,8 @@ export class Master {
       this.holders.forget(image.taskIds);
       const record = mergeImage(image, this.options.kinds);
       this.journal?.append(record);
+      this.annotator?.add(record, image.bytes);
+      image.bytes = undefined;
       this.stats.imagesDone++;
       if (!record.ok) this.stats.imagesFailed++;
       for (const o of image.outcomes.values()) if (!o.ok) this.stats.tasksFailed++;

@@ -79,6 +79,12 @@ export interface MasterOptions {
   metricsHost: string;
   /** After the batch, keep serving `/metrics` this long before exiting (for a last scrape), ms. @defaultValue 0 */
   metricsLingerMs: number;
+  /**
+   * Folder for annotated JPEG copies of each completed image or frame (boxes, corners, edge
+   * overlay) and `contact-sheet.jpg` of the frames with the most detections; undefined = none.
+   * Done on the master's main thread. @defaultValue none
+   */
+  annotate: string | undefined;
 }
 
 /** The defaults of {@link MasterOptions} (inputs empty). */
@@ -113,6 +119,7 @@ export function defaultMasterOptions(): MasterOptions {
     metricsPort: DEFAULT_MASTER_METRICS_PORT,
     metricsHost: DEFAULT_METRICS_HOST,
     metricsLingerMs: 0,
+    annotate: undefined,
   };
 }
 
@@ -165,6 +172,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   const hostProblem = metricsHostProblem(o.metricsHost);
   if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
   int('--metrics-linger', o.metricsLingerMs, 0, 3_600_000);
+  if (o.annotate?.trim() === '') throw InvalidArgumentError.format('--annotate', 'must name a folder');
   if (o.resume && o.overwrite) throw InvalidArgumentError.format('--resume', 'and --overwrite cannot be used together');
   return o;
 }

@@ -66,7 +66,14 @@ export class TaskTable {
   /**
    * @param maxAttempts - attempts per task before it is recorded as failed (>= 1)
    */
-  constructor(readonly maxAttempts: number) {}
+  /**
+   * @param keepCompletedBytes - keep a completed image's bytes until {@link TaskTable.takeCompleted}
+   *   hands it over (for `--annotate`); otherwise they are dropped as soon as it completes
+   */
+  constructor(
+    readonly maxAttempts: number,
+    private readonly keepCompletedBytes = false,
+  ) {}
 
   /** Images in the table (loaded and not yet taken out as complete). */
   get imageCount(): number {
@@ -230,7 +237,7 @@ export class TaskTable {
 
   private checkComplete(image: ImageEntry): void {
     if (image.outcomes.size === image.taskIds.length) {
-      image.bytes = undefined;
+      if (!this.keepCompletedBytes) image.bytes = undefined;
       this.completed.push(image);
     }
   }

@@ -49,10 +49,12 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
   return yargs(argv)
     .scriptName('slave')
     .usage(
-      '$0 [options]\n\nConnects to a cctv-cluster master and runs its object, face, edge and corner\n' +
-        'detection tasks on a pool of worker processes. Start one per machine; the master\n' +
-        'spreads work over every slave that connects. Runs until stopped (Ctrl-C finishes\n' +
-        'the tasks in hand first; a second Ctrl-C exits at once).\n\n' +
+      // Lines under 72 characters: yargs cuts longer usage lines mid-word.
+      '$0 [options]\n\nConnects to a cctv-cluster master and runs its object, face, edge\n' +
+        'and corner detection tasks on a pool of worker processes. Start one\n' +
+        'per machine; the master spreads work over every slave that connects.\n' +
+        'Runs until stopped (Ctrl-C finishes the tasks in hand first; a second\n' +
+        'Ctrl-C exits at once).\n\n' +
         '$0 keygen [NAME]: write this slave\'s CurveZMQ key pair (see `$0 keygen --help`).',
     )
     .example('$0 --connect tcp://192.168.1.10:5570', 'serve the master at 192.168.1.10 with one worker per core')
@@ -69,7 +71,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     .help()
     .alias('h', 'help')
     .version()
-    .wrap(Math.min(100, process.stdout.columns || 100));
+    .wrap(null);
 }
 
 /**

@@ -1,0 +1,196 @@
+/**
+ * `master run --annotate DIR`: an annotated JPEG copy of each completed image or frame,
+ * and a contact sheet of the frames with the most detections.
+ *
+ * Runs on the master's main thread, so only synchronous OpenCV calls are used (the
+ * binding's `*Async` methods allocate on libuv threads and abort the process, see
+ * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
+ * differ from OpenCV's).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import type { DetectorConfig } from '../proto/detector-config.js';
+import type { Logger } from '../shared/logger.js';
+import { cv, type Mat } from '../shared/opencv.js';
+import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
+
+/** Colours, BGR. */
+const GREEN = new cv.Vec3(0, 200, 0);
+const BLUE = new cv.Vec3(255, 64, 0);
+const RED = new cv.Vec3(0, 0, 255);
+const YELLOW = [0, 255, 255];
+const WHITE = new cv.Vec3(255, 255, 255);
+const BLACK = new cv.Vec3(0, 0, 0);
+const FONT = cv.FONT_HERSHEY_SIMPLEX;
+/** Opacity of the edge overlay. */
+const EDGE_ALPHA = 0.5;
+const JPEG_QUALITY = 90;
+
+/** Contact sheet layout. */
+export const CONTACT_SHEET = { file: 'contact-sheet.jpg', thumbWidth: 240, columns: 4, max: 16 } as const;
+
+interface Thumb {
+  detections: number;
+  seq: number;
+  mat: Mat;
+}
+
+type Entry = KindSuccess | KindFailure | undefined;
+
+/** A kind's value when it succeeded. */
+function success(entry: Entry): KindSuccess | undefined {
+  return entry === undefined || isKindFailure(entry) ? undefined : entry;
+}
+
+/** `cam 1/a.jpg` -> `a`; anything but `[A-Za-z0-9._-]` becomes `_`. */
+export function sanitizedBase(source: string): string {
+  const base = basename(source, extname(source)).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
+  return base.length === 0 || /^\.+$/.test(base) ? 'image' : base;
+}
+
+/** File name of a record's annotated copy, without collision suffix: `NAME[-fNNNNNN].jpg`. */
+export function annotatedName(record: Pick<ImageRecord, 'source' | 'frame'>): string {
+  const frame = record.frame === undefined ? '' : `-f${String(record.frame).padStart(6, '0')}`;
+  return `${sanitizedBase(record.source)}${frame}.jpg`;
+}
+
+/** Writes annotated copies of completed images and, at {@link Annotator.finish}, a contact sheet. */
+export class Annotator {
+  private readonly used = new Set<string>();
+  private readonly thumbs: Thumb[] = [];
+  private seq = 0;
+  /** Annotated copies written. */
+  written = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly edge: DetectorConfig['edge'],
+    private readonly logger: Logger,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Annotates one record's image; never throws (a failure is logged at debug and skipped). */
+  add(record: ImageRecord, bytes: Buffer | undefined): void {
+    if (bytes === undefined || bytes.length === 0) {
+      this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
+      return;
+    }
+    try {
+      this.annotate(record, bytes);
+    } catch (err) {
+      this.logger.debug(`annotate: ${record.source}${record.frame === undefined ? '' : ` frame ${record.frame}`} skipped: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Writes the contact sheet (when any image was annotated); never throws. */
+  finish(): void {
+    if (this.thumbs.length === 0) return;
+    try {
+      const sorted = [...this.thumbs].sort((a, b) => b.detections - a.detections || a.seq - b.seq);
+      const { thumbWidth, columns } = CONTACT_SHEET;
+      const cols = Math.min(columns, sorted.length);
+      const rows = Math.ceil(sorted.length / columns);
+      const gap = 4;
+      // Each row is as tall as its tallest thumbnail; rowTop[r] is where row r starts.
+      const rowTop = [gap];
+      for (let r = 0; r < rows; r++) {
+        const height = Math.max(...sorted.slice(r * columns, (r + 1) * columns).map((t) => t.mat.rows));
+        rowTop.push((rowTop[r] ?? 0) + height + gap);
+      }
+      const sheet = new cv.Mat(rowTop[rows] ?? gap, cols * thumbWidth + (cols + 1) * gap, cv.CV_8UC3, [40, 40, 40]);
+      sorted.forEach((t, i) => {
+        const x = gap + (i % columns) * (thumbWidth + gap);
+        const y = rowTop[Math.floor(i / columns)] ?? 0;
+        t.mat.copyTo(sheet.getRegion(new cv.Rect(x, y, t.mat.cols, t.mat.rows)));
+      });
+      writeFileSync(join(this.dir, CONTACT_SHEET.file), cv.imencode('.jpg', sheet, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    } catch (err) {
+      this.logger.warn(`annotate: could not write the contact sheet: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private annotate(record: ImageRecord, bytes: Buffer): void {
+    const image = cv.imdecode(bytes, cv.IMREAD_COLOR);
+    if (image.empty || image.rows === 0 || image.cols === 0) throw new Error('image could not be decoded');
+    if (record.width !== undefined && (record.width !== image.cols || record.height !== image.rows)) {
+      throw new Error(`decoded ${image.cols}x${image.rows} px, but the record says ${record.width}x${record.height}`);
+    }
+    const s = Math.max(1, Math.round(Math.min(image.cols, image.rows) / 500));
+    const fontScale = 0.45 * s;
+
+    const edge = success(record.edge) as ({ edgePixels: number } & KindSuccess) | undefined;
+    if (edge !== undefined) {
+      const k = new cv.Size(this.edge.blurKernelPx, this.edge.blurKernelPx);
+      const grey = image.cvtColor(cv.COLOR_BGR2GRAY);
+      const edges = grey.gaussianBlur(k, this.edge.blurSigma, this.edge.blurSigma, cv.BORDER_REFLECT_101).canny(this.edge.lowThreshold, this.edge.highThreshold, 3, false);
+      const yellow = new cv.Mat(image.rows, image.cols, cv.CV_8UC3, YELLOW);
+      image.addWeighted(1 - EDGE_ALPHA, yellow, EDGE_ALPHA, 0, -1).copyTo(image, edges);
+    }
+    const corner = success(record.corner) as ({ points: { x: number; y: number }[] } & KindSuccess) | undefined;
+    for (const p of corner?.points ?? []) image.drawCircle(new cv.Point2(p.x, p.y), 2 * s, RED, -1, cv.LINE_AA, 0);
+
+    const boxes: { x: number; y: number; width: number; height: number; label: string; colour: typeof GREEN }[] = [];
+    const object = success(record.object) as ({ boxes: { x: number; y: number; width: number; height: number; score: number }[] } & KindSuccess) | undefined;
+    for (const b of object?.boxes ?? []) boxes.push({ ...b, label: `person ${b.score.toFixed(2)}`, colour: GREEN });
+    const face = success(record.face) as ({ boxes: { x: number; y: number; width: number; height: number }[] } & KindSuccess) | undefined;
+    for (const b of face?.boxes ?? []) boxes.push({ ...b, label: 'face', colour: BLUE });
+    for (const b of boxes) image.drawRectangle(new cv.Point2(b.x, b.y), new cv.Point2(b.x + b.width - 1, b.y + b.height - 1), b.colour, 2 * s, cv.LINE_8, 0);
+    for (const b of boxes) label(image, b.label, b.x, b.y, b.colour, fontScale, s);
+
+    const name = basename(record.source);
+    label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
+
+    writeFileSync(join(this.dir, this.uniqueName(annotatedName(record))), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    this.written++;
+    this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
+  }
+
+  /** The name, or `NAME-2.jpg`, `NAME-3.jpg`... when another source had the same one. */
+  private uniqueName(name: string): string {
+    let out = name;
+    for (let n = 2; this.used.has(out); n++) out = name.replace(/\.jpg$/, `-${n}.jpg`);
+    this.used.add(out);
+    return out;
+  }
+
+  /** Keeps a labelled thumbnail when it is among the top {@link CONTACT_SHEET}.max by detections. */
+  private keepThumb(image: Mat, detections: number, name: string, frame: number | undefined): void {
+    const seq = this.seq++;
+    let worst = -1;
+    if (this.thumbs.length >= CONTACT_SHEET.max) {
+      worst = 0;
+      this.thumbs.forEach((t, i) => {
+        const w = this.thumbs[worst];
+        if (w !== undefined && (t.detections < w.detections || (t.detections === w.detections && t.seq > w.seq))) worst = i;
+      });
+      if ((this.thumbs[worst]?.detections ?? 0) >= detections) return;
+    }
+    const width = CONTACT_SHEET.thumbWidth;
+    const height = Math.max(1, Math.round((image.rows * width) / image.cols));
+    const mat = image.resize(new cv.Size(width, height), 0, 0, cv.INTER_AREA);
+    const text = `${frame === undefined ? name : `${name} f${frame}`}: ${detections}`;
+    label(mat, text, 0, height, BLACK, 0.4, 1, true, true);
+    const thumb = { detections, seq, mat };
+    if (worst >= 0) this.thumbs[worst] = thumb;
+    else this.thumbs.push(thumb);
+  }
+}
+
+/**
+ * Draws `text` on a filled box at (x, y): above that point (or below it when there is no
+ * room), or, with `inside`, from the top-left corner (`bottom`: up from y).
+ */
+function label(image: Mat, text: string, x: number, y: number, bg: typeof GREEN, fontScale: number, s: number, inside = false, bottom = false): void {
+  const thickness = s;
+  const { size, baseLine } = cv.getTextSize(text, FONT, fontScale, thickness);
+  const pad = 2 * s;
+  const h = size.height + baseLine + 2 * pad;
+  const w = Math.min(image.cols, size.width + 2 * pad);
+  let top: number;
+  if (inside) top = bottom ? y - h : y;
+  else top = y - h >= 0 ? y - h : y;
+  const left = Math.max(0, Math.min(x, image.cols - w));
+  image.drawRectangle(new cv.Point2(left, top), new cv.Point2(left + w - 1, top + h - 1), bg, cv.FILLED, cv.LINE_8, 0);
+  image.putText(text, new cv.Point2(left + pad, top + pad + size.height), FONT, fontScale, WHITE, thickness, cv.LINE_AA, 0);
+}

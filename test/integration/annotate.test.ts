@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTACT_SHEET, annotatedName } from '../../master/annotate.js';
+import { MASTER_EXIT } from '../../master/master.js';
+import { isKindFailure, type ImageRecord } from '../../master/merge.js';
+import { cv, type Mat } from '../../shared/opencv.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readResults, tempDir } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startMaster, waitExit } from '../helpers/processes.js';
+
+type Box = { x: number; y: number; width: number; height: number };
+
+function boxesOf(entry: ImageRecord['face']): Box[] {
+  return entry === undefined || isKindFailure(entry) ? [] : (entry as unknown as { boxes: Box[] }).boxes;
+}
+
+/** The original image of a record: the photo, or the video frame read sequentially. */
+function original(r: ImageRecord): Mat {
+  if (r.frame === undefined) return cv.imread(r.source, cv.IMREAD_COLOR);
+  const cap = new cv.VideoCapture(r.source);
+  try {
+    let frame = cap.read();
+    for (let i = 0; i < r.frame; i++) frame = cap.read();
+    return frame;
+  } finally {
+    cap.release();
+  }
+}
+
+/** Mean over channels of the per-pixel absolute difference. */
+function meanAbsDiff(a: Mat, b: Mat): number {
+  const m = a.absdiff(b).mean();
+  return (m.w + m.x + m.y) / 3; // Vec4 is (w, x, y, z): B, G, R here
+}
+
+/**
+ * How much `channel` (BGR index) dominates the other two along the left side of a box
+ * (the best of the columns around its left edge, middle half of its height).
+ */
+function colourMargin(image: Mat, b: Box, channel: number): number {
+  let best = -Infinity;
+  for (let x = Math.max(0, b.x - 2); x <= Math.min(image.cols - 1, b.x + 2); x++) {
+    const m = image.getRegion(new cv.Rect(x, b.y + Math.floor(b.height / 4), 1, Math.floor(b.height / 2))).mean();
+    const bgr = [m.w, m.x, m.y]; // Vec4 is (w, x, y, z)
+    best = Math.max(best, (bgr[channel] ?? 0) - Math.max(...bgr.filter((_, i) => i !== channel)));
+  }
+  return best;
+}
+
+describe('master run --annotate', function () {
+  this.timeout(180_000);
+
+  it('writes an annotated JPEG per record and a contact sheet', async () => {
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.dir, 'results.jsonl');
+      const dir = join(tmp.dir, 'annotated');
+      const master = startMaster([
+        'run', SAMPLE_FACES, SAMPLE_VIDEO, '--every', '40', '--annotate', dir,
+        '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2',
+        '--out', out, '--progress', 'none', '--metrics-port', '0',
+      ]);
+      const code = await waitExit(master, 170_000);
+      expect(code, master.stderr()).to.equal(MASTER_EXIT.ok);
+
+      const { records } = readResults(out);
+      expect(records).to.have.length(6); // 3 photos + frames 0, 40, 80
+      const names = records.map((r) => annotatedName(r));
+      expect(readdirSync(dir).sort()).to.deep.equal([...names, CONTACT_SHEET.file].sort());
+
+      let detected = 0;
+      for (const r of records) {
+        const name = annotatedName(r);
+        const annotated = cv.imread(join(dir, name), cv.IMREAD_COLOR);
+        const orig = original(r);
+        expect([annotated.cols, annotated.rows], name).to.deep.equal([orig.cols, orig.rows]);
+        expect([annotated.cols, annotated.rows], name).to.deep.equal([r.width, r.height]);
+        const faces = boxesOf(r.face);
+        const people = boxesOf(r.object);
+        if (faces.length + people.length === 0) continue;
+        detected++;
+        expect(meanAbsDiff(annotated, orig), name).to.be.above(1);
+        // The left side of each box is drawn in its colour (BGR): blue for faces, green for people.
+        for (const [boxes, channel] of [[faces, 0], [people, 1]] as const) {
+          for (const b of boxes) {
+            const drawn = colourMargin(annotated, b, channel);
+            const before = colourMargin(orig, b, channel);
+            expect(drawn - before, `${name} box ${JSON.stringify(b)}: colour margin ${drawn.toFixed(1)}, originally ${before.toFixed(1)}`).to.be.above(40);
+          }
+        }
+      }
+      expect(detected, 'records with people or faces').to.be.at.least(3);
+
+      const sheetPath = join(dir, CONTACT_SHEET.file);
+      expect(existsSync(sheetPath)).to.equal(true);
+      const sheet = cv.imread(sheetPath, cv.IMREAD_COLOR);
+      // 6 thumbnails: 4 columns of 240 px with 4 px gaps, 2 rows.
+      expect(sheet.cols).to.equal(4 * CONTACT_SHEET.thumbWidth + 5 * 4);
+      expect(sheet.rows).to.be.above(2 * 100);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
