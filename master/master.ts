@@ -17,6 +17,8 @@ import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
 import { buildReport, type BatchReport } from './report.js';
+import { renderReportHtml } from './report-html.js';
+import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
@@ -87,6 +89,8 @@ export class Master {
   private startedMs = 0;
   private droppedLogAtMs = 0;
   private dispatchScheduled = false;
+  /** Images completed over time, for the report's throughput chart. */
+  private readonly timeline = new Timeline();
   /** When the first slave announced itself, monotonic ms (processing starts there). */
   private firstReadyMs: number | undefined;
   /** The endpoint actually bound, once started. */
@@ -230,6 +234,7 @@ export class Master {
     report.imagesResumed = this.done.size;
     try {
       writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(reportHtmlPath(this.options.reportFile), renderReportHtml(report, this.timeline));
     } catch (err) {
       this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
     }
@@ -414,6 +419,7 @@ export class Master {
       this.annotator?.add(record, image.bytes);
       image.bytes = undefined;
       this.stats.imagesDone++;
+      this.timeline.add(this.clock.now() - this.startedMs);
       if (!record.ok) this.stats.imagesFailed++;
       for (const o of image.outcomes.values()) if (!o.ok) this.stats.tasksFailed++;
       this.metrics.imageRecorded(image.outcomes);
@@ -589,4 +595,9 @@ export class Master {
 
 function printable(id: string): string {
   return JSON.stringify(id.slice(0, 64));
+}
+
+/** The HTML report's path: the JSON report's, with `.html` for `.json` (or added). */
+export function reportHtmlPath(reportFile: string): string {
+  return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
 }

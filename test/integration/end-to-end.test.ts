@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { videoFrames } from '../../master/ingest/video.js';
 import type { ImageRecord, KindSuccess } from '../../master/merge.js';
@@ -65,6 +66,15 @@ describe('end to end: a real master and two real slaves on loopback', function (
     expect((bySlave['e2e-1'] ?? 0) + (bySlave['e2e-2'] ?? 0)).to.equal(160);
     expect(bySlave['e2e-1']).to.be.above(0);
     expect(bySlave['e2e-2']).to.be.above(0);
+  });
+
+  it('draws the report page: throughput over time and per-slave utilization', () => {
+    const html = readFileSync(`${out}.report.html`, 'utf8');
+    expect(html.match(/<svg /g)).to.have.length(2);
+    expect(html).to.match(/<polyline [^>]*points="[\d., ]+"/);
+    expect(html).to.include('e2e-1');
+    expect(html).to.include('e2e-2');
+    expect(html.match(/class="slave"/g)).to.have.length(2);
   });
 
   it('equals a sequential in-process run of the same detectors on the same frames', async () => {
