@@ -12,7 +12,7 @@ import { checkInputs, expandInputs } from './ingest/expand.js';
 import type { IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
-import { Annotator } from './annotate.js';
+import type { Annotator } from './annotate.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
@@ -126,7 +126,11 @@ export class Master {
       startedAt: new Date().toISOString(),
       settings: { tasks: o.kinds, every: o.every, frameFormat: o.frameFormat, jpegQuality: o.jpegQuality, detectors: o.detectors },
     };
-    if (o.annotate !== undefined) this.annotator = new Annotator(o.annotate, o.detectors.edge, this.logger);
+    if (o.annotate !== undefined) {
+      // Loaded only when asked for: it brings OpenCV (about 90 MB) into the master.
+      const { Annotator } = await import('./annotate.js');
+      this.annotator = new Annotator(o.annotate, o.detectors.edge, this.logger);
+    }
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
     this.journal = opened.journal;
     this.done = opened.done;
