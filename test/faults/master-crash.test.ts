@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
@@ -12,13 +12,7 @@ const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
 describe('faults: the master crashes and resumes', function () {
   this.timeout(240_000);
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
 
   it('3. SIGKILL the master mid-batch; `--resume` completes it without redoing or losing any record', async () => {
     const endpoint = await loopbackEndpoint();

@@ -2,20 +2,14 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit, waitFor } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
   this.timeout(180_000);
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
 
   it('SIGINT stops dispatching, keeps every finished record, stops its local slaves, exits 130; --resume finishes the batch', async () => {
     const out = join(tmp.dir, 'r.jsonl');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
 
@@ -10,13 +10,7 @@ const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
 describe('faults: poison tasks', function () {
   this.timeout(180_000);
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
 
   for (const action of ['crash', 'hang'] as const) {
     it(`a task that ${action === 'crash' ? 'kills' : 'hangs'} every worker it touches fails after --max-attempts; the rest of the batch completes`, async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './processes.js';
@@ -22,6 +22,35 @@ export function tempDir(prefix = 'cctv-test-'): { dir: string; cleanup: () => vo
     dir,
     cleanup: () => {
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A fresh temporary folder for each test of the calling `describe`, removed after it
+ * (registers the mocha hooks). `file(name, text)` writes a file there and returns its path.
+ */
+export function useTempDir(): { readonly dir: string; file: (name: string, text: string | Buffer) => string } {
+  let current: ReturnType<typeof tempDir> | undefined;
+  beforeEach(() => {
+    current = tempDir();
+  });
+  afterEach(() => {
+    current?.cleanup();
+    current = undefined;
+  });
+  const dir = (): string => {
+    if (current === undefined) throw new Error('useTempDir: no test is running');
+    return current.dir;
+  };
+  return {
+    get dir() {
+      return dir();
+    },
+    file: (name, text) => {
+      const path = join(dir(), name);
+      writeFileSync(path, text);
+      return path;
     },
   };
 }

@@ -3,19 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
-import { SAMPLE_FACES, SAMPLE_VIDEO, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
 
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
 
   it('records a video that ends early and one that cannot be opened, and processes the frames it could read', async () => {
     const half = join(tmp.dir, 'half.avi');

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { useTempDir } from '../helpers/fixtures.js';
 import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
 
 async function run(start: typeof startMaster, args: string[]): Promise<{ code: number | string; err: string }> {
@@ -13,19 +12,8 @@ async function run(start: typeof startMaster, args: string[]): Promise<{ code: n
 
 describe('--config files on the command line', function () {
   this.timeout(60_000);
-  let tmp: ReturnType<typeof tempDir>;
-  const file = (name: string, text: string): string => {
-    const path = join(tmp.dir, name);
-    writeFileSync(path, text);
-    return path;
-  };
-
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
+  const file = tmp.file;
 
   it('both --help list --config and the metrics options', async () => {
     const m = startMaster(['run', '--help']);

@@ -1,11 +1,9 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildMasterArgs, type MasterArgs } from '../../../master/args.js';
 import { buildSlaveArgs } from '../../../slave/args.js';
 import { checkConfig, findConfigPath, loadConfig } from '../../../shared/config-file.js';
 import { InvalidArgumentError } from '../../../shared/errors.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { useTempDir } from '../../helpers/fixtures.js';
 
 const RULES = {
   command: 'tool',
@@ -14,18 +12,8 @@ const RULES = {
 };
 
 describe('config files', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  const file = (name: string, text: string): string => {
-    const path = join(tmp.dir, name);
-    writeFileSync(path, text);
-    return path;
-  };
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => {
-    tmp.cleanup();
-  });
+  const tmp = useTempDir();
+  const file = tmp.file;
 
   it('finds --config FILE and --config=FILE, the last one winning, not after --', () => {
     expect(findConfigPath(['run', 'x', '--config', 'a.yaml'])).to.equal('a.yaml');
