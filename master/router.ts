@@ -156,7 +156,13 @@ export class MasterRouter {
         if (event.type === 'handshake:error:protocol') {
           this.options.onRefused?.({ publicKey: undefined, address: undefined, reason: describeHandshakeFailure(event.error.code, 'server') });
         } else if (event.type === 'handshake:error:other') {
-          this.options.logger.debug(`a CURVE handshake did not complete: ${event.error.message}`);
+          // A peer without CURVE may see the mismatch first and hang up before our side
+          // reads its greeting: then all we get is this (e.g. "Broken pipe").
+          this.options.onRefused?.({
+            publicKey: undefined,
+            address: undefined,
+            reason: `the peer hung up during the CURVE handshake (${event.error.message}): a slave without --curve-secret-key, or not a slave at all`,
+          });
         }
       }
     } catch (err) {
