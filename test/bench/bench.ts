@@ -6,10 +6,11 @@
  *    the cluster with local slaves in several shapes; detections must be equal everywhere;
  * 2. dispatch overhead: no-op tasks through master -> slave -> master, 1 and 4 slaves;
  * 3. master memory with 10,000 and 100,000 queued images;
- * 4. bytes on the wire per image against the encoded image size.
+ * 4. bytes on the wire per image against the encoded image size;
+ * 5. the Python peers of PEERS.md on the same frames (when python3-opencv can be had).
  *
  * Prints a table and writes test/bench/RESULTS.md. Options: `--frames N` (default 200),
- * `--skip dispatch,memory` to leave parts out. Exit 1 if detections differ.
+ * `--skip peers,dispatch,memory` to leave parts out. Exit 1 if detections differ.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { opencvVersion } from '../../shared/opencv.js';
 import { killAllTracked } from '../helpers/processes.js';
 import { measureDispatch, type DispatchFigures } from './dispatch.js';
 import { prepareFrames } from './frames.js';
+import { runPythonPeers } from './peers.js';
 import { measureMasterMemory, type MemoryFigures } from './memory.js';
 import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigures } from './throughput.js';
 
@@ -53,6 +55,11 @@ try {
     log(`running cluster ${s} x ${t} ...`);
     runs.push(await runCluster(framesDir, work, s, t));
   }
+  let peers: ReturnType<typeof runPythonPeers> = 'skipped (--skip peers)';
+  if (!skip.has('peers')) {
+    log('running the Python peers (PEERS.md) on the same frames ...');
+    peers = runPythonPeers(framesDir, cpus().length);
+  }
   let mismatches = 0;
   for (const r of runs.slice(1)) {
     const diffs = compareDetections(baseline.detections, r.detections);
@@ -77,7 +84,22 @@ try {
       ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
     ),
   ];
+  if (typeof peers !== 'string') {
+    for (const p of peers) {
+      throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | | | | | | | |`);
+      const same = JSON.stringify(p.totals) === JSON.stringify(t);
+      if (!same) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
+    }
+  }
   out.push('## Throughput', '', throughputTable.join('\n'), '');
+  if (typeof peers === 'string') {
+    out.push(`Python peers: not run: ${peers}.`, '');
+  } else {
+    const bestPeer = Math.max(...peers.map((p) => p.imagesPerSecond));
+    const bestOurs = Math.max(...runs.slice(1).map((r) => r.imagesPerSecond));
+    const same = peers.every((p) => JSON.stringify(p.totals) === JSON.stringify(t));
+    out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in this run; their totals ${same ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer: ${(bestOurs / bestPeer).toFixed(3)}x. A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
+  }
   out.push(`Detections equal across all runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
   out.push('images/s of a cluster run counts from the first slave\'s READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks.', '');
   log(out.slice(-6).join('\n'));

@@ -1,0 +1,17 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { DEFAULT_DETECTOR_CONFIG } from './proto/detector-config.js';
+import { ChildPool } from './slave/pool/child-pool.js';
+import { createLogger } from './shared/logger.js';
+const files = readdirSync('/tmp/exp/frames').sort();
+const frames = files.map((f) => readFileSync('/tmp/exp/frames/' + f));
+const kinds = ['object', 'face', 'edge', 'corner'] as const;
+const pool = new ChildPool({ size: 2, taskTimeoutMs: 60000, maxImagePixels: 1e8, logger: createLogger('p', 'warn', false) });
+await pool.start();
+const t0 = performance.now();
+let id = 0;
+const all: Promise<unknown>[] = [];
+frames.forEach((b, i) => { for (const k of kinds) all.push(pool.run({ taskId: id++, attempt: 1, kind: k, imageId: i, bytes: b, config: DEFAULT_DETECTOR_CONFIG })); });
+await Promise.all(all);
+const s = (performance.now() - t0) / 1000;
+console.log('pool only', s.toFixed(2), 's', (frames.length / s).toFixed(3), 'img/s');
+await pool.close();
