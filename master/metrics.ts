@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type FastIncrementer, type FastObserver } from '../shared/fast-metrics.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
 import type { BatchStats } from './stats.js';
@@ -33,26 +34,26 @@ export interface MasterMetricsSources {
 }
 
 interface KindSeries {
-  done: Counter.Internal;
-  failed: Counter.Internal;
-  retried: Counter.Internal;
-  compute: Histogram.Internal<'kind'>;
-  endToEnd: Histogram.Internal<'kind'>;
+  done: FastIncrementer;
+  failed: FastIncrementer;
+  retried: FastIncrementer;
+  compute: FastObserver;
+  endToEnd: FastObserver;
 }
 
 /**
  * The master's Prometheus metrics, in a registry of its own (`cctv_` prefix, base units).
  * Per-task series are updated through hooks the {@link Master} calls where it updates its
  * {@link BatchStats} ({@link MasterMetrics.taskDone} and friends; label children are cached
- * per kind, so a hook allocates nothing). Plain totals and gauges are read from the batch's
+ * per kind and are {@link FastCounter}/{@link FastHistogram}s, so a hook is a few additions). Plain totals and gauges are read from the batch's
  * own state when scraped, so they always equal the report's figures and cost nothing per task.
  */
 export class MasterMetrics {
   /** This master's registry (prom-client's global registry is never used). */
   readonly registry = new Registry();
-  private readonly tasks: Counter<'kind' | 'outcome'>;
-  private readonly compute: Histogram<'kind'>;
-  private readonly endToEnd: Histogram<'kind'>;
+  private readonly tasks: FastCounter;
+  private readonly compute: FastHistogram;
+  private readonly endToEnd: FastHistogram;
   private readonly dropped: Counter<'reason'>;
   private readonly byKind = new Map<TaskKind, KindSeries>();
   private readonly droppedBy = new Map<string, Counter.Internal>();
@@ -64,9 +65,9 @@ export class MasterMetrics {
   constructor(kinds: readonly TaskKind[], sources: MasterMetricsSources) {
     const registers = [this.registry];
     const { stats, table, slaves, router } = sources;
-    this.tasks = new Counter({ name: 'cctv_tasks_total', help: 'Tasks by kind and outcome: done, failed (for good, after the last attempt) or retried (an attempt put back in the queue).', labelNames: ['kind', 'outcome'], registers });
-    this.compute = new Histogram({ name: 'cctv_task_compute_seconds', help: 'Compute time of successful tasks on the slave (decode included once per image), by kind.', labelNames: ['kind'], buckets: COMPUTE_BUCKETS_S, registers });
-    this.endToEnd = new Histogram({ name: 'cctv_task_end_to_end_seconds', help: 'Time from queueing a task to accepting its result (waits and retries included), by kind.', labelNames: ['kind'], buckets: END_TO_END_BUCKETS_S, registers });
+    this.tasks = new FastCounter({ name: 'cctv_tasks_total', help: 'Tasks by kind and outcome: done, failed (for good, after the last attempt) or retried (an attempt put back in the queue).', labelNames: ['kind', 'outcome'], registers });
+    this.compute = new FastHistogram({ name: 'cctv_task_compute_seconds', help: 'Compute time of successful tasks on the slave (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
+    this.endToEnd = new FastHistogram({ name: 'cctv_task_end_to_end_seconds', help: 'Time from queueing a task to accepting its result (waits and retries included), by kind.', labelName: 'kind', buckets: END_TO_END_BUCKETS_S, registers });
     this.dropped = new Counter({ name: 'cctv_messages_dropped_total', help: 'Messages from slaves dropped as malformed, unknown or not allowed, by reason.', labelNames: ['reason'], registers });
     for (const k of kinds) this.series(k);
     for (const r of DROP_REASONS) this.messageDropped(r, 0);
@@ -141,15 +142,12 @@ export class MasterMetrics {
     let s = this.byKind.get(kind);
     if (s === undefined) {
       s = {
-        done: this.tasks.labels(kind, 'done'),
-        failed: this.tasks.labels(kind, 'failed'),
-        retried: this.tasks.labels(kind, 'retried'),
-        compute: this.compute.labels(kind),
-        endToEnd: this.endToEnd.labels(kind),
+        done: this.tasks.child(kind, 'done'),
+        failed: this.tasks.child(kind, 'failed'),
+        retried: this.tasks.child(kind, 'retried'),
+        compute: this.compute.child(kind),
+        endToEnd: this.endToEnd.child(kind),
       };
-      for (const c of [s.done, s.failed, s.retried]) c.inc(0);
-      this.compute.zero({ kind });
-      this.endToEnd.zero({ kind });
       this.byKind.set(kind, s);
     }
     return s;

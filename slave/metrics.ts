@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type FastIncrementer, type FastObserver } from '../shared/fast-metrics.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
@@ -57,9 +58,9 @@ export interface SlaveMetricsSources {
 }
 
 interface KindSeries {
-  done: Counter.Internal;
-  failed: Counter.Internal;
-  duration: Histogram.Internal<'kind'>;
+  done: FastIncrementer;
+  failed: FastIncrementer;
+  duration: FastObserver;
 }
 
 /**
@@ -71,8 +72,8 @@ interface KindSeries {
 export class SlaveMetrics {
   /** This slave's registry (prom-client's global registry is never used). */
   readonly registry = new Registry();
-  private readonly tasks: Counter<'kind' | 'outcome'>;
-  private readonly duration: Histogram<'kind'>;
+  private readonly tasks: FastCounter;
+  private readonly duration: FastHistogram;
   private readonly byKind = new Map<TaskKind, KindSeries>();
   private defaultsOn = false;
 
@@ -81,8 +82,8 @@ export class SlaveMetrics {
     const registers = [this.registry];
     const { stats, pool } = sources;
     const thermalRoot = sources.thermalRoot ?? THERMAL_ROOT;
-    this.tasks = new Counter({ name: 'cctv_slave_tasks_total', help: 'Tasks this slave answered, by kind and outcome (done or failed; failures include refusals while leaving).', labelNames: ['kind', 'outcome'], registers });
-    this.duration = new Histogram({ name: 'cctv_slave_task_duration_seconds', help: 'Worker time of successful tasks (decode included once per image), by kind.', labelNames: ['kind'], buckets: COMPUTE_BUCKETS_S, registers });
+    this.tasks = new FastCounter({ name: 'cctv_slave_tasks_total', help: 'Tasks this slave answered, by kind and outcome (done or failed; failures include refusals while leaving).', labelNames: ['kind', 'outcome'], registers });
+    this.duration = new FastHistogram({ name: 'cctv_slave_task_duration_seconds', help: 'Worker time of successful tasks (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
     // Every series starts at 0, so the first increase is seen.
     for (const k of SUPPORTED_KINDS) if (k !== 'noop') this.series(k);
     const gauge = (name: string, help: string, read: () => number): void => {
@@ -130,10 +131,7 @@ export class SlaveMetrics {
   private series(kind: TaskKind): KindSeries {
     let s = this.byKind.get(kind);
     if (s === undefined) {
-      s = { done: this.tasks.labels(kind, 'done'), failed: this.tasks.labels(kind, 'failed'), duration: this.duration.labels(kind) };
-      s.done.inc(0);
-      s.failed.inc(0);
-      this.duration.zero({ kind });
+      s = { done: this.tasks.child(kind, 'done'), failed: this.tasks.child(kind, 'failed'), duration: this.duration.child(kind) };
       this.byKind.set(kind, s);
     }
     return s;
