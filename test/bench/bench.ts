@@ -91,6 +91,7 @@ try {
       if (!same) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
     }
   }
+  const throughputStart = out.length;
   out.push('## Throughput', '', throughputTable.join('\n'), '');
   if (typeof peers === 'string') {
     out.push(`Python peers: not run: ${peers}.`, '');
@@ -101,8 +102,9 @@ try {
     out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in this run; their totals ${same ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer: ${(bestOurs / bestPeer).toFixed(3)}x. A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
   }
   out.push(`Detections equal across all runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
+  out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
   out.push('images/s of a cluster run counts from the first slave\'s READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks.', '');
-  log(out.slice(-6).join('\n'));
+  log(out.slice(throughputStart).join('\n'));
 
   // 4. Bytes on the wire, from the 2 x 1 run.
   const two = runs.find((r) => r.name.startsWith('cluster: 2 slaves x 1'))?.report;
