@@ -84,11 +84,11 @@ try {
       ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
     ),
   ];
+  const differingPeers = typeof peers === 'string' ? [] : peers.filter((p) => JSON.stringify(p.totals) !== JSON.stringify(t));
+  for (const p of differingPeers) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
   if (typeof peers !== 'string') {
     for (const p of peers) {
       throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | | | | | | | |`);
-      const same = JSON.stringify(p.totals) === JSON.stringify(t);
-      if (!same) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
     }
   }
   const throughputStart = out.length;
@@ -98,8 +98,7 @@ try {
   } else {
     const bestPeer = Math.max(...peers.map((p) => p.imagesPerSecond));
     const bestOurs = Math.max(...runs.slice(1).map((r) => r.imagesPerSecond));
-    const same = peers.every((p) => JSON.stringify(p.totals) === JSON.stringify(t));
-    out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in this run; their totals ${same ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer: ${(bestOurs / bestPeer).toFixed(3)}x. A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
+    out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in this run; their totals ${differingPeers.length === 0 ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer: ${(bestOurs / bestPeer).toFixed(3)}x. A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
   }
   out.push(`Detections equal across all runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
   out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
