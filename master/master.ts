@@ -23,7 +23,6 @@ import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
 import { BatchStats } from './stats.js';
-import { TaskHolders } from './task-holders.js';
 import { TaskTable } from './task-table.js';
 
 /** Exit codes of `master run`. */
@@ -67,8 +66,6 @@ export class Master {
   readonly metrics: MasterMetrics;
   private readonly table: TaskTable;
   private readonly registry: SlaveRegistry;
-  /** Who was sent each task: only they may answer it. */
-  private readonly holders = new TaskHolders();
   /** Writes annotated copies (`--annotate`), created in {@link Master.run}. */
   private annotator: Annotator | undefined;
   private router: MasterRouter | undefined;
@@ -198,7 +195,7 @@ export class Master {
     this.timer = setInterval(() => {
       this.tick();
     }, tickMs);
-    void this.fill();
+    this.fillIfWanted();
     const interrupted = await finished;
     return this.shutdown(interrupted);
   }
@@ -234,6 +231,8 @@ export class Master {
     report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
     report.bytesSent = this.router?.bytesSent ?? 0;
     report.bytesReceived = this.router?.bytesReceived ?? 0;
+    report.messagesSent = this.router?.messagesSent ?? 0;
+    report.messagesReceived = this.router?.messagesReceived ?? 0;
     this.stats.imagesResumed = this.done.size;
     report.imagesResumed = this.done.size;
     try {
@@ -256,6 +255,11 @@ export class Master {
   /** Whether the ingest loop should pull another item (state changes across its awaits). */
   private wantsMoreInput(): boolean {
     return !this.ingestDone && !this.stopping && this.table.imageCount < this.windowSize();
+  }
+
+  /** Starts {@link Master.fill} unless it runs already or has nothing to do (no promise made then). */
+  private fillIfWanted(): void {
+    if (!this.filling && this.wantsMoreInput()) void this.fill();
   }
 
   /** Pulls items from the ingest stream until the window is full. */
@@ -344,7 +348,6 @@ export class Master {
         }
         specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, part, imageId: t.imageId });
         slave.inFlight.set(t.taskId, t.attemptsMade);
-        this.holders.add(t.taskId, slaveId);
       }
       if (specs.length === 0) continue;
       slave.lastSentMs = now;
@@ -378,7 +381,7 @@ export class Master {
     }
     this.drainCompleted();
     this.scheduleDispatch();
-    void this.fill();
+    this.fillIfWanted();
     this.reportProgress();
   }
 
@@ -417,7 +420,6 @@ export class Master {
     const completed = this.table.takeCompleted();
     if (completed.length === 0) return;
     for (const image of completed) {
-      this.holders.forget(image.taskIds);
       const record = mergeImage(image, this.options.kinds);
       this.journal?.append(record);
       this.annotator?.add(record, image.bytes);
@@ -425,11 +427,11 @@ export class Master {
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);
       if (!record.ok) this.stats.imagesFailed++;
-      for (const o of image.outcomes.values()) if (!o.ok) this.stats.tasksFailed++;
-      this.metrics.imageRecorded(image.outcomes);
+      for (const o of image.outcomes) if (o?.ok === false) this.stats.tasksFailed++;
+      this.metrics.imageRecorded(image);
     }
     this.reportProgress();
-    void this.fill();
+    this.fillIfWanted();
     this.checkFinished();
   }
 
@@ -455,10 +457,10 @@ export class Master {
           slave?.inFlight.delete(r.taskId);
           const d = this.table.complete(r, slaveId, now);
           if (d === 'accepted') {
-            const t = this.table.image(this.table.task(r.taskId)?.imageId ?? -1)?.outcomes.get(r.kind);
-            const latencyMs = t?.ok === true ? t.latencyMs : 0;
-            this.stats.addTask(r.kind, r.computeMs, latencyMs);
+            // An accepted task stays in the table until its image is taken out below.
             const task = this.table.task(r.taskId);
+            const latencyMs = task === undefined ? 0 : now - task.queuedAtMs;
+            this.stats.addTask(r.kind, r.computeMs, latencyMs);
             if (task) this.stats.queueWait.add(task.leasedAtMs - task.queuedAtMs);
             this.metrics.taskDone(r.kind, r.computeMs, latencyMs);
             this.registry.recordDone(slaveId, r.computeMs);
@@ -521,7 +523,7 @@ export class Master {
     this.router?.send(slaveId, { cmd: Command.Heartbeat });
     info.lastSentMs = this.clock.now();
     this.scheduleDispatch();
-    void this.fill();
+    this.fillIfWanted();
   }
 
   /**
@@ -531,7 +533,7 @@ export class Master {
    * (a late duplicate, or an unknown id).
    */
   private mayAnswer(taskId: number, slaveId: string): boolean {
-    if (this.table.task(taskId) === undefined || this.holders.holds(taskId, slaveId)) return true;
+    if (this.table.mayAnswer(taskId, slaveId)) return true;
     this.dropped(slaveId, `answer for task ${taskId}, which was never sent to it`, 'not_holder');
     return false;
   }

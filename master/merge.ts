@@ -1,6 +1,6 @@
 import type { TaskValue } from '../proto/messages.js';
 import type { TaskKind } from '../proto/task-kinds.js';
-import type { ImageEntry } from './task-table.js';
+import { outcomeOf, type ImageEntry } from './task-table.js';
 
 /** A successful kind's entry in a record: the detector's value plus where and how it ran. */
 export type KindSuccess = TaskValue['value'] & {
@@ -59,7 +59,7 @@ export function mergeImage(image: ImageEntry, kinds: readonly TaskKind[]): Image
   if (item.frame !== undefined) record.frame = item.frame;
   if (item.timestampMs !== undefined) record.timestampMs = item.timestampMs;
   for (const kind of kinds) {
-    const outcome = image.outcomes.get(kind);
+    const outcome = outcomeOf(image, kind);
     if (outcome === undefined) continue;
     if (outcome.ok) {
       const r = outcome.result;

@@ -120,8 +120,11 @@ export class MasterMetrics {
   }
 
   /** An image was recorded: counts its tasks that failed for good. */
-  imageRecorded(outcomes: ReadonlyMap<TaskKind, { readonly ok: boolean }>): void {
-    for (const [kind, o] of outcomes) if (!o.ok) this.series(kind).failed.inc();
+  imageRecorded(image: { readonly kinds: readonly TaskKind[]; readonly outcomes: readonly ({ readonly ok: boolean } | undefined)[] }): void {
+    image.outcomes.forEach((o, slot) => {
+      const kind = image.kinds[slot];
+      if (o?.ok === false && kind !== undefined) this.series(kind).failed.inc();
+    });
   }
 
   /**

@@ -31,6 +31,9 @@ export interface BatchReport {
   /** Bytes the master sent and received on its socket, all parts. */
   bytesSent: number;
   bytesReceived: number;
+  /** Messages the master sent and received (a TASK or RESULT carries many tasks). */
+  messagesSent: number;
+  messagesReceived: number;
   /** Encoded image bytes read from the inputs, and put on the wire. */
   imageBytesRead: number;
   imageBytesSent: number;
@@ -81,6 +84,8 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     processingMs: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
     imageBytesRead: stats.imageBytesRead,
     imageBytesSent: stats.imageBytesSent,
     kinds,
@@ -109,7 +114,7 @@ export function formatReport(r: BatchReport): string {
   lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {
-    lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);
+    lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received in ${r.messagesSent} / ${r.messagesReceived} messages; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);
   }
   lines.push('');
   lines.push(table(

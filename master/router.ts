@@ -68,6 +68,10 @@ export class MasterRouter {
   bytesSent = 0;
   /** Bytes received, all parts counted. */
   bytesReceived = 0;
+  /** Messages queued for sending (heartbeats included). */
+  messagesSent = 0;
+  /** Messages received, valid or not. */
+  messagesReceived = 0;
 
   constructor(private readonly options: RouterOptions) {
     this.socket = new Router({
@@ -132,6 +136,7 @@ export class MasterRouter {
   send(slaveId: string, message: OutgoingMessage, payload: readonly Buffer[] = []): boolean {
     const parts = encode(message, payload);
     for (const p of parts) this.bytesSent += p.length;
+    this.messagesSent++;
     return this.queue.push({ slaveId, parts });
   }
 
@@ -174,6 +179,7 @@ export class MasterRouter {
     try {
       for await (const [id, ...parts] of this.socket) {
         if (id === undefined) continue;
+        this.messagesReceived++;
         let size = id.length;
         for (const p of parts) size += p.length;
         this.bytesReceived += size;

@@ -11,6 +11,8 @@ export interface TaskEntry {
   taskId: number;
   imageId: number;
   kind: TaskKind;
+  /** Index of this task in its image's `kinds`, `taskIds` and `outcomes`. */
+  slot: number;
   state: TaskState;
   /** Attempts started so far (BullMQ's `attemptsMade`). */
   attemptsMade: number;
@@ -22,7 +24,11 @@ export interface TaskEntry {
   leasedAtMs: number;
   /** When the task was first queued, monotonic ms. */
   queuedAtMs: number;
-  /** Slaves that had an attempt at this task, to prefer another one on retry. */
+  /**
+   * Slaves that were sent this task, each once: the scheduler prefers another one on
+   * retry, and only these may answer it (a slave keeps its claim after its lease is taken
+   * away, so its late answer still counts). Freed with the task when its image completes.
+   */
   triedBy: string[];
   lastError: WireError | undefined;
 }
@@ -32,15 +38,32 @@ export type KindOutcome =
   | { ok: true; result: TaskResult; slaveId: string; attempts: number; latencyMs: number }
   | { ok: false; error: WireError; attempts: number; slaveId: string | undefined };
 
-/** One image in flight: its tasks and their outcomes so far. */
+/**
+ * One image in flight: its tasks and their outcomes so far. `kinds`, `taskIds` and
+ * `outcomes` are parallel arrays (plain arrays, not a Map per image: the master holds
+ * thousands of these, and each Map cost ~200 bytes of young garbage).
+ */
 export interface ImageEntry {
   imageId: number;
   item: IngestItem;
   /** Encoded bytes, kept until every task of the image has an outcome (for retries). */
   bytes: Buffer | undefined;
+  /** The batch's task kinds (shared, not copied). */
+  kinds: readonly TaskKind[];
   taskIds: number[];
-  outcomes: Map<TaskKind, KindOutcome>;
+  /** Final outcome per slot, `undefined` while that task runs. */
+  outcomes: (KindOutcome | undefined)[];
+  /** Slots with a final outcome. */
+  outcomeCount: number;
 }
+
+/** The final outcome of an image's task of `kind`, if it has one. */
+export function outcomeOf(image: ImageEntry, kind: TaskKind): KindOutcome | undefined {
+  const slot = image.kinds.indexOf(kind);
+  return slot < 0 ? undefined : image.outcomes[slot];
+}
+
+const NONE: ImageEntry[] = [];
 
 /** What {@link TaskTable.complete} and {@link TaskTable.fail} made of a message. */
 export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed';
@@ -95,6 +118,16 @@ export class TaskTable {
     return this.tasks.get(taskId);
   }
 
+  /**
+   * Whether `slaveId` may answer task `taskId`: true when the task was sent to it, or when
+   * the task is no longer in the table (then {@link TaskTable.complete} and
+   * {@link TaskTable.fail} call the answer a duplicate or unknown).
+   */
+  mayAnswer(taskId: number, slaveId: string): boolean {
+    const t = this.tasks.get(taskId);
+    return t === undefined || t.triedBy.includes(slaveId);
+  }
+
   /** Looks up an image. */
   image(imageId: number): ImageEntry | undefined {
     return this.images.get(imageId);
@@ -105,13 +138,20 @@ export class TaskTable {
    * read it), every task fails at once with that error and the image completes.
    */
   addImage(item: IngestItem, kinds: readonly TaskKind[], bytes: Buffer | undefined, nowMs: number, error?: WireError): ImageEntry {
-    const image: ImageEntry = { imageId: this.nextImageId++, item, bytes, taskIds: [], outcomes: new Map() };
+    // Arrays made at their final size: a `[]` grown by push reserves 17 slots.
+    const firstTaskId = this.nextTaskId;
+    this.nextTaskId += kinds.length;
+    const taskIds = kinds.map((_, slot) => firstTaskId + slot);
+    const outcomes = kinds.map((): KindOutcome | undefined => undefined);
+    const image: ImageEntry = { imageId: this.nextImageId++, item, bytes, kinds, taskIds, outcomes, outcomeCount: 0 };
     this.images.set(image.imageId, image);
-    for (const kind of kinds) {
+    for (let slot = 0; slot < kinds.length; slot++) {
+      const kind = kinds[slot] as TaskKind;
       const task: TaskEntry = {
-        taskId: this.nextTaskId++,
+        taskId: firstTaskId + slot,
         imageId: image.imageId,
         kind,
+        slot,
         state: error ? 'failed' : 'pending',
         attemptsMade: 0,
         slaveId: undefined,
@@ -121,9 +161,8 @@ export class TaskTable {
         triedBy: [],
         lastError: error,
       };
-      image.taskIds.push(task.taskId);
       this.tasks.set(task.taskId, task);
-      if (error) image.outcomes.set(kind, { ok: false, error, attempts: 0, slaveId: undefined });
+      if (error) setOutcome(image, slot, { ok: false, error, attempts: 0, slaveId: undefined });
       else this.pending.push(task.taskId);
     }
     this.checkComplete(image);
@@ -158,7 +197,8 @@ export class TaskTable {
       t.attemptsMade++;
       t.leasedAtMs = nowMs;
       t.deadlineMs = nowMs + deadlineFor(t.kind);
-      t.triedBy.push(slaveId);
+      if (t.triedBy.length === 0) t.triedBy = [slaveId];
+      else if (!t.triedBy.includes(slaveId)) t.triedBy.push(slaveId);
       leased.add(id);
     }
     this.compactPending(leased);
@@ -178,7 +218,7 @@ export class TaskTable {
     if (t.state === 'pending') this.removePending(t.taskId);
     t.state = 'done';
     t.slaveId = slaveId;
-    image.outcomes.set(t.kind, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt), latencyMs: nowMs - t.queuedAtMs });
+    setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt), latencyMs: nowMs - t.queuedAtMs });
     this.checkComplete(image);
     return 'accepted';
   }
@@ -205,7 +245,7 @@ export class TaskTable {
     t.state = 'failed';
     const image = this.images.get(t.imageId);
     if (image) {
-      image.outcomes.set(t.kind, { ok: false, error, attempts: t.attemptsMade, slaveId: t.slaveId });
+      setOutcome(image, t.slot, { ok: false, error, attempts: t.attemptsMade, slaveId: t.slaveId });
       this.checkComplete(image);
     }
     return 'failed';
@@ -227,6 +267,7 @@ export class TaskTable {
 
   /** Removes and returns the images whose every task has a final outcome. */
   takeCompleted(): ImageEntry[] {
+    if (this.completed.length === 0) return NONE;
     const done = this.completed.splice(0);
     for (const image of done) {
       this.images.delete(image.imageId);
@@ -236,7 +277,7 @@ export class TaskTable {
   }
 
   private checkComplete(image: ImageEntry): void {
-    if (image.outcomes.size === image.taskIds.length) {
+    if (image.outcomeCount === image.taskIds.length) {
       if (!this.keepCompletedBytes) image.bytes = undefined;
       this.completed.push(image);
     }
@@ -269,4 +310,9 @@ export class TaskTable {
       this.pendingHead = 0;
     }
   }
+}
+
+function setOutcome(image: ImageEntry, slot: number, outcome: KindOutcome): void {
+  if (image.outcomes[slot] === undefined) image.outcomeCount++;
+  image.outcomes[slot] = outcome;
 }

@@ -22,3 +22,11 @@ export function utilization(a: CpuSample, b: CpuSample): number {
   return total > 0 ? (b.busy - a.busy) / total : 0;
 }
 
+
+/** CPU time (user + system, all threads) a process has used so far, ms (Linux /proc/PID/stat; 100 ticks/s). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may itself contain spaces and parentheses.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}

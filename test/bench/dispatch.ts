@@ -6,6 +6,7 @@ import { systemClock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/logger.js';
 import { startSlave, killAllTracked } from '../helpers/processes.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
+import { processCpuMs } from './cpu.js';
 
 /** Result of one dispatch-overhead run. */
 export interface DispatchFigures {
@@ -14,6 +15,16 @@ export interface DispatchFigures {
   processingMs: number;
   tasksPerSecond: number;
   microsPerTask: number;
+  /** Messages the master sent / received: how well tasks and results were batched. */
+  messagesSent: number;
+  messagesReceived: number;
+  /**
+   * CPU time per task, µs, of the master process (all its threads) and of all slaves
+   * together, from the first finished image to the end: unlike wall time, this hardly
+   * moves when other work shares the cores.
+   */
+  masterCpuMicrosPerTask: number;
+  slaveCpuMicrosPerTask: number;
 }
 
 /** N synthetic items with a 16-byte payload each: no file I/O, so only dispatch is timed. */
@@ -52,14 +63,39 @@ export async function measureDispatch(slaves: number, tasks: number, dir: string
     reportFile: join(dir, `dispatch-${slaves}.report.json`),
     overwrite: true,
     progress: 'none' as const,
+    window: Number(process.env['BENCH_WINDOW'] ?? '0'),
   };
   const master = new Master(options, createLogger('bench-master', (process.env['BENCH_LOG'] ?? 'warn') as 'warn', false), systemClock, undefined, syntheticSource(tasks));
   const running = master.run();
-  for (let i = 0; i < slaves; i++) startSlave(['--connect', endpoint, '--threads', '1', '--prefetch', String(prefetch), '--log-level', 'warn']);
+  const pids: number[] = [];
+  for (let i = 0; i < slaves; i++) pids.push(startSlave(['--connect', endpoint, '--threads', '1', '--prefetch', String(prefetch), '--log-level', 'warn']).pid);
+  // CPU counters from the first finished image on, so start-up (module loading) is left out.
+  let first: { master: number; slaves: number; done: number } | undefined;
+  const cpuNow = (): { master: number; slaves: number } => {
+    const u = process.cpuUsage();
+    return { master: (u.user + u.system) / 1000, slaves: pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) };
+  };
+  const poll = setInterval(() => {
+    if (first === undefined && master.stats.imagesDone > 0) first = { ...cpuNow(), done: master.stats.imagesDone };
+  }, 2);
   const outcome = await running;
+  clearInterval(poll);
+  const last = cpuNow();
   await killAllTracked();
+  const counted = outcome.report.tasks - (first?.done ?? 0);
+  const perTask = (ms: number): number => Math.round((ms * 1000 * 10) / Math.max(1, counted)) / 10;
   const ms = outcome.report.processingMs;
-  return { slaves, tasks: outcome.report.tasks, processingMs: ms, tasksPerSecond: Math.round((outcome.report.tasks / ms) * 1000), microsPerTask: Math.round((ms * 1000) / outcome.report.tasks * 10) / 10 };
+  return {
+    slaves,
+    tasks: outcome.report.tasks,
+    processingMs: ms,
+    tasksPerSecond: Math.round((outcome.report.tasks / ms) * 1000),
+    microsPerTask: Math.round(((ms * 1000) / outcome.report.tasks) * 10) / 10,
+    messagesSent: outcome.report.messagesSent,
+    messagesReceived: outcome.report.messagesReceived,
+    masterCpuMicrosPerTask: perTask(last.master - (first?.master ?? 0)),
+    slaveCpuMicrosPerTask: perTask(last.slaves - (first?.slaves ?? 0)),
+  };
 }
 
 if (process.argv[1]?.endsWith('dispatch.ts')) {

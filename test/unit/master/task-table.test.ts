@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { TaskTable } from '../../../master/task-table.js';
+import { outcomeOf, TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import type { TaskResult } from '../../../proto/messages.js';
 
@@ -21,8 +21,27 @@ describe('TaskTable', () => {
     expect(t.complete(cr, 's1', 6)).to.equal('accepted');
     const done = t.takeCompleted();
     expect(done).to.have.length(1);
-    expect(done[0]!.outcomes.size).to.equal(2);
+    expect(done[0]!.outcomeCount).to.equal(2);
     expect(t.imageCount).to.equal(0);
+  });
+
+  it('lets only the slaves a task was sent to answer it, until its image leaves the table', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    expect(t.mayAnswer(edge, 'a')).to.equal(false);
+    t.lease([edge], 'a', 0, lease);
+    expect(t.fail(edge, 1, 'a', retryable)).to.equal('retry'); // a's lease taken away
+    t.lease([edge], 'b', 1, lease);
+    expect(t.task(edge)!.triedBy).to.deep.equal(['a', 'b']);
+    expect(t.mayAnswer(edge, 'a')).to.equal(true); // a late answer from a still counts
+    expect(t.mayAnswer(edge, 'b')).to.equal(true);
+    expect(t.mayAnswer(edge, 'fuzzer')).to.equal(false);
+    expect(t.complete(edgeResult(edge, 1), 'a', 2)).to.equal('accepted');
+    t.takeCompleted();
+    // Gone from the table: the table itself calls any later answer a duplicate.
+    expect(t.mayAnswer(edge, 'fuzzer')).to.equal(true);
+    expect(t.complete(edgeResult(edge, 1), 'fuzzer', 3)).to.equal('duplicate');
   });
 
   it('drops a duplicate or late result and keeps the first', () => {
@@ -32,7 +51,7 @@ describe('TaskTable', () => {
     t.lease([edge], 's1', 0, lease);
     expect(t.complete(edgeResult(edge), 's1', 1)).to.equal('accepted');
     expect(t.complete(edgeResult(edge), 's2', 2)).to.equal('duplicate');
-    const outcome = t.image(img.imageId)!.outcomes.get('edge');
+    const outcome = outcomeOf(t.image(img.imageId)!, 'edge');
     expect(outcome?.ok && outcome.slaveId).to.equal('s1');
   });
 
@@ -69,7 +88,7 @@ describe('TaskTable', () => {
     expect(t.task(edge)!.attemptsMade).to.equal(2);
     expect(t.fail(edge, 2, 's2', retryable)).to.equal('failed');
     const [done] = t.takeCompleted();
-    const o = done!.outcomes.get('edge');
+    const o = outcomeOf(done!, 'edge');
     expect(o?.ok).to.equal(false);
     expect(o?.ok === false && o.error.message).to.equal('boom');
     expect(o?.attempts).to.equal(2);
@@ -98,7 +117,7 @@ describe('TaskTable', () => {
     t.addImage(item(1), ['edge', 'face'], undefined, 0, { name: 'InputError', message: 'empty', retryable: false });
     expect(t.pendingCount).to.equal(0);
     const [done] = t.takeCompleted();
-    expect([...done!.outcomes.values()].every((o) => !o.ok)).to.equal(true);
+    expect(done!.outcomes.every((o) => o?.ok === false)).to.equal(true);
   });
 
   it('lists expired leases and a slave\'s leases', () => {

@@ -33,7 +33,7 @@ describe('metrics', () => {
       m.taskDone('object', 150, 2000);
       m.taskDone('object', 50, 1000);
       m.taskRetried('edge');
-      m.imageRecorded(new Map([['object', { ok: true }], ['edge', { ok: false }]]));
+      m.imageRecorded({ kinds: ['object', 'edge'], outcomes: [{ ok: true }, { ok: false }] });
       m.messageDropped('not_holder');
       m.messageDropped('bad_msgpack');
       m.messageDropped('not_holder');

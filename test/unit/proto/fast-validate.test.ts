@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { Packr } from 'msgpackr';
+import { decode } from '../../../proto/codec.js';
+import { fastValidate } from '../../../proto/fast-validate.js';
+import { MessageSchema } from '../../../proto/schema.js';
+import { PROTOCOL_VERSION } from '../../../proto/version.js';
+import { Fuzzer } from '../../helpers/fuzz.js';
+
+// The codec's own settings, so the validators see what they see in production.
+const pack = new Packr({ useRecords: false, mapsAsObjects: true });
+const unpack = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const wire = (o: unknown): Record<string, unknown> => unpack.unpack(pack.pack(o)) as Record<string, unknown>;
+
+const valid = [
+  {
+    v: PROTOCOL_VERSION,
+    cmd: 'RESULT',
+    results: [
+      { taskId: 7, attempt: 1, computeMs: 12.5, width: 768, height: 576, kind: 'face', value: { count: 1, boxes: [{ x: 1, y: 2, width: 30, height: 30 }] } },
+      { taskId: 8, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'edge', value: { edgePixels: 1000, density: 0.002 } },
+      { taskId: 9, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'corner', value: { count: 1, points: [{ x: 4.5, y: 6 }] } },
+      { taskId: 10, attempt: 2, computeMs: 90, width: 768, height: 576, kind: 'object', value: { count: 1, boxes: [{ x: 1, y: 2, width: 64, height: 128, score: 0.7 }] } },
+      { taskId: 11, attempt: 1, computeMs: 0, width: 0, height: 0, kind: 'noop', value: {} },
+    ],
+  },
+  { v: PROTOCOL_VERSION, cmd: 'FAIL', failures: [{ taskId: 7, attempt: 1, kind: 'object', computeMs: 1, error: { name: 'DecodeError', message: 'bad', retryable: false } }] },
+  { v: PROTOCOL_VERSION, cmd: 'HEARTBEAT' },
+];
+
+describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', () => {
+  it('accepts what zod accepts and returns the same object, unknown keys removed at every depth', () => {
+    for (const m of valid) {
+      const withExtras = wire({ ...m, extra: 1 });
+      for (const list of [withExtras['results'], withExtras['failures']]) {
+        if (Array.isArray(list)) {
+          for (const entry of list as Record<string, unknown>[]) {
+            entry['junk'] = 'x';
+            const value = entry['value'] as Record<string, unknown> | undefined;
+            if (value !== undefined) value['evil'] = { nested: true };
+          }
+        }
+      }
+      const zod = MessageSchema.safeParse(structuredClone(withExtras));
+      expect(zod.success).to.equal(true);
+      const fast = fastValidate(withExtras);
+      expect(fast, m.cmd).to.not.equal(undefined);
+      expect(fast).to.deep.equal(zod.data);
+      expect(fast).to.deep.equal(wire(m));
+    }
+  });
+
+  it('leaves other commands to zod', () => {
+    expect(fastValidate(wire({ v: PROTOCOL_VERSION, cmd: 'DISCONNECT', reason: 'bye' }))).to.equal(undefined);
+    expect(fastValidate(wire({ v: PROTOCOL_VERSION, cmd: 'NOPE' }))).to.equal(undefined);
+  });
+
+  it('on 6,000 mutated messages accepts only what zod accepts, as the same object, and decodes exactly as zod alone', () => {
+    const fuzz = new Fuzzer(Number(process.env['CCTV_FUZZ_SEED'] ?? 20261121));
+    let accepted = 0;
+    let leftToZod = 0;
+    for (let i = 0; i < 6000; i++) {
+      const m = wire(fuzz.mutate(fuzz.pick(valid)));
+      const what = `case ${i}: ${JSON.stringify(m).slice(0, 300)}`;
+      const zod = MessageSchema.safeParse(structuredClone(m));
+      const fast = fastValidate(structuredClone(m));
+      if (fast !== undefined) {
+        accepted++;
+        expect(zod.success, what).to.equal(true);
+        expect(fast, what).to.deep.equal(zod.data);
+      } else if (zod.success) leftToZod++;
+      // decode() = the compiled path, else zod: the same outcome as zod alone.
+      const d = decode([pack.pack(m)]);
+      expect(d.ok, what).to.equal(zod.success);
+      if (d.ok && zod.success) expect(d.message, what).to.deep.equal(zod.data);
+    }
+    // Some mutations stay valid (a number replaced by another in range); most do not. Only
+    // non-plain objects (a Buffer where zod takes any object) are left to zod when valid.
+    expect(accepted).to.be.within(1, 3000);
+    expect(leftToZod).to.be.below(accepted);
+  });
+});
