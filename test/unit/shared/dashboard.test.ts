@@ -56,6 +56,13 @@ describe('deploy kit: Grafana dashboard and Prometheus configuration', () => {
     }
   });
 
+  it('keeps "All" of the master and slave variables to the instances found, not every target', () => {
+    // Both processes export cctv_process_* and cctv_nodejs_* under the same names: an
+    // allValue of ".*" put the slaves in the master's panels (seen in a real Prometheus).
+    const vars = dashboard.templating.list as { name: string; allValue?: string }[];
+    for (const v of vars.filter((x) => x.name === 'master' || x.name === 'slave')) expect(v.allValue, v.name).to.equal(undefined);
+  });
+
   it('scrapes the master and the slaves on the documented ports', () => {
     const config = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
     const jobs = Object.fromEntries(config.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((s) => s.targets)]));
