@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
-import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
+import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
 import type { Clock } from '../shared/clock.js';
@@ -22,6 +22,7 @@ import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
+import { SmallImageBundle } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable } from './task-table.js';
 
@@ -334,21 +335,35 @@ export class Master {
         (kind) => this.options.leaseMs[kind],
       );
       const parts: Buffer[] = [];
-      const partOf = new Map<number, number>();
+      const bundle = new SmallImageBundle(parts);
+      /** First spec of each image in this message: where its bytes are. */
+      const placed = new Map<number, TaskSpec>();
       const specs: TaskSpec[] = [];
       for (const t of tasks) {
-        let part = partOf.get(t.imageId);
-        if (part === undefined) {
+        let at = placed.get(t.imageId);
+        if (at === undefined) {
           const bytes = this.table.image(t.imageId)?.bytes;
           if (bytes === undefined) continue;
-          part = parts.length;
-          parts.push(bytes);
           this.stats.imageBytesSent += bytes.length;
-          partOf.set(t.imageId, part);
+          if (bytes.length <= SMALL_IMAGE_BYTES) {
+            at = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, ...bundle.add(bytes) };
+          } else {
+            at = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, part: parts.length };
+            parts.push(bytes);
+          }
+          placed.set(t.imageId, at);
+          specs.push(at);
+        } else {
+          const spec: TaskSpec = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, part: at.part };
+          if (at.offset !== undefined) {
+            spec.offset = at.offset;
+            spec.length = at.length;
+          }
+          specs.push(spec);
         }
-        specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, part, imageId: t.imageId });
         slave.inFlight.set(t.taskId, t.attemptsMade);
       }
+      bundle.close();
       if (specs.length === 0) continue;
       slave.lastSentMs = now;
       if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {

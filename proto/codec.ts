@@ -84,8 +84,15 @@ export function decode(parts: readonly Buffer[], maxHeaderBytes = DEFAULT_MAX_HE
   }
   if (message.cmd === 'TASK') {
     for (const task of message.tasks) {
-      if (task.part >= payload.length) {
+      const part = payload[task.part];
+      if (part === undefined) {
         return reject('invalid', `invalid TASK message: task ${task.taskId} refers to part ${task.part} of ${payload.length}`);
+      }
+      if ((task.offset === undefined) !== (task.length === undefined)) {
+        return reject('invalid', `invalid TASK message: task ${task.taskId} has only one of offset and length`);
+      }
+      if (task.offset !== undefined && task.length !== undefined && task.offset + task.length > part.length) {
+        return reject('invalid', `invalid TASK message: task ${task.taskId} refers to bytes ${task.offset}..${task.offset + task.length} of a ${part.length}-byte part`);
       }
     }
   } else if (payload.length > 0) {

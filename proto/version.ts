@@ -3,4 +3,5 @@
  * every decode (moleculer `src/transit.js` checks `ver` the same way). Bump it on any
  * incompatible change to {@link ./schema.ts}; peers with another version are refused.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+// 2: TaskSpec `offset`/`length`: small images share one part (a v1 slave would read the whole part as its image).

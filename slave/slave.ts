@@ -189,7 +189,10 @@ export class Slave {
         this.queueOutcome({ ok: true, taskId: spec.taskId, attempt: spec.attempt, kind: 'noop', computeMs: 0, width: 0, height: 0, value: {} });
         continue;
       }
-      const bytes = payload[spec.part] as Buffer;
+      const part = payload[spec.part] as Buffer;
+      // A small image sharing its part with others (offset and length checked by decode):
+      // copied out, so only its own bytes travel on to a worker.
+      const bytes = spec.offset === undefined ? part : Buffer.from(part.subarray(spec.offset, spec.offset + (spec.length ?? 0)));
       if (bytes.length > this.options.maxImageBytes) {
         const err = new DecodeError(`image is ${bytes.length} bytes, over this slave's limit of ${this.options.maxImageBytes} bytes (--max-image-bytes)`);
         this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });

@@ -4,6 +4,9 @@ import type { PreparedImage } from '../vision/decode.js';
 import { cv } from '../../shared/opencv.js';
 
 let hog: InstanceType<typeof cv.HOGDescriptor> | undefined;
+/** The default people detector's window, px (Dalal & Triggs 2005). */
+const WIN_WIDTH_PX = 64;
+const WIN_HEIGHT_PX = 128;
 
 /**
  * People detection with OpenCV's default HOG + linear SVM people detector
@@ -19,7 +22,7 @@ export function detectObjects(image: PreparedImage, config: DetectorConfig['obje
     // OpenCV's default HOG parameters, all passed: the binding's no-argument constructor
     // turns gammaCorrection off (OpenCV's default is on), which finds other people.
     hog = new cv.HOGDescriptor({
-      winSize: new cv.Size(64, 128),
+      winSize: new cv.Size(WIN_WIDTH_PX, WIN_HEIGHT_PX),
       blockSize: new cv.Size(16, 16),
       blockStride: new cv.Size(8, 8),
       cellSize: new cv.Size(8, 8),
@@ -34,6 +37,11 @@ export function detectObjects(image: PreparedImage, config: DetectorConfig['obje
       signedGradient: false,
     });
     hog.setSVMDetector(cv.HOGDescriptor.getDefaultPeopleDetector());
+  }
+  // No 64x128 window fits in the padded image, so there is nothing to find; OpenCV 4.6
+  // still runs one pyramid level and the worker dies with SIGSEGV (seen on 80x60 thumbnails).
+  if (image.grey.cols + 2 * config.paddingPx < WIN_WIDTH_PX || image.grey.rows + 2 * config.paddingPx < WIN_HEIGHT_PX) {
+    return { count: 0, boxes: [] };
   }
   const stride = new cv.Size(config.winStridePx, config.winStridePx);
   const padding = new cv.Size(config.paddingPx, config.paddingPx);

@@ -40,6 +40,16 @@ describe('detectors on real images (OpenCV in this process)', () => {
     }
   });
 
+  it('finds no people, and does not crash, in images smaller than the 64x128 HOG window', async () => {
+    const [frame] = await sampleFrames(20, 1);
+    const full = cv.imdecode(frame!);
+    // 80x60 and 40x300 px: no window fits even with the padding (OpenCV itself segfaults here).
+    for (const [rows, cols] of [[60, 80], [300, 40]] as const) {
+      const small = cv.imencode('.png', full.resize(rows, cols));
+      expect(detectObjects(decodeImage(small), DEFAULT_DETECTOR_CONFIG.object)).to.deep.equal({ count: 0, boxes: [] });
+    }
+  });
+
   it('finds the annotated faces in face photos (Haar), IoU >= 0.4', () => {
     const gt = (JSON.parse(readFileSync(join(SAMPLE_FACES, 'gt_faces.json'), 'utf8')) as { images: GtImage[] }).images;
     let matched = 0;

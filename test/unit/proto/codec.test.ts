@@ -78,7 +78,7 @@ describe('proto codec', () => {
     expect(d.ok).to.equal(false);
     if (d.ok) return;
     expect(d.error).to.be.instanceOf(ProtocolVersionError);
-    expect(d.error.message).to.match(/protocol version mismatch: this process speaks version 1, the peer sent 2/);
+    expect(d.error.message).to.include(`protocol version mismatch: this process speaks version ${PROTOCOL_VERSION}, the peer sent ${PROTOCOL_VERSION + 1}`);
   });
   it('rejects a header without a version', () => {
     reject([raw.pack({ cmd: 'HEARTBEAT' })], 'version_mismatch');
@@ -87,15 +87,37 @@ describe('proto codec', () => {
     reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'STEAL' })], 'invalid');
   });
   it('rejects wrong field types and absurd values', () => {
-    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 5, capacity: 1, prefetch: 0, kinds: ['edge'], host })], 'invalid');
-    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 'a', capacity: 1e9, prefetch: 0, kinds: ['edge'], host })], 'invalid');
-    reject([raw.pack({ v: 1, cmd: 'READY', slaveId: 'a', capacity: 1, prefetch: 0, kinds: ['teleport'], host })], 'invalid');
-    reject([raw.pack({ v: 1, cmd: 'FAIL', failures: [{ taskId: -1, attempt: 1, kind: 'edge', computeMs: 0, error: { name: 'E', message: '', retryable: true } }] })], 'invalid');
-    reject([raw.pack({ v: 1, cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'edge', value: { edgePixels: 1, density: 7 } }] })], 'invalid');
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'READY', slaveId: 5, capacity: 1, prefetch: 0, kinds: ['edge'], host })], 'invalid');
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'READY', slaveId: 'a', capacity: 1e9, prefetch: 0, kinds: ['edge'], host })], 'invalid');
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'READY', slaveId: 'a', capacity: 1, prefetch: 0, kinds: ['teleport'], host })], 'invalid');
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'FAIL', failures: [{ taskId: -1, attempt: 1, kind: 'edge', computeMs: 0, error: { name: 'E', message: '', retryable: true } }] })], 'invalid');
+    reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'edge', value: { edgePixels: 1, density: 7 } }] })], 'invalid');
   });
   it('rejects a TASK whose part index has no part', () => {
     const [header] = encode(samples[1]!.msg, [Buffer.from('x')]);
     reject([header!], 'invalid');
+  });
+  it('round-trips small images sharing one part, and rejects offsets outside it or half given', () => {
+    const part = Buffer.from('aaabbbbcc');
+    const tasks = [
+      { taskId: 1, kind: 'edge' as const, attempt: 1, part: 0, imageId: 1, offset: 0, length: 3 },
+      { taskId: 2, kind: 'edge' as const, attempt: 1, part: 0, imageId: 2, offset: 3, length: 4 },
+      { taskId: 3, kind: 'corner' as const, attempt: 1, part: 0, imageId: 3, offset: 7, length: 2 },
+    ];
+    const d = decode(encode({ cmd: 'TASK', tasks, config: DEFAULT_DETECTOR_CONFIG }, [part]));
+    expect(d.ok).to.equal(true);
+    if (d.ok && d.message.cmd === 'TASK') {
+      expect(d.message.tasks.map((t) => d.payload[t.part]!.subarray(t.offset, (t.offset ?? 0) + (t.length ?? 0)).toString())).to.deep.equal(['aaa', 'bbbb', 'cc']);
+    }
+    const bad = (spec: Record<string, unknown>): void => {
+      const r = decode(encode({ cmd: 'TASK', tasks: [{ ...tasks[0]!, ...spec }], config: DEFAULT_DETECTOR_CONFIG }, [part]));
+      expect(r.ok, JSON.stringify(spec)).to.equal(false);
+      if (!r.ok) expect(r.error.message).to.match(/offset|length|bytes/);
+    };
+    bad({ offset: 7, length: 3 });
+    bad({ offset: 10, length: 0 });
+    bad({ offset: undefined });
+    bad({ length: undefined });
   });
   it('rejects payload parts after a non-TASK header', () => {
     reject([...encode({ cmd: 'HEARTBEAT' }), Buffer.from('extra')], 'invalid');
