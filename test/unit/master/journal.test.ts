@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Journal, readJournal, type BatchHeader } from '../../../master/journal.js';
+import { useTempDir } from '../../helpers/fixtures.js';
+
+const header: BatchHeader = { type: 'batch', tool: 'cctv-cluster', protocol: 2, startedAt: '2026-11-21T00:00:00.000Z', settings: { tasks: ['edge'] } };
+const record = (n: number) => ({ type: 'image' as const, source: `img${n}.jpg`, ok: true });
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('Journal (the results file)', () => {
+  const tmp = useTempDir();
+
+  it('writes records at the end of the turn, syncs off the main thread, and closes safely with a sync in flight', async () => {
+    const path = join(tmp.dir, 'results.jsonl');
+    const fdsBefore = openFds();
+    // syncMs 0: every write-out starts a background fdatasync.
+    const { journal } = await Journal.open(path, header, { resume: false, overwrite: false }, 60_000, 0);
+    for (let i = 0; i < 3; i++) journal.append(record(i));
+    expect(readFileSync(path, 'utf8').trim().split('\n')).to.have.length(1);
+    await nextTurn();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).to.have.length(4);
+    for (let i = 3; i < 5; i++) journal.append(record(i));
+    await nextTurn(); // a second write-out while the first sync may still run
+    journal.append(record(5));
+    journal.close(); // syncs in place; the descriptor waits for any background sync
+    const { done, previous } = await readJournal(path);
+    expect(previous).to.deep.equal(header);
+    expect([...done].sort()).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => `img${i}.jpg`));
+    for (let i = 0; i < 50 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(openFds(), 'the results file descriptor is closed').to.equal(fdsBefore);
+  });
+});
