@@ -70,8 +70,8 @@ try {
   }
   const t = totals(baseline.detections);
   const throughputTable = [
-    '| run | images/s | vs baseline | CPU busy | object ms | face ms | edge ms | corner ms | overhead ms/task | wall incl. start-up s |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| run | images/s | vs baseline | CPU busy | object ms | face ms | edge ms | corner ms | overhead ms/task | master / slaves CPU ms/image | wall incl. start-up s |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...runs.map((r) =>
       [
         r.name,
@@ -80,6 +80,7 @@ try {
         `${Math.round(r.cpu * 100)}%`,
         ...KINDS.map((k) => (r.computeMs[k] ?? 0).toFixed(1)),
         r.overheadMsPerTask.toFixed(2),
+        r.coordinatorCpuMsPerImage === undefined ? '' : `${r.coordinatorCpuMsPerImage.master.toFixed(1)} / ${r.coordinatorCpuMsPerImage.slaves.toFixed(1)}`,
         (r.totalMs / 1000).toFixed(1),
       ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
     ),
@@ -88,7 +89,7 @@ try {
   for (const p of differingPeers) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
   if (typeof peers !== 'string') {
     for (const p of peers) {
-      throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | | | | | | | |`);
+      throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | | | | | | | | |`);
     }
   }
   const throughputStart = out.length;
@@ -102,7 +103,7 @@ try {
   }
   out.push(`Detections equal across all runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
   out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
-  out.push('images/s of a cluster run counts from the first slave\'s READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks.', '');
+  out.push('images/s of a cluster run counts from the first slave\'s READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks. Master / slaves CPU: CPU time of the master process and of the slaves\' main processes (not their workers) per image, from the 5th record on (/proc/PID/stat).', '');
   log(out.slice(throughputStart).join('\n'));
 
   // 4. Bytes on the wire, from the 2 x 1 run.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageRecord } from '../../master/merge.js';
@@ -8,7 +9,7 @@ import { runDetector } from '../../slave/detectors/index.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { readReport, readResults } from '../helpers/fixtures.js';
 import { startMaster, waitExit } from '../helpers/processes.js';
-import { sampleCpu, utilization } from './cpu.js';
+import { childPids, processCpuMs, sampleCpu, utilization } from './cpu.js';
 
 export const KINDS: readonly TaskKind[] = ['object', 'face', 'edge', 'corner'];
 
@@ -32,6 +33,12 @@ export interface RunFigures {
   computeMs: Partial<Record<TaskKind, number>>;
   /** Slot time not spent computing, per task, ms: (processing x threads - compute) / tasks. */
   overheadMsPerTask: number;
+  /**
+   * CPU time per image of the coordinating processes, ms: the master, and the slaves' main
+   * processes (not their workers), from the 5th record to the last one seen (start-up left
+   * out). On 2 cores this is taken from the workers.
+   */
+  coordinatorCpuMsPerImage?: { master: number; slaves: number } | undefined;
   detections: Detections;
   report?: BatchReport;
 }
@@ -79,8 +86,10 @@ export async function runCluster(dir: string, outDir: string, slaves: number, th
   const cpu0 = sampleCpu();
   const t0 = performance.now();
   const m = startMaster(['run', dir, '--local-slaves', String(slaves), '--local-threads', String(threads), '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn', '--metrics-port', '0']);
+  const coordinator = watchCoordinatorCpu(m.pid, out);
   const code = await waitExit(m, 1_800_000);
   const totalMs = performance.now() - t0;
+  const coordinatorCpuMsPerImage = coordinator.stop();
   const cpu = utilization(cpu0, sampleCpu());
   if (code !== 0) throw new Error(`master exited ${String(code)}:\n${m.stderr().slice(-3000)}`);
   const report = readReport(`${out}.report.json`);
@@ -99,8 +108,52 @@ export async function runCluster(dir: string, outDir: string, slaves: number, th
     cpu,
     computeMs,
     overheadMsPerTask: (report.processingMs * total - computeSum) / report.tasks,
+    coordinatorCpuMsPerImage,
     detections,
     report,
+  };
+}
+
+/**
+ * Samples, every 100 ms, the records written so far and the CPU time of a master and of
+ * its local slaves (its children; their workers are the slaves' children, not counted).
+ * Each slave's CPU is taken from its own first and last readings, so slaves that stop
+ * before the master (it stops them at the end) still count in full.
+ */
+function watchCoordinatorCpu(masterPid: number, resultsFile: string): { stop: () => { master: number; slaves: number } | undefined } {
+  let startRecords: number | undefined;
+  let endRecords = 0;
+  let masterStart = 0;
+  let masterEnd = 0;
+  const slaveStart = new Map<number, number>();
+  const slaveEnd = new Map<number, number>();
+  const timer = setInterval(() => {
+    try {
+      const records = readFileSync(resultsFile, 'utf8').split('\n').length - 2;
+      if (startRecords === undefined && records < 5) return;
+      const master = processCpuMs(masterPid);
+      const slaves = childPids(masterPid).map((pid) => [pid, processCpuMs(pid)] as const);
+      if (startRecords === undefined) {
+        startRecords = records;
+        masterStart = master;
+        for (const [pid, ms] of slaves) slaveStart.set(pid, ms);
+      }
+      endRecords = records;
+      masterEnd = master;
+      for (const [pid, ms] of slaves) slaveEnd.set(pid, ms);
+    } catch {
+      // Not started yet, or just gone.
+    }
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const n = endRecords - (startRecords ?? endRecords);
+      if (n <= 0) return undefined;
+      let slaves = 0;
+      for (const [pid, end] of slaveEnd) slaves += end - (slaveStart.get(pid) ?? 0);
+      return { master: (masterEnd - masterStart) / n, slaves: slaves / n };
+    },
   };
 }
 
