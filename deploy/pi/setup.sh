@@ -76,6 +76,7 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 for p in "${pkgs[@]}"; do pkg_installed "$p" || missing+=("$p"); done
 
 # Node.js: Debian's only, and only if it is new enough (Debian 12 has 18; we need 20).
+apt_updated=0
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 node_help() {
   cat >&2 <<EOF
@@ -92,6 +93,10 @@ if command -v node >/dev/null 2>&1; then
   [ "$(node_major)" -ge 20 ] || node_help "this machine has $(node --version) at $(command -v node)"
   command -v npm >/dev/null 2>&1 || node_help "node $(node --version) is here but npm is missing"
 else
+  # A fresh image may have no package lists yet (the candidate would be "(none)").
+  log "node not found: updating the package lists to look for Debian's nodejs"
+  apt-get update -qq
+  apt_updated=1
   candidate="$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')"
   cand_major="${candidate%%.*}"
   cand_major="${cand_major#*:}"   # drop an epoch
@@ -105,7 +110,7 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
+  [ "$apt_updated" -eq 1 ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   log "Debian packages already installed: ${pkgs[*]}"
@@ -157,7 +162,7 @@ if cmp -s "$DEST/deploy/systemd/cctv-slave.service" "$UNIT"; then
   log "$UNIT is up to date"
 else
   log "installing $UNIT (local changes belong in: systemctl edit cctv-slave)"
-  install -m 0644 "$DEST/deploy/systemd/cctv-slave.service" "$UNIT"
+  install -D -m 0644 "$DEST/deploy/systemd/cctv-slave.service" "$UNIT"
 fi
 
 env_file="$ETC/cctv.env"
@@ -177,11 +182,27 @@ else
   mv "$tmp" "$env_file"
 fi
 
+if [ "$new_env" -eq 1 ] && [ -z "$master" ]; then
+  unset_master=1
+else
+  unset_master=0
+fi
+# No systemctl at all (a minimal container): everything but the service is in place.
+if ! command -v systemctl >/dev/null 2>&1; then
+  log "systemctl not found (no systemd here): $UNIT installed, not enabled or started"
+  [ "$unset_master" -eq 0 ] || log "set CCTV_MASTER in $env_file first"
+  log "done. On a machine running systemd: systemctl daemon-reload && systemctl enable --now cctv-slave"
+  exit 0
+fi
 log "enabling cctv-slave.service"
 systemctl enable cctv-slave.service
 if [ ! -d /run/systemd/system ]; then
+  # systemctl enable works offline; daemon-reload, start and status need a running systemd.
   log "systemd is not running here (container or chroot): unit installed and enabled, not started"
-elif [ "$new_env" -eq 1 ] && [ -z "$master" ]; then
+  [ "$unset_master" -eq 0 ] || log "set CCTV_MASTER in $env_file before it starts"
+  log "done. Once systemd runs, the service starts at boot, or now with: systemctl start cctv-slave"
+  exit 0
+elif [ "$unset_master" -eq 1 ]; then
   systemctl daemon-reload
   log "not started: set CCTV_MASTER in $env_file, then: systemctl start cctv-slave"
 else
