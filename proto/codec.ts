@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import { ProtocolError, ProtocolVersionError } from '../shared/errors.js';
 import { fastValidate } from './fast-validate.js';
 import type { Message, OutgoingMessage } from './messages.js';
+import { msgpackShapeError } from './msgpack-shape.js';
 import { MessageSchema } from './schema.js';
 import { PROTOCOL_VERSION } from './version.js';
 
@@ -45,7 +46,8 @@ export function encode(message: OutgoingMessage, payload: readonly Buffer[] = []
 /**
  * Decodes and validates one message. Never throws: a malformed, oversized, wrongly
  * versioned or invalid message comes back as a {@link ProtocolError}, checked in this
- * order: part count, header size, msgpack, version, schema, TASK part indexes.
+ * order: part count, header size, msgpack (its shape first: {@link msgpackShapeError}),
+ * version, schema, TASK part indexes.
  *
  * @param parts - the message parts, routing id already removed
  * @param maxHeaderBytes - largest accepted header part, bytes
@@ -58,6 +60,9 @@ export function decode(parts: readonly Buffer[], maxHeaderBytes = DEFAULT_MAX_HE
   if (header.length > maxHeaderBytes) {
     return reject('header_too_large', `header of ${header.length} bytes exceeds the limit of ${maxHeaderBytes} bytes`);
   }
+  // Checked first: msgpackr allocates what array headers declare before reading them.
+  const shapeError = msgpackShapeError(header);
+  if (shapeError !== undefined) return reject('bad_msgpack', `header is not valid msgpack: ${shapeError}`);
   let raw: unknown;
   try {
     raw = packr.unpack(header);
