@@ -31,39 +31,38 @@ export function msgpackShapeError(bytes: Uint8Array): string | undefined {
     else if (t <= 0x9f) items = t & 0x0f;
     else if (t <= 0xbf) skip = t & 0x1f;
     else {
-      const n = (width: number): number => {
-        if (pos + width > end) return -1;
-        let v = 0;
-        for (let i = 0; i < width; i++) v = v * 256 + (bytes[pos + i] as number);
-        pos += width;
-        return v;
-      };
-      let len: number;
+      // Width of the length field (bytes), and what the length counts.
+      let width = 0;
       switch (t) {
-        case 0xc4: case 0xd9: len = n(1); skip = len; break; // bin8, str8
-        case 0xc5: case 0xda: len = n(2); skip = len; break; // bin16, str16
-        case 0xc6: case 0xdb: len = n(4); skip = len; break; // bin32, str32
-        case 0xc7: len = n(1); skip = len + 1; break; // ext8: length, type, data
-        case 0xc8: len = n(2); skip = len + 1; break; // ext16
-        case 0xc9: len = n(4); skip = len + 1; break; // ext32
-        case 0xca: len = 0; skip = 4; break; // float32
-        case 0xcb: len = 0; skip = 8; break; // float64
-        case 0xcc: case 0xd0: len = 0; skip = 1; break; // (u)int8
-        case 0xcd: case 0xd1: len = 0; skip = 2; break; // (u)int16
-        case 0xce: case 0xd2: len = 0; skip = 4; break; // (u)int32
-        case 0xcf: case 0xd3: len = 0; skip = 8; break; // (u)int64
-        case 0xd4: len = 0; skip = 2; break; // fixext1: type + 1
-        case 0xd5: len = 0; skip = 3; break; // fixext2
-        case 0xd6: len = 0; skip = 5; break; // fixext4
-        case 0xd7: len = 0; skip = 9; break; // fixext8
-        case 0xd8: len = 0; skip = 17; break; // fixext16
-        case 0xdc: len = n(2); items = len; break; // array16
-        case 0xdd: len = n(4); items = len; break; // array32
-        case 0xde: len = n(2); items = 2 * len; break; // map16
-        case 0xdf: len = n(4); items = 2 * len; break; // map32
+        case 0xc4: case 0xd9: width = 1; break; // bin8, str8
+        case 0xc5: case 0xda: width = 2; break; // bin16, str16
+        case 0xc6: case 0xdb: width = 4; break; // bin32, str32
+        case 0xc7: width = 1; skip = 1; break; // ext8: length, type, data
+        case 0xc8: width = 2; skip = 1; break; // ext16
+        case 0xc9: width = 4; skip = 1; break; // ext32
+        case 0xca: skip = 4; break; // float32
+        case 0xcb: skip = 8; break; // float64
+        case 0xcc: case 0xd0: skip = 1; break; // (u)int8
+        case 0xcd: case 0xd1: skip = 2; break; // (u)int16
+        case 0xce: case 0xd2: skip = 4; break; // (u)int32
+        case 0xcf: case 0xd3: skip = 8; break; // (u)int64
+        case 0xd4: skip = 2; break; // fixext1: type + 1
+        case 0xd5: skip = 3; break; // fixext2
+        case 0xd6: skip = 5; break; // fixext4
+        case 0xd7: skip = 9; break; // fixext8
+        case 0xd8: skip = 17; break; // fixext16
+        case 0xdc: case 0xde: width = 2; break; // array16, map16
+        case 0xdd: case 0xdf: width = 4; break; // array32, map32
         default: return `byte 0x${t.toString(16)} at ${pos - 1} is not a msgpack type`; // 0xc1
       }
-      if (len < 0) return `length field cut off at ${pos}`;
+      if (width > 0) {
+        if (pos + width > end) return `length field cut off at ${pos}`;
+        let len = 0;
+        for (let i = 0; i < width; i++) len = len * 256 + (bytes[pos + i] as number);
+        pos += width;
+        if (t >= 0xdc) items = t >= 0xde ? 2 * len : len;
+        else skip += len;
+      }
     }
     if (skip > end - pos) return `a value of ${skip} bytes at ${pos} runs past the end`;
     pos += skip;
