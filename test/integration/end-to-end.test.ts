@@ -2,22 +2,17 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { videoFrames } from '../../master/ingest/video.js';
-import type { ImageRecord, KindSuccess } from '../../master/merge.js';
+import type { ImageRecord } from '../../master/merge.js';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
+import { valueOf } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
 const EVERY = 3; // 120-frame clip -> 40 frames
-
-/** A kind's value without where/how it ran, for comparing runs. */
-function valueOf(entry: unknown): unknown {
-  const { computeMs: _computeMs, slave: _slave, attempts: _attempts, ...value } = entry as KindSuccess;
-  return value;
-}
 
 describe('end to end: a real master and two real slaves on loopback', function () {
   this.timeout(240_000);

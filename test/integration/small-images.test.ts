@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { videoFrames } from '../../master/ingest/video.js';
-import type { KindSuccess } from '../../master/merge.js';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import { SMALL_IMAGE_BYTES } from '../../proto/schema.js';
 import { cv } from '../../shared/opencv.js';
@@ -10,14 +9,9 @@ import { runDetector } from '../../slave/detectors/index.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_VIDEO, readResults, tempDir } from '../helpers/fixtures.js';
 import { startMaster, waitExit } from '../helpers/processes.js';
+import { valueOf } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
-
-/** A kind's value without where/how it ran. */
-function valueOf(entry: unknown): unknown {
-  const { computeMs: _computeMs, slave: _slave, attempts: _attempts, ...value } = entry as KindSuccess;
-  return value;
-}
 
 describe('small images: thumbnails share TASK parts (offset/length) and each gets its own results', function () {
   this.timeout(120_000);
