@@ -5,27 +5,15 @@ import { fastValidate } from '../../../proto/fast-validate.js';
 import { MessageSchema } from '../../../proto/schema.js';
 import { PROTOCOL_VERSION } from '../../../proto/version.js';
 import { Fuzzer } from '../../helpers/fuzz.js';
+import { SAMPLE_MESSAGES } from '../../helpers/messages.js';
 
 // The codec's own settings, so the validators see what they see in production.
 const pack = new Packr({ useRecords: false, mapsAsObjects: true });
 const unpack = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 const wire = (o: unknown): Record<string, unknown> => unpack.unpack(pack.pack(o)) as Record<string, unknown>;
 
-const valid = [
-  {
-    v: PROTOCOL_VERSION,
-    cmd: 'RESULT',
-    results: [
-      { taskId: 7, attempt: 1, computeMs: 12.5, width: 768, height: 576, kind: 'face', value: { count: 1, boxes: [{ x: 1, y: 2, width: 30, height: 30 }] } },
-      { taskId: 8, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'edge', value: { edgePixels: 1000, density: 0.002 } },
-      { taskId: 9, attempt: 1, computeMs: 3, width: 768, height: 576, kind: 'corner', value: { count: 1, points: [{ x: 4.5, y: 6 }] } },
-      { taskId: 10, attempt: 2, computeMs: 90, width: 768, height: 576, kind: 'object', value: { count: 1, boxes: [{ x: 1, y: 2, width: 64, height: 128, score: 0.7 }] } },
-      { taskId: 11, attempt: 1, computeMs: 0, width: 0, height: 0, kind: 'noop', value: {} },
-    ],
-  },
-  { v: PROTOCOL_VERSION, cmd: 'FAIL', failures: [{ taskId: 7, attempt: 1, kind: 'object', computeMs: 1, error: { name: 'DecodeError', message: 'bad', retryable: false } }] },
-  { v: PROTOCOL_VERSION, cmd: 'HEARTBEAT' },
-];
+// The shared samples of the per-task commands (RESULT has every task kind), as decoded.
+const valid = SAMPLE_MESSAGES.filter((m) => ['RESULT', 'FAIL', 'HEARTBEAT'].includes(m.name)).map((m) => ({ v: PROTOCOL_VERSION, ...m.msg }));
 
 describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', () => {
   it('accepts what zod accepts and returns the same object, unknown keys removed at every depth', () => {
@@ -59,7 +47,7 @@ describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', 
     let accepted = 0;
     let leftToZod = 0;
     for (let i = 0; i < 6000; i++) {
-      const m = wire(fuzz.mutate(fuzz.pick(valid)));
+      const m = wire(fuzz.mutate(fuzz.pick(valid) as never));
       const what = `case ${i}: ${JSON.stringify(m).slice(0, 300)}`;
       const zod = MessageSchema.safeParse(structuredClone(m));
       const fast = fastValidate(structuredClone(m));
