@@ -22,7 +22,7 @@ import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
-import { SmallImageBundle } from './small-image-bundle.js';
+import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable } from './task-table.js';
 
@@ -336,8 +336,8 @@ export class Master {
       );
       const parts: Buffer[] = [];
       const bundle = new SmallImageBundle(parts);
-      /** First spec of each image in this message: where its bytes are. */
-      const placed = new Map<number, TaskSpec>();
+      /** Where each image's bytes are in this message: its own part, or a slice of a shared one. */
+      const placed = new Map<number, ImagePlace>();
       const specs: TaskSpec[] = [];
       for (const t of tasks) {
         let at = placed.get(t.imageId);
@@ -345,22 +345,14 @@ export class Master {
           const bytes = this.table.image(t.imageId)?.bytes;
           if (bytes === undefined) continue;
           this.stats.imageBytesSent += bytes.length;
-          if (bytes.length <= SMALL_IMAGE_BYTES) {
-            at = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, ...bundle.add(bytes) };
-          } else {
-            at = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, part: parts.length };
+          if (bytes.length <= SMALL_IMAGE_BYTES) at = bundle.add(bytes);
+          else {
+            at = { part: parts.length };
             parts.push(bytes);
           }
           placed.set(t.imageId, at);
-          specs.push(at);
-        } else {
-          const spec: TaskSpec = { taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, part: at.part };
-          if (at.offset !== undefined) {
-            spec.offset = at.offset;
-            spec.length = at.length;
-          }
-          specs.push(spec);
         }
+        specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, ...at });
         slave.inFlight.set(t.taskId, t.attemptsMade);
       }
       bundle.close();

@@ -1,5 +1,8 @@
 import { MAX_BUNDLE_BYTES } from '../proto/schema.js';
 
+/** Where an image's bytes are in a TASK: a whole part, or `length` bytes at `offset` of a shared one. */
+export type ImagePlace = { part: number } | { part: number; offset: number; length: number };
+
 /**
  * Packs the small images of one TASK message into shared parts (copies), so that a batch of
  * thumbnails costs a few ZeroMQ parts instead of one each (see `SMALL_IMAGE_BYTES` in
