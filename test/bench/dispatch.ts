@@ -75,8 +75,11 @@ export async function measureDispatch(slaves: number, tasks: number, dir: string
     const u = process.cpuUsage();
     return { master: (u.user + u.system) / 1000, slaves: pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) };
   };
+  // Runs in the master's own thread: stopped as soon as it has its reading.
   const poll = setInterval(() => {
-    if (first === undefined && master.stats.imagesDone > 0) first = { ...cpuNow(), done: master.stats.imagesDone };
+    if (master.stats.imagesDone === 0) return;
+    first = { ...cpuNow(), done: master.stats.imagesDone };
+    clearInterval(poll);
   }, 2);
   const outcome = await running;
   clearInterval(poll);

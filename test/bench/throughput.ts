@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageRecord } from '../../master/merge.js';
@@ -127,9 +127,16 @@ function watchCoordinatorCpu(masterPid: number, resultsFile: string): { stop: ()
   let masterEnd = 0;
   const slaveStart = new Map<number, number>();
   const slaveEnd = new Map<number, number>();
+  // Lines counted as the file grows (reading it whole 10 times a second would take CPU
+  // from the run being measured); the first line is the batch header.
+  let lines = 0;
+  let readTo = 0;
   const timer = setInterval(() => {
     try {
-      const records = readFileSync(resultsFile, 'utf8').split('\n').length - 2;
+      const fresh = readTail(resultsFile, readTo);
+      readTo += fresh.length;
+      for (const byte of fresh) if (byte === 0x0a) lines++;
+      const records = lines - 1;
       if (startRecords === undefined && records < 5) return;
       const master = processCpuMs(masterPid);
       const slaves = childPids(masterPid).map((pid) => [pid, processCpuMs(pid)] as const);
@@ -192,4 +199,17 @@ export function totals(d: Detections): { people: number; faces: number; edgePixe
     corners += (kinds.get('corner') as { count?: number } | undefined)?.count ?? 0;
   }
   return { people, faces, edgePixels, corners };
+}
+
+/** The bytes of `path` from `offset` to its current end. */
+function readTail(path: string, offset: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const out = Buffer.alloc(Math.max(0, size - offset));
+    if (out.length > 0) readSync(fd, out, 0, out.length, offset);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }
