@@ -3,7 +3,7 @@ import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
-import { defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
+import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
 /** Parsed `slave` command line. */
 export interface SlaveArgs {
@@ -19,7 +19,7 @@ function slaveOptionsTable(d: SlaveOptions) {
   return {
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
     threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
-    prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 4 x threads)' },
+    prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
     'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before the master is presumed gone' },
@@ -92,7 +92,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
       ...d,
       connect: a.connect,
       threads,
-      prefetch: a.prefetch ?? 4 * threads,
+      prefetch: a.prefetch ?? defaultPrefetch(threads),
       slaveId: a['slave-id'],
       heartbeatIntervalMs: a['heartbeat-interval'],
       heartbeatLiveness: a['heartbeat-liveness'],

@@ -11,7 +11,10 @@ export interface SlaveOptions {
   connect: string;
   /** Worker processes, i.e. tasks run at once. @defaultValue the number of CPU cores */
   threads: number;
-  /** Tasks accepted queued beyond `threads`, so workers never wait on the network. @defaultValue 4 x threads */
+  /**
+   * Tasks accepted queued beyond `threads`, so workers never wait on the network.
+   * @defaultValue {@link defaultPrefetch}: 8 x threads
+   */
   prefetch: number;
   /** Routing id; must be unique per master. @defaultValue `<hostname>-<pid>-<random>` */
   slaveId: string | undefined;
@@ -46,13 +49,23 @@ export interface SlaveOptions {
   metricsHost: string;
 }
 
+/**
+ * Default prefetch for `threads` workers: 8 x threads, i.e. two images of four tasks
+ * queued per worker besides the one it runs. A slave sends an image's results together
+ * when its last task ends, so credit comes back an image at a time; with one image
+ * queued per worker (4 x threads) a worker could finish before the next image arrived.
+ */
+export function defaultPrefetch(threads: number): number {
+  return 8 * threads;
+}
+
 /** The defaults of {@link SlaveOptions}. */
 export function defaultSlaveOptions(): SlaveOptions {
   const threads = Math.max(1, cpus().length);
   return {
     connect: 'tcp://127.0.0.1:5570',
     threads,
-    prefetch: 4 * threads,
+    prefetch: defaultPrefetch(threads),
     slaveId: undefined,
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     heartbeatLiveness: DEFAULT_HEARTBEAT_LIVENESS,

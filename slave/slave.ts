@@ -14,6 +14,14 @@ import { ChildPool } from './pool/child-pool.js';
 import type { Pool, PoolOutcome } from './pool/pool.js';
 import type { SlaveOptions } from './options.js';
 
+/**
+ * Longest time an outcome waits for the rest of its image's tasks before it is sent, ms:
+ * longer than an image's four tasks take on a Raspberry Pi (~4 s for a 768x576 frame),
+ * far below the master's shortest default lease (60 s), so a hung sibling never costs a
+ * held result its lease.
+ */
+export const RESULT_HOLD_MS = 5000;
+
 /** Counters a slave keeps about its own work. */
 export interface SlaveStats {
   tasksDone: number;
@@ -25,8 +33,10 @@ export interface SlaveStats {
 /**
  * A slave process: a {@link Connection} to the master and a {@link Pool} of workers.
  * It announces `capacity` (workers) and `prefetch` in READY, runs each TASK's tasks on
- * the pool, and answers with RESULT and FAIL messages, batching the outcomes that finish
- * while a send is in flight into one message.
+ * the pool, and answers with RESULT and FAIL messages. An outcome waits (at most
+ * {@link RESULT_HOLD_MS}) for the other tasks of its image still running here, so one
+ * message carries an image's four results: each message costs wake-ups of both processes
+ * and their ZeroMQ I/O threads, taken from the workers on a busy machine.
  */
 export class Slave {
   readonly id: string;
@@ -38,6 +48,9 @@ export class Slave {
   private results: TaskResult[] = [];
   private failures: TaskFailure[] = [];
   private flushScheduled = false;
+  /** Tasks still running here, by image id (outcomes of an image wait for its last one). */
+  private readonly runningByImage = new Map<number, number>();
+  private holdTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private inFlight = 0;
   private opencv = 'unknown';
@@ -108,6 +121,7 @@ export class Slave {
    */
   async stop(reason: string, drainTimeoutMs: number): Promise<void> {
     this.draining = true;
+    this.flush();
     this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.inFlight} task(s)`, draining: true });
     if (this.inFlight > 0) {
       this.logger.info(`finishing ${this.inFlight} task(s) in flight before leaving (at most ${drainTimeoutMs} ms)`);
@@ -199,17 +213,23 @@ export class Slave {
         continue;
       }
       this.inFlight++;
+      const { imageId } = spec;
+      this.runningByImage.set(imageId, (this.runningByImage.get(imageId) ?? 0) + 1);
       void this.pool
-        .run({ taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId: spec.imageId, bytes, config: message.config })
+        .run({ taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId, bytes, config: message.config })
         .then((outcome) => {
           this.inFlight--;
-          this.queueOutcome(outcome);
+          const running = (this.runningByImage.get(imageId) ?? 1) - 1;
+          if (running > 0) this.runningByImage.set(imageId, running);
+          else this.runningByImage.delete(imageId);
+          this.queueOutcome(outcome, running > 0 && !this.draining);
           if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     }
   }
 
-  private queueOutcome(outcome: PoolOutcome): void {
+  /** Queues an outcome for the master; `hold`: other tasks of its image still run here. */
+  private queueOutcome(outcome: PoolOutcome, hold = false): void {
     this.metrics.taskOutcome(outcome);
     if (outcome.ok) {
       this.stats.tasksDone++;
@@ -231,7 +251,11 @@ export class Slave {
         error: { ...outcome.error, message: outcome.error.message.slice(0, 4000), name: outcome.error.name.slice(0, 128) || 'Error' },
       });
     }
-    if (!this.flushScheduled) {
+    if (hold) {
+      this.holdTimer ??= setTimeout(() => {
+        this.flush();
+      }, RESULT_HOLD_MS);
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flush();
@@ -241,6 +265,8 @@ export class Slave {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     while (this.results.length > 0) {
       this.connection.send({ cmd: Command.Result, results: this.results.splice(0, MAX_TASKS_PER_MESSAGE) });
     }

@@ -1,19 +1,22 @@
 /**
  * Entry point of one worker process of the child-process pool. Loads OpenCV once, then
- * runs one task at a time as the parent asks. Keeps the last decoded images so that the
- * tasks of one image share one decode and one grey conversion.
+ * runs the tasks the parent sends, one image's tasks per request, one task at a time.
+ * Keeps the last decoded images so that the tasks of one image share one decode and one
+ * grey conversion, also across requests.
  */
 import { getPriority, setPriority } from 'node:os';
 import { toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
 import { decodeImage, type PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
-import { CACHE_MISS, WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
+import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest, type ChildTaskRef } from './child-protocol.js';
 
 /**
  * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
  * of `ACTION:KIND:IMAGE_ID` where ACTION is `throw` (the detector throws), `crash` (the
- * worker process dies) or `hang` (the worker never answers). Used by `test/faults/`.
+ * worker process dies), `hang` (the worker never answers) or `forget` (once: the worker
+ * drops its decoded images before a request for that task arrives without bytes, so it
+ * answers with a cache miss). Used by `test/faults/` and the pool's tests.
  */
 const FAULTS = new Map(
   (process.env['CCTV_TEST_FAULT'] ?? '')
@@ -25,11 +28,19 @@ const FAULTS = new Map(
     }),
 );
 
-function injectFault(req: ChildRunRequest): void {
-  const action = FAULTS.get(`${req.kind}:${req.imageId}`);
-  if (action === 'throw') throw new Error(`injected fault: ${req.kind} detector throws on image ${req.imageId}`);
+function injectFault(imageId: number, task: ChildTaskRef): void {
+  const action = FAULTS.get(`${task.kind}:${imageId}`);
+  if (action === 'throw') throw new Error(`injected fault: ${task.kind} detector throws on image ${imageId}`);
   if (action === 'crash') process.kill(process.pid, 'SIGKILL');
   if (action === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
+
+function injectForget(req: ChildRunRequest): void {
+  const key: `${string}:${string}` = `${req.tasks[0]?.kind ?? ''}:${String(req.imageId)}`;
+  if (req.bytes === undefined && FAULTS.get(key) === 'forget') {
+    FAULTS.delete(key);
+    cache.clear();
+  }
 }
 
 const CACHE_SIZE = WORKER_CACHE_SIZE;
@@ -65,6 +76,7 @@ try {
   // Not permitted here: run at the slave's priority.
 }
 
+/** The request's image, decoded now or earlier; undefined when it has no bytes and is not held. */
 function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error | undefined {
   const cached = cache.get(req.imageId);
   if (cached !== undefined && (req.bytes === undefined || Buffer.compare(cached.bytes, req.bytes) === 0)) {
@@ -93,28 +105,45 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
   return entry instanceof Error ? entry : { image: entry, decodeMs: entry.decodeMs };
 }
 
-function run(req: ChildRunRequest): void {
+/** Runs one task of `req` on its prepared image and answers with its outcome. */
+function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedImage; decodeMs: number } | Error): void {
   const t0 = performance.now();
-  const base = { taskId: req.taskId, attempt: req.attempt, kind: req.kind };
-  if (req.kind === 'noop') {
+  const base = { taskId: task.taskId, attempt: task.attempt, kind: task.kind };
+  if (task.kind === 'noop') {
     send({ type: 'done', outcome: { ...base, ok: true, computeMs: 0, width: 0, height: 0, value: {} } });
     return;
   }
   try {
-    if (FAULTS.size > 0) injectFault(req);
-    const p = prepared(req);
-    if (p === undefined) {
-      send({ type: 'done', outcome: { ...base, ok: false, computeMs: 0, error: { name: CACHE_MISS, message: `worker does not hold image ${req.imageId}`, retryable: true } } });
-      return;
-    }
+    if (FAULTS.size > 0) injectFault(req.imageId, task);
     if (p instanceof Error) throw p;
-    const t1 = performance.now();
-    const result = runDetector(req.kind, p.image, req.config);
-    const computeMs = p.decodeMs + (performance.now() - t1);
+    const result = runDetector(task.kind, p.image, req.config);
+    const computeMs = p.decodeMs + (performance.now() - t0);
     send({ type: 'done', outcome: { ...base, ok: true, computeMs, width: p.image.width, height: p.image.height, value: result.value } });
   } catch (err) {
     send({ type: 'done', outcome: { ...base, ok: false, computeMs: performance.now() - t0, error: toWireError(err) } });
   }
+}
+
+/**
+ * Runs the tasks of one request in order. Each next task starts from a fresh turn of the
+ * event loop, so a closed IPC channel (the slave is gone) is noticed between tasks.
+ */
+function run(req: ChildRunRequest): void {
+  if (FAULTS.size > 0) injectForget(req);
+  const p = prepared(req);
+  if (p === undefined) {
+    send({ type: 'miss', imageId: req.imageId });
+    return;
+  }
+  let i = 0;
+  const next = (): void => {
+    const task = req.tasks[i++];
+    if (task === undefined) return;
+    // Only the task that decoded the image counts the decode in its compute time.
+    runTask(req, task, i === 1 || p instanceof Error ? p : { image: p.image, decodeMs: 0 });
+    if (i < req.tasks.length) setImmediate(next);
+  };
+  next();
 }
 
 process.on('message', (msg: ChildRunRequest) => {

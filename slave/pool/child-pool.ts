@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
-import { CACHE_MISS, WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
+import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 
 /** Options of {@link ChildPool}. */
@@ -24,7 +24,9 @@ interface Worker {
   index: number;
   proc: ChildProcess;
   ready: boolean;
-  current: Pending | undefined;
+  /** Jobs handed to the worker in one request, in order; the first is running. Empty when idle. */
+  assigned: Pending[];
+  /** Timeout of the running job. */
   timer: NodeJS.Timeout | undefined;
   /** Image the worker decoded last: later tasks of it skip the decode there. */
   lastImageId: number | undefined;
@@ -51,14 +53,19 @@ const MAX_FAILED_STARTS = 5;
  * `worker_threads` worker (DESIGN.md), and a process can be killed, so a task that hangs
  * or crashes its worker (segfault in native code) costs that task's attempt, not the slave.
  * Jobs of one image go to the same worker where possible (image affinity, like BullMQ's
- * sandboxed processors keep one child per job), so each image is decoded once per slave.
+ * sandboxed processors keep one child per job), so each image is decoded once per slave,
+ * and the jobs of one image queued together go in one request: the worker runs them back
+ * to back and answers each as it finishes.
  */
 export class ChildPool implements Pool {
   readonly size: number;
   opencvVersion = 'unknown';
   private readonly workers: Worker[] = [];
   private readonly queue: Pending[] = [];
+  /** Requests a worker answered with a cache miss (the pool sent them again with the bytes). */
+  cacheMisses = 0;
   private closing = false;
+  private dispatchQueued = false;
   private readyWaiters: (() => void)[] = [];
 
   constructor(private readonly options: ChildPoolOptions) {
@@ -66,7 +73,7 @@ export class ChildPool implements Pool {
   }
 
   get busy(): number {
-    return this.workers.filter((w) => w.current !== undefined).length;
+    return this.workers.filter((w) => w.assigned.length > 0).length;
   }
 
   get queued(): number {
@@ -90,7 +97,15 @@ export class ChildPool implements Pool {
     if (this.closing) return Promise.resolve(failure(job, 'SlaveLeavingError', 'slave is shutting down'));
     return new Promise((resolve) => {
       this.queue.push({ job, resolve });
-      this.dispatch();
+      // Dispatch after the caller's synchronous burst (a TASK message's tasks), so the jobs
+      // of one image are all queued and go to one worker in one request.
+      if (!this.dispatchQueued) {
+        this.dispatchQueued = true;
+        queueMicrotask(() => {
+          this.dispatchQueued = false;
+          this.dispatch();
+        });
+      }
     });
   }
 
@@ -102,6 +117,7 @@ export class ChildPool implements Pool {
         (w) =>
           new Promise<void>((resolve) => {
             if (w.timer) clearTimeout(w.timer);
+            for (const p of w.assigned.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
             if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
               resolve();
               return;
@@ -119,7 +135,7 @@ export class ChildPool implements Pool {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const worker: Worker = { index, proc, ready: false, current: undefined, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
+    const worker: Worker = { index, proc, ready: false, assigned: [], timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
     proc.on('message', (msg: ChildMessage) => {
       this.onMessage(worker, msg);
     });
@@ -140,28 +156,34 @@ export class ChildPool implements Pool {
       this.dispatch();
       return;
     }
-    const pending = worker.current;
-    if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) return;
-    if (worker.timer) clearTimeout(worker.timer);
-    if (!msg.outcome.ok && msg.outcome.error.name === CACHE_MISS) {
-      // Our mirror of its cache was wrong: send the same task again, with the bytes.
-      worker.sent.delete(pending.job.imageId);
-      this.start1(worker, pending);
+    if (msg.type === 'miss') {
+      // Our mirror of its cache was wrong; it ran nothing: the same jobs again, with the bytes.
+      const first = worker.assigned[0];
+      if (first === undefined || first.job.imageId !== msg.imageId) return;
+      if (worker.timer) clearTimeout(worker.timer);
+      this.cacheMisses++;
+      worker.sent.delete(msg.imageId);
+      this.send(worker, worker.assigned);
       return;
     }
-    worker.current = undefined;
+    const pending = worker.assigned[0];
+    if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) return;
+    if (worker.timer) clearTimeout(worker.timer);
     worker.timer = undefined;
+    worker.assigned.shift();
     worker.failedStarts = 0;
     pending.resolve(msg.outcome);
-    this.dispatch();
+    const next = worker.assigned[0];
+    if (next !== undefined) this.armTimeout(worker, next);
+    else this.dispatch();
   }
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     if (worker.timer) clearTimeout(worker.timer);
-    const pending = worker.current;
-    worker.current = undefined;
+    const [pending, ...notRun] = worker.assigned.splice(0);
     if (this.closing) {
       pending?.resolve(failure(pending.job, 'SlaveLeavingError', 'slave is shutting down'));
+      for (const p of notRun) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
       return;
     }
     const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
@@ -169,6 +191,8 @@ export class ChildPool implements Pool {
     if (pending) {
       pending.resolve(failure(pending.job, 'WorkerCrashError', `worker process died (${how}) while running this task`));
     }
+    // The jobs queued behind it never ran: they go back to the front of the queue.
+    this.queue.unshift(...notRun);
     // A death while running a task (or after a timeout kill) is the task's fault, not a failed start.
     const failedStarts = pending !== undefined || worker.timedOut ? 0 : worker.failedStarts + 1;
     const replacement = this.spawn(worker.index, failedStarts);
@@ -177,20 +201,37 @@ export class ChildPool implements Pool {
       this.options.logger.error(`worker ${worker.index} failed to start ${failedStarts} times`);
       for (const w of this.readyWaiters.splice(0)) w();
     }
+    this.dispatch();
   }
 
   private dispatch(): void {
     if (this.queue.length === 0) return;
     const owned = new Set<number>();
-    for (const w of this.workers) if (w.current) owned.add(w.current.job.imageId);
+    for (const w of this.workers) for (const p of w.assigned) owned.add(p.job.imageId);
     for (const worker of this.workers) {
-      if (!worker.ready || worker.current !== undefined || this.queue.length === 0) continue;
+      if (!worker.ready || worker.assigned.length > 0 || this.queue.length === 0) continue;
       const index = this.pickJob(worker.lastImageId, owned);
-      const [pending] = this.queue.splice(index, 1);
-      if (pending === undefined) continue;
-      owned.add(pending.job.imageId);
-      this.start1(worker, pending);
+      const [first] = this.queue.splice(index, 1);
+      if (first === undefined) continue;
+      owned.add(first.job.imageId);
+      this.send(worker, this.takeSiblings(first, index));
     }
+  }
+
+  /**
+   * `first` and the queued jobs of the same image that can share its request (same bytes,
+   * same detector settings), removed from the queue, in queue order.
+   */
+  private takeSiblings(first: Pending, from: number): Pending[] {
+    const group = [first];
+    const { imageId, bytes, config } = first.job;
+    for (let i = from; i < this.queue.length && i < from + 256; ) {
+      const job = this.queue[i]?.job;
+      if (job !== undefined && job.imageId === imageId && job.bytes === bytes && job.config === config) {
+        group.push(...this.queue.splice(i, 1));
+      } else i++;
+    }
+    return group;
   }
 
   /** Prefers a job of the worker's last image, then one whose image no busy worker holds. */
@@ -206,18 +247,19 @@ export class ChildPool implements Pool {
     return 0;
   }
 
-  private start1(worker: Worker, pending: Pending): void {
-    worker.current = pending;
-    worker.lastImageId = pending.job.imageId;
-    const { job } = pending;
+  /** Hands `group` (jobs of one image, at least one) to an idle worker in one request. */
+  private send(worker: Worker, group: Pending[]): void {
+    const first = group[0];
+    if (first === undefined) return;
+    worker.assigned = group;
+    worker.lastImageId = first.job.imageId;
+    const { job } = first;
     const request: ChildRunRequest = {
       type: 'run',
-      taskId: job.taskId,
-      attempt: job.attempt,
-      kind: job.kind,
       imageId: job.imageId,
       config: job.config,
       maxImagePixels: this.options.maxImagePixels,
+      tasks: group.map((p) => ({ taskId: p.job.taskId, attempt: p.job.attempt, kind: p.job.kind })),
     };
     if (worker.sent.get(job.imageId) !== job.bytes) {
       request.bytes = job.bytes;
@@ -228,17 +270,24 @@ export class ChildPool implements Pool {
         if (oldest !== undefined) worker.sent.delete(oldest);
       }
     }
+    this.armTimeout(worker, first);
+    worker.proc.send(request);
+  }
+
+  /** Starts the task timeout of `running`, the job the worker is on now. */
+  private armTimeout(worker: Worker, running: Pending): void {
     worker.timer = setTimeout(() => {
+      const { job } = running;
       this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);
-      const p = worker.current;
-      worker.current = undefined;
+      const [current, ...notRun] = worker.assigned.splice(0);
       // Dying: it must not be handed another job before its exit event.
       worker.ready = false;
       worker.timedOut = true;
-      p?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
+      current?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
+      this.queue.unshift(...notRun);
       worker.proc.kill('SIGKILL');
+      this.dispatch();
     }, this.options.taskTimeoutMs);
-    worker.proc.send(request);
   }
 }
 

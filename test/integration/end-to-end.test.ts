@@ -63,6 +63,15 @@ describe('end to end: a real master and two real slaves on loopback', function (
     expect(bySlave['e2e-2']).to.be.above(0);
   });
 
+  it("gets an image's four results in one message: the master receives far fewer messages than tasks", () => {
+    const report = readReport(`${out}.report.json`);
+    // Besides one RESULT per image: READY and DISCONNECT (x2, draining first) per slave,
+    // and at most one heartbeat per slave per second (sent only when nothing else was).
+    const heartbeats = 2 * Math.ceil(report.wallMs / 1000 + 1);
+    expect(report.messagesReceived).to.be.at.most(40 + 2 * 3 + heartbeats);
+    expect(40 + 2 * 3 + heartbeats, 'the bound must exclude a RESULT per task').to.be.below(report.tasks);
+  });
+
   it('draws the report page: throughput over time and per-slave utilization', () => {
     const html = readFileSync(`${out}.report.html`, 'utf8');
     expect(html.match(/<svg /g)).to.have.length(2);

@@ -109,7 +109,7 @@ describe('Prometheus metrics of a real master and slave, set up by config files'
     const m = during.master.samples;
     expect(single(m, 'cctv_connected_slaves')).to.equal(1);
     expect(single(m, 'cctv_connected_workers')).to.equal(1);
-    expect(single(m, 'cctv_in_flight_tasks')).to.be.within(0, 1 + 4);
+    expect(single(m, 'cctv_in_flight_tasks')).to.be.within(0, 1 + 8);
     expect(single(m, 'cctv_pending_tasks')).to.be.at.least(0);
     expect(single(m, 'cctv_images_in_memory')).to.be.at.least(0);
     const s = during.slave.samples;

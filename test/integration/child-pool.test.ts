@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
+import type { TaskKind } from '../../proto/task-kinds.js';
+import { createLogger } from '../../shared/logger.js';
+import { runDetector } from '../../slave/detectors/index.js';
+import { ChildPool } from '../../slave/pool/child-pool.js';
+import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
+import { decodeImage } from '../../slave/vision/decode.js';
+import { SAMPLE_FACES } from '../helpers/fixtures.js';
+
+const KINDS: readonly TaskKind[] = ['object', 'face', 'edge', 'corner'];
+const IMAGE_ID = 7;
+
+/**
+ * The slave's worker pool with real worker processes and real OpenCV: an image's jobs
+ * queued together go to one worker in one request (see child-protocol.ts), and a fault in
+ * one of them (crash, hang, lost decode) costs that job at most, never its siblings.
+ */
+describe('integration: child-process worker pool', function () {
+  this.timeout(120_000);
+  const bytes = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+  const reference = new Map<TaskKind, unknown>();
+  let pool: ChildPool | undefined;
+
+  before(() => {
+    const image = decodeImage(bytes);
+    for (const kind of KINDS) reference.set(kind, runDetector(kind, image, DEFAULT_DETECTOR_CONFIG).value);
+  });
+
+  afterEach(async () => {
+    delete process.env['CCTV_TEST_FAULT'];
+    await pool?.close();
+    pool = undefined;
+  });
+
+  /** Starts a pool whose workers get `fault` as CCTV_TEST_FAULT (read when a worker starts). */
+  async function startPool(size: number, fault = '', taskTimeoutMs = 60_000): Promise<ChildPool> {
+    if (fault !== '') process.env['CCTV_TEST_FAULT'] = fault;
+    pool = new ChildPool({ size, taskTimeoutMs, maxImagePixels: 50_000_000, logger: createLogger('test', 'silent', false) });
+    await pool.start();
+    return pool;
+  }
+
+  function job(kind: TaskKind, taskId: number): PoolJob {
+    return { taskId, attempt: 1, kind, imageId: IMAGE_ID, bytes, config: DEFAULT_DETECTOR_CONFIG };
+  }
+
+  function expectSuccess(outcome: PoolOutcome, kind: TaskKind): void {
+    expect(outcome.ok, JSON.stringify(outcome)).to.equal(true);
+    if (outcome.ok) {
+      expect(outcome.kind).to.equal(kind);
+      expect(outcome.value).to.deep.equal(reference.get(kind));
+    }
+  }
+
+  it("runs an image's four jobs on one worker, each equal to a run in this process", async () => {
+    const p = await startPool(2);
+    const running = KINDS.map((kind, i) => p.run(job(kind, i)));
+    await Promise.resolve();
+    // All four went to one worker (one decode there); the other worker stays free.
+    expect({ busy: p.busy, queued: p.queued }).to.deep.equal({ busy: 1, queued: 0 });
+    const outcomes = await Promise.all(running);
+    outcomes.forEach((o, i) => {
+      expectSuccess(o, KINDS[i] as TaskKind);
+    });
+  });
+
+  it('a worker that dies mid-image fails only the job it was running; the jobs queued behind it run on the restarted worker', async () => {
+    const p = await startPool(1, `crash:face:${IMAGE_ID}`);
+    const [object, face, edge, corner] = await Promise.all(KINDS.map((kind, i) => p.run(job(kind, i))));
+    expectSuccess(object as PoolOutcome, 'object');
+    expect(face?.ok).to.equal(false);
+    if (face !== undefined && !face.ok) {
+      expect(face.error.name).to.equal('WorkerCrashError');
+      expect(face.error.retryable).to.equal(true);
+    }
+    expectSuccess(edge as PoolOutcome, 'edge');
+    expectSuccess(corner as PoolOutcome, 'corner');
+  });
+
+  it('a job that hangs is killed at the task timeout alone; the jobs behind it still run', async () => {
+    const p = await startPool(1, `hang:object:${IMAGE_ID}`, 2_000);
+    const [object, ...rest] = await Promise.all(KINDS.map((kind, i) => p.run(job(kind, i))));
+    expect(object?.ok).to.equal(false);
+    if (object !== undefined && !object.ok) expect(object.error.message).to.match(/task timeout of 2000 ms/);
+    rest.forEach((o, i) => {
+      expectSuccess(o, KINDS[i + 1] as TaskKind);
+    });
+  });
+
+  it('a worker that no longer holds an image answers a cache miss, and the pool sends the bytes again', async () => {
+    // `forget`: the worker drops its decoded images when a request for face arrives
+    // without bytes, as a restarted or confused worker would.
+    const p = await startPool(1, `forget:face:${IMAGE_ID}`);
+    expectSuccess(await p.run(job('object', 0)), 'object');
+    // Same image, same bytes: the pool believes the worker holds it and sends no bytes.
+    expectSuccess(await p.run(job('face', 1)), 'face');
+    expect(p.cacheMisses).to.equal(1);
+    expectSuccess(await p.run(job('edge', 2)), 'edge');
+    expect(p.cacheMisses).to.equal(1);
+  });
+});
