@@ -8,6 +8,9 @@ import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import type { PoolOutcome } from './pool/pool.js';
 import { readCounter, readGauge } from '../shared/metrics-readers.js';
 
+/** Interval of the event-loop lag samples behind `cctv_nodejs_eventloop_lag_*`, ms. */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** Where Linux exposes its thermal zones (`thermal_zoneN/temp` in millidegrees Celsius, `thermal_zoneN/type`). */
 export const THERMAL_ROOT = '/sys/class/thermal';
 
@@ -116,7 +119,9 @@ export class SlaveMetrics {
   collectDefaults(): void {
     if (this.defaultsOn) return;
     this.defaultsOn = true;
-    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_' });
+    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms: that timer woke the
+    // process 100 times a second, each wake-up taken from a worker on a busy machine.
+    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** A task finished on this slave (or was refused): counts it; a success's `computeMs` (ms) goes into the duration histogram. */
