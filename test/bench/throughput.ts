@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ImageRecord } from '../../master/merge.js';
@@ -83,6 +83,8 @@ export function runBaseline(frames: readonly Buffer[], names: readonly string[])
 /** One cluster run: a real `master run` with local slaves over loopback TCP. */
 export async function runCluster(dir: string, outDir: string, slaves: number, threads: number): Promise<RunFigures> {
   const out = join(outDir, `cluster-${slaves}x${threads}.jsonl`);
+  // A previous round's file would be counted by the CPU watcher until it is overwritten.
+  for (const f of [out, `${out}.report.json`, `${out}.report.html`]) rmSync(f, { force: true });
   const cpu0 = sampleCpu();
   const t0 = performance.now();
   const m = startMaster(['run', dir, '--local-slaves', String(slaves), '--local-threads', String(threads), '--bind', 'tcp://127.0.0.1:*', '--out', out, '--overwrite', '--progress', 'none', '--log-level', 'warn', '--metrics-port', '0']);
