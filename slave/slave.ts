@@ -185,6 +185,7 @@ export class Slave {
   }
 
   private onTask(message: TaskMessage, payload: Buffer[]): void {
+    const copies = new Map<string, Buffer>();
     for (const spec of message.tasks) {
       if (this.draining) {
         this.stats.tasksRefused++;
@@ -205,8 +206,14 @@ export class Slave {
       }
       const part = payload[spec.part] as Buffer;
       // A small image sharing its part with others (offset and length checked by decode):
-      // copied out, so only its own bytes travel on to a worker.
-      const bytes = spec.offset === undefined ? part : Buffer.from(part.subarray(spec.offset, spec.offset + (spec.length ?? 0)));
+      // copied out once for all its tasks, so only its own bytes travel on to a worker and
+      // the pool sees one image (same Buffer) and sends its tasks in one request.
+      let bytes = part;
+      if (spec.offset !== undefined) {
+        const key = `${spec.part}:${spec.offset}:${spec.length ?? 0}`;
+        bytes = copies.get(key) ?? Buffer.from(part.subarray(spec.offset, spec.offset + (spec.length ?? 0)));
+        copies.set(key, bytes);
+      }
       if (bytes.length > this.options.maxImageBytes) {
         const err = new DecodeError(`image is ${bytes.length} bytes, over this slave's limit of ${this.options.maxImageBytes} bytes (--max-image-bytes)`);
         this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });
