@@ -45,15 +45,17 @@ const frameCount = Number(option('frames') ?? 200) || 200;
 const rounds = Math.max(1, Math.floor(Number(option('rounds') ?? 3) || 3));
 const skip = new Set((option('skip') ?? '').split(','));
 
-/** The fastest of a configuration's runs, and the median of their images/s. */
-function bestOf<T extends { imagesPerSecond: number }>(runs: readonly T[]): { best: T; median: number; all: number[] } {
-  const all = runs.map((r) => r.imagesPerSecond);
+/** The fastest of a configuration's runs by `rate` (images/s, tasks/s), the median rate, and every rate in run order. */
+function bestOf<T>(runs: readonly T[], rate: (run: T) => number): { best: T; median: number; all: number[] } {
+  const all = runs.map(rate);
   const sorted = [...all].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-  const best = runs.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  const best = runs.reduce((a, b) => (rate(b) > rate(a) ? b : a));
   return { best, median, all };
 }
+
+const imagesPerSecond = (r: { imagesPerSecond: number }): number => r.imagesPerSecond;
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -100,10 +102,10 @@ try {
     }
   }
   const allRuns = [...byName.values()].flat();
-  const configs = [...byName.values()].map((r) => bestOf(r));
+  const configs = [...byName.values()].map((r) => bestOf(r, imagesPerSecond));
   const baselineRuns = configs[0] as ReturnType<typeof bestOf<RunFigures>>;
   const baseline = baselineRuns.best;
-  const reference = (byName.values().next().value as RunFigures[])[0] as RunFigures;
+  const reference = allRuns[0] as RunFigures;
   let mismatches = 0;
   for (const r of allRuns) {
     if (r === reference) continue;
@@ -132,7 +134,7 @@ try {
       ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
     ),
   ];
-  const peerConfigs = [...peersByName.values()].map((r) => bestOf(r));
+  const peerConfigs = [...peersByName.values()].map((r) => bestOf(r, imagesPerSecond));
   const differingPeers = [...peersByName.values()].flat().filter((p) => JSON.stringify(p.totals) !== JSON.stringify(t));
   for (const p of differingPeers) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
   for (const { best: p, median } of peerConfigs) {
@@ -169,15 +171,14 @@ try {
 
   // 2. Dispatch overhead.
   if (!skip.has('dispatch')) {
-    const d: { best: DispatchFigures; all: number[] }[] = [];
+    const d: ReturnType<typeof bestOf<DispatchFigures>>[] = [];
     for (const s of [1, 4]) {
       const runs: DispatchFigures[] = [];
       for (let round = 1; round <= rounds; round++) {
         log(`dispatch with ${s} slave(s), run ${round} of ${rounds} ...`);
         runs.push(await measureDispatch(s, 200_000, work));
       }
-      const best = runs.reduce((a, b) => (b.tasksPerSecond > a.tasksPerSecond ? b : a));
-      d.push({ best, all: runs.map((r) => r.tasksPerSecond) });
+      d.push(bestOf(runs, (r) => r.tasksPerSecond));
     }
     out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${rounds})`, '');
     out.push(
