@@ -12,10 +12,13 @@
  * Parts 1, 2 and 5 run `--rounds` times, 1 and 5 interleaved (round 1: every configuration,
  * then round 2, ...); the tables show each configuration's fastest run (and the median). On a
  * shared 2-vCPU VM one run's images/s moves by up to ±4% from minute to minute (measured:
- * the same sequential run at 429 and 451 ms an image ten minutes apart), more than the
- * differences being measured. Taking the fastest of several runs is `timeit`'s rule
- * (Python docs: slower runs are slower because other processes interfered), applied alike
- * to the baseline, the cluster and the peers.
+ * the same sequential run at 429 and 451 ms an image ten minutes apart; a cluster run
+ * repeated every 50 s went 4.52, 4.49, 4.38, 4.35 images/s), more than the differences being
+ * measured. Taking the fastest of several runs is `timeit`'s rule (Python docs: slower runs
+ * are slower because other processes interfered), applied alike to the baseline, the cluster
+ * and the peers. Because the drift is slow, the ratios are also given per round: each cluster
+ * run against the baseline and the peer of its own round, which ran next to it
+ * ({@link roundOrder}).
  *
  * Prints a table and writes test/bench/RESULTS.md. Options: `--frames N` (default 200),
  * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory` to leave
@@ -45,17 +48,39 @@ const frameCount = Number(option('frames') ?? 200) || 200;
 const rounds = Math.max(1, Math.floor(Number(option('rounds') ?? 3) || 3));
 const skip = new Set((option('skip') ?? '').split(','));
 
+/** Median, lowest and highest of `xs` (not empty). */
+function spread(xs: readonly number[]): { median: number; min: number; max: number } {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return { median, min: sorted[0] ?? 0, max: sorted[sorted.length - 1] ?? 0 };
+}
+
 /** The fastest of a configuration's runs by `rate` (images/s, tasks/s), the median rate, and every rate in run order. */
 function bestOf<T>(runs: readonly T[], rate: (run: T) => number): { best: T; median: number; all: number[] } {
   const all = runs.map(rate);
-  const sorted = [...all].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const { median } = spread(all);
   const best = runs.reduce((a, b) => (rate(b) > rate(a) ? b : a));
   return { best, median, all };
 }
 
 const imagesPerSecond = (r: { imagesPerSecond: number }): number => r.imagesPerSecond;
+
+type Step = 'baseline' | 'peers' | [slaves: number, threads: number];
+
+/**
+ * The order of one round's runs. The machine's speed drifts by a few percent over minutes,
+ * so the two-worker cluster shapes run right before and right after the baseline, the
+ * Python peers next to them, and every other round runs in reverse order: a linear drift
+ * then cancels in the same-round ratios over pairs of rounds.
+ */
+function roundOrder(round: number, shapes: readonly [number, number][]): Step[] {
+  const [first, second, ...rest] = shapes.filter(([sl, th]) => sl * th === 2);
+  const others = shapes.filter(([sl, th]) => sl * th !== 2);
+  const order: Step[] = ['peers', ...(first ? [first] : []), 'baseline', ...(second ? [second] : []), ...rest, ...others];
+  return round % 2 === 1 ? order : order.reverse();
+}
+
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -78,34 +103,49 @@ try {
   const byName = new Map<string, RunFigures[]>();
   const peersByName = new Map<string, PeerRun[]>();
   let peersNote: string | undefined = skip.has('peers') ? 'skipped (--skip peers)' : undefined;
+  /** Row of each configuration in the table: the baseline, then `shapes` in order. */
+  const tablePosition = new Map<string, number>();
+  /** images/s of every run of each round, by configuration name. */
+  const perRound: Map<string, number>[] = [];
   for (let round = 1; round <= rounds; round++) {
-    const add = (r: RunFigures): void => {
+    const seen = new Map<string, number>();
+    perRound.push(seen);
+    const add = (r: RunFigures, position: number): void => {
       byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+      tablePosition.set(r.name, position);
+      seen.set(r.name, r.imagesPerSecond);
       log(`  ${r.name}: ${r.imagesPerSecond.toFixed(2)} images/s`);
     };
-    log(`round ${round} of ${rounds}: baseline ...`);
-    add(runBaseline(frames, names));
-    for (const [sl, th] of shapes) {
-      log(`round ${round} of ${rounds}: cluster ${sl} x ${th} ...`);
-      add(await runCluster(framesDir, work, sl, th));
-    }
-    if (peersNote === undefined) {
-      log(`round ${round} of ${rounds}: the Python peers (PEERS.md) on the same frames ...`);
-      const p = runPythonPeers(framesDir, cpus().length);
-      if (typeof p === 'string') peersNote = p;
-      else {
-        for (const run of p) {
-          peersByName.set(run.name, [...(peersByName.get(run.name) ?? []), run]);
-          log(`  ${run.name}: ${run.imagesPerSecond.toFixed(2)} images/s`);
+    for (const step of roundOrder(round, shapes)) {
+      if (step === 'baseline') {
+        log(`round ${round} of ${rounds}: baseline ...`);
+        add(runBaseline(frames, names), 0);
+      } else if (step === 'peers') {
+        if (peersNote !== undefined) continue;
+        log(`round ${round} of ${rounds}: the Python peers (PEERS.md) on the same frames ...`);
+        const p = runPythonPeers(framesDir, cpus().length);
+        if (typeof p === 'string') peersNote = p;
+        else {
+          for (const run of p) {
+            peersByName.set(run.name, [...(peersByName.get(run.name) ?? []), run]);
+            seen.set(run.name, run.imagesPerSecond);
+            log(`  ${run.name}: ${run.imagesPerSecond.toFixed(2)} images/s`);
+          }
         }
+      } else {
+        const [sl, th] = step;
+        log(`round ${round} of ${rounds}: cluster ${sl} x ${th} ...`);
+        add(await runCluster(framesDir, work, sl, th), 1 + shapes.indexOf(step));
       }
     }
   }
   const allRuns = [...byName.values()].flat();
-  const configs = [...byName.values()].map((r) => bestOf(r, imagesPerSecond));
+  const configs = [...byName.entries()]
+    .sort(([a], [b]) => (tablePosition.get(a) ?? 0) - (tablePosition.get(b) ?? 0))
+    .map(([, r]) => bestOf(r, imagesPerSecond));
   const baselineRuns = configs[0] as ReturnType<typeof bestOf<RunFigures>>;
   const baseline = baselineRuns.best;
-  const reference = allRuns[0] as RunFigures;
+  const reference = baseline;
   let mismatches = 0;
   for (const r of allRuns) {
     if (r === reference) continue;
@@ -117,15 +157,30 @@ try {
   }
   const t = totals(reference.detections);
   const fmt = (all: number[]): string => all.map((x) => x.toFixed(2)).join(', ');
+  /** `a`'s images/s over `b`'s in each round that ran both. */
+  const ratios = (a: string, b: string): number[] =>
+    perRound.flatMap((m) => {
+      const x = m.get(a);
+      const y = m.get(b);
+      return x === undefined || y === undefined || y === 0 ? [] : [x / y];
+    });
+  /** "2.03x (1.98-2.10)": the median and range of {@link ratios}, or '' when no round ran both. */
+  const sameRound = (a: string, b: string): string => {
+    const r = ratios(a, b);
+    if (r.length === 0) return '';
+    const { median, min, max } = spread(r);
+    return r.length === 1 ? `${median.toFixed(3)}x` : `${median.toFixed(3)}x (${min.toFixed(3)}-${max.toFixed(3)})`;
+  };
   const throughputTable = [
-    `| run | images/s (best of ${rounds}) | median | vs baseline | CPU busy | object ms | face ms | edge ms | corner ms | overhead ms/task | master / slaves CPU ms/image | wall incl. start-up s |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| run | images/s (best of ${rounds}) | median | best vs best baseline | vs baseline of the same round: median (range) | CPU busy | object ms | face ms | edge ms | corner ms | overhead ms/task | master / slaves CPU ms/image | wall incl. start-up s |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...configs.map(({ best: r, median }) =>
       [
         r.name,
         r.imagesPerSecond.toFixed(2),
         median.toFixed(2),
         `${(r.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x`,
+        sameRound(r.name, baseline.name),
         `${Math.round(r.cpu * 100)}%`,
         ...KINDS.map((k) => (r.computeMs[k] ?? 0).toFixed(1)),
         r.overheadMsPerTask.toFixed(2),
@@ -138,7 +193,7 @@ try {
   const differingPeers = [...peersByName.values()].flat().filter((p) => JSON.stringify(p.totals) !== JSON.stringify(t));
   for (const p of differingPeers) log(`the peer's totals differ: ${JSON.stringify(p.totals)}`);
   for (const { best: p, median } of peerConfigs) {
-    throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${median.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | | | | | | | | |`);
+    throughputTable.push(`| ${p.name} | ${p.imagesPerSecond.toFixed(2)} | ${median.toFixed(2)} | ${(p.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x | ${sameRound(p.name, baseline.name)} | | | | | | | | |`);
   }
   const throughputStart = out.length;
   out.push('## Throughput', '', throughputTable.join('\n'), '');
@@ -150,13 +205,15 @@ try {
     const medianOurs = Math.max(...configs.slice(1).map((c) => c.median));
     const medianPeer = Math.max(...peerConfigs.map((c) => c.median));
     out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in every round; their totals ${differingPeers.length === 0 ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer run: ${(bestOurs / bestPeer).toFixed(3)}x (medians: ${(medianOurs / medianPeer).toFixed(3)}x). A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
+    const fastestPeer = peerConfigs.reduce((a, b) => (b.median > a.median ? b : a)).best.name;
+    out.push(`Each cluster shape against ${fastestPeer} of the same round, median (range): ${configs.slice(1).map((c) => `${c.best.name.replace('cluster: ', '')} ${sameRound(c.best.name, fastestPeer)}`).join('; ')}.`, '');
   }
   const medianRatio = Math.max(...configs.slice(1).map((c) => c.median)) / baselineRuns.median;
-  out.push(`Best cluster / best baseline: ${(bestOurs / baseline.imagesPerSecond).toFixed(3)}x; median cluster / median baseline: ${medianRatio.toFixed(3)}x.`, '');
+  out.push(`Best cluster / best baseline: ${(bestOurs / baseline.imagesPerSecond).toFixed(3)}x; median cluster / median baseline: ${medianRatio.toFixed(3)}x. Each cluster shape against the baseline of the same round, median (range): ${configs.slice(1).map((c) => `${c.best.name.replace('cluster: ', '')} ${sameRound(c.best.name, baseline.name)}`).join('; ')}. The same-round ratios pair runs made minutes apart, so the machine's drift in speed largely cancels; the best and median of each configuration compare runs up to ${rounds > 1 ? 'a whole bench' : 'a round'} apart.`, '');
   out.push(`Every run, in round order (images/s): ${[...configs, ...peerConfigs].map((c) => `${c.best.name}: ${fmt(c.all)}`).join('; ')}.`, '');
   out.push(`Detections equal across all ${allRuns.length} runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
   out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
-  out.push(`Each configuration ran ${rounds} time(s), interleaved by round; the other columns are those of its fastest run. images/s of a cluster run counts from the first slave's READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks. Master / slaves CPU: CPU time of the master process and of the slaves' main processes (not their workers) per image, from the 5th record on (/proc/PID/stat).`, '');
+  out.push(`Each configuration ran ${rounds} time(s), interleaved by round (odd rounds: Python peers, 1 x 2, baseline, 2 x 1, 1 x 1; even rounds the reverse); the other columns are those of its fastest run. images/s of a cluster run counts from the first slave's READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks. Master / slaves CPU: CPU time of the master process and of the slaves' main processes (not their workers) per image, from the 5th record on (/proc/PID/stat).`, '');
   log(out.slice(throughputStart).join('\n'));
 
   // 4. Bytes on the wire, from the 2 x 1 run.
