@@ -1,7 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { TaskKind } from '../../proto/task-kinds.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
+import { splitLongestFirst } from './lpt.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 
 /** Options of {@link ChildPool}. */
@@ -18,6 +20,8 @@ export interface ChildPoolOptions {
 interface Pending {
   job: PoolJob;
   resolve: (outcome: PoolOutcome) => void;
+  /** Set on the jobs of one share of a split image: they go together, and are not split again. */
+  part?: number;
 }
 
 interface Worker {
@@ -45,6 +49,8 @@ const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
+/** Weight of the newest task in the moving mean of a kind's compute time. */
+const COST_SMOOTHING = 0.1;
 
 /**
  * Pool of worker processes, each with its own OpenCV and one task at a time.
@@ -55,7 +61,9 @@ const MAX_FAILED_STARTS = 5;
  * Jobs of one image go to the same worker where possible (image affinity, like BullMQ's
  * sandboxed processors keep one child per job), so each image is decoded once per slave,
  * and the jobs of one image queued together go in one request: the worker runs them back
- * to back and answers each as it finishes.
+ * to back and answers each as it finishes. Only the last queued image (a short batch, or
+ * the end of one) is split among the workers, so none runs dry while one still has a
+ * whole image ahead of it.
  */
 export class ChildPool implements Pool {
   readonly size: number;
@@ -64,6 +72,12 @@ export class ChildPool implements Pool {
   private readonly queue: Pending[] = [];
   /** Requests a worker answered with a cache miss (the pool sent them again with the bytes). */
   cacheMisses = 0;
+  /** Moving mean of the compute time of each task kind, ms: what a split balances. */
+  private readonly meanComputeMs = new Map<TaskKind, number>();
+  /** Requests sent to workers (one per group of an image's jobs). */
+  requests = 0;
+  /** Last share number given out by a split. */
+  private parts = 0;
   private closing = false;
   private dispatchQueued = false;
   private readyWaiters: (() => void)[] = [];
@@ -172,6 +186,11 @@ export class ChildPool implements Pool {
     worker.timer = undefined;
     worker.assigned.shift();
     worker.failedStarts = 0;
+    if (msg.outcome.ok) {
+      const mean = this.meanComputeMs.get(msg.outcome.kind);
+      // The decode rides on one task of each image; it is small next to the detectors.
+      this.meanComputeMs.set(msg.outcome.kind, mean === undefined ? msg.outcome.computeMs : mean + (msg.outcome.computeMs - mean) * COST_SMOOTHING);
+    }
     pending.resolve(msg.outcome);
     const next = worker.assigned[0];
     if (next !== undefined) this.armTimeout(worker, next);
@@ -208,13 +227,27 @@ export class ChildPool implements Pool {
     if (this.queue.length === 0) return;
     const owned = new Set<number>();
     for (const w of this.workers) for (const p of w.assigned) owned.add(p.job.imageId);
+    const ready = this.workers.filter((w) => w.ready).length;
     for (const worker of this.workers) {
       if (!worker.ready || worker.assigned.length > 0 || this.queue.length === 0) continue;
       const index = this.pickJob(worker.lastImageId, owned);
       const [first] = this.queue.splice(index, 1);
       if (first === undefined) continue;
       owned.add(first.job.imageId);
-      this.send(worker, this.takeSiblings(first, index));
+      let group = this.takeSiblings(first, index);
+      if (this.queue.length === 0 && ready > 1 && group.length > 1 && first.part === undefined) {
+        // The last queued image (a short batch, or the end of one): rather than run all its
+        // jobs here while the other workers run dry, take the longest share and leave the
+        // others for the next free workers, each share one request.
+        const [mine = group, ...rest] = splitLongestFirst(group, ready, (p) => this.meanComputeMs.get(p.job.kind) ?? 1);
+        for (const share of rest) {
+          const part = ++this.parts;
+          for (const p of share) p.part = part;
+        }
+        this.queue.unshift(...rest.flat());
+        group = mine;
+      }
+      this.send(worker, group);
     }
   }
 
@@ -227,7 +260,7 @@ export class ChildPool implements Pool {
     const { imageId, bytes, config } = first.job;
     for (let i = from; i < this.queue.length && i < from + 256; ) {
       const job = this.queue[i]?.job;
-      if (job !== undefined && job.imageId === imageId && job.bytes === bytes && job.config === config) {
+      if (job !== undefined && job.imageId === imageId && job.bytes === bytes && job.config === config && this.queue[i]?.part === first.part) {
         group.push(...this.queue.splice(i, 1));
       } else i++;
     }
@@ -271,6 +304,7 @@ export class ChildPool implements Pool {
       }
     }
     this.armTimeout(worker, first);
+    this.requests++;
     worker.proc.send(request);
   }
 

@@ -15,8 +15,9 @@ const IMAGE_ID = 7;
 
 /**
  * The slave's worker pool with real worker processes and real OpenCV: an image's jobs
- * queued together go to one worker in one request (see child-protocol.ts), and a fault in
- * one of them (crash, hang, lost decode) costs that job at most, never its siblings.
+ * queued together go to one worker in one request (see child-protocol.ts) unless workers
+ * would stay idle, and a fault in one of them (crash, hang, lost decode) costs that job at
+ * most, never its siblings.
  */
 describe('integration: child-process worker pool', function () {
   this.timeout(120_000);
@@ -43,8 +44,8 @@ describe('integration: child-process worker pool', function () {
     return pool;
   }
 
-  function job(kind: TaskKind, taskId: number): PoolJob {
-    return { taskId, attempt: 1, kind, imageId: IMAGE_ID, bytes, config: DEFAULT_DETECTOR_CONFIG };
+  function job(kind: TaskKind, taskId: number, imageId = IMAGE_ID): PoolJob {
+    return { taskId, attempt: 1, kind, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG };
   }
 
   function expectSuccess(outcome: PoolOutcome, kind: TaskKind): void {
@@ -55,12 +56,26 @@ describe('integration: child-process worker pool', function () {
     }
   }
 
-  it("runs an image's four jobs on one worker, each equal to a run in this process", async () => {
+  it("runs each image's four jobs on one worker in one request, each equal to a run in this process; the last image is shared", async () => {
+    const p = await startPool(2);
+    const images = [IMAGE_ID, IMAGE_ID + 1, IMAGE_ID + 2];
+    const running = images.flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId))));
+    await Promise.resolve();
+    // Two whole images for two workers (one request and one decode each); the third waits.
+    expect({ busy: p.busy, queued: p.queued, requests: p.requests }).to.deep.equal({ busy: 2, queued: 4, requests: 2 });
+    const outcomes = await Promise.all(running);
+    outcomes.forEach((o, i) => {
+      expectSuccess(o, KINDS[i % 4] as TaskKind);
+    });
+    // The last image went out in two shares, one per worker as each came free.
+    expect(p.requests).to.equal(4);
+  });
+
+  it("shares a lone image's jobs among idle workers instead of leaving one idle", async () => {
     const p = await startPool(2);
     const running = KINDS.map((kind, i) => p.run(job(kind, i)));
     await Promise.resolve();
-    // All four went to one worker (one decode there); the other worker stays free.
-    expect({ busy: p.busy, queued: p.queued }).to.deep.equal({ busy: 1, queued: 0 });
+    expect({ busy: p.busy, queued: p.queued, requests: p.requests }).to.deep.equal({ busy: 2, queued: 0, requests: 2 });
     const outcomes = await Promise.all(running);
     outcomes.forEach((o, i) => {
       expectSuccess(o, KINDS[i] as TaskKind);
