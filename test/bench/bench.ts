@@ -140,9 +140,9 @@ try {
     }
   }
   const allRuns = [...byName.values()].flat();
-  const configs = [...byName.entries()]
-    .sort(([a], [b]) => (tablePosition.get(a) ?? 0) - (tablePosition.get(b) ?? 0))
-    .map(([, r]) => bestOf(r, imagesPerSecond));
+  /** Each configuration's runs, in table order. */
+  const ordered = [...byName.entries()].sort(([a], [b]) => (tablePosition.get(a) ?? 0) - (tablePosition.get(b) ?? 0)).map(([, r]) => r);
+  const configs = ordered.map((r) => bestOf(r, imagesPerSecond));
   const baselineRuns = configs[0] as ReturnType<typeof bestOf<RunFigures>>;
   const baseline = baselineRuns.best;
   const reference = baseline;
@@ -211,6 +211,8 @@ try {
   const medianRatio = Math.max(...configs.slice(1).map((c) => c.median)) / baselineRuns.median;
   out.push(`Best cluster / best baseline: ${(bestOurs / baseline.imagesPerSecond).toFixed(3)}x; median cluster / median baseline: ${medianRatio.toFixed(3)}x. Each cluster shape against the baseline of the same round, median (range): ${configs.slice(1).map((c) => `${c.best.name.replace('cluster: ', '')} ${sameRound(c.best.name, baseline.name)}`).join('; ')}. The same-round ratios pair runs made minutes apart, so the machine's drift in speed largely cancels; the best and median of each configuration compare runs up to ${rounds > 1 ? 'a whole bench' : 'a round'} apart.`, '');
   out.push(`Every run, in round order (images/s): ${[...configs, ...peerConfigs].map((c) => `${c.best.name}: ${fmt(c.all)}`).join('; ')}.`, '');
+  const perImage = (r: RunFigures): string => `${Object.values(r.computeMs).reduce((a, b) => a + b, 0).toFixed(0)} / ${r.overheadMsPerTask.toFixed(2)}`;
+  out.push(`Compute ms per image / overhead ms per task of every run, in round order (a slow run with the usual overhead is a slow machine, not a slow cluster): ${ordered.map((runs) => `${runs[0]?.name ?? ''}: ${runs.map(perImage).join(', ')}`).join('; ')}.`, '');
   out.push(`Detections equal across all ${allRuns.length} runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
   out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
   out.push(`Each configuration ran ${rounds} time(s), interleaved by round (odd rounds: Python peers, 1 x 2, baseline, 2 x 1, 1 x 1; even rounds the reverse); the other columns are those of its fastest run. images/s of a cluster run counts from the first slave's READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks. Master / slaves CPU: CPU time of the master process and of the slaves' main processes (not their workers) per image, from the 5th record on (/proc/PID/stat).`, '');
