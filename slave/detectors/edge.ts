@@ -15,9 +15,6 @@ export function detectEdges(image: PreparedImage, config: DetectorConfig['edge']
   const blurred = image.grey.gaussianBlur(k, config.blurSigma, config.blurSigma, cv.BORDER_REFLECT_101);
   const edges = blurred.canny(config.lowThreshold, config.highThreshold, 3, false);
   const edgePixels = edges.countNonZero();
-  // Free the native buffers now rather than at the next GC (see PreparedImage).
-  blurred.release();
-  edges.release();
   const total = image.width * image.height;
   return { edgePixels, density: total === 0 ? 0 : Math.round((edgePixels / total) * 1e6) / 1e6 };
 }

@@ -39,7 +39,7 @@ function injectForget(req: ChildRunRequest): void {
   const key: `${string}:${string}` = `${req.tasks[0]?.kind ?? ''}:${String(req.imageId)}`;
   if (req.bytes === undefined && FAULTS.get(key) === 'forget') {
     FAULTS.delete(key);
-    for (const id of [...cache.keys()]) forget(id);
+    cache.clear();
   }
 }
 
@@ -49,13 +49,6 @@ const CACHE_SIZE = WORKER_CACHE_SIZE;
  * every batch, so a slave serving a second master could otherwise reuse a stale decode.
  */
 const cache = new Map<number, { bytes: Uint8Array; entry: PreparedImage | Error }>();
-
-/** Drops an image from the cache and frees its Mats (no request of this worker is using it). */
-function forget(imageId: number): void {
-  const entry = cache.get(imageId)?.entry;
-  cache.delete(imageId);
-  if (entry !== undefined && !(entry instanceof Error)) entry.release();
-}
 
 function send(message: ChildMessage): void {
   try {
@@ -103,11 +96,11 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
   } catch (err) {
     entry = err as Error;
   }
-  forget(req.imageId);
+  cache.delete(req.imageId);
   cache.set(req.imageId, { bytes: req.bytes, entry });
   if (cache.size > CACHE_SIZE) {
     const oldest = cache.keys().next().value;
-    if (oldest !== undefined) forget(oldest);
+    if (oldest !== undefined) cache.delete(oldest);
   }
   return entry instanceof Error ? entry : { image: entry, decodeMs: entry.decodeMs };
 }

@@ -4,41 +4,33 @@ import { cv, type Mat } from '../../shared/opencv.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
 
 /**
- * An image decoded once and shared by all tasks of that image on one worker: its grey
- * version and the equalized grey version computed on first use. The colour image is freed
- * as soon as it is converted (no detector reads it).
- *
- * Its Mats live in native memory; {@link release} frees them at once instead of whenever
- * V8 collects their wrappers (the binding reports them to V8 as external memory, so
- * leaving them to the GC costs a full mark-compact every few images).
+ * An image decoded once and shared by all tasks of that image on one worker: the colour
+ * image, its grey version, and the equalized grey version computed on first use.
  */
 export class PreparedImage {
   private equalized: Mat | undefined;
-  /** Width, px. */
-  readonly width: number;
-  /** Height, px. */
-  readonly height: number;
   constructor(
-    /** 8 bit, 1 channel (`COLOR_BGR2GRAY` of the decoded BGR image). */
+    /** BGR, 8 bit, 3 channels. */
+    readonly colour: Mat,
+    /** 8 bit, 1 channel (`COLOR_BGR2GRAY`). */
     readonly grey: Mat,
     /** Time spent decoding and converting, ms. */
     readonly decodeMs: number,
-  ) {
-    this.width = grey.cols;
-    this.height = grey.rows;
+  ) {}
+
+  /** Width, px. */
+  get width(): number {
+    return this.colour.cols;
+  }
+  /** Height, px. */
+  get height(): number {
+    return this.colour.rows;
   }
 
   /** `equalizeHist(grey)`, computed once. */
   equalizedGrey(): Mat {
     this.equalized ??= this.grey.equalizeHist();
     return this.equalized;
-  }
-
-  /** Frees the native memory now; the image must not be used afterwards. */
-  release(): void {
-    this.grey.release();
-    this.equalized?.release();
-    this.equalized = undefined;
   }
 }
 
@@ -114,16 +106,12 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   } catch (err) {
     throw new DecodeError(`image could not be decoded: ${(err as Error).message}`, { cause: err });
   }
-  try {
-    if (colour.empty || colour.rows === 0 || colour.cols === 0) {
-      throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
-    }
-    if (colour.rows * colour.cols > maxPixels) {
-      throw new DecodeError(`image is ${colour.cols}x${colour.rows} px, over the limit of ${maxPixels} px`);
-    }
-    const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
-    return new PreparedImage(grey, performance.now() - t0);
-  } finally {
-    colour.release();
+  if (colour.empty || colour.rows === 0 || colour.cols === 0) {
+    throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
   }
+  if (colour.rows * colour.cols > maxPixels) {
+    throw new DecodeError(`image is ${colour.cols}x${colour.rows} px, over the limit of ${maxPixels} px`);
+  }
+  const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
+  return new PreparedImage(colour, grey, performance.now() - t0);
 }

@@ -58,7 +58,6 @@ export function runBaseline(frames: readonly Buffer[], names: readonly string[])
       const t = performance.now();
       const image = decodeImage(bytes);
       values.set(kind, runDetector(kind, image, DEFAULT_DETECTOR_CONFIG).value);
-      image.release(); // as the peers' Python frees its arrays when the task returns
       sums.set(kind, (sums.get(kind) ?? 0) + performance.now() - t);
     }
     detections.set(names[i] ?? '', values);
