@@ -1,12 +1,9 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { FastCounter, FastHistogram, type FastIncrementer, type FastObserver } from '../shared/fast-metrics.js';
 import type { TaskKind } from '../proto/task-kinds.js';
-import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
+import { COMPUTE_BUCKETS_S, collectProcessMetrics } from '../shared/metrics-server.js';
 import type { BatchStats } from './stats.js';
 import { readCounter, readGauge } from '../shared/metrics-readers.js';
-
-/** Interval of the event-loop lag samples behind `cctv_nodejs_eventloop_lag_*`, ms. */
-const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** Buckets of queue-to-result time, s: up to the default lease (120 s) and beyond. */
 export const END_TO_END_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -106,9 +103,7 @@ export class MasterMetrics {
   collectDefaults(): void {
     if (this.defaultsOn) return;
     this.defaultsOn = true;
-    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms: that timer woke the
-    // process 100 times a second, each wake-up taken from a worker on a busy machine.
-    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    collectProcessMetrics(this.registry);
   }
 
   /** A task's result was accepted: compute and queue-to-result times in ms (as the report's). */

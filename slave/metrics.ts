@@ -1,15 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { FastCounter, FastHistogram, type FastIncrementer, type FastObserver } from '../shared/fast-metrics.js';
 import type { TaskKind } from '../proto/task-kinds.js';
-import { COMPUTE_BUCKETS_S } from '../shared/metrics-server.js';
+import { COMPUTE_BUCKETS_S, collectProcessMetrics } from '../shared/metrics-server.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import type { PoolOutcome } from './pool/pool.js';
 import { readCounter, readGauge } from '../shared/metrics-readers.js';
-
-/** Interval of the event-loop lag samples behind `cctv_nodejs_eventloop_lag_*`, ms. */
-const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** Where Linux exposes its thermal zones (`thermal_zoneN/temp` in millidegrees Celsius, `thermal_zoneN/type`). */
 export const THERMAL_ROOT = '/sys/class/thermal';
@@ -119,9 +116,7 @@ export class SlaveMetrics {
   collectDefaults(): void {
     if (this.defaultsOn) return;
     this.defaultsOn = true;
-    // Event-loop lag sampled every 100 ms, not prom-client's 10 ms: that timer woke the
-    // process 100 times a second, each wake-up taken from a worker on a busy machine.
-    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    collectProcessMetrics(this.registry);
   }
 
   /** A task finished on this slave (or was refused): counts it; a success's `computeMs` (ms) goes into the duration histogram. */
