@@ -131,7 +131,7 @@ export class ChildPool implements Pool {
         (w) =>
           new Promise<void>((resolve) => {
             if (w.timer) clearTimeout(w.timer);
-            for (const p of w.assigned.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
+            failAssigned(w);
             if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
               resolve();
               return;
@@ -199,19 +199,16 @@ export class ChildPool implements Pool {
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     if (worker.timer) clearTimeout(worker.timer);
-    const [pending, ...notRun] = worker.assigned.splice(0);
     if (this.closing) {
-      pending?.resolve(failure(pending.job, 'SlaveLeavingError', 'slave is shutting down'));
-      for (const p of notRun) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
+      failAssigned(worker);
       return;
     }
+    const pending = this.takeBack(worker);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
     this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
     if (pending) {
       pending.resolve(failure(pending.job, 'WorkerCrashError', `worker process died (${how}) while running this task`));
     }
-    // The jobs queued behind it never ran: they go back to the front of the queue.
-    this.queue.unshift(...notRun);
     // A death while running a task (or after a timeout kill) is the task's fault, not a failed start.
     const failedStarts = pending !== undefined || worker.timedOut ? 0 : worker.failedStarts + 1;
     const replacement = this.spawn(worker.index, failedStarts);
@@ -259,8 +256,8 @@ export class ChildPool implements Pool {
     const group = [first];
     const { imageId, bytes, config } = first.job;
     for (let i = from; i < this.queue.length && i < from + 256; ) {
-      const job = this.queue[i]?.job;
-      if (job !== undefined && job.imageId === imageId && job.bytes === bytes && job.config === config && this.queue[i]?.part === first.part) {
+      const p = this.queue[i];
+      if (p !== undefined && p.job.imageId === imageId && p.job.bytes === bytes && p.job.config === config && p.part === first.part) {
         group.push(...this.queue.splice(i, 1));
       } else i++;
     }
@@ -308,21 +305,35 @@ export class ChildPool implements Pool {
     worker.proc.send(request);
   }
 
+  /**
+   * Takes its request back from a worker that is dying: returns the job it was running (for
+   * the caller to fail) and puts the jobs it never started back at the front of the queue.
+   */
+  private takeBack(worker: Worker): Pending | undefined {
+    const [running, ...notRun] = worker.assigned.splice(0);
+    this.queue.unshift(...notRun);
+    return running;
+  }
+
   /** Starts the task timeout of `running`, the job the worker is on now. */
   private armTimeout(worker: Worker, running: Pending): void {
     worker.timer = setTimeout(() => {
       const { job } = running;
       this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);
-      const [current, ...notRun] = worker.assigned.splice(0);
+      const current = this.takeBack(worker);
       // Dying: it must not be handed another job before its exit event.
       worker.ready = false;
       worker.timedOut = true;
       current?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
-      this.queue.unshift(...notRun);
       worker.proc.kill('SIGKILL');
       this.dispatch();
     }, this.options.taskTimeoutMs);
   }
+}
+
+/** The pool is closing: every job handed to `worker` fails (retryably, elsewhere). */
+function failAssigned(worker: Worker): void {
+  for (const p of worker.assigned.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
 }
 
 function failure(job: PoolJob, name: string, message: string): PoolFailure {
