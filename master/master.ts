@@ -462,7 +462,7 @@ export class Master {
         for (const r of message.results) {
           if (!this.mayAnswer(r.taskId, slaveId)) continue;
           slave?.inFlight.delete(r.taskId);
-          const d = this.table.complete(r, slaveId, now);
+          const d = this.table.complete(r, slaveId);
           if (d === 'accepted') {
             // An accepted task stays in the table until its image is taken out below.
             const task = this.table.task(r.taskId);

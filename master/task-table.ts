@@ -35,7 +35,7 @@ export interface TaskEntry {
 
 /** The final outcome of one task, as merged into its image's record. */
 export type KindOutcome =
-  | { ok: true; result: TaskResult; slaveId: string; attempts: number; latencyMs: number }
+  | { ok: true; result: TaskResult; slaveId: string; attempts: number }
   | { ok: false; error: WireError; attempts: number; slaveId: string | undefined };
 
 /**
@@ -208,7 +208,7 @@ export class TaskTable {
    * Records a task's result. Accepted when the task has no final outcome yet, whoever
    * holds its lease (a late result is still a correct one); otherwise a duplicate.
    */
-  complete(result: TaskResult, slaveId: string, nowMs: number): Disposition {
+  complete(result: TaskResult, slaveId: string): Disposition {
     const t = this.tasks.get(result.taskId);
     if (t === undefined) return result.taskId < this.nextTaskId ? 'duplicate' : 'unknown';
     if (t.kind !== result.kind) return 'unknown';
@@ -218,7 +218,7 @@ export class TaskTable {
     if (t.state === 'pending') this.removePending(t.taskId);
     t.state = 'done';
     t.slaveId = slaveId;
-    setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt), latencyMs: nowMs - t.queuedAtMs });
+    setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt) });
     this.checkComplete(image);
     return 'accepted';
   }

@@ -15,10 +15,10 @@ describe('TaskTable', () => {
     expect(t.pendingCount).to.equal(2);
     const [edge, corner] = img.taskIds;
     t.lease([edge!, corner!], 's1', 0, lease);
-    expect(t.complete(edgeResult(edge!), 's1', 5)).to.equal('accepted');
+    expect(t.complete(edgeResult(edge!), 's1')).to.equal('accepted');
     expect(t.takeCompleted()).to.have.length(0);
     const cr: TaskResult = { taskId: corner!, attempt: 1, computeMs: 1, width: 10, height: 10, kind: 'corner', value: { count: 0, points: [] } };
-    expect(t.complete(cr, 's1', 6)).to.equal('accepted');
+    expect(t.complete(cr, 's1')).to.equal('accepted');
     const done = t.takeCompleted();
     expect(done).to.have.length(1);
     expect(done[0]!.outcomeCount).to.equal(2);
@@ -37,11 +37,11 @@ describe('TaskTable', () => {
     expect(t.mayAnswer(edge, 'a')).to.equal(true); // a late answer from a still counts
     expect(t.mayAnswer(edge, 'b')).to.equal(true);
     expect(t.mayAnswer(edge, 'fuzzer')).to.equal(false);
-    expect(t.complete(edgeResult(edge, 1), 'a', 2)).to.equal('accepted');
+    expect(t.complete(edgeResult(edge, 1), 'a')).to.equal('accepted');
     t.takeCompleted();
     // Gone from the table: the table itself calls any later answer a duplicate.
     expect(t.mayAnswer(edge, 'fuzzer')).to.equal(true);
-    expect(t.complete(edgeResult(edge, 1), 'fuzzer', 3)).to.equal('duplicate');
+    expect(t.complete(edgeResult(edge, 1), 'fuzzer')).to.equal('duplicate');
   });
 
   it('drops a duplicate or late result and keeps the first', () => {
@@ -49,8 +49,8 @@ describe('TaskTable', () => {
     const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
     const edge = img.taskIds[0]!;
     t.lease([edge], 's1', 0, lease);
-    expect(t.complete(edgeResult(edge), 's1', 1)).to.equal('accepted');
-    expect(t.complete(edgeResult(edge), 's2', 2)).to.equal('duplicate');
+    expect(t.complete(edgeResult(edge), 's1')).to.equal('accepted');
+    expect(t.complete(edgeResult(edge), 's2')).to.equal('duplicate');
     const outcome = outcomeOf(t.image(img.imageId)!, 'edge');
     expect(outcome?.ok && outcome.slaveId).to.equal('s1');
   });
@@ -59,11 +59,11 @@ describe('TaskTable', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
     const edge = img.taskIds[0]!;
-    expect(t.complete(edgeResult(999), 's1', 1)).to.equal('unknown');
+    expect(t.complete(edgeResult(999), 's1')).to.equal('unknown');
     t.lease([edge], 's1', 0, lease);
-    t.complete(edgeResult(edge), 's1', 1);
+    t.complete(edgeResult(edge), 's1');
     t.takeCompleted();
-    expect(t.complete(edgeResult(edge), 's1', 1)).to.equal('duplicate');
+    expect(t.complete(edgeResult(edge), 's1')).to.equal('duplicate');
   });
 
   it('accepts a late result from a slave whose lease was taken away', () => {
@@ -73,8 +73,8 @@ describe('TaskTable', () => {
     t.lease([edge], 's1', 0, lease);
     expect(t.fail(edge, 1, 's1', retryable)).to.equal('retry');
     t.lease([edge], 's2', 10, lease);
-    expect(t.complete(edgeResult(edge, 1), 's1', 20)).to.equal('accepted');
-    expect(t.complete(edgeResult(edge, 2), 's2', 30)).to.equal('duplicate');
+    expect(t.complete(edgeResult(edge, 1), 's1')).to.equal('accepted');
+    expect(t.complete(edgeResult(edge, 2), 's2')).to.equal('duplicate');
   });
 
   it('retries a retryable failure until maxAttempts, then fails the task with its last error', () => {
