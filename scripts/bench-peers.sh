@@ -5,14 +5,9 @@
 set -euo pipefail
 py=/usr/bin/python3
 if "$py" -c 'import cv2, numpy' >/dev/null 2>&1; then echo "$py"; exit 0; fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else
-    echo "[bench] python3-opencv is not installed and apt-get needs root: the peers are not run" >&2; exit 1
-  fi
-fi
-echo "[bench] installing python3-opencv for the Python peers (once)" >&2
-{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-opencv python3-numpy; } >&2 \
-  || { echo "[bench] apt-get install python3-opencv failed: the peers are not run" >&2; exit 1; }
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
+APT_SUDO_NONINTERACTIVE=1 apt_install bench python3-opencv python3-numpy \
+  || { echo "[bench] python3-opencv could not be installed: the peers are not run" >&2; exit 1; }
 "$py" -c 'import cv2, numpy' >/dev/null 2>&1 || { echo "[bench] python3 cannot import cv2 after the install" >&2; exit 1; }
 echo "$py"

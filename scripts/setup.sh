@@ -8,22 +8,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-need_pkgs=()
-for pkg in libopencv-dev opencv-data pkg-config dpkg-dev g++ make python3; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    need_pkgs+=("$pkg")
-  fi
-done
+# shellcheck source=lib/apt.sh
+. scripts/lib/apt.sh
+read -r -a need_pkgs <<< "$(apt_missing libopencv-dev opencv-data pkg-config dpkg-dev g++ make python3)"
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
-  log "installing Debian packages: ${need_pkgs[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-      log "not root and no sudo: install ${need_pkgs[*]} with apt-get, then run again"; exit 1
-    fi
-  fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  apt_install setup "${need_pkgs[@]}" || exit 1
 fi
 
 multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH)"
