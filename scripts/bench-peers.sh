@@ -5,7 +5,7 @@
 set -euo pipefail
 py=/usr/bin/python3
 if "$py" -c 'import cv2, numpy' >/dev/null 2>&1; then echo "$py"; exit 0; fi
-# shellcheck source=lib/apt.sh
+# shellcheck source=scripts/lib/apt.sh
 . "$(dirname "$0")/lib/apt.sh"
 APT_SUDO_NONINTERACTIVE=1 apt_install bench python3-opencv python3-numpy \
   || { echo "[bench] python3-opencv could not be installed: the peers are not run" >&2; exit 1; }

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# shellcheck source=lib/apt.sh
+# shellcheck source=scripts/lib/apt.sh
 . scripts/lib/apt.sh
 read -r -a need_pkgs <<< "$(apt_missing libopencv-dev opencv-data pkg-config dpkg-dev g++ make python3)"
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

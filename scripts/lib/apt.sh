@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/setup.sh and scripts/bench-peers.sh: Debian packages through apt-get.
 
 # Prints which of the packages given are not installed, space-separated.
