@@ -4,6 +4,16 @@ import type { Logger } from '../shared/logger.js';
 
 const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
 
+/** Time a local slave gets to leave after SIGTERM before it is SIGKILLed, ms. */
+export const LOCAL_SLAVE_STOP_GRACE_MS = 3000;
+/**
+ * `--drain-timeout` of a local slave, ms: shorter than {@link LOCAL_SLAVE_STOP_GRACE_MS}, so
+ * that the slave ends its own stop, which kills its workers, before the master kills it. A
+ * SIGKILLed slave leaves a worker stuck in a task running: a stuck worker never sees its
+ * channel close.
+ */
+export const LOCAL_SLAVE_DRAIN_MS = 2000;
+
 /** Options of {@link LocalSlaves}. */
 export interface LocalSlavesOptions {
   count: number;
@@ -47,6 +57,7 @@ export class LocalSlaves {
         '--heartbeat-interval', String(o.heartbeatIntervalMs),
         '--heartbeat-liveness', String(o.heartbeatLiveness),
         '--reconnect-max', '2000',
+        '--drain-timeout', String(LOCAL_SLAVE_DRAIN_MS),
         '--log-level', o.logLevel,
         '--exit-with-parent',
         ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
@@ -62,7 +73,7 @@ export class LocalSlaves {
   }
 
   /** Stops every local slave: SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 3000): Promise<void> {
+  async stop(graceMs = LOCAL_SLAVE_STOP_GRACE_MS): Promise<void> {
     await Promise.all(
       this.procs.map(
         (p) =>

@@ -116,8 +116,10 @@ export class Slave {
 
   /**
    * Graceful stop: refuses new tasks, waits up to `drainTimeoutMs` for running ones and
-   * sends their results, says DISCONNECT, and closes. Tasks still running after the
-   * timeout are abandoned; the master's lease on them expires and they run elsewhere.
+   * sends their results, stops the workers, says DISCONNECT, and closes. Tasks not done by
+   * the timeout are given up: their workers are killed (a worker stuck in a task would
+   * otherwise outlive this process) and the master gets a retryable `SlaveLeavingError`
+   * for each, so they run elsewhere without waiting for their leases to expire.
    */
   async stop(reason: string, drainTimeoutMs: number): Promise<void> {
     this.draining = true;
@@ -130,10 +132,10 @@ export class Slave {
         new Promise((resolve) => setTimeout(resolve, drainTimeoutMs)),
       ]);
     }
+    await this.pool.close();
     this.flush();
     this.connection.send({ cmd: Command.Disconnect, reason });
     await this.connection.close();
-    await this.pool.close();
   }
 
   private sendReady(): void {

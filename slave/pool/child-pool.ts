@@ -94,7 +94,16 @@ export class ChildPool implements Pool {
     return this.queue.length;
   }
 
+  /**
+   * Kills the workers still running when this process exits without {@link close} (a second
+   * Ctrl-C, a fatal error): a worker stuck in a task never notices its channel close.
+   */
+  private readonly killOnExit = (): void => {
+    for (const w of this.workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+  };
+
   async start(): Promise<void> {
+    process.on('exit', this.killOnExit);
     for (let i = 0; i < this.size; i++) this.workers.push(this.spawn(i, 0));
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
@@ -125,6 +134,7 @@ export class ChildPool implements Pool {
 
   async close(): Promise<void> {
     this.closing = true;
+    process.off('exit', this.killOnExit);
     for (const p of this.queue.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
     await Promise.all(
       this.workers.map(

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
-import { SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit, waitFor } from '../helpers/processes.js';
 
@@ -33,4 +34,49 @@ describe('faults: Ctrl-C on the master', function () {
     expect(new Set(all.map((x) => x.frame)).size).to.equal(20);
     expect(readReport(`${out}.report.json`).imagesResumed).to.equal(kept.length);
   });
+
+  it('SIGINT while a worker is stuck in a task: no slave or worker process outlives the master', async () => {
+    // The injected hang never returns to the event loop, so that worker cannot notice its
+    // slave leaving: only the slave killing it ends it.
+    const out = join(tmp.dir, 'stuck.jsonl');
+    const args = ['run', SAMPLE_FACES, '--tasks', 'object', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--progress', 'none'];
+    const m = startMaster(args, { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
+    let tree: { pid: number; cmdline: string }[] = [];
+    try {
+      // Images 1 and 2 done on the other worker: image 0's task has been stuck since the start.
+      await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the two images that do not hang');
+      tree = descendants(m.pid);
+      expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
+      m.proc.kill('SIGINT');
+      expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+      await waitFor(() => tree.every((p) => !alive(p)), 10_000, 'the slave and its workers to exit').catch(() => undefined);
+      expect(tree.filter(alive).map((p) => p.cmdline)).to.deep.equal([]);
+    } finally {
+      for (const p of tree) if (alive(p)) process.kill(p.pid, 'SIGKILL');
+    }
+  });
 });
+
+/** Every process below `pid`, with its command line (Linux /proc). */
+function descendants(pid: number): { pid: number; cmdline: string }[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
+}
+
+function cmdlineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether that process still runs (the same command line guards against a reused PID). */
+function alive(p: { pid: number; cmdline: string }): boolean {
+  return cmdlineOf(p.pid) === p.cmdline;
+}
