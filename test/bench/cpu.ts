@@ -1,4 +1,5 @@
 export { rssBytes } from '../helpers/fixtures.js';
+export { childPids } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
 
 /** Jiffies of all CPUs from /proc/stat: busy and total. */
@@ -29,13 +30,4 @@ export function processCpuMs(pid: number): number {
   // Fields after the command name, which may itself contain spaces and parentheses.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-/** PIDs of a process's direct children (Linux /proc/PID/task/PID/children; empty once it is gone). */
-export function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }

@@ -117,19 +117,19 @@ export async function runCluster(dir: string, outDir: string, slaves: number, th
 }
 
 /**
- * Samples, every {@link WATCH_INTERVAL_MS}, the records written so far and the CPU time of a
- * master and of its local slaves (its children; their workers are the slaves' children, not
- * counted).
- * Each slave's CPU is taken from its own first and last readings, so slaves that stop
- * before the master (it stops them at the end) still count in full.
- */
-/**
  * How often the coordinator's CPU is sampled, ms. Every sample costs the bench process CPU
  * that the cluster, using both cores, pays for and the one-core baseline does not: sampled
  * every 100 ms it took ~43 ms of CPU per 10 s (0.2% of this machine; schedstat).
  */
 const WATCH_INTERVAL_MS = 1000;
 
+/**
+ * Samples, every {@link WATCH_INTERVAL_MS}, the records written so far and the CPU time of a
+ * master and of its local slaves (its children; their workers are the slaves' children, not
+ * counted).
+ * Each slave's CPU is taken from its own first and last readings, so slaves that stop
+ * before the master (it stops them at the end) still count in full.
+ */
 function watchCoordinatorCpu(masterPid: number, resultsFile: string): { stop: () => { master: number; slaves: number } | undefined } {
   let startRecords: number | undefined;
   let endRecords = 0;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, waitExit, waitFor } from '../helpers/processes.js';
+import { childPids, startMaster, waitExit, waitFor } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
@@ -59,13 +59,7 @@ describe('faults: Ctrl-C on the master', function () {
 
 /** Every process below `pid`, with its command line (Linux /proc). */
 function descendants(pid: number): { pid: number; cmdline: string }[] {
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-  return children.flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
+  return childPids(pid).flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
 }
 
 function cmdlineOf(pid: number): string | undefined {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Absolute path of the project root. */
@@ -102,3 +103,12 @@ export async function killAllTracked(): Promise<void> {
 process.on('exit', () => {
   for (const t of tracked) t.proc.kill('SIGKILL');
 });
+
+/** PIDs of a process's direct children (Linux /proc/PID/task/PID/children; empty once it is gone). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
