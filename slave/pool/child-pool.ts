@@ -99,7 +99,7 @@ export class ChildPool implements Pool {
    * Ctrl-C, a fatal error): a worker stuck in a task never notices its channel close.
    */
   private readonly killOnExit = (): void => {
-    for (const w of this.workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+    for (const w of this.workers) if (running(w)) w.proc.kill('SIGKILL');
   };
 
   async start(): Promise<void> {
@@ -117,7 +117,7 @@ export class ChildPool implements Pool {
   }
 
   run(job: PoolJob): Promise<PoolOutcome> {
-    if (this.closing) return Promise.resolve(failure(job, 'SlaveLeavingError', 'slave is shutting down'));
+    if (this.closing) return Promise.resolve(leaving(job));
     return new Promise((resolve) => {
       this.queue.push({ job, resolve });
       // Dispatch after the caller's synchronous burst (a TASK message's tasks), so the jobs
@@ -135,14 +135,14 @@ export class ChildPool implements Pool {
   async close(): Promise<void> {
     this.closing = true;
     process.off('exit', this.killOnExit);
-    for (const p of this.queue.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
+    for (const p of this.queue.splice(0)) p.resolve(leaving(p.job));
     await Promise.all(
       this.workers.map(
         (w) =>
           new Promise<void>((resolve) => {
             if (w.timer) clearTimeout(w.timer);
             failAssigned(w);
-            if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
+            if (!running(w)) {
               resolve();
               return;
             }
@@ -343,7 +343,17 @@ export class ChildPool implements Pool {
 
 /** The pool is closing: every job handed to `worker` fails (retryably, elsewhere). */
 function failAssigned(worker: Worker): void {
-  for (const p of worker.assigned.splice(0)) p.resolve(failure(p.job, 'SlaveLeavingError', 'slave is shutting down'));
+  for (const p of worker.assigned.splice(0)) p.resolve(leaving(p.job));
+}
+
+/** Whether the worker's process has not exited yet. */
+function running(worker: Worker): boolean {
+  return worker.proc.exitCode === null && worker.proc.signalCode === null;
+}
+
+/** The outcome of a job this pool gives up because the slave is leaving (retryable elsewhere). */
+function leaving(job: PoolJob): PoolFailure {
+  return failure(job, 'SlaveLeavingError', 'slave is shutting down');
 }
 
 function failure(job: PoolJob, name: string, message: string): PoolFailure {
