@@ -1,6 +1,7 @@
 /**
  * Entry point of one worker process of the child-process pool. Loads OpenCV once, then
- * runs the tasks the parent sends, one image's tasks per request, one task at a time.
+ * runs the tasks the parent sends, one image's tasks per request, one task at a time, and
+ * the requests in the order they arrive.
  * Keeps the last decoded images so that the tasks of one image share one decode and one
  * grey conversion, also across requests.
  */
@@ -124,15 +125,22 @@ function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedI
   }
 }
 
+/** Requests that arrived while another ran (the parent sends the next one ahead), oldest first. */
+const waiting: ChildRunRequest[] = [];
+let running = false;
+
 /**
- * Runs the tasks of one request in order. Each next task starts from a fresh turn of the
- * event loop, so a closed IPC channel (the slave is gone) is noticed between tasks.
+ * Runs the tasks of one request in order, then the next waiting request. Each next task
+ * starts from a fresh turn of the event loop, so a closed IPC channel (the slave is gone)
+ * is noticed between tasks.
  */
 function run(req: ChildRunRequest): void {
+  running = true;
   if (FAULTS.size > 0) injectForget(req);
   const p = prepared(req);
   if (p === undefined) {
     send({ type: 'miss', imageId: req.imageId });
+    setImmediate(runNext);
     return;
   }
   let i = 0;
@@ -141,13 +149,20 @@ function run(req: ChildRunRequest): void {
     if (task === undefined) return;
     // Only the task that decoded the image counts the decode in its compute time.
     runTask(req, task, i === 1 || p instanceof Error ? p : { image: p.image, decodeMs: 0 });
-    if (i < req.tasks.length) setImmediate(next);
+    setImmediate(i < req.tasks.length ? next : runNext);
   };
   next();
 }
 
+function runNext(): void {
+  running = false;
+  const req = waiting.shift();
+  if (req !== undefined) run(req);
+}
+
 process.on('message', (msg: ChildRunRequest) => {
-  run(msg);
+  if (running) waiting.push(msg);
+  else run(msg);
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready', opencv: opencvVersion() });

@@ -13,7 +13,8 @@ export interface ChildTaskRef {
  * Parent -> worker process: run these tasks of one image, in order, answering each with a
  * {@link ChildDone} as it finishes. One request per image, not per task: the worker goes
  * from one task to the next without waiting for the parent (measured: 4 IPC round trips
- * per image left each worker idle ~0.5% of the time).
+ * per image left each worker idle ~0.5% of the time). A request that arrives while another
+ * runs waits for it: requests run in the order they arrive.
  *
  * `bytes` arrives as a Uint8Array (structured clone); it is left out when the parent
  * knows the worker holds that image already, which saves an IPC copy. A worker that does

@@ -1,11 +1,14 @@
 import { expect } from 'chai';
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { createLogger } from '../../shared/logger.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
+import type { ChildMessage, ChildRunRequest } from '../../slave/pool/child-protocol.js';
 import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../helpers/fixtures.js';
@@ -103,6 +106,92 @@ describe('integration: child-process worker pool', function () {
     rest.forEach((o, i) => {
       expectSuccess(o, KINDS[i + 1] as TaskKind);
     });
+  });
+
+  it("sends a worker its next image while it runs the current one's last job, and the worker runs them in order", async () => {
+    const p = await startPool(1);
+    const images = [IMAGE_ID, IMAGE_ID + 1, IMAGE_ID + 2];
+    const outcomes = await Promise.all(images.flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId)))));
+    outcomes.forEach((o, i) => {
+      expectSuccess(o, KINDS[i % 4] as TaskKind);
+    });
+    // Images 2 and 3 each went out when the previous image's last job started.
+    expect({ requests: p.requests, requestsAhead: p.requestsAhead, cacheMisses: p.cacheMisses }).to.deep.equal({ requests: 3, requestsAhead: 2, cacheMisses: 0 });
+  });
+
+  it('a worker process runs requests that arrive while it is busy after the current one, in order', async () => {
+    const child = fork(fileURLToPath(new URL('../../slave/pool/child-main.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    try {
+      const done: number[] = [];
+      const finished = new Promise<void>((resolve, reject) => {
+        child.on('exit', (code) => {
+          reject(new Error(`worker exited (${String(code)})`));
+        });
+        child.on('message', (msg: ChildMessage) => {
+          if (msg.type === 'ready') {
+            // Both at once: the second arrives while the first one's tasks run.
+            for (const imageId of [1, 2]) {
+              const tasks = KINDS.map((kind, i) => ({ taskId: 4 * (imageId - 1) + i, attempt: 1, kind }));
+              const request: ChildRunRequest = { type: 'run', imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
+              child.send(request);
+            }
+          } else if (msg.type === 'done') {
+            expectSuccess(msg.outcome, msg.outcome.kind);
+            done.push(msg.outcome.taskId);
+            if (done.length === 8) resolve();
+          }
+        });
+      });
+      await finished;
+      expect(done).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a worker that dies with a request sent ahead: the job it ran fails, the jobs sent ahead run on the restarted worker', async () => {
+    const p = await startPool(1, `crash:corner:${IMAGE_ID}`);
+    const outcomes = await Promise.all([IMAGE_ID, IMAGE_ID + 1].flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId)))));
+    expect(p.requestsAhead).to.equal(1);
+    outcomes.forEach((o, i) => {
+      if (i === 3) {
+        expect(o.ok).to.equal(false);
+        if (!o.ok) expect(o.error.name).to.equal('WorkerCrashError');
+      } else expectSuccess(o, KINDS[i % 4] as TaskKind);
+    });
+  });
+
+  it('a job that hangs with a request sent ahead is killed at the task timeout; the jobs sent ahead still run', async () => {
+    const p = await startPool(1, `hang:corner:${IMAGE_ID}`, 2_000);
+    const outcomes = await Promise.all([IMAGE_ID, IMAGE_ID + 1].flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId)))));
+    expect(p.requestsAhead).to.equal(1);
+    outcomes.forEach((o, i) => {
+      if (i === 3) {
+        expect(o.ok).to.equal(false);
+        if (!o.ok) expect(o.error.message).to.match(/task timeout of 2000 ms/);
+      } else expectSuccess(o, KINDS[i % 4] as TaskKind);
+    });
+  });
+
+  it('closing with a request sent ahead fails its jobs as retryable, with the running one', async () => {
+    const p = await startPool(1, `hang:corner:${IMAGE_ID}`);
+    const running = [IMAGE_ID, IMAGE_ID + 1].flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId))));
+    const first3 = await Promise.all(running.slice(0, 3));
+    first3.forEach((o, i) => {
+      expectSuccess(o, KINDS[i] as TaskKind);
+    });
+    // The third outcome sent image 2 ahead in the same turn; the worker now hangs in corner.
+    expect(p.requestsAhead).to.equal(1);
+    await p.close();
+    const rest = await Promise.all(running.slice(3));
+    for (const o of rest) {
+      expect(o.ok).to.equal(false);
+      if (!o.ok) expect(o.error).to.include({ name: 'SlaveLeavingError', retryable: true });
+    }
   });
 
   it('a worker that no longer holds an image answers a cache miss, and the pool sends the bytes again', async () => {
