@@ -4,6 +4,7 @@ import type { TaskKind } from '../../proto/task-kinds.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
+import { parentDeathLauncher } from './parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 
 /** Options of {@link ChildPool}. */
@@ -164,8 +165,11 @@ export class ChildPool implements Pool {
   }
 
   private spawn(index: number, failedStarts: number): Worker {
+    // Through setpriv where it can: the worker then dies with this process, even by SIGKILL.
+    const launcher = parentDeathLauncher();
     const proc = fork(CHILD_MAIN, [], {
-      execArgv: ['--import', TSX_LOADER],
+      ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
+      execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { childPids, startMaster, waitExit, waitFor } from '../helpers/processes.js';
+import { alive, descendants, startMaster, waitExit, waitFor } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
@@ -56,21 +55,3 @@ describe('faults: Ctrl-C on the master', function () {
     }
   });
 });
-
-/** Every process below `pid`, with its command line (Linux /proc). */
-function descendants(pid: number): { pid: number; cmdline: string }[] {
-  return childPids(pid).flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
-}
-
-function cmdlineOf(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether that process still runs (the same command line guards against a reused PID). */
-function alive(p: { pid: number; cmdline: string }): boolean {
-  return cmdlineOf(p.pid) === p.cmdline;
-}

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { alive, descendants, startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -27,8 +27,8 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
 
   const master = (extra: string[] = []): Tracked =>
     startMaster(['run', SAMPLE_VIDEO, '--every', String(EVERY), '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT, ...extra]);
-  const slave = (id: string, env: NodeJS.ProcessEnv = process.env): Tracked =>
-    startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT], { env });
+  const slave = (id: string, env: NodeJS.ProcessEnv = process.env, threads = 1): Tracked =>
+    startSlave(['--connect', endpoint, '--threads', String(threads), '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT], { env });
 
   async function finishAndCheck(m: Tracked): Promise<ReturnType<typeof readReport>> {
     const code = await waitExit(m, 200_000);
@@ -111,5 +111,27 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     expect(f?.tasks, 'the faulty slave kept serving').to.be.above(4);
     expect(f?.failed, 'the injected fault fired').to.be.at.least(1);
     expect(report.retries).to.be.at.least(1);
+  });
+
+  it('7. SIGKILL a slave while one of its workers is stuck in a task: its workers die with it; the task is redone elsewhere', async () => {
+    const m = master();
+    // Image 0's object task never returns to the worker's event loop, so that worker cannot
+    // notice its slave is gone; only the kernel's parent-death signal ends it.
+    const s = slave('stuck', { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' }, 2);
+    let tree: { pid: number; cmdline: string }[] = [];
+    try {
+      // Two images done by the other worker: image 0, dispatched first, has been stuck since.
+      await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the images that do not hang');
+      tree = descendants(s.proc.pid ?? 0);
+      expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
+      s.proc.kill('SIGKILL');
+      await waitFor(() => tree.every((p) => !alive(p)), 10_000, 'the workers to die with their slave').catch(() => undefined);
+      expect(tree.filter(alive).map((p) => p.cmdline)).to.deep.equal([]);
+    } finally {
+      for (const p of tree) if (alive(p)) process.kill(p.pid, 'SIGKILL');
+    }
+    slave('rescue');
+    const report = await finishAndCheck(m);
+    expect(report.slavesLost).to.be.at.least(1);
   });
 });

@@ -112,3 +112,22 @@ export function childPids(pid: number): number[] {
     return [];
   }
 }
+
+/** Every process below `pid`, with its command line (Linux /proc). */
+export function descendants(pid: number): { pid: number; cmdline: string }[] {
+  return childPids(pid).flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
+}
+
+/** A process's command line, arguments joined by spaces; undefined once it is gone. */
+export function cmdlineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether that process still runs (the same command line guards against a reused PID). */
+export function alive(p: { pid: number; cmdline: string }): boolean {
+  return cmdlineOf(p.pid) === p.cmdline;
+}

@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+
+/** A command prefix that runs a program with a parent-death signal, or none. */
+export interface ParentDeathLauncher {
+  /** Executable to start instead of `node` (util-linux's `setpriv`). */
+  execPath: string;
+  /** Its arguments before node's own: `--pdeathsig KILL <node>`. */
+  args: string[];
+}
+
+let probed: ParentDeathLauncher | undefined | null = null;
+
+/**
+ * How to start a worker process so that the kernel SIGKILLs it the moment its slave dies,
+ * however the slave dies (SIGKILL, the OOM killer): `setpriv --pdeathsig KILL` (util-linux
+ * >= 2.33, part of every Debian, Ubuntu and Raspberry Pi OS install) sets
+ * `PR_SET_PDEATHSIG` (prctl(2)) and then execs node, keeping the PID and the IPC channel.
+ * A worker stuck in native code never sees its channel close, so without this it would
+ * outlive a slave killed that way.
+ *
+ * Probed once per process (one `setpriv ... true`, a few ms). Undefined off Linux or where
+ * `setpriv` is missing or lacks `--pdeathsig`: workers then rely on their channel closing
+ * and on the pool's exit hook.
+ */
+export function parentDeathLauncher(): ParentDeathLauncher | undefined {
+  if (probed !== null) return probed;
+  probed = undefined;
+  if (process.platform !== 'linux') return probed;
+  for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    const probe = spawnSync(path, ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore', timeout: 5_000 });
+    if (probe.status === 0) {
+      probed = { execPath: path, args: ['--pdeathsig', 'KILL', process.execPath] };
+      break;
+    }
+  }
+  return probed;
+}
