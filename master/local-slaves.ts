@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isRunning } from '../shared/child-process.js';
 import type { Logger } from '../shared/logger.js';
 
 const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
@@ -42,7 +43,7 @@ export class LocalSlaves {
 
   /** PIDs of the running local slaves. */
   get pids(): number[] {
-    return this.procs.flatMap((p) => (p.pid !== undefined && p.exitCode === null && p.signalCode === null ? [p.pid] : []));
+    return this.procs.flatMap((p) => (p.pid !== undefined && isRunning(p) ? [p.pid] : []));
   }
 
   /** Starts the slaves (does not wait for them to connect). */
@@ -78,7 +79,7 @@ export class LocalSlaves {
       this.procs.map(
         (p) =>
           new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) {
+            if (!isRunning(p)) {
               resolve();
               return;
             }

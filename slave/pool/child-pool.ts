@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TaskKind } from '../../proto/task-kinds.js';
+import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
@@ -402,7 +403,7 @@ function failAssigned(worker: Worker): void {
 
 /** Whether the worker's process has not exited yet. */
 function running(worker: Worker): boolean {
-  return worker.proc.exitCode === null && worker.proc.signalCode === null;
+  return isRunning(worker.proc);
 }
 
 /** The outcome of a job this pool gives up because the slave is leaving (retryable elsewhere). */
