@@ -111,7 +111,7 @@ export class ChildPool implements Pool {
    * Ctrl-C, a fatal error): a worker stuck in a task never notices its channel close.
    */
   private readonly killOnExit = (): void => {
-    for (const w of this.workers) if (running(w)) w.proc.kill('SIGKILL');
+    for (const w of this.workers) if (isRunning(w.proc)) w.proc.kill('SIGKILL');
   };
 
   async start(): Promise<void> {
@@ -154,7 +154,7 @@ export class ChildPool implements Pool {
           new Promise<void>((resolve) => {
             if (w.timer) clearTimeout(w.timer);
             failAssigned(w);
-            if (!running(w)) {
+            if (!isRunning(w.proc)) {
               resolve();
               return;
             }
@@ -254,7 +254,10 @@ export class ChildPool implements Pool {
   private dispatch(): void {
     if (this.queue.length === 0) return;
     const owned = new Set<number>();
-    for (const w of this.workers) for (const p of [...w.assigned, ...w.ahead]) owned.add(p.job.imageId);
+    for (const w of this.workers) {
+      for (const p of w.assigned) owned.add(p.job.imageId);
+      for (const p of w.ahead) owned.add(p.job.imageId);
+    }
     const ready = this.workers.filter((w) => w.ready).length;
     for (const worker of this.workers) {
       if (!worker.ready || worker.assigned.length > 0 || this.queue.length === 0) continue;
@@ -399,11 +402,6 @@ export class ChildPool implements Pool {
 /** The pool is closing: every job handed to `worker` fails (retryably, elsewhere). */
 function failAssigned(worker: Worker): void {
   for (const p of [...worker.assigned.splice(0), ...worker.ahead.splice(0)]) p.resolve(leaving(p.job));
-}
-
-/** Whether the worker's process has not exited yet. */
-function running(worker: Worker): boolean {
-  return isRunning(worker.proc);
 }
 
 /** The outcome of a job this pool gives up because the slave is leaving (retryable elsewhere). */
