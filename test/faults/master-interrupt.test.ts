@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { alive, descendants, startMaster, waitExit, waitFor } from '../helpers/processes.js';
+import { descendants, killSurvivors, startMaster, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
@@ -40,7 +40,7 @@ describe('faults: Ctrl-C on the master', function () {
     const out = join(tmp.dir, 'stuck.jsonl');
     const args = ['run', SAMPLE_FACES, '--tasks', 'object', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--progress', 'none'];
     const m = startMaster(args, { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
-    let tree: { pid: number; cmdline: string }[] = [];
+    let tree: SeenProcess[] = [];
     try {
       // Images 1 and 2 done on the other worker: image 0's task has been stuck since the start.
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the two images that do not hang');
@@ -48,10 +48,9 @@ describe('faults: Ctrl-C on the master', function () {
       expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
       m.proc.kill('SIGINT');
       expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
-      await waitFor(() => tree.every((p) => !alive(p)), 10_000, 'the slave and its workers to exit').catch(() => undefined);
-      expect(tree.filter(alive).map((p) => p.cmdline)).to.deep.equal([]);
+      expect(await survivors(tree, 10_000), 'the slave and its workers outlived the master').to.deep.equal([]);
     } finally {
-      for (const p of tree) if (alive(p)) process.kill(p.pid, 'SIGKILL');
+      killSurvivors(tree);
     }
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { alive, descendants, startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -118,17 +118,16 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     // Image 0's object task never returns to the worker's event loop, so that worker cannot
     // notice its slave is gone; only the kernel's parent-death signal ends it.
     const s = slave('stuck', { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' }, 2);
-    let tree: { pid: number; cmdline: string }[] = [];
+    let tree: SeenProcess[] = [];
     try {
       // Two images done by the other worker: image 0, dispatched first, has been stuck since.
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the images that do not hang');
       tree = descendants(s.proc.pid ?? 0);
       expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
       s.proc.kill('SIGKILL');
-      await waitFor(() => tree.every((p) => !alive(p)), 10_000, 'the workers to die with their slave').catch(() => undefined);
-      expect(tree.filter(alive).map((p) => p.cmdline)).to.deep.equal([]);
+      expect(await survivors(tree, 10_000), 'workers outlived their slave').to.deep.equal([]);
     } finally {
-      for (const p of tree) if (alive(p)) process.kill(p.pid, 'SIGKILL');
+      killSurvivors(tree);
     }
     slave('rescue');
     const report = await finishAndCheck(m);

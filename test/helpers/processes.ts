@@ -113,8 +113,14 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/** A process seen in /proc: its PID and its command line at the time. */
+export interface SeenProcess {
+  pid: number;
+  cmdline: string;
+}
+
 /** Every process below `pid`, with its command line (Linux /proc). */
-export function descendants(pid: number): { pid: number; cmdline: string }[] {
+export function descendants(pid: number): SeenProcess[] {
   return childPids(pid).flatMap((c) => [{ pid: c, cmdline: cmdlineOf(c) ?? '' }, ...descendants(c)]);
 }
 
@@ -128,6 +134,20 @@ export function cmdlineOf(pid: number): string | undefined {
 }
 
 /** Whether that process still runs (the same command line guards against a reused PID). */
-export function alive(p: { pid: number; cmdline: string }): boolean {
+export function alive(p: SeenProcess): boolean {
   return cmdlineOf(p.pid) === p.cmdline;
+}
+
+/**
+ * Waits up to `timeoutMs` for every process of `seen` to be gone, then returns the command
+ * lines of those still running (empty when all are gone).
+ */
+export async function survivors(seen: readonly SeenProcess[], timeoutMs: number): Promise<string[]> {
+  await waitFor(() => seen.every((p) => !alive(p)), timeoutMs, 'processes to exit').catch(() => undefined);
+  return seen.filter(alive).map((p) => p.cmdline);
+}
+
+/** SIGKILLs the processes of `seen` still running (a test's clean-up, also on failure). */
+export function killSurvivors(seen: readonly SeenProcess[]): void {
+  for (const p of seen) if (alive(p)) process.kill(p.pid, 'SIGKILL');
 }
