@@ -20,11 +20,11 @@ import { buildReport, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
-import { planDispatch } from './scheduler.js';
+import { planBackups, planDispatch } from './scheduler.js';
 import { SlaveRegistry } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
-import { TaskTable } from './task-table.js';
+import { TaskTable, type TaskEntry } from './task-table.js';
 
 /** Exit codes of `master run`. */
 export const MASTER_EXIT = {
@@ -323,44 +323,65 @@ export class Master {
 
   private dispatch(): void {
     if (this.stopping || this.router === undefined) return;
-    const plan = planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE);
     const now = this.clock.now();
-    for (const { slaveId, tasks } of plan) {
-      const slave = this.registry.get(slaveId);
-      if (slave === undefined) continue;
+    const deadlineFor = (kind: TaskKind): number => this.options.leaseMs[kind];
+    for (const { slaveId, tasks } of planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE)) {
+      if (this.registry.get(slaveId) === undefined) continue;
       this.table.lease(
         tasks.map((t) => t.taskId),
         slaveId,
         now,
-        (kind) => this.options.leaseMs[kind],
+        deadlineFor,
       );
-      const parts: Buffer[] = [];
-      const bundle = new SmallImageBundle(parts);
-      /** Where each image's bytes are in this message: its own part, or a slice of a shared one. */
-      const placed = new Map<number, ImagePlace>();
-      const specs: TaskSpec[] = [];
-      for (const t of tasks) {
-        let at = placed.get(t.imageId);
-        if (at === undefined) {
-          const bytes = this.table.image(t.imageId)?.bytes;
-          if (bytes === undefined) continue;
-          this.stats.imageBytesSent += bytes.length;
-          if (bytes.length <= SMALL_IMAGE_BYTES) at = bundle.add(bytes);
-          else {
-            at = { part: parts.length };
-            parts.push(bytes);
-          }
-          placed.set(t.imageId, at);
+      this.sendTasks(slaveId, tasks, now);
+    }
+    // The end of the batch: nothing left to hand out, so idle workers re-run what others still hold.
+    if (!this.options.backupTasks || !this.ingestDone || this.table.pendingCount > 0) return;
+    for (const { slaveId, tasks } of planBackups(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE)) {
+      if (this.registry.get(slaveId) === undefined) continue;
+      this.table.leaseBackup(
+        tasks.map((t) => t.taskId),
+        slaveId,
+        now,
+        deadlineFor,
+      );
+      this.stats.backupTasks += tasks.length;
+      this.logger.debug(`backup: ${tasks.length} task(s) of image(s) ${[...new Set(tasks.map((t) => t.imageId))].join(', ')} also go to ${slaveId}`);
+      this.sendTasks(slaveId, tasks, now);
+    }
+  }
+
+  /** Sends leased (or backup) tasks to a slave in one TASK message, each image's bytes once. */
+  private sendTasks(slaveId: string, tasks: readonly TaskEntry[], now: number): void {
+    const slave = this.registry.get(slaveId);
+    if (slave === undefined || this.router === undefined) return;
+    const parts: Buffer[] = [];
+    const bundle = new SmallImageBundle(parts);
+    /** Where each image's bytes are in this message: its own part, or a slice of a shared one. */
+    const placed = new Map<number, ImagePlace>();
+    const specs: TaskSpec[] = [];
+    for (const t of tasks) {
+      let at = placed.get(t.imageId);
+      if (at === undefined) {
+        const bytes = this.table.image(t.imageId)?.bytes;
+        if (bytes === undefined) continue;
+        this.stats.imageBytesSent += bytes.length;
+        if (bytes.length <= SMALL_IMAGE_BYTES) at = bundle.add(bytes);
+        else {
+          at = { part: parts.length };
+          parts.push(bytes);
         }
-        specs.push({ taskId: t.taskId, kind: t.kind, attempt: t.attemptsMade, imageId: t.imageId, ...at });
-        slave.inFlight.set(t.taskId, t.attemptsMade);
+        placed.set(t.imageId, at);
       }
-      bundle.close();
-      if (specs.length === 0) continue;
-      slave.lastSentMs = now;
-      if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {
-        this.releaseSlave(slaveId, `send queue to slave ${slaveId} is full`);
-      }
+      const attempt = t.backup?.slaveId === slaveId ? t.backup.attempt : t.attemptsMade;
+      specs.push({ taskId: t.taskId, kind: t.kind, attempt, imageId: t.imageId, ...at });
+      slave.inFlight.set(t.taskId, attempt);
+    }
+    bundle.close();
+    if (specs.length === 0) return;
+    slave.lastSentMs = now;
+    if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {
+      this.releaseSlave(slaveId, `send queue to slave ${slaveId} is full`);
     }
   }
 
@@ -408,6 +429,7 @@ export class Master {
 
   /** Puts every lease of a slave back in the queue and forgets the slave. */
   private releaseSlave(slaveId: string, reason: string): void {
+    this.table.dropBackupsOf(slaveId);
     for (const t of this.table.leasesOf(slaveId)) {
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true });
       this.countFailDisposition(d, slaveId, t.kind);
@@ -462,8 +484,10 @@ export class Master {
         for (const r of message.results) {
           if (!this.mayAnswer(r.taskId, slaveId)) continue;
           slave?.inFlight.delete(r.taskId);
+          const byBackup = this.table.task(r.taskId)?.backup?.slaveId === slaveId;
           const d = this.table.complete(r, slaveId);
           if (d === 'accepted') {
+            if (byBackup) this.stats.backupsWon++;
             // An accepted task stays in the table until its image is taken out below.
             const task = this.table.task(r.taskId);
             const latencyMs = task === undefined ? 0 : now - task.queuedAtMs;
@@ -487,6 +511,7 @@ export class Master {
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
           if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
+          else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);
           else {
             this.countFailDisposition(d, slaveId, f.kind);
             this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);

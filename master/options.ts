@@ -55,6 +55,12 @@ export interface MasterOptions {
   localThreads: number;
   /** Attempts per task before it is recorded as failed. @defaultValue 3 */
   maxAttempts: number;
+  /**
+   * Once every task has been handed out and no input is left, send copies of the tasks
+   * still in flight to slaves with a free worker; the first answer wins (MapReduce §3.6,
+   * "Backup Tasks"). @defaultValue true
+   */
+  backupTasks: boolean;
   /** Lease per kind, ms. @defaultValue {@link DEFAULT_LEASE_MS} */
   leaseMs: Record<TaskKind, number>;
   /** Heartbeat interval, ms. @defaultValue 1000 (ZeroMQ Guide ch.4) */
@@ -106,6 +112,7 @@ export function defaultMasterOptions(): MasterOptions {
     localSlaves: 1,
     localThreads: Math.max(1, cpus().length),
     maxAttempts: 3,
+    backupTasks: true,
     leaseMs: { ...DEFAULT_LEASE_MS },
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     heartbeatLiveness: DEFAULT_HEARTBEAT_LIVENESS,

@@ -15,6 +15,9 @@ export interface BatchReport {
   retries: number;
   leasesExpired: number;
   slavesLost: number;
+  /** Backup copies of in-flight tasks sent at the end of the batch, and how many answered first (MapReduce §3.6). */
+  backupTasks: number;
+  backupsWon: number;
   duplicatesDropped: number;
   messagesDropped: number;
   /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key. */
@@ -74,6 +77,8 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     retries: stats.retries,
     leasesExpired: stats.leasesExpired,
     slavesLost: stats.slavesLost,
+    backupTasks: stats.backupTasks,
+    backupsWon: stats.backupsWon,
     duplicatesDropped: stats.duplicatesDropped,
     messagesDropped: stats.messagesDropped,
     slavesRefused: stats.slavesRefused,
@@ -110,7 +115,7 @@ export function formatReport(r: BatchReport): string {
   lines.push(`Batch finished: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
   if (r.imagesResumed > 0) lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped)`);
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
-  lines.push(`  duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
+  lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
   lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {

@@ -11,6 +11,12 @@ export interface SlaveCredit {
   inFlight: number;
 }
 
+/** A slave's credit and its number of workers, for {@link planBackups}. */
+export interface SlaveSlots extends SlaveCredit {
+  /** Tasks it runs at once (its workers). */
+  capacity: number;
+}
+
 /** Tasks to send to one slave in one TASK message. */
 export interface Assignment {
   slaveId: string;
@@ -75,4 +81,52 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (!state.some((s) => s.credit > 0)) break;
   }
   return [...out.values()];
+}
+
+/**
+ * Plans backup copies of in-flight tasks, for the end of a batch: call it only when no
+ * task is pending and no input is left. Pure. After Google's MapReduce (Dean & Ghemawat,
+ * OSDI 2004), section 3.6, "Backup Tasks": near the end, idle machines re-run the tasks
+ * still in progress elsewhere and the first copy to finish wins, so that one slow, hung
+ * or overloaded slave does not hold up the batch.
+ *
+ * Rules:
+ * 1. Only a slave with a free worker (fewer tasks than workers) gets backups, one image
+ *    per free worker, within its credit; it asks again as it frees up.
+ * 2. Candidates come from {@link TaskTable.backupCandidates}: newest lease first, one
+ *    backup per task, never on a slave the task was sent to, only with an attempt left.
+ * 3. An image's candidate tasks go together (one transfer, one decode); a group larger
+ *    than the slave's credit is cut to fit.
+ *
+ * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
+ * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
+ */
+export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], maxTasksPerMessage: number, maxImagesPerMessage = Infinity): Assignment[] {
+  const out: Assignment[] = [];
+  const planned = new Set<number>();
+  for (const s of slaves) {
+    const freeWorkers = s.capacity - s.inFlight;
+    const room = Math.min(s.credit, maxTasksPerMessage);
+    if (freeWorkers <= 0 || room <= 0) continue;
+    const groups = new Map<number, TaskEntry[]>();
+    for (const t of table.backupCandidates(s.slaveId)) {
+      if (planned.has(t.taskId)) continue;
+      const g = groups.get(t.imageId);
+      if (g) g.push(t);
+      else groups.set(t.imageId, [t]);
+    }
+    const tasks: TaskEntry[] = [];
+    let images = 0;
+    for (const group of groups.values()) {
+      if (images >= Math.min(freeWorkers, maxImagesPerMessage)) break;
+      const take = group.slice(0, room - tasks.length);
+      if (take.length === 0) break;
+      tasks.push(...take);
+      images++;
+    }
+    if (tasks.length === 0) continue;
+    for (const t of tasks) planned.add(t.taskId);
+    out.push({ slaveId: s.slaveId, tasks });
+  }
+  return out;
 }

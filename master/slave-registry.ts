@@ -2,7 +2,7 @@ import type { ReadyMessage } from '../proto/messages.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import type { Clock } from '../shared/clock.js';
 import { Liveness } from '../shared/liveness.js';
-import type { SlaveCredit } from './scheduler.js';
+import type { SlaveSlots } from './scheduler.js';
 
 /** What the master knows of one connected slave. */
 export interface SlaveInfo {
@@ -102,12 +102,12 @@ export class SlaveRegistry {
     return this.all().filter((s) => s.liveness.isDead());
   }
 
-  /** Credit of each live slave able to run all of `kinds`. */
-  credits(kinds: readonly TaskKind[]): SlaveCredit[] {
-    const out: SlaveCredit[] = [];
+  /** Credit and workers of each live slave able to run all of `kinds` (leaving ones excluded). */
+  credits(kinds: readonly TaskKind[]): SlaveSlots[] {
+    const out: SlaveSlots[] = [];
     for (const s of this.slaves.values()) {
       if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
-      out.push({ slaveId: s.slaveId, credit: s.capacity + s.prefetch - s.inFlight.size, inFlight: s.inFlight.size });
+      out.push({ slaveId: s.slaveId, credit: s.capacity + s.prefetch - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity });
     }
     return out;
   }

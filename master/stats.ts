@@ -48,6 +48,10 @@ export class BatchStats {
   leasesExpired = 0;
   /** Slaves declared dead (heartbeats stopped). */
   slavesLost = 0;
+  /** Backup copies of in-flight tasks sent to idle slaves at the end of the batch (MapReduce §3.6). */
+  backupTasks = 0;
+  /** Tasks whose backup copy answered first. */
+  backupsWon = 0;
   /** Results for tasks already done (late or duplicate), dropped. */
   duplicatesDropped = 0;
   /** Messages dropped as malformed, unknown or invalid. */

@@ -31,6 +31,24 @@ export interface TaskEntry {
    */
   triedBy: string[];
   lastError: WireError | undefined;
+  /** A second copy running on another slave near the end of the batch, if any. */
+  backup: BackupLease | undefined;
+}
+
+/**
+ * A backup copy of a leased task on a second slave, started when the batch has nothing
+ * else left to hand out, so that a slow, hung or overloaded slave holding the last
+ * tasks does not hold up the batch. Whichever copy answers first wins; the other's answer
+ * is a duplicate. Google's MapReduce (Dean & Ghemawat, OSDI 2004), section 3.6, "Backup Tasks".
+ */
+export interface BackupLease {
+  slaveId: string;
+  /** The attempt number the copy was sent as: the primary's attempt + 1. */
+  attempt: number;
+  /** When the copy was sent, monotonic ms. */
+  leasedAtMs: number;
+  /** The lease the copy takes over if the primary's attempt fails, monotonic ms. */
+  deadlineMs: number;
 }
 
 /** The final outcome of one task, as merged into its image's record. */
@@ -66,7 +84,7 @@ export function outcomeOf(image: ImageEntry, kind: TaskKind): KindOutcome | unde
 const NONE: ImageEntry[] = [];
 
 /** What {@link TaskTable.complete} and {@link TaskTable.fail} made of a message. */
-export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed';
+export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed' | 'backup-dropped';
 
 /**
  * The master's table of tasks and images in flight. Pure: no I/O, time passed in.
@@ -160,6 +178,7 @@ export class TaskTable {
         queuedAtMs: nowMs,
         triedBy: [],
         lastError: error,
+        backup: undefined,
       };
       this.tasks.set(task.taskId, task);
       if (error) setOutcome(image, slot, { ok: false, error, attempts: 0, slaveId: undefined });
@@ -205,6 +224,43 @@ export class TaskTable {
   }
 
   /**
+   * Leased tasks that `slaveId` could run as backups, newest lease first (those are the
+   * likeliest to be still queued behind other work on their slave): not leased to it,
+   * never sent to it, without a backup yet, and with an attempt left.
+   */
+  backupCandidates(slaveId: string): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.state === 'leased' && t.backup === undefined && t.attemptsMade < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
+    }
+    out.sort((a, b) => b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
+    return out;
+  }
+
+  /**
+   * Sends backup copies of leased tasks to a second slave: each gets attempt
+   * `attemptsMade + 1` there (counted in `attemptsMade` only if it takes over the lease).
+   *
+   * @throws Error when a task is not leased, already has a backup, has no attempt left or
+   *   was already sent to `slaveId` (a scheduler bug)
+   */
+  leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number): void {
+    for (const id of taskIds) {
+      const t = this.tasks.get(id);
+      if (t?.state !== 'leased' || t.backup !== undefined || t.attemptsMade >= this.maxAttempts || t.triedBy.includes(slaveId)) {
+        throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
+      }
+      t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind) };
+      t.triedBy.push(slaveId);
+    }
+  }
+
+  /** Forgets the backup copies held by `slaveId` (it is gone); the tasks keep their primary leases. */
+  dropBackupsOf(slaveId: string): void {
+    for (const t of this.tasks.values()) if (t.backup?.slaveId === slaveId) t.backup = undefined;
+  }
+
+  /**
    * Records a task's result. Accepted when the task has no final outcome yet, whoever
    * holds its lease (a late result is still a correct one); otherwise a duplicate.
    */
@@ -218,6 +274,7 @@ export class TaskTable {
     if (t.state === 'pending') this.removePending(t.taskId);
     t.state = 'done';
     t.slaveId = slaveId;
+    t.backup = undefined;
     setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt) });
     this.checkComplete(image);
     return 'accepted';
@@ -229,20 +286,46 @@ export class TaskTable {
    * An answer for an attempt that is no longer current (the task was re-leased) only
    * counts if the task is still leased to that slave. With `countsAsAttempt` false (the
    * slave refused the task because it is leaving) the attempt is given back.
+   *
+   * With a backup copy running: a retryable failure of the primary hands the lease to the
+   * backup (`retry`, nothing requeued); a retryable failure of the backup only drops it
+   * (`backup-dropped`); a non-retryable failure of either is final (the input is bad).
    */
   fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError, countsAsAttempt = true): Disposition {
     const t = this.tasks.get(taskId);
     if (t === undefined) return taskId < this.nextTaskId ? 'duplicate' : 'unknown';
+    const b = t.backup;
+    if (t.state === 'leased' && b !== undefined && slaveId === b.slaveId && attempt === b.attempt) {
+      t.backup = undefined;
+      if (error.retryable) return 'backup-dropped';
+      t.attemptsMade = b.attempt;
+      t.slaveId = slaveId;
+      return this.failForGood(t, error);
+    }
     if (t.state !== 'leased' || t.attemptsMade !== attempt || (slaveId !== undefined && t.slaveId !== slaveId)) return 'duplicate';
     if (!countsAsAttempt) t.attemptsMade--;
     t.lastError = error;
+    if (b !== undefined && error.retryable) {
+      t.backup = undefined;
+      t.attemptsMade = b.attempt;
+      t.slaveId = b.slaveId;
+      t.leasedAtMs = b.leasedAtMs;
+      t.deadlineMs = b.deadlineMs;
+      return 'retry';
+    }
     if (error.retryable && t.attemptsMade < this.maxAttempts) {
       t.state = 'pending';
       t.slaveId = undefined;
       this.requeueFront(t.taskId);
       return 'retry';
     }
+    return this.failForGood(t, error);
+  }
+
+  private failForGood(t: TaskEntry, error: WireError): Disposition {
     t.state = 'failed';
+    t.lastError = error;
+    t.backup = undefined;
     const image = this.images.get(t.imageId);
     if (image) {
       setOutcome(image, t.slot, { ok: false, error, attempts: t.attemptsMade, slaveId: t.slaveId });

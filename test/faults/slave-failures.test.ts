@@ -133,4 +133,33 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     const report = await finishAndCheck(m);
     expect(report.slavesLost).to.be.at.least(1);
   });
+
+  it('8. a slave whose worker hangs holds the last tasks: backup copies on the other slave finish the batch before any lease runs out', async () => {
+    // Leases of 200 s: only backup tasks can finish this batch within the test's time.
+    const m = master(['--lease', 'object=200000,face=200000,edge=200000,corner=200000']);
+    // Every object task hangs on this slave, so the first one it starts stops it for good,
+    // with its other tasks queued behind; its heartbeats go on (the slave itself is fine).
+    const hangs = Array.from({ length: 30 }, (_, i) => `hang:object:${i}`).join(',');
+    const s = slave('stuck', { ...process.env, CCTV_TEST_FAULT: hangs });
+    await waitFor(() => m.stderr().includes('slave stuck joined'), 60_000, 'the stuck slave');
+    slave('healthy');
+    let tree: SeenProcess[] = [];
+    try {
+      const report = await finishAndCheck(m);
+      expect(report.leasesExpired, 'no lease ran out').to.equal(0);
+      expect(report.slavesLost, 'the stuck slave kept its heartbeats').to.equal(0);
+      expect(report.backupTasks, 'backup copies sent').to.be.at.least(1);
+      expect(report.backupsWon, 'backup copies answered first').to.be.at.least(1);
+      const stuck = report.slaves.find((x) => x.slaveId === 'stuck');
+      expect(stuck?.tasks ?? 0, 'the stuck slave finished no object task').to.be.below(30);
+      const objects = readResults(out).records.map((r) => (r['object'] as { slave?: string } | undefined)?.slave);
+      expect(objects.filter((id) => id === 'stuck'), 'object results from the stuck slave').to.deep.equal([]);
+      process.stdout.write(`      [measured] backup tasks ${report.backupTasks}, answered first ${report.backupsWon}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s with 200 s leases\n`);
+    } finally {
+      tree = descendants(s.proc.pid ?? 0);
+      s.proc.kill('SIGKILL');
+      await survivors(tree, 10_000);
+      killSurvivors(tree);
+    }
+  });
 });

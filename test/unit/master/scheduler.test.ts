@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { planDispatch } from '../../../master/scheduler.js';
+import { planBackups, planDispatch } from '../../../master/scheduler.js';
 import { TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import type { TaskKind } from '../../../proto/task-kinds.js';
@@ -79,5 +79,39 @@ describe('planDispatch message limits', () => {
     for (let i = 0; i < 10; i++) t.addImage(item(i), ['noop'], Buffer.from('x'), 0);
     const plan = planDispatch(t, [{ slaveId: 'a', credit: 100, inFlight: 0 }], 4096, 4);
     expect(plan[0]!.tasks).to.have.length(4);
+  });
+});
+
+describe('planBackups (end of batch, MapReduce §3.6)', () => {
+  /** Three images leased to 'a' at times 0, 1 and 2 (image 2 is the newest). */
+  function tail(): TaskTable {
+    const t = tableWith(3);
+    for (let i = 0; i < 3; i++) t.lease(t.peekPending(4).map((x) => x.taskId), 'a', i, () => 1000);
+    return t;
+  }
+
+  it('gives a slave with a free worker one whole image per free worker, newest lease first', () => {
+    const t = tail();
+    const plan = planBackups(t, [{ slaveId: 'a', credit: 0, inFlight: 12, capacity: 1 }, { slaveId: 'b', credit: 9, inFlight: 0, capacity: 1 }], 4096);
+    expect(plan).to.have.length(1);
+    expect(plan[0]!.slaveId).to.equal('b');
+    expect(plan[0]!.tasks.map((x) => x.imageId)).to.deep.equal([2, 2, 2, 2]);
+    const two = planBackups(t, [{ slaveId: 'b', credit: 18, inFlight: 0, capacity: 2 }], 4096);
+    expect(two[0]!.tasks.map((x) => x.imageId)).to.deep.equal([2, 2, 2, 2, 1, 1, 1, 1]);
+  });
+
+  it('gives nothing to a slave whose workers are all busy, or to the holder itself', () => {
+    const t = tail();
+    expect(planBackups(t, [{ slaveId: 'b', credit: 8, inFlight: 1, capacity: 1 }], 4096)).to.deep.equal([]);
+    expect(planBackups(t, [{ slaveId: 'a', credit: 9, inFlight: 0, capacity: 1 }], 4096)).to.deep.equal([]);
+  });
+
+  it('never plans two backups of one task, and cuts an image to the credit left', () => {
+    const t = tail();
+    const plan = planBackups(t, [{ slaveId: 'b', credit: 9, inFlight: 0, capacity: 1 }, { slaveId: 'c', credit: 2, inFlight: 0, capacity: 1 }], 4096);
+    expect(plan.map((p) => [p.slaveId, p.tasks.map((x) => x.imageId)])).to.deep.equal([
+      ['b', [2, 2, 2, 2]],
+      ['c', [1, 1]],
+    ]);
   });
 });

@@ -139,3 +139,73 @@ describe('TaskTable', () => {
     expect(t.peekPending(10)[0]!.taskId).to.equal(a.taskIds[0]);
   });
 });
+
+describe('TaskTable backup copies (MapReduce §3.6)', () => {
+  const fatal = { name: 'DecodeError', message: 'not an image', retryable: false };
+  function leasedEdge(maxAttempts = 3): { t: TaskTable; id: number } {
+    const t = new TaskTable(maxAttempts);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    t.lease(img.taskIds, 'a', 0, lease);
+    return { t, id: img.taskIds[0]! };
+  }
+
+  it('offers leased tasks newest lease first, never to a slave they were sent to, once each, while attempts are left', () => {
+    const t = new TaskTable(3);
+    const older = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const newer = t.addImage(item(2), ['edge'], Buffer.from('x'), 0);
+    t.lease(older.taskIds, 'a', 10, lease);
+    t.lease(newer.taskIds, 'a', 20, lease);
+    expect(t.backupCandidates('b').map((c) => c.taskId)).to.deep.equal([newer.taskIds[0], older.taskIds[0]]);
+    expect(t.backupCandidates('a'), 'the holder').to.deep.equal([]);
+    t.leaseBackup(newer.taskIds, 'b', 30, lease);
+    expect(t.backupCandidates('c').map((c) => c.taskId), 'one backup per task').to.deep.equal([older.taskIds[0]]);
+    expect(() => {
+      t.leaseBackup(newer.taskIds, 'c', 30, lease);
+    }).to.throw(/cannot be backed up/);
+    const last = leasedEdge(1);
+    expect(last.t.backupCandidates('b'), 'no attempt left').to.deep.equal([]);
+  });
+
+  it('takes the first result, from the backup or the primary; the other is a duplicate', () => {
+    const { t, id } = leasedEdge();
+    t.leaseBackup([id], 'b', 5, lease);
+    expect(t.task(id)!.backup?.attempt).to.equal(2);
+    expect(t.complete(edgeResult(id, 2), 'b')).to.equal('accepted');
+    expect(t.complete(edgeResult(id, 1), 'a')).to.equal('duplicate');
+    const [image] = t.takeCompleted();
+    expect(image!.outcomes[0]).to.include({ ok: true, slaveId: 'b', attempts: 2 });
+  });
+
+  it('hands the lease to the backup when the primary fails or its lease runs out, without requeueing', () => {
+    const { t, id } = leasedEdge();
+    t.leaseBackup([id], 'b', 5, () => 700);
+    expect(t.fail(id, 1, 'a', retryable)).to.equal('retry');
+    expect(t.pendingCount).to.equal(0);
+    expect(t.task(id)).to.include({ state: 'leased', slaveId: 'b', attemptsMade: 2, deadlineMs: 705, backup: undefined });
+    expect(t.leasesOf('b').map((x) => x.taskId)).to.deep.equal([id]);
+    expect(t.fail(id, 2, 'b', retryable), 'the former backup now retries as the primary').to.equal('retry');
+    expect(t.pendingCount).to.equal(1);
+  });
+
+  it('drops a backup that fails retryably, or whose slave is lost; the primary carries on', () => {
+    const { t, id } = leasedEdge();
+    t.leaseBackup([id], 'b', 5, lease);
+    expect(t.fail(id, 2, 'b', retryable)).to.equal('backup-dropped');
+    expect(t.task(id)).to.include({ state: 'leased', slaveId: 'a', attemptsMade: 1, backup: undefined });
+    const other = leasedEdge();
+    other.t.leaseBackup([other.id], 'b', 5, lease);
+    other.t.dropBackupsOf('b');
+    expect(other.t.task(other.id)!.backup).to.equal(undefined);
+    expect(other.t.fail(other.id, 1, 'a', retryable), 'no backup to hand over to: requeued').to.equal('retry');
+    expect(other.t.pendingCount).to.equal(1);
+  });
+
+  it('records a non-retryable failure of the backup as final, as it would the primary\'s', () => {
+    const { t, id } = leasedEdge();
+    t.leaseBackup([id], 'b', 5, lease);
+    expect(t.fail(id, 2, 'b', fatal)).to.equal('failed');
+    expect(t.complete(edgeResult(id, 1), 'a')).to.equal('duplicate');
+    const [image] = t.takeCompleted();
+    expect(image!.outcomes[0]).to.deep.include({ ok: false, slaveId: 'b', attempts: 2, error: fatal });
+  });
+});
