@@ -50,7 +50,7 @@ export async function readCpuTemperatures(root = THERMAL_ROOT): Promise<ZoneTemp
 /** What the slave's gauges and totals are read from at scrape time. */
 export interface SlaveMetricsSources {
   /** The slave's own counters (see {@link SlaveStats}). */
-  stats: { readonly tasksRefused: number; readonly messagesRejected: number };
+  stats: { readonly tasksRefused: number; readonly messagesRejected: number; readonly staleDropped: number };
   /** Its worker pool. */
   pool: { readonly size: number; readonly busy: number; readonly queued: number };
   /** Thermal zones' directory. @defaultValue {@link THERMAL_ROOT} */
@@ -96,6 +96,7 @@ export class SlaveMetrics {
       readCounter(registers, name, help, read);
     };
     total('cctv_slave_tasks_refused_total', 'Tasks refused because the slave was leaving (the master retries them elsewhere).', () => stats.tasksRefused);
+    total('cctv_slave_stale_dropped_total', 'Tasks and results dropped because the session with the master that sent them ended (DISCONNECT or reconnect).', () => stats.staleDropped);
     total('cctv_slave_messages_rejected_total', 'Messages from the master dropped as malformed or unexpected.', () => stats.messagesRejected);
     new Gauge({
       name: 'cctv_cpu_temperature_celsius',

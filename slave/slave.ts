@@ -28,6 +28,11 @@ export interface SlaveStats {
   tasksFailed: number;
   messagesRejected: number;
   tasksRefused: number;
+  /**
+   * Outcomes dropped because the session with the master that sent their tasks had ended
+   * (it said DISCONNECT, or this slave reconnected), and queued tasks dropped unstarted then.
+   */
+  staleDropped: number;
 }
 
 /**
@@ -40,7 +45,7 @@ export interface SlaveStats {
  */
 export class Slave {
   readonly id: string;
-  readonly stats: SlaveStats = { tasksDone: 0, tasksFailed: 0, messagesRejected: 0, tasksRefused: 0 };
+  readonly stats: SlaveStats = { tasksDone: 0, tasksFailed: 0, messagesRejected: 0, tasksRefused: 0, staleDropped: 0 };
   /** Prometheus metrics mirroring {@link Slave.stats}; the CLI serves them (`--metrics-port`). */
   readonly metrics: SlaveMetrics;
   private readonly pool: Pool;
@@ -52,6 +57,13 @@ export class Slave {
   private readonly runningByImage = new Map<number, number>();
   private holdTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  /**
+   * The current session with a master: a new one begins at every (re)connection and when the
+   * master says DISCONNECT. Task ids are only unique within one master's batch, and a master
+   * releases a slave's leases when it sends READY again, so an outcome of a task from an
+   * earlier session is never sent (it could be taken for another batch's task of the same id).
+   */
+  private session = 0;
   private inFlight = 0;
   private opencv = 'unknown';
   private idleWaiters: (() => void)[] = [];
@@ -94,6 +106,7 @@ export class Slave {
       clock: systemClock,
       logger,
       onSession: () => {
+        this.endSession('reconnected');
         this.sendReady();
       },
       onMessage: (message, payload) => {
@@ -172,6 +185,7 @@ export class Slave {
         return;
       case 'DISCONNECT':
         this.logger.info(`master says: ${message.reason}`);
+        this.endSession(`master said DISCONNECT: ${message.reason}`);
         if (message.reason.startsWith('protocol version mismatch')) {
           this.fatalError = message.reason;
           this.onFatal?.(message.reason);
@@ -186,7 +200,25 @@ export class Slave {
     }
   }
 
+  /**
+   * Ends the session with the master: its queued tasks are dropped unstarted, results held
+   * for it are dropped, and running tasks' outcomes will be (a worker's OpenCV call cannot
+   * be stopped short of killing the worker). Their master has given up their leases already.
+   */
+  private endSession(why: string): void {
+    this.session++;
+    const held = this.results.length + this.failures.length;
+    this.results = [];
+    this.failures = [];
+    const queued = this.pool.cancelQueued();
+    this.stats.staleDropped += held;
+    if (held + queued > 0 || this.inFlight > queued) {
+      this.logger.info(`session with the master ended (${why}): ${queued} queued task(s) and ${held} result(s) dropped; ${this.inFlight - queued} running task(s) will be dropped when done`);
+    }
+  }
+
   private onTask(message: TaskMessage, payload: Buffer[]): void {
+    const session = this.session;
     const copies = new Map<string, Buffer>();
     for (const spec of message.tasks) {
       if (this.draining) {
@@ -231,7 +263,8 @@ export class Slave {
           const running = (this.runningByImage.get(imageId) ?? 1) - 1;
           if (running > 0) this.runningByImage.set(imageId, running);
           else this.runningByImage.delete(imageId);
-          this.queueOutcome(outcome, running > 0 && !this.draining);
+          if (session === this.session) this.queueOutcome(outcome, running > 0 && !this.draining);
+          else this.stats.staleDropped++;
           if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     }

@@ -144,6 +144,18 @@ export class ChildPool implements Pool {
     });
   }
 
+  /**
+   * Drops every job still waiting for a worker (not those sent to one): each resolves as a
+   * retryable `TaskCancelledError`. For when the master that sent them is gone.
+   *
+   * @returns how many were dropped
+   */
+  cancelQueued(): number {
+    const dropped = this.queue.splice(0);
+    for (const p of dropped) p.resolve(failure(p.job, 'TaskCancelledError', 'the session with the master that sent this task ended'));
+    return dropped.length;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     process.off('exit', this.killOnExit);

@@ -59,6 +59,8 @@ export interface Pool {
   start(): Promise<void>;
   /** Queues one job; resolves with its outcome. */
   run(job: PoolJob): Promise<PoolOutcome>;
+  /** Drops the jobs waiting for a worker, each resolving as a retryable failure; returns how many. */
+  cancelQueued(): number;
   /** Stops every worker; queued and running jobs resolve as retryable failures. */
   close(): Promise<void>;
 }

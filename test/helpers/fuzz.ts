@@ -248,7 +248,6 @@ export class Fuzzer {
         return [this.header(this.pick<Record<string, Json>>([
           { cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'noop', value: {} }] },
           { cmd: 'READY', slaveId: 'x', capacity: 1, prefetch: 0, kinds: ['edge'], host: { hostname: 'h', pid: 1, platform: 'p', arch: 'a', cpus: 1, opencv: '4' } },
-          { cmd: 'DISCONNECT', reason: 'fuzz says hello' },
           { cmd: 'EXPLODE' },
         ]))];
       default:

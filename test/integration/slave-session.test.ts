@@ -1,0 +1,91 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Router } from 'zeromq';
+import { decode, encode } from '../../proto/codec.js';
+import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
+import type { TaskSpec } from '../../proto/messages.js';
+import { runDetector } from '../../slave/detectors/index.js';
+import { decodeImage } from '../../slave/vision/decode.js';
+import { SAMPLE_FACES } from '../helpers/fixtures.js';
+import { loopbackEndpoint } from '../helpers/ports.js';
+import { startSlave, waitFor } from '../helpers/processes.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('a slave and the end of its session with a master', function () {
+  this.timeout(120_000);
+  let router: Router | undefined;
+  afterEach(() => {
+    router?.close();
+    router = undefined;
+  });
+
+  it('after DISCONNECT it drops the queued tasks unstarted and the running ones\' outcomes, and serves the next session with the same task ids', async () => {
+    const endpoint = await loopbackEndpoint();
+    router = new Router({ linger: 0 });
+    const r = router;
+    await r.bind(endpoint);
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'sess', '--log-level', 'info']);
+    let ready = false;
+    const answers: { cmd: string; taskId: number; kind: string }[] = [];
+    const values = new Map<number, unknown>();
+    void (async () => {
+      try {
+        for await (const [, ...parts] of r) {
+          const msg = decode(parts);
+          if (!msg.ok) continue;
+          const m = msg.message;
+          if (m.cmd === 'READY') ready = true;
+          if (m.cmd === 'RESULT') {
+            for (const x of m.results) {
+              answers.push({ cmd: 'RESULT', taskId: x.taskId, kind: x.kind });
+              values.set(x.taskId, x.value);
+            }
+          }
+          if (m.cmd === 'FAIL') for (const x of m.failures) answers.push({ cmd: 'FAIL', taskId: x.taskId, kind: x.kind });
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    const heartbeat = encode({ cmd: 'HEARTBEAT' });
+    const keepAlive = setInterval(() => {
+      void r.send(['sess', ...heartbeat]).catch(() => undefined);
+    }, 300);
+    try {
+      await waitFor(() => ready, 30_000, 'the slave to send READY');
+      const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+      // Session 1: three images of object + face tasks (~0.3 s an image on one worker),
+      // then at once DISCONNECT, as a master does when its batch ends or is interrupted.
+      const old: TaskSpec[] = [];
+      for (let image = 0; image < 3; image++) {
+        for (const kind of ['object', 'face'] as const) old.push({ taskId: old.length, kind, attempt: 1, part: 0, imageId: image });
+      }
+      await r.send(['sess', ...encode({ cmd: 'TASK', tasks: old, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+      await r.send(['sess', ...encode({ cmd: 'DISCONNECT', reason: 'batch complete' })]);
+      await waitFor(() => /session with the master ended \(master said DISCONNECT: batch complete\)/.test(s.stderr()), 30_000, 'the slave to end the session');
+      const line = /(\d+) queued task\(s\) and (\d+) result\(s\) dropped; (\d+) running task\(s\) will be dropped/.exec(s.stderr());
+      expect(line, s.stderr()).to.not.equal(null);
+      const [queued, held, running] = [Number(line?.[1]), Number(line?.[2]), Number(line?.[3])];
+      expect(queued, 'tasks dropped unstarted').to.be.at.least(2);
+      expect(queued + held + running, 'every task of the session accounted for').to.equal(old.length);
+      // Long enough for the running image to finish: its outcomes must not be sent.
+      await sleep(3000);
+      expect(answers, 'answers for the ended session').to.deep.equal([]);
+
+      // Session 2 reuses task ids 0 and 1 (ids restart with every batch), for other kinds.
+      await r.send(['sess', ...encode({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'edge', attempt: 1, part: 0, imageId: 0 }, { taskId: 1, kind: 'corner', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+      await waitFor(() => answers.length >= 2, 30_000, 'the new session\'s results');
+      await sleep(500);
+      expect(answers.map((a) => `${a.cmd} ${a.taskId} ${a.kind}`).sort()).to.deep.equal(['RESULT 0 edge', 'RESULT 1 corner']);
+      const image = decodeImage(jpeg);
+      expect(values.get(0)).to.deep.equal(runDetector('edge', image, DEFAULT_DETECTOR_CONFIG).value);
+      expect(values.get(1)).to.deep.equal(runDetector('corner', image, DEFAULT_DETECTOR_CONFIG).value);
+      expect(s.proc.exitCode, 'the slave is still running').to.equal(null);
+      process.stdout.write(`      [measured] at DISCONNECT: ${queued} queued task(s) dropped unstarted, ${running} running task(s)' outcomes dropped, ${held} held result(s) dropped\n`);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});
