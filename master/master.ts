@@ -421,13 +421,15 @@ export class Master {
 
   /** A slave died or vanished: all its leases go back to the queue at once. */
   private loseSlave(slaveId: string, why: string): void {
-    const n = this.table.leasesOf(slaveId).length;
+    const leases = this.table.leasesOf(slaveId);
+    const handedOver = leases.filter((t) => t.backup !== undefined).length;
     this.stats.slavesLost++;
-    this.logger.warn(`slave ${slaveId} is lost (${why}); ${n} task(s) go back to the queue`);
+    const toBackups = handedOver > 0 ? `, ${handedOver} to the backup copies already running elsewhere` : '';
+    this.logger.warn(`slave ${slaveId} is lost (${why}); ${leases.length - handedOver} task(s) go back to the queue${toBackups}`);
     this.releaseSlave(slaveId, `slave ${slaveId} lost: ${why}`);
   }
 
-  /** Puts every lease of a slave back in the queue and forgets the slave. */
+  /** Puts every lease of a slave back in the queue (or hands it to its running backup copy) and forgets the slave. */
   private releaseSlave(slaveId: string, reason: string): void {
     this.table.dropBackupsOf(slaveId);
     for (const t of this.table.leasesOf(slaveId)) {
