@@ -346,7 +346,8 @@ export class Master {
         deadlineFor,
       );
       this.stats.backupTasks += tasks.length;
-      this.logger.debug(`backup: ${tasks.length} task(s) of image(s) ${[...new Set(tasks.map((t) => t.imageId))].join(', ')} also go to ${slaveId}`);
+      const held = [...new Set(tasks.map((t) => `image ${t.imageId} (held by ${t.slaveId ?? '?'})`))].join(', ');
+      this.logger.debug(`backup: ${tasks.length} task(s) also go to ${slaveId}: ${held}`);
       this.sendTasks(slaveId, tasks, now);
     }
   }

@@ -162,4 +162,20 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       killSurvivors(tree);
     }
   });
+
+  it('9. SIGKILL the slave holding the last tasks while their backup copies run elsewhere: nothing is lost', async () => {
+    const m = master(['--log-level', 'debug']);
+    const slaves = new Map(['a', 'b', 'c'].map((id) => [`tail-${id}`, slave(`tail-${id}`)]));
+    // Three single-worker slaves each hold up to two queued images, so the first to run
+    // out of work at the end gets backup copies of another's.
+    await waitFor(() => /backup: \d+ task\(s\) also go to tail-\w: image \d+ \(held by tail-\w\)/.test(m.stderr()), 180_000, 'the first backup copies');
+    const holder = /\(held by (tail-\w)\)/.exec(m.stderr())?.[1] ?? '';
+    expect([...slaves.keys()], 'the holder named in the log').to.include(holder);
+    slaves.get(holder)?.proc.kill('SIGKILL');
+    const report = await finishAndCheck(m);
+    expect(report.backupTasks).to.be.at.least(1);
+    const lost = new RegExp(`slave ${holder} is lost \\([^)]*\\); (\\d+) task\\(s\\) go back to the queue(?:, (\\d+) to the backup)?`).exec(m.stderr());
+    process.stdout.write(`      [measured] killed ${holder}: ${lost === null ? 'the batch ended before it was noticed' : `${lost[1]} task(s) requeued, ${lost[2] ?? 0} handed to running backup copies`}; backups ${report.backupTasks}, answered first ${report.backupsWon}\n`);
+  });
 });
+
