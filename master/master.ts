@@ -487,12 +487,12 @@ export class Master {
         for (const r of message.results) {
           if (!this.mayAnswer(r.taskId, slaveId)) continue;
           slave?.inFlight.delete(r.taskId);
-          const byBackup = this.table.task(r.taskId)?.backup?.slaveId === slaveId;
+          // An accepted task stays in the table until its image is taken out below.
+          const task = this.table.task(r.taskId);
+          const byBackup = task?.backup?.slaveId === slaveId;
           const d = this.table.complete(r, slaveId);
           if (d === 'accepted') {
             if (byBackup) this.stats.backupsWon++;
-            // An accepted task stays in the table until its image is taken out below.
-            const task = this.table.task(r.taskId);
             const latencyMs = task === undefined ? 0 : now - task.queuedAtMs;
             this.stats.addTask(r.kind, r.computeMs, latencyMs);
             if (task) this.stats.queueWait.add(task.leasedAtMs - task.queuedAtMs);
