@@ -143,7 +143,6 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     const s = slave('stuck', { ...process.env, CCTV_TEST_FAULT: hangs });
     await waitFor(() => m.stderr().includes('slave stuck joined'), 60_000, 'the stuck slave');
     slave('healthy');
-    let tree: SeenProcess[] = [];
     try {
       const report = await finishAndCheck(m);
       expect(report.leasesExpired, 'no lease ran out').to.equal(0);
@@ -156,7 +155,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(objects.filter((id) => id === 'stuck'), 'object results from the stuck slave').to.deep.equal([]);
       process.stdout.write(`      [measured] backup tasks ${report.backupTasks}, answered first ${report.backupsWon}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s with 200 s leases\n`);
     } finally {
-      tree = descendants(s.proc.pid ?? 0);
+      const tree = descendants(s.proc.pid ?? 0);
       s.proc.kill('SIGKILL');
       await survivors(tree, 10_000);
       killSurvivors(tree);
