@@ -1,29 +1,21 @@
-import { stat } from 'node:fs/promises';
-import fg from 'fast-glob';
+import { DuplicateFilter, inputEntries } from './expand.js';
 import { mediaType } from './extensions.js';
-import { walkMedia } from './walk.js';
 
 /**
  * Counts the items a batch will have, for the progress bar's total: files under
  * directories and globs are counted without being read; a video counts as
- * ceil(frame count / every) using its announced frame count. Streams paths, holding none.
+ * ceil(frame count / every) using its announced frame count; an unreadable directory
+ * counts as the one failed item it becomes. Streams paths, holding none (but for the
+ * duplicate filter's, with several inputs).
  */
 export async function countInputs(inputs: readonly string[], every: number): Promise<number> {
   let total = 0;
-  const countFile = async (path: string): Promise<void> => {
-    total += mediaType(path) === 'video' ? await videoItems(path, every) : 1;
-  };
+  const filter = new DuplicateFilter(inputs.length);
   for (const input of inputs) {
-    if (fg.isDynamicPattern(input)) {
-      for await (const e of fg.stream(input, { onlyFiles: true, caseSensitiveMatch: false })) {
-        if (mediaType(e.toString()) !== 'other') await countFile(e.toString());
-      }
-      continue;
+    for await (const entry of inputEntries(input)) {
+      if (entry.error !== undefined) total++;
+      else if (filter.first(entry.path)) total += mediaType(entry.path) === 'video' ? await videoItems(entry.path, every) : 1;
     }
-    const s = await stat(input).catch(() => undefined);
-    if (s?.isDirectory()) {
-      for await (const path of walkMedia(input)) await countFile(path);
-    } else await countFile(input);
   }
   return total;
 }

@@ -1,10 +1,12 @@
 import { stat, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
-import { mediaType } from './extensions.js';
+import { MEDIA_EXTENSIONS_TEXT, mediaType } from './extensions.js';
+import { globMedia } from './glob.js';
 import { itemKey, type IngestItem } from './item.js';
 import { videoFrames, type FrameEncoding } from './video.js';
-import { walkMedia } from './walk.js';
+import { errorCode, walkMedia, type WalkEntry } from './walk.js';
 
 /** Options of {@link expandInputs}. */
 export interface IngestOptions {
@@ -13,21 +15,73 @@ export interface IngestOptions {
   encoding: FrameEncoding;
   /** Larger image files are refused without reading them, bytes. */
   maxImageBytes: number;
+  /** Told about inputs that hold no media and about files named twice. */
+  warn?: (message: string) => void;
+}
+
+/** What an INPUT names: a file or directory that exists (taken literally, even with `*` or `[` in its name), a glob pattern, or nothing usable. */
+export type InputKind = { kind: 'file' | 'dir' | 'glob' } | { kind: 'unusable'; error: string };
+
+/**
+ * Classifies an INPUT. A path that exists is always taken literally, so a file named
+ * `a{b,c}.jpg` or `img[1].jpg` is that file, not a pattern; only a path that does not
+ * exist is tried as a glob.
+ */
+export async function classifyInput(input: string): Promise<InputKind> {
+  try {
+    return { kind: (await stat(input)).isDirectory() ? 'dir' : 'file' };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && fg.isDynamicPattern(input)) return { kind: 'glob' };
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'unusable', error: `input not found: ${input}` };
+    if (code === 'EACCES' || code === 'EPERM') return { kind: 'unusable', error: `cannot access ${input}: permission denied (${code})` };
+    return { kind: 'unusable', error: `cannot access ${input}: ${errorCode(err)}` };
+  }
 }
 
 /**
- * Checks that every input that is not a glob pattern exists.
+ * Checks that every input is a file, a directory or a glob pattern.
  *
- * @throws {@link InputError} naming the first missing input
+ * @throws {@link InputError} naming the first input that is missing or cannot be accessed
  */
 export async function checkInputs(inputs: readonly string[]): Promise<void> {
   for (const input of inputs) {
-    if (fg.isDynamicPattern(input)) continue;
-    try {
-      await stat(input);
-    } catch {
-      throw new InputError(`input not found: ${input}`);
-    }
+    const k = await classifyInput(input);
+    if (k.kind === 'unusable') throw new InputError(k.error);
+  }
+}
+
+/**
+ * The media files an INPUT names, in order: itself (a file), the files under it (a
+ * directory) or its matches (a glob). Unreadable directories come as entries with `error`.
+ */
+export async function* inputEntries(input: string): AsyncGenerator<WalkEntry> {
+  const k = await classifyInput(input);
+  if (k.kind === 'glob') yield* globMedia(input);
+  else if (k.kind === 'dir') yield* walkMedia(input);
+  // An explicitly named file is processed whatever its extension: a bad one gets an error record.
+  else yield { path: input };
+}
+
+/**
+ * Drops the second and later sightings of a file among several inputs (`cam1/` and
+ * `cam1/x.jpg`, or one path typed twice), by absolute path. With one input there can be
+ * none (walks and globs do not follow directory links), so nothing is held then.
+ */
+export class DuplicateFilter {
+  private readonly seen: Set<string> | undefined;
+
+  constructor(inputCount: number) {
+    this.seen = inputCount > 1 ? new Set() : undefined;
+  }
+
+  /** True the first time `path` (resolved against the working directory) is seen. */
+  first(path: string): boolean {
+    if (this.seen === undefined) return true;
+    const abs = resolve(path);
+    if (this.seen.has(abs)) return false;
+    this.seen.add(abs);
+    return true;
   }
 }
 
@@ -35,25 +89,31 @@ export async function checkInputs(inputs: readonly string[]): Promise<void> {
  * Streams the items of a batch: each input is an image file, a video file (sampled every
  * `every` frames), a directory (searched recursively for images and videos by
  * extension, case-insensitive) or a glob pattern. Nothing is listed or read ahead: a
- * batch of any size streams through in constant memory.
+ * batch of any size streams through in constant memory (but for the paths seen, when
+ * there are several inputs; see {@link DuplicateFilter}).
+ *
+ * A directory that cannot be read becomes a failed item of its own (its record says why)
+ * and the other inputs go on. An input that yields no image at all, and a file reached
+ * twice, are reported through `options.warn`.
  */
 export async function* expandInputs(inputs: readonly string[], options: IngestOptions): AsyncGenerator<IngestItem> {
+  const filter = new DuplicateFilter(inputs.length);
+  let duplicates = 0;
   for (const input of inputs) {
-    if (fg.isDynamicPattern(input)) {
-      for await (const entry of fg.stream(input, { onlyFiles: true, caseSensitiveMatch: false, dot: false })) {
-        const path = entry.toString();
-        if (mediaType(path) !== 'other') yield* fileItems(path, options);
-      }
-      continue;
+    let found = 0;
+    for await (const entry of inputEntries(input)) {
+      found++;
+      if (entry.error !== undefined) yield errorItem(entry.path, entry.error);
+      else if (!filter.first(entry.path)) duplicates++;
+      else yield* fileItems(entry.path, options);
     }
-    const s = await stat(input).catch(() => undefined);
-    if (s?.isDirectory()) {
-      for await (const path of walkMedia(input)) yield* fileItems(path, options);
-    } else {
-      // An explicitly named file is processed whatever its extension: a bad one gets an error record.
-      yield* fileItems(input, options);
-    }
+    if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
   }
+  if (duplicates > 0) options.warn?.(`${duplicates} file(s) named by more than one input were processed once`);
+}
+
+function errorItem(path: string, error: string): IngestItem {
+  return { key: itemKey(path), source: path, load: () => Promise.reject(new InputError(error)), error };
 }
 
 async function* fileItems(path: string, options: IngestOptions): AsyncGenerator<IngestItem> {
@@ -72,15 +132,18 @@ async function* fileItems(path: string, options: IngestOptions): AsyncGenerator<
 export async function loadImageFile(path: string, maxBytes: number): Promise<Buffer> {
   let size: number;
   try {
-    size = (await stat(path)).size;
+    const s = await stat(path);
+    if (!s.isFile()) throw new InputError(`${path} is not a regular file (${s.isDirectory() ? 'a directory' : s.isFIFO() ? 'a pipe' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSocket() ? 'a socket' : 'not a file'})`);
+    size = s.size;
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (err instanceof InputError) throw err;
+    throw new InputError(`cannot read ${path}: ${errorCode(err)}`);
   }
   if (size === 0) throw new InputError('image file is empty (0 bytes)');
   if (size > maxBytes) throw new InputError(`image file is ${size} bytes, over the limit of ${maxBytes} bytes`);
   try {
     return await readFile(path);
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InputError(`cannot read ${path}: ${errorCode(err)}`);
   }
 }

@@ -16,3 +16,6 @@ export function mediaType(path: string): MediaType {
   if ((VIDEO_EXTENSIONS as readonly string[]).includes(ext)) return 'video';
   return 'other';
 }
+
+/** The extensions, for messages: `jpg, jpeg, ..., gif`. */
+export const MEDIA_EXTENSIONS_TEXT = [...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(', ');
