@@ -80,10 +80,9 @@ export class Journal {
       }
       const { done, failed, validBytes, previous } = await readJournal(path);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
-      const a = JSON.stringify(previous.settings);
-      const b = JSON.stringify(header.settings);
-      if (a !== b) {
-        throw InvalidArgumentError.format('--resume', `${path} was written with other settings (${a}); now ${b}. Use the same settings, or --overwrite`);
+      const changed = settingsChanges(previous.settings, header.settings);
+      if (changed.length > 0) {
+        throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
       const fd = openSync(path, 'r+');
       ftruncateSync(fd, validBytes);
@@ -159,6 +158,26 @@ export class Journal {
     if (!this.syncing) closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/**
+ * What differs between a results file's settings and this run's, one `path: before -> now`
+ * per changed leaf (e.g. `every: 5 -> 7`, `detectors.face.minNeighbors: 3 -> 4`); empty when
+ * they match. The order of the task kinds does not matter: a record holds one result per kind.
+ */
+export function settingsChanges(before: unknown, now: unknown, path = ''): string[] {
+  if (path === 'tasks' && Array.isArray(before) && Array.isArray(now)) {
+    before = [...(before as unknown[])].map(String).sort();
+    now = [...(now as unknown[])].map(String).sort();
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(before) && isObject(now)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])];
+    return keys.flatMap((k) => settingsChanges(before[k], now[k], path === '' ? k : `${path}.${k}`));
+  }
+  const a = before === undefined ? 'unset' : JSON.stringify(before);
+  const b = now === undefined ? 'unset' : JSON.stringify(now);
+  return a === b ? [] : [`${path === '' ? 'settings' : path}: ${a} -> ${b}`];
 }
 
 function fstatSize(path: string): number {

@@ -81,6 +81,10 @@ export class Master {
   private ingestDone = false;
   private filling = false;
   private done: Set<string> = new Set();
+  /** Images of a resumed results file recorded with a failed task. */
+  private failedBefore = 0;
+  /** Items the inputs yielded, including those a resumed file already holds. */
+  private itemsFound = 0;
   private timer: NodeJS.Timeout | undefined;
   private finish: ((interrupted: boolean) => void) | undefined;
   private stopping = false;
@@ -132,7 +136,11 @@ export class Master {
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
     this.journal = opened.journal;
     this.done = opened.done;
-    if (this.done.size > 0) this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped`);
+    this.failedBefore = opened.failedBefore;
+    if (this.done.size > 0) {
+      const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';
+      this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped${failed}`);
+    }
 
     this.router = new MasterRouter({
       bind: o.bind,
@@ -187,6 +195,9 @@ export class Master {
         every: o.every,
         encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
         maxImageBytes: o.maxImageBytes,
+        warn: (message) => {
+          this.logger.warn(message);
+        },
       });
     this.ingest = items[Symbol.asyncIterator]();
     const finished = new Promise<boolean>((resolve) => {
@@ -236,13 +247,18 @@ export class Master {
     report.messagesReceived = this.router?.messagesReceived ?? 0;
     this.stats.imagesResumed = this.done.size;
     report.imagesResumed = this.done.size;
+    report.imagesResumedFailed = this.failedBefore;
     try {
       writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
       writeFileSync(reportHtmlPath(this.options.reportFile), renderReportHtml(report, this.timeline));
     } catch (err) {
       this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
     }
-    const exitCode = interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    let exitCode: number = interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 || this.failedBefore > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    if (!interrupted && this.itemsFound === 0 && this.source === undefined) {
+      this.logger.error(`no image or video found in ${this.options.inputs.join(', ')}`);
+      exitCode = MASTER_EXIT.usage;
+    }
     return { report, exitCode, interrupted };
   }
 
@@ -282,6 +298,7 @@ export class Master {
           break;
         }
         const item = next.value;
+        this.itemsFound++;
         if (this.done.has(item.key)) continue;
         let bytes: Buffer | undefined;
         let error: WireError | undefined;

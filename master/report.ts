@@ -9,6 +9,8 @@ export interface BatchReport {
   images: number;
   imagesFailed: number;
   imagesResumed: number;
+  /** Of the images already in a resumed results file, those recorded with a failed task (they make the exit code 3 again). */
+  imagesResumedFailed: number;
   imagesPerSecond: number;
   tasks: number;
   tasksFailed: number;
@@ -71,6 +73,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     images: stats.imagesDone,
     imagesFailed: stats.imagesFailed,
     imagesResumed: stats.imagesResumed,
+    imagesResumedFailed: stats.imagesResumedFailed,
     imagesPerSecond: r2(stats.imagesDone / wallS),
     tasks: stats.tasksDone + stats.tasksFailed,
     tasksFailed: stats.tasksFailed,
@@ -113,7 +116,10 @@ export function formatReport(r: BatchReport): string {
   const lines: string[] = [];
   lines.push('');
   lines.push(`Batch finished: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
-  if (r.imagesResumed > 0) lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped)`);
+  if (r.imagesResumed > 0) {
+    const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
+    lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
+  }
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   malformed messages dropped: ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
   lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);

@@ -40,6 +40,8 @@ export class BatchStats {
   imagesFailed = 0;
   /** Images skipped because a resumed results file already had them. */
   imagesResumed = 0;
+  /** Of those, images recorded with a failed task. */
+  imagesResumedFailed = 0;
   tasksDone = 0;
   tasksFailed = 0;
   /** Attempts put back in the queue after a retryable failure, expired lease or dead slave. */

@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
-import { SAMPLE_FACES, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit } from '../helpers/processes.js';
 
@@ -54,6 +54,29 @@ describe('bad input fails only its own tasks', function () {
           }
         }
       }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('--resume of a results file that holds failed images still exits 3 and counts them in the report', async () => {
+    const tmp = tempDir();
+    try {
+      const good = join(tmp.dir, 'good.jpg');
+      const bad = join(tmp.dir, 'notes.jpg');
+      copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), good);
+      writeFileSync(bad, 'not an image\n');
+      const out = join(tmp.dir, 'results.jsonl');
+      const args = ['run', good, bad, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+      const first = startMaster(args);
+      expect(await waitExit(first, 100_000), first.stderr()).to.equal(MASTER_EXIT.someFailed);
+      const resumed = startMaster([...args, '--resume']);
+      expect(await waitExit(resumed, 100_000), resumed.stderr()).to.equal(MASTER_EXIT.someFailed);
+      expect(resumed.stderr()).to.match(/2 images already done will be skipped \(1 of them with failed tasks/);
+      expect(resumed.stdout()).to.match(/2 images were already in the results file and were skipped; 1 of them have failed tasks/);
+      const report = readReport(`${out}.report.json`);
+      expect([report.images, report.imagesResumed, report.imagesResumedFailed]).to.deep.equal([0, 2, 1]);
+      expect(readResults(out).records.map((r) => r.ok).sort()).to.deep.equal([false, true]);
     } finally {
       tmp.cleanup();
     }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal, readJournal, type BatchHeader } from '../../../master/journal.js';
+import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
 
 const header: BatchHeader = { type: 'batch', tool: 'cctv-cluster', protocol: 2, startedAt: '2026-11-21T00:00:00.000Z', settings: { tasks: ['edge'] } };
@@ -30,5 +30,21 @@ describe('Journal (the results file)', () => {
     expect([...done].sort()).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => `img${i}.jpg`));
     for (let i = 0; i < 50 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
     expect(openFds(), 'the results file descriptor is closed').to.equal(fdsBefore);
+  });
+
+  it('names each setting that differs from the results file, and ignores the order of the task kinds', async () => {
+    const before = { tasks: ['edge', 'corner'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } };
+    expect(settingsChanges(before, { tasks: ['corner', 'edge'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } })).to.deep.equal([]);
+    expect(settingsChanges(before, { tasks: ['edge'], every: 7, detectors: { face: { minNeighbors: 4, scaleFactor: 1.1 } } })).to.deep.equal([
+      'tasks: ["corner","edge"] -> ["edge"]',
+      'every: 5 -> 7',
+      'detectors.face.minNeighbors: 3 -> 4',
+    ]);
+    expect(settingsChanges({ every: 5 }, { every: 5, frameFormat: 'jpg' })).to.deep.equal(['frameFormat: unset -> "jpg"']);
+    const path = join(tmp.dir, 'r.jsonl');
+    (await Journal.open(path, { ...header, settings: before }, { resume: false, overwrite: false })).journal.close();
+    let message = '';
+    await Journal.open(path, { ...header, settings: { ...before, every: 7 } }, { resume: true, overwrite: false }).catch((e: unknown) => (message = (e as Error).message));
+    expect(message).to.match(/was written with other settings: every: 5 -> 7\. Use the same settings, or --overwrite/);
   });
 });
