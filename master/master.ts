@@ -563,7 +563,7 @@ export class Master {
 
   private onReady(slaveId: string, ready: ReadyMessage): void {
     if (ready.slaveId !== slaveId) {
-      this.dropped(slaveId, `READY names slave ${ready.slaveId} but arrived from ${slaveId}`, 'id_mismatch');
+      this.dropped(slaveId, `READY names slave ${printable(ready.slaveId)} but arrived from ${printable(slaveId)}`, 'id_mismatch');
       return;
     }
     if (this.registry.get(slaveId) !== undefined) {
@@ -651,6 +651,7 @@ export class Master {
   }
 }
 
+/** A peer-chosen id for a log line: quoted and escaped (no raw control bytes reach a terminal), at most 64 characters. */
 function printable(id: string): string {
   return JSON.stringify(id.slice(0, 64));
 }

@@ -9,6 +9,9 @@ export interface FrameEncoding {
   jpegQuality: number;
 }
 
+/** Longest the video reader holds the master's thread before letting the event loop run, ms. */
+const MAX_HOLD_MS = 50;
+
 /**
  * Streams every `every`-th frame of a video (frames 0, every, 2*every, ...) as encoded
  * images, decoding the video sequentially with OpenCV's VideoCapture. Frames are read
@@ -34,16 +37,25 @@ export async function* videoFrames(path: string, every: number, encoding: FrameE
     const ext = encoding.format === 'png' ? '.png' : '.jpg';
     const flags = encoding.format === 'png' ? [cv.IMWRITE_PNG_COMPRESSION, 1] : [cv.IMWRITE_JPEG_QUALITY, encoding.jpegQuality];
     let index = 0;
+    let heldSinceMs = performance.now();
+    // Let heartbeats and results through once the thread has been held this long: an
+    // 8000x6000 frame takes about a second to read and as long to encode, and reading
+    // 20 of them in a row starved the heartbeats until slaves were declared lost.
+    const letOthersRun = async (): Promise<void> => {
+      if (performance.now() - heldSinceMs < MAX_HOLD_MS) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      heldSinceMs = performance.now();
+    };
     for (;;) {
       // Synchronous on purpose: the binding's *Async calls allocate Mats on libuv threads,
       // whose allocator then enters V8 from a foreign thread and later aborts the process
-      // ("Check failed: marking_done_", seen here). A frame takes about 1 ms to read.
+      // ("Check failed: marking_done_", seen here). A CCTV frame takes about 1 ms to read.
       const frame = cap.read();
-      // Let heartbeats and results through between long runs of skipped frames.
-      if (index % 20 === 19) await new Promise<void>((resolve) => setImmediate(resolve));
+      await letOthersRun();
       if (frame.empty) break;
       if (index % every === 0) {
         const bytes = cv.imencode(ext, frame, flags);
+        await letOthersRun();
         const timestampMs = fps > 0 ? Math.round((index * 1000 * 1000) / fps) / 1000 : undefined;
         yield {
           key: itemKey(path, index),
