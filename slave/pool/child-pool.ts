@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { isRunning } from '../../shared/child-process.js';
@@ -7,6 +8,9 @@ import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './ch
 import { splitLongestFirst } from './lpt.js';
 import { parentDeathLauncher } from './parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
+
+/** A worker's stderr line is logged up to this length, characters. */
+const MAX_STDERR_LINE_CHARS = 1000;
 
 /** Options of {@link ChildPool}. */
 export interface ChildPoolOptions {
@@ -184,8 +188,15 @@ export class ChildPool implements Pool {
       ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
       execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // stderr is piped into the slave's log: OpenCV and libjpeg write warnings there
+      // ("Corrupt JPEG data: ..."), which would otherwise break up `--log-json` output.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    if (proc.stderr) {
+      createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);
+      });
+    }
     const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
     proc.on('message', (msg: ChildMessage) => {
       this.onMessage(worker, msg);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import type { TaskKind } from '../../proto/task-kinds.js';
+import { pino } from 'pino';
 import { createLogger } from '../../shared/logger.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
@@ -204,5 +205,18 @@ describe('integration: child-process worker pool', function () {
     expect(p.cacheMisses).to.equal(1);
     expectSuccess(await p.run(job('edge', 2)), 'edge');
     expect(p.cacheMisses).to.equal(1);
+  });
+
+  it("a worker's stderr (libjpeg's warning about a corrupt JPEG) goes into the slave's log as one warning per line", async () => {
+    const lines: string[] = [];
+    pool = new ChildPool({ size: 1, taskTimeoutMs: 60_000, maxImagePixels: 50_000_000, logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }) });
+    await pool.start();
+    // The first 30 KB of a JPEG and an end-of-image marker: libjpeg decodes it with a warning.
+    const cut = Buffer.concat([bytes.subarray(0, 30_000), Buffer.from([0xff, 0xd9])]);
+    const outcome = await pool.run({ ...job('edge', 1), bytes: cut });
+    expect(outcome.ok, 'libjpeg recovers the image; the warning is not a failure').to.equal(true);
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logged.map((l) => [l.level, l.msg])).to.deep.equal([[40, 'worker 0: Corrupt JPEG data: premature end of data segment']]);
   });
 });
