@@ -1,5 +1,6 @@
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
+import { singleValued, withUsageStrings } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -12,20 +13,22 @@ export interface MasterArgs {
   options: MasterOptions;
   logLevel: LogLevel;
   logJson: boolean;
+  /** Settings accepted but questionable, for the log once it exists (e.g. --local-threads without local slaves). */
+  warnings: string[];
 }
 
 /** Options of `master` itself (every command). */
-const MASTER_GLOBAL_OPTIONS = {
+const MASTER_GLOBAL_OPTIONS = singleValued({
   'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
   'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
-} as const satisfies Record<string, Options>;
+} as const satisfies Record<string, Options>);
 
 /** Options of `master run` (also the settings a `--config` file may hold, by these names). */
 function masterRunOptions(d: MasterOptions) {
-  return {
+  return singleValued({
     tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
     out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
-    report: { type: 'string', description: 'timing report file (JSON) (default: OUT.report.json)' },
+    report: { type: 'string', description: 'timing report file (JSON, and an HTML copy beside it) (default: OUT.report.json); an existing file that is not a report is replaced only with --overwrite' },
     resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
     overwrite: { type: 'boolean', default: false, description: 'replace OUT if it exists' },
     every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
@@ -36,7 +39,7 @@ function masterRunOptions(d: MasterOptions) {
     'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },
     'allow-keys': { type: 'string', description: 'slaves admitted: a file of Z85 public keys (one a line, # comments) or a folder of *.pub files' },
     'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
-    'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves)' },
+    'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves; no effect with --local-slaves 0)' },
     'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
     'backup-tasks': { type: 'boolean', default: d.backupTasks, description: 'at the end of a batch, run copies of the tasks still in flight on slaves with a free worker; the first answer wins (--no-backup-tasks: off)' },
     lease: { type: 'string', description: 'lease per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
@@ -49,9 +52,9 @@ function masterRunOptions(d: MasterOptions) {
     'metrics-port': { type: 'number', default: d.metricsPort, description: 'serve Prometheus metrics at http://HOST:PORT/metrics (0 = off)' },
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
     'metrics-linger': { type: 'number', default: d.metricsLingerMs, description: 'after the batch, keep serving /metrics this long before exiting, ms (for a last scrape)' },
-    annotate: { type: 'string', description: 'write an annotated JPEG of each image or frame (people, faces, corners, edges) and contact-sheet.jpg into this folder' },
+    annotate: { type: 'string', description: 'write an annotated JPEG of each image or frame (people, faces, corners, edges) and contact-sheet.jpg into this folder (created if missing)' },
     config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. every: 10); flags override it' },
-  } satisfies Record<string, Options>;
+  } satisfies Record<string, Options>);
 }
 
 /**
@@ -60,23 +63,29 @@ function masterRunOptions(d: MasterOptions) {
  */
 export function masterParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultMasterOptions();
-  return yargs(argv)
+  const parser = yargs(argv)
     .scriptName('master')
     .usage('$0 <command> [options]\n\nCoordinates a cctv-cluster batch: splits images and video frames\ninto object, face, edge and corner detection tasks and hands them\nto slaves over ZeroMQ.')
-    .command('run <inputs..>', 'process images, directories, globs and videos', (y) =>
+    // INPUTS is optional to yargs only so that words after `--` can be inputs too (yargs
+    // checks a required positional before it sees them); validateMasterOptions requires one.
+    .command('run [inputs..]', 'process images, directories, globs and videos', (y) =>
       y
-        .positional('inputs', { type: 'string', array: true, description: 'image files, directories (searched recursively), globs or video files' })
+        .positional('inputs', { type: 'string', array: true, description: 'image files, directories (searched recursively), globs or video files (at least one); every word after -- is an input, e.g. -- -w.jpg' })
         .example('$0 run footage/cam1.avi', 'every 5th frame of a video, with local slaves on this machine')
         .example('$0 run snapshots/ --tasks face,object --out faces.jsonl', 'two kinds of task over a folder of images')
         .example('$0 run archive/ --bind tcp://0.0.0.0:5570 --curve-secret-key master.key --allow-keys slaves/ --local-slaves 0', 'serve remote slaves only, encrypted, admitting the keys in slaves/*.pub')
         .example('$0 run archive/ --bind tcp://10.0.0.5:5570 --allow-insecure --local-slaves 0', 'serve remote slaves on a trusted network without encryption')
-        .options(masterRunOptions(d)),
+        .options(masterRunOptions(d))
+        .epilog('An option given twice takes its last value.'),
     )
     .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public); see keygen --help', (y) => keygenOptions(y, 'master'))
     .options(MASTER_GLOBAL_OPTIONS)
     .config(config ?? {})
+    // Words after `--` go to argv['--'] (inputs of `run`), not to the command's positionals.
+    .parserConfiguration({ 'populate--': true })
     .demandCommand(1, 'give a command: run or keygen')
     .strict()
+    .strictCommands()
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       process.stderr.write(`master: ${msg || err.message}\nRun \`master run --help\` for the options.\n`);
@@ -86,6 +95,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .alias('h', 'help')
     .version()
     .wrap(null);
+  return withUsageStrings(parser, ['run', 'keygen']);
 }
 
 /** Parses `--tasks`. @throws {@link InvalidArgumentError} for an unknown kind */
@@ -133,14 +143,18 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   } catch (err) {
     throw blameConfig(err, config, argv, table);
   }
-  return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'] };
+  const warnings: string[] = [];
+  if (localSlaves === 0 && a['local-threads'] !== undefined) {
+    warnings.push(`--local-threads ${options.localThreads} has no effect with --local-slaves 0: no slave is started on this machine`);
+  }
+  return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'], warnings };
 }
 
 /** Builds and validates {@link MasterOptions} from parsed arguments. @throws {@link InvalidArgumentError} */
 function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, localSlaves: number, out: string): MasterOptions {
   return validateMasterOptions({
     ...d,
-    inputs: (a['inputs'] as string[] | undefined) ?? [],
+    inputs: [...((a['inputs'] as string[] | undefined) ?? []), ...((a['--'] as unknown[] | undefined) ?? []).map(String)],
     kinds: parseKinds(a['tasks'] as string),
     bind: a['bind'] as string,
     allowInsecure: a['allow-insecure'] as boolean,

@@ -24,6 +24,7 @@ async function main(): Promise<number> {
   }
   if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
+  for (const warning of args.warnings) logger.warn(warning);
   if (!isLoopbackEndpoint(args.options.bind) && !curveEnabled(args.options)) {
     logger.warn(
       `--allow-insecure: ${args.options.bind} is reachable from the network without encryption or authentication; ` +
@@ -57,6 +58,10 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => {
     onSignal('SIGTERM');
   });
+  // A closed terminal or ssh session: stop as cleanly as on Ctrl-C (Node's default is to die at once).
+  process.on('SIGHUP', () => {
+    onSignal('SIGHUP');
+  });
   if (progress) {
     countInputs(args.options.inputs, args.options.every)
       .then((n) => {
@@ -69,7 +74,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${formatReport(outcome.report)}\n`);
     if (outcome.interrupted) process.stderr.write(`master: interrupted; run the same command with --resume to finish the batch\n`);
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
-      process.stderr.write(`master: ${outcome.report.tasksFailed} task(s) failed; their errors are in ${args.options.out}\n`);
+      const r = outcome.report;
+      const earlier = r.imagesResumedFailed > 0 ? `${r.tasksFailed > 0 ? '; ' : ''}${r.imagesResumedFailed} image(s) already in the file had failed tasks (--overwrite runs everything again)` : '';
+      process.stderr.write(`master: ${r.tasksFailed > 0 || earlier === '' ? `${r.tasksFailed} task(s) failed` : ''}${earlier}; their errors are in ${args.options.out}\n`);
     }
     const lingerMs = args.options.metricsLingerMs;
     if (metrics !== undefined && lingerMs > 0 && !outcome.interrupted) {

@@ -16,7 +16,7 @@ import type { Annotator } from './annotate.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
-import { buildReport, type BatchReport } from './report.js';
+import { buildReport, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
@@ -654,9 +654,4 @@ export class Master {
 /** A peer-chosen id for a log line: quoted and escaped (no raw control bytes reach a terminal), at most 64 characters. */
 function printable(id: string): string {
   return JSON.stringify(id.slice(0, 64));
-}
-
-/** The HTML report's path: the JSON report's, with `.html` for `.json` (or added). */
-export function reportHtmlPath(reportFile: string): string {
-  return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
 }

@@ -1,4 +1,6 @@
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
 import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
 import { InvalidArgumentError } from '../shared/errors.js';
@@ -6,6 +8,7 @@ import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/li
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
+import { reportHtmlPath } from './report.js';
 
 /** Default endpoint: loopback only, so a master without keys is not open to the network. */
 export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
@@ -144,7 +147,8 @@ export function curveEnabled(o: Pick<MasterOptions, 'curveSecretKeyFile' | 'allo
 }
 
 /**
- * Checks resolved master options.
+ * Checks resolved master options, values first, then the paths the master will write
+ * ({@link checkOutputPaths}, which looks at the file system).
  *
  * @throws {@link InvalidArgumentError} naming the first invalid option and its allowed range
  */
@@ -181,5 +185,120 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   int('--metrics-linger', o.metricsLingerMs, 0, 3_600_000);
   if (o.annotate?.trim() === '') throw InvalidArgumentError.format('--annotate', 'must name a folder');
   if (o.resume && o.overwrite) throw InvalidArgumentError.format('--resume', 'and --overwrite cannot be used together');
+  checkOutputPaths(o);
   return o;
+}
+
+/**
+ * Checks, before any work starts, that the files the master will write can be written and
+ * destroy nothing else: `--out` and `--report` (and the report's HTML copy,
+ * {@link reportHtmlPath}) name files in existing folders, `--annotate` a folder (or none
+ * yet), no two of them the same path; an existing report that is not one of ours is
+ * replaced only with `--overwrite`. (Whether OUT itself may be replaced is
+ * the journal's check, done when it opens the file.)
+ *
+ * @throws {@link InvalidArgumentError} naming the option and the problem
+ */
+export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'resume'>): void {
+  checkFileTarget('--out', o.out);
+  checkFileTarget('--report', o.reportFile);
+  const html = reportHtmlPath(o.reportFile);
+  checkFileTarget('--report', html, ` (the HTML copy of --report ${o.reportFile})`);
+  const out = canonicalPath(o.out);
+  if (canonicalPath(o.reportFile) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} is the results file (--out): give the report another name`);
+  if (canonicalPath(html) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} would write its HTML copy over the results file ${o.out} (--out): give the report another name`);
+  if (o.annotate !== undefined) {
+    const at = pathKind(o.annotate);
+    if (at === 'file') throw InvalidArgumentError.format('--annotate', `${o.annotate} is a file, not a folder`);
+    if (at === 'missing') {
+      // Created with its missing parents at the start; the nearest existing one must be a folder.
+      let up = dirname(resolve(o.annotate));
+      while (pathKind(up) === 'missing' && dirname(up) !== up) up = dirname(up);
+      if (pathKind(up) === 'file') throw InvalidArgumentError.format('--annotate', `${o.annotate} cannot be created: ${up} is a file, not a folder`);
+    }
+    const dir = canonicalPath(o.annotate);
+    if (dir === out) throw InvalidArgumentError.format('--annotate', `${o.annotate} is the results file (--out): give the folder another name`);
+    if (canonicalPath(o.reportFile) === dir || canonicalPath(html) === dir) {
+      throw InvalidArgumentError.format('--report', `${o.reportFile} is the --annotate folder: give the report another name`);
+    }
+  }
+  if (o.overwrite) return;
+  for (const [file, ours] of [[o.reportFile, isOurJsonReport], [html, isOurHtmlReport]] as const) {
+    if (pathKind(file) === 'file' && !ours(file)) {
+      throw InvalidArgumentError.format(
+        '--report',
+        `${file} already exists and is not a cctv-cluster report${file === html ? ` (it is where --report ${o.reportFile} writes its HTML copy)` : ''}: give another name, or pass --overwrite to replace it`,
+      );
+    }
+  }
+}
+
+/** `--out`/`--report` must name a file (not a folder) in an existing folder. */
+function checkFileTarget(flag: string, path: string, which = ''): void {
+  if (path.trim() === '') throw InvalidArgumentError.format(flag, 'must name a file, got ""');
+  if (pathKind(path) === 'directory') throw InvalidArgumentError.format(flag, `${path}${which} is a directory; give a file name`);
+  const parent = dirname(path);
+  const kind = pathKind(parent);
+  if (kind === 'missing') throw InvalidArgumentError.format(flag, `${path}${which}: directory ${parent} does not exist`);
+  if (kind === 'file') throw InvalidArgumentError.format(flag, `${path}${which}: ${parent} is a file, not a directory`);
+}
+
+/** What is at `path`; `missing` also when a parent is a file (ENOTDIR). @throws {@link InvalidArgumentError} when it cannot be looked at */
+function pathKind(path: string): 'missing' | 'file' | 'directory' {
+  try {
+    return statSync(path).isDirectory() ? 'directory' : 'file';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
+    throw new InvalidArgumentError(`cannot look at ${path}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Absolute path with its folder's symlinks resolved (the file itself need not exist), to compare two options' paths. */
+function canonicalPath(path: string): string {
+  const abs = resolve(path);
+  try {
+    return join(realpathSync(dirname(abs)), basename(abs));
+  } catch {
+    return abs;
+  }
+}
+
+/** Largest file read to tell whether it is one of our reports; a report is a few KB. */
+const REPORT_PROBE_BYTES = 1 << 20;
+
+/** The first `max` bytes of a file, as text; empty when it cannot be read (so it counts as not ours). */
+function head(path: string, max: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const buf = Buffer.alloc(max);
+    return buf.subarray(0, readSync(fd, buf, 0, max, 0)).toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a file is empty or a JSON report this tool wrote (an object with its counters). */
+function isOurJsonReport(path: string): boolean {
+  const size = statSync(path).size;
+  if (size === 0) return true;
+  if (size > REPORT_PROBE_BYTES) return false;
+  try {
+    const r = JSON.parse(head(path, size)) as Record<string, unknown> | null;
+    return typeof r === 'object' && r !== null && ['wallMs', 'images', 'tasks', 'speedUp'].every((k) => typeof r[k] === 'number');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a file is empty or an HTML report this tool wrote (its title, near the top). */
+function isOurHtmlReport(path: string): boolean {
+  return statSync(path).size === 0 || head(path, 4096).includes('<title>cctv-cluster report</title>');
 }

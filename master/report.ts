@@ -158,3 +158,8 @@ function r1(n: number): number {
 function r2(n: number): number {
   return Math.round(n * 100) / 100;
 }
+
+/** The HTML report's path: the JSON report's, with `.html` for `.json` (or added). */
+export function reportHtmlPath(reportFile: string): string {
+  return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
+}

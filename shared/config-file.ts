@@ -36,15 +36,19 @@ export const CONFIG_OPTION = 'config';
 /**
  * Finds `--config FILE` or `--config=FILE` in a command line, before yargs runs (the file's
  * settings become yargs' config object, below the flags). The last one wins; `--` ends the
- * search.
+ * search. `--config` followed by nothing or by another flag is skipped, as yargs does (it
+ * then reports that `--config` needs a value).
  */
 export function findConfigPath(argv: readonly string[]): string | undefined {
   let found: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     if (a === '--') break;
-    if (a === `--${CONFIG_OPTION}`) found = argv[++i];
-    else if (a.startsWith(`--${CONFIG_OPTION}=`)) found = a.slice(CONFIG_OPTION.length + 3);
+    if (a === `--${CONFIG_OPTION}`) {
+      const next = argv[i + 1];
+      // yargs' rule for a value: not a flag, but a negative number is one.
+      if (next !== undefined && !/^-[^0-9]/.test(next)) found = argv[++i];
+    } else if (a.startsWith(`--${CONFIG_OPTION}=`)) found = a.slice(CONFIG_OPTION.length + 3);
   }
   return found;
 }
@@ -119,11 +123,13 @@ export function checkConfig(raw: Record<string, unknown>, file: string, rules: C
  * Loads the `--config` file named in `argv`, if any ({@link findConfigPath},
  * {@link readConfigFile}, {@link checkConfig}).
  *
- * @throws {@link InvalidArgumentError} naming the file (and the setting, for a bad one)
+ * @throws {@link InvalidArgumentError} naming the file (and the setting, for a bad one), or
+ *   for `--config ''`
  */
 export function loadConfig(argv: readonly string[], rules: ConfigRules): LoadedConfig | undefined {
   const file = findConfigPath(argv);
-  if (file === undefined || file === '') return undefined;
+  if (file === undefined) return undefined;
+  if (file.trim() === '') throw InvalidArgumentError.format(`--${CONFIG_OPTION}`, 'must name a file, got ""');
   return { file, values: checkConfig(readConfigFile(file), file, rules) };
 }
 

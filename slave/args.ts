@@ -1,4 +1,5 @@
 import yargs, { type Options } from 'yargs';
+import { singleValued, withUsageStrings } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -16,7 +17,7 @@ export interface SlaveArgs {
 
 /** The `slave` options (also the settings a `--config` file may hold, by these names). */
 function slaveOptionsTable(d: SlaveOptions) {
-  return {
+  return singleValued({
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
     threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
@@ -28,7 +29,7 @@ function slaveOptionsTable(d: SlaveOptions) {
     'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
     'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse encoded images larger than this, bytes, before decoding' },
     'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
-    'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM, time allowed to finish running tasks, ms' },
+    'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM/SIGHUP, time allowed to finish running tasks, ms' },
     'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
     'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
     'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
@@ -37,7 +38,7 @@ function slaveOptionsTable(d: SlaveOptions) {
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
     config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. threads: 2); flags override it' },
     'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
-  } satisfies Record<string, Options>;
+  } satisfies Record<string, Options>);
 }
 
 /**
@@ -46,7 +47,7 @@ function slaveOptionsTable(d: SlaveOptions) {
  */
 export function slaveParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultSlaveOptions();
-  return yargs(argv)
+  const parser = yargs(argv)
     .scriptName('slave')
     .usage(
       // Lines under 72 characters: yargs cuts longer usage lines mid-word.
@@ -54,7 +55,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
         'and corner detection tasks on a pool of worker processes. Start one\n' +
         'per machine; the master spreads work over every slave that connects.\n' +
         'Runs until stopped (Ctrl-C finishes the tasks in hand first; a second\n' +
-        'Ctrl-C exits at once).\n\n' +
+        'Ctrl-C exits at once). An option given twice takes its last value.\n\n' +
         '$0 keygen [NAME]: write this slave\'s CurveZMQ key pair (see `$0 keygen --help`).',
     )
     .example('$0 --connect tcp://192.168.1.10:5570', 'serve the master at 192.168.1.10 with one worker per core')
@@ -62,7 +63,13 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     .example('$0 --connect tcp://master.local:5570 --curve-secret-key pi-1.key --master-public-key master.pub', 'encrypted, authenticated with CurveZMQ keys')
     .options(slaveOptionsTable(d))
     .config(config ?? {})
-    .strict()
+    .parserConfiguration({ 'populate--': true })
+    // Options only: a stray word is refused by the check below, not called an unknown option.
+    .strictOptions()
+    .check((a) => {
+      const stray = [...a._, ...((a['--'] as unknown[] | undefined) ?? [])];
+      return stray.length === 0 || `unexpected argument ${JSON.stringify(String(stray[0]))}: slave takes only options (and \`slave keygen\`)`;
+    })
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       process.stderr.write(`slave: ${msg || err.message}\nRun \`slave --help\` for the options.\n`);
@@ -72,6 +79,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     .alias('h', 'help')
     .version()
     .wrap(null);
+  return withUsageStrings(parser);
 }
 
 /**

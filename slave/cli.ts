@@ -54,6 +54,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     stop('SIGTERM');
   });
+  // A closed terminal or ssh session: finish like on Ctrl-C (Node's default is to die at once).
+  process.on('SIGHUP', () => {
+    stop('SIGHUP');
+  });
   if (args.exitWithParent) {
     process.on('disconnect', () => {
       stop('parent exit');

@@ -34,7 +34,7 @@ export interface SlaveOptions {
   maxImageBytes: number;
   /** Largest message accepted, bytes. @defaultValue 268435456 */
   maxMessageBytes: number;
-  /** On SIGINT/SIGTERM, time allowed to finish running tasks, ms. @defaultValue 30000 */
+  /** On SIGINT/SIGTERM/SIGHUP, time allowed to finish running tasks, ms. @defaultValue 30000 */
   drainTimeoutMs: number;
   /**
    * This slave's CURVE secret key file (`slave keygen`); its public key is derived from

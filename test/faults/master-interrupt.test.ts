@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, killSurvivors, startMaster, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
+import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
@@ -52,5 +52,34 @@ describe('faults: Ctrl-C on the master', function () {
     } finally {
       killSurvivors(tree);
     }
+  });
+
+  it('SIGHUP (terminal or ssh session closed) stops it like SIGTERM: exits 130 and --resume finishes the batch', async () => {
+    // No local slave: the master waits for one, so the signal finds it mid-batch without OpenCV work.
+    const out = join(tmp.dir, 'hup.jsonl');
+    const args = ['run', join(SAMPLE_FACES, '2008_001009.jpg'), '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const m = startMaster([...args, '--local-slaves', '0']);
+    await waitFor(() => /waiting for slaves/.test(m.stderr()), 30_000, 'the master to wait for slaves');
+    m.proc.kill('SIGHUP');
+    expect(await waitExit(m, 30_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+    expect(m.stderr()).to.match(/SIGHUP: stopping; results so far are kept/);
+    expect(m.stderr()).to.match(/run the same command with --resume/);
+    expect(readResults(out).header).to.include({ type: 'batch' });
+    const r = startMaster([...args, '--local-threads', '1', '--resume']);
+    expect(await waitExit(r, 60_000), r.stderr()).to.equal(0);
+    expect(readResults(out).records).to.have.length(1);
+  });
+});
+
+describe('faults: SIGHUP on a slave', function () {
+  this.timeout(60_000);
+
+  it('finishes the tasks in hand and exits 0, as on SIGTERM', async () => {
+    // Nobody listens there: the slave keeps trying to connect until it is stopped.
+    const s = startSlave(['--connect', await loopbackEndpoint(), '--threads', '1']);
+    await waitFor(() => /connecting to/.test(s.stderr()), 30_000, 'the slave to start');
+    s.proc.kill('SIGHUP');
+    expect(await waitExit(s, 30_000), s.stderr()).to.equal(0);
+    expect(s.stderr()).to.match(/SIGHUP: finishing tasks in hand, then leaving/);
   });
 });

@@ -20,6 +20,10 @@ describe('config files', () => {
     expect(findConfigPath(['--config=a.yaml', '--config', 'b.json'])).to.equal('b.json');
     expect(findConfigPath(['run', '--', '--config', 'a.yaml'])).to.equal(undefined);
     expect(findConfigPath(['--configs', 'a'])).to.equal(undefined);
+    // No value (last word, or another flag next): left to yargs, which says --config needs one.
+    expect(findConfigPath(['run', 'x', '--config'])).to.equal(undefined);
+    expect(findConfigPath(['run', '--config', '--every', '3'])).to.equal(undefined);
+    expect(() => loadConfig(['--config', ''], RULES)).to.throw(InvalidArgumentError, '--config must name a file, got ""');
   });
 
   it('checks keys and types, and turns lists into flag text', () => {
