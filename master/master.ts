@@ -451,7 +451,8 @@ export class Master {
   private releaseSlave(slaveId: string, reason: string): void {
     this.table.dropBackupsOf(slaveId);
     for (const t of this.table.leasesOf(slaveId)) {
-      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true });
+      // Not the task's fault: the attempt is given back (a hung task still uses up attempts by lease expiry).
+      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false);
       this.countFailDisposition(d, slaveId, t.kind);
     }
     this.registry.remove(slaveId);

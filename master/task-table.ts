@@ -16,6 +16,8 @@ export interface TaskEntry {
   state: TaskState;
   /** Attempts started so far (BullMQ's `attemptsMade`). */
   attemptsMade: number;
+  /** Leases given back without a verdict on the task: its slave was lost, left or refused it. */
+  releases: number;
   /** Slave holding the current lease. */
   slaveId: string | undefined;
   /** When the current lease runs out, monotonic ms. */
@@ -83,6 +85,15 @@ export function outcomeOf(image: ImageEntry, kind: TaskKind): KindOutcome | unde
 
 const NONE: ImageEntry[] = [];
 
+/**
+ * Leases of one task given back without an answer (its slave was lost, left or refused it)
+ * before the task fails. Losing a slave says nothing about the task, so it does not use up
+ * `--max-attempts` (three slaves killed in a row, or three peers that READY and never read,
+ * failed whole images for good); this bound only keeps a task that somehow takes its slave
+ * down every time from going round forever.
+ */
+export const DEFAULT_MAX_RELEASES = 10;
+
 /** What {@link TaskTable.complete} and {@link TaskTable.fail} made of a message. */
 export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed' | 'backup-dropped';
 
@@ -106,14 +117,15 @@ export class TaskTable {
 
   /**
    * @param maxAttempts - attempts per task before it is recorded as failed (>= 1)
-   */
-  /**
+   * @param maxReleases - leases given back without an answer (slave lost, left, refused)
+   *   before the task is recorded as failed; these do not use up attempts
    * @param keepCompletedBytes - keep a completed image's bytes until {@link TaskTable.takeCompleted}
    *   hands it over (for `--annotate`); otherwise they are dropped as soon as it completes
    */
   constructor(
     readonly maxAttempts: number,
     private readonly keepCompletedBytes = false,
+    readonly maxReleases = DEFAULT_MAX_RELEASES,
   ) {}
 
   /** Images in the table (loaded and not yet taken out as complete). */
@@ -172,6 +184,7 @@ export class TaskTable {
         slot,
         state: error ? 'failed' : 'pending',
         attemptsMade: 0,
+        releases: 0,
         slaveId: undefined,
         deadlineMs: 0,
         leasedAtMs: 0,
@@ -285,7 +298,8 @@ export class TaskTable {
    * the head of the queue (`retry`); otherwise the task fails for good (`failed`).
    * An answer for an attempt that is no longer current (the task was re-leased) only
    * counts if the task is still leased to that slave. With `countsAsAttempt` false (the
-   * slave refused the task because it is leaving) the attempt is given back.
+   * slave was lost or left, or refused the task because it is leaving) the attempt is given
+   * back, and the task fails only after `maxReleases` such give-backs.
    *
    * With a backup copy running: a retryable failure of the primary hands the lease to the
    * backup (`retry`, nothing requeued); a retryable failure of the backup only drops it
@@ -303,7 +317,13 @@ export class TaskTable {
       return this.failForGood(t, error);
     }
     if (t.state !== 'leased' || t.attemptsMade !== attempt || (slaveId !== undefined && t.slaveId !== slaveId)) return 'duplicate';
-    if (!countsAsAttempt) t.attemptsMade--;
+    if (!countsAsAttempt) {
+      t.attemptsMade--;
+      t.releases++;
+      if (t.releases >= this.maxReleases) {
+        return this.failForGood(t, { ...error, retryable: false, message: `${error.message} (the task was given back ${t.releases} times without an answer)` });
+      }
+    }
     t.lastError = error;
     if (b !== undefined && error.retryable) {
       t.backup = undefined;

@@ -58,6 +58,24 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     process.stdout.write(`      [measured] dead slave noticed after ${noticedMs} ms (${line?.[1]}), ${line?.[2]} task(s) reassigned, duplicates dropped ${report.duplicatesDropped}\n`);
   });
 
+  it('10. SIGKILL four slaves in a row, each while it holds the first tasks: losing slaves uses up no attempt, nothing fails', async () => {
+    const m = master();
+    for (let i = 0; i < 4; i++) {
+      const doomed = slave(`doomed-${i}`);
+      await waitFor(() => m.stderr().includes(`slave doomed-${i} joined`), 60_000, `slave doomed-${i} to join`);
+      // It holds its credit's worth of tasks as soon as it has joined; let it start on them.
+      await new Promise((r) => setTimeout(r, 300));
+      doomed.proc.kill('SIGKILL');
+      await waitFor(() => m.stderr().includes(`slave doomed-${i} is lost`), 30_000, `the master to notice doomed-${i}`);
+    }
+    expect(recordsSoFar(out), 'no image finished before the last slave').to.equal(0);
+    slave('survivor');
+    // --max-attempts is 3: before, the third loss failed the first image's tasks for good.
+    const report = await finishAndCheck(m);
+    expect(report.tasksFailed).to.equal(0);
+    expect(report.slavesLost).to.be.at.least(4);
+  });
+
   it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
     const m = master();
     const slaves = ['a', 'b'].map((id) => slave(`stop-${id}`));

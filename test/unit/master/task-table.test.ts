@@ -44,6 +44,25 @@ describe('TaskTable', () => {
     expect(t.complete(edgeResult(edge, 1), 'fuzzer')).to.equal('duplicate');
   });
 
+  it('a lease given back because its slave was lost does not use up an attempt; only many give-backs fail the task', () => {
+    const t = new TaskTable(3, false, 5);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    const lost = { name: 'SlaveLostError', message: 'slave s lost', retryable: true };
+    for (let i = 0; i < 4; i++) {
+      t.lease([edge], `s${i}`, i, lease);
+      expect(t.fail(edge, 1, `s${i}`, lost, false), `loss ${i + 1}`).to.equal('retry');
+      expect(t.task(edge)!.attemptsMade).to.equal(0);
+    }
+    // An answer after four lost slaves still counts as the first attempt.
+    t.lease([edge], 's4', 9, lease);
+    expect(t.fail(edge, 1, 's4', retryable)).to.equal('retry');
+    t.lease([edge], 's5', 10, lease);
+    expect(t.fail(edge, 2, 's5', lost, false), 'the fifth give-back').to.equal('failed');
+    const outcome = outcomeOf(t.image(img.imageId)!, 'edge');
+    expect(outcome?.ok === false && outcome.error.message).to.equal('slave s lost (the task was given back 5 times without an answer)');
+  });
+
   it('drops a duplicate or late result and keeps the first', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
