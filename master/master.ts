@@ -26,6 +26,19 @@ import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable, type TaskEntry } from './task-table.js';
 
+/**
+ * Most encoded image bytes the master holds at once, whatever the window in images
+ * (but always at least one image). The window grows with the credit slaves announce, and
+ * a peer announcing the most the protocol allows (1,024 slots + 4,096 queued) made the
+ * master load 2,560 images: 118 -> 342 MB of memory for 107 KB frames, gigabytes for
+ * camera photos. 128 MiB still holds ~1,200 CCTV frames, or 25 images of 5 MB: 100 tasks
+ * for the workers to share.
+ */
+export const MAX_WINDOW_BYTES = 128 * 1024 * 1024;
+
+/** How long work waits with no slave connected before the master says so, ms. */
+const NO_SLAVE_WARN_MS = 10_000;
+
 /** Exit codes of `master run`. */
 export const MASTER_EXIT = {
   /** Every task succeeded. */
@@ -36,7 +49,7 @@ export const MASTER_EXIT = {
   usage: 2,
   /** The batch finished but some tasks failed; their errors are in the results file. */
   someFailed: 3,
-  /** Interrupted (Ctrl-C / SIGTERM); run again with --resume to finish. */
+  /** Interrupted (Ctrl-C / SIGTERM / SIGHUP); run again with --resume to finish. */
   interrupted: 130,
 } as const;
 
@@ -75,6 +88,11 @@ export class Master {
   /** Refusals already logged (bounded), so a retrying peer is logged once. */
   private readonly refusedKeysLogged = new Set<string>();
   private refusedLogAtMs = 0;
+  /** Since when work has waited with no slave connected, monotonic ms. */
+  private noSlaveSinceMs: number | undefined;
+  private noSlaveWarnedAtMs = -Infinity;
+  /** Peers refused for their protocol version, and when they were last told so, monotonic ms. */
+  private readonly versionRefusedAtMs = new Map<string, number>();
   private journal: Journal | undefined;
   private localSlaves: LocalSlaves | undefined;
   private ingest: AsyncIterator<IngestItem> | undefined;
@@ -271,7 +289,9 @@ export class Master {
 
   /** Whether the ingest loop should pull another item (state changes across its awaits). */
   private wantsMoreInput(): boolean {
-    return !this.ingestDone && !this.stopping && this.table.imageCount < this.windowSize();
+    if (this.ingestDone || this.stopping) return false;
+    const images = this.table.imageCount;
+    return images < this.windowSize() && (images === 0 || this.table.bytesHeld < MAX_WINDOW_BYTES);
   }
 
   /** Starts {@link Master.fill} unless it runs already or has nothing to do (no promise made then). */
@@ -425,10 +445,27 @@ export class Master {
         this.router.send(s.slaveId, { cmd: Command.Heartbeat });
       }
     }
+    this.warnIfNoSlave(now);
     this.drainCompleted();
     this.scheduleDispatch();
     this.fillIfWanted();
     this.reportProgress();
+  }
+
+  /**
+   * Says so when work waits and no slave is connected (they all died or left, or none
+   * came): after {@link NO_SLAVE_WARN_MS} without one, then once a minute. Without it a
+   * master whose slaves were all killed waited in silence.
+   */
+  private warnIfNoSlave(now: number): void {
+    if (this.registry.size > 0 || this.table.imageCount === 0) {
+      this.noSlaveSinceMs = undefined;
+      return;
+    }
+    this.noSlaveSinceMs ??= now;
+    if (now - this.noSlaveSinceMs < NO_SLAVE_WARN_MS || now - this.noSlaveWarnedAtMs < 60_000) return;
+    this.noSlaveWarnedAtMs = now;
+    this.logger.warn(`no slave connected for ${Math.round((now - this.noSlaveSinceMs) / 1000)} s; ${this.table.imageCount} image(s) wait: start \`slave --connect ${this.endpoint}\``);
   }
 
   private reportProgress(): void {
@@ -624,9 +661,19 @@ export class Master {
 
   private onRejected(slaveId: string, error: ProtocolError): void {
     if (error.reason === 'version_mismatch') {
+      // A slave of another version hears why once a second at most, and the log says it
+      // once per peer: a peer sending 20,000 such messages wrote 20,000 lines and replies.
+      const now = this.clock.now();
+      const last = this.versionRefusedAtMs.get(slaveId);
+      if (last !== undefined && now - last < 1000) {
+        this.dropped(slaveId, error.message, error.reason);
+        return;
+      }
+      if (this.versionRefusedAtMs.size >= 1000) this.versionRefusedAtMs.clear();
+      this.versionRefusedAtMs.set(slaveId, now);
       this.stats.messagesDropped++;
       this.metrics.messageDropped(error.reason);
-      this.logger.error(`refused ${printable(slaveId)}: ${error.message}`);
+      if (last === undefined) this.logger.error(`refused ${printable(slaveId)}: ${error.message}`);
       this.router?.send(slaveId, { cmd: Command.Disconnect, reason: error.message });
       return;
     }

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
 import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MASTER_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
@@ -121,7 +121,7 @@ export function defaultMasterOptions(): MasterOptions {
     heartbeatLiveness: DEFAULT_HEARTBEAT_LIVENESS,
     window: 0,
     maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
-    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes: DEFAULT_MASTER_MAX_MESSAGE_BYTES,
     maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
     detectors: structuredClone(DEFAULT_DETECTOR_CONFIG),
     progress: 'auto',
@@ -177,7 +177,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   int('--heartbeat-liveness', o.heartbeatLiveness, 1, 100);
   int('--window', o.window, 0, 1_000_000);
   int('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);
-  int('--max-message-bytes', o.maxMessageBytes, 1024, 2 ** 31 - 1);
+  int('--max-message-bytes', o.maxMessageBytes, MIN_MASTER_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
   for (const [kind, ms] of Object.entries(o.leaseMs)) int(`--lease (${kind})`, ms, 100, 86_400_000);
   int('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);

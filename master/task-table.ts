@@ -68,6 +68,8 @@ export interface ImageEntry {
   item: IngestItem;
   /** Encoded bytes, kept until every task of the image has an outcome (for retries). */
   bytes: Buffer | undefined;
+  /** Length of `bytes` when added, counted in {@link TaskTable.bytesHeld} until the image leaves the table. */
+  sizeBytes: number;
   /** The batch's task kinds (shared, not copied). */
   kinds: readonly TaskKind[];
   taskIds: number[];
@@ -128,6 +130,9 @@ export class TaskTable {
     readonly maxReleases = DEFAULT_MAX_RELEASES,
   ) {}
 
+  /** Encoded bytes of the images in the table, bytes. */
+  bytesHeld = 0;
+
   /** Images in the table (loaded and not yet taken out as complete). */
   get imageCount(): number {
     return this.images.size;
@@ -173,7 +178,8 @@ export class TaskTable {
     this.nextTaskId += kinds.length;
     const taskIds = kinds.map((_, slot) => firstTaskId + slot);
     const outcomes = kinds.map((): KindOutcome | undefined => undefined);
-    const image: ImageEntry = { imageId: this.nextImageId++, item, bytes, kinds, taskIds, outcomes, outcomeCount: 0 };
+    const image: ImageEntry = { imageId: this.nextImageId++, item, bytes, sizeBytes: bytes?.length ?? 0, kinds, taskIds, outcomes, outcomeCount: 0 };
+    this.bytesHeld += image.sizeBytes;
     this.images.set(image.imageId, image);
     for (let slot = 0; slot < kinds.length; slot++) {
       const kind = kinds[slot] as TaskKind;
@@ -374,6 +380,7 @@ export class TaskTable {
     const done = this.completed.splice(0);
     for (const image of done) {
       this.images.delete(image.imageId);
+      this.bytesHeld -= image.sizeBytes;
       for (const id of image.taskIds) this.tasks.delete(id);
     }
     return done;

@@ -27,6 +27,12 @@ export const MAX_BUNDLE_BYTES = 1024 * 1024;
 
 const Id = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Name = z.string().min(1).max(128);
+/**
+ * Text a peer chooses that the master prints in its log, progress and report (slave id,
+ * host facts): no control or format characters, so a peer cannot forge log lines with a
+ * newline or drive the terminal with ANSI escapes (a tester did both through READY).
+ */
+const printable = (max: number, min = 0) => z.string().min(min).max(max).regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'control or format characters');
 const Kind = z.enum(TASK_KINDS);
 const Attempt = z.int().min(1).max(1000);
 const Ms = z.number().min(0).max(86_400_000);
@@ -73,7 +79,7 @@ export const ReadySchema = z.object({
   v: Version,
   cmd: z.literal(Command.Ready),
   /** Stable id of the slave process, also its ZeroMQ routing id. */
-  slaveId: Name,
+  slaveId: printable(128, 1),
   /** Execution slots (tasks run at once). */
   capacity: z.int().min(1).max(1024),
   /** Extra tasks the slave accepts queued beyond its slots. */
@@ -82,12 +88,12 @@ export const ReadySchema = z.object({
   kinds: z.array(Kind).min(1).max(TASK_KINDS.length),
   /** Facts about the slave's host, for reports. */
   host: z.object({
-    hostname: z.string().max(256),
+    hostname: printable(256),
     pid: Id,
-    platform: z.string().max(64),
-    arch: z.string().max(64),
+    platform: printable(64),
+    arch: printable(64),
     cpus: z.int().min(0).max(4096),
-    opencv: z.string().max(64),
+    opencv: printable(64),
   }),
 });
 

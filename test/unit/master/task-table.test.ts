@@ -63,6 +63,19 @@ describe('TaskTable', () => {
     expect(outcome?.ok === false && outcome.error.message).to.equal('slave s lost (the task was given back 5 times without an answer)');
   });
 
+  it('counts the encoded bytes of the images it holds until each leaves the table', () => {
+    const t = new TaskTable(3);
+    const a = t.addImage(item(1), ['edge'], Buffer.alloc(1000), 0);
+    t.addImage(item(2), ['edge'], Buffer.alloc(500), 0);
+    t.addImage(item(3), ['edge'], undefined, 0, retryable); // unreadable: no bytes
+    expect(t.bytesHeld).to.equal(1500);
+    t.lease([a.taskIds[0]!], 's1', 0, lease);
+    t.complete(edgeResult(a.taskIds[0]!), 's1');
+    expect(t.bytesHeld, 'still held until taken out').to.equal(1500);
+    t.takeCompleted();
+    expect(t.bytesHeld).to.equal(500);
+  });
+
   it('drops a duplicate or late result and keeps the first', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);

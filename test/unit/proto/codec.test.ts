@@ -71,6 +71,15 @@ describe('proto codec', () => {
     reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'FAIL', failures: [{ taskId: -1, attempt: 1, kind: 'edge', computeMs: 0, error: { name: 'E', message: '', retryable: true } }] })], 'invalid');
     reject([raw.pack({ v: PROTOCOL_VERSION, cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'edge', value: { edgePixels: 1, density: 7 } }] })], 'invalid');
   });
+  it('rejects a READY whose slave id or host facts hold control characters (forged log lines, ANSI escapes)', () => {
+    const ready = (slaveId: string, hostname: string): Buffer[] => [raw.pack({ v: PROTOCOL_VERSION, cmd: 'READY', slaveId, capacity: 1, prefetch: 0, kinds: ['edge'], host: { ...host, hostname } })];
+    reject(ready('x\n00:00:00.000 error [master] FORGED', 'h'), 'invalid');
+    reject(ready('x\u001b[31m', 'h'), 'invalid');
+    reject(ready('x', 'h\r\n\u001b[2Kfake-host'), 'invalid');
+    reject(ready('x\u202e', 'h'), 'invalid'); // right-to-left override
+    const ok = decode(ready('pi-1.local:ünïcode', 'raspberrypi'));
+    expect(ok.ok, JSON.stringify(ok)).to.equal(true);
+  });
   it('rejects a TASK whose part index has no part', () => {
     const [header] = encode(samples[1]!.msg, [Buffer.from('x')]);
     reject([header!], 'invalid');
