@@ -179,6 +179,7 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
     maxMessageBytes: a['max-message-bytes'] as number,
     progress: a['progress'] as MasterOptions['progress'],
     logLevel: a['log-level'] as string,
+    logJson: a['log-json'] as boolean,
     metricsPort: a['metrics-port'] as number,
     metricsHost: a['metrics-host'] as string,
     metricsLingerMs: a['metrics-linger'] as number,

@@ -71,7 +71,7 @@ async function main(): Promise<number> {
   }
   try {
     const outcome = await master.run();
-    process.stdout.write(`${formatReport(outcome.report)}\n`);
+    process.stdout.write(`${formatReport(outcome.report, outcome.interrupted)}\n`);
     if (outcome.interrupted) process.stderr.write(`master: interrupted; run the same command with --resume to finish the batch\n`);
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;

@@ -25,6 +25,8 @@ export interface LocalSlavesOptions {
   heartbeatIntervalMs: number;
   heartbeatLiveness: number;
   logLevel: string;
+  /** Slaves log JSON lines too, so that `master --log-json` output stays JSON only. */
+  logJson?: boolean;
   logger: Logger;
   /** With CURVE: the local slaves' (temporary) secret key file and the master's public key file. */
   curve?: { secretKeyFile: string; masterPublicKeyFile: string } | undefined;
@@ -60,6 +62,7 @@ export class LocalSlaves {
         '--reconnect-max', '2000',
         '--drain-timeout', String(LOCAL_SLAVE_DRAIN_MS),
         '--log-level', o.logLevel,
+        ...(o.logJson === true ? ['--log-json'] : []),
         '--exit-with-parent',
         ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
       ];

@@ -198,6 +198,7 @@ export class Master {
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         heartbeatLiveness: o.heartbeatLiveness,
         logLevel: o.logLevel === 'info' ? 'warn' : o.logLevel,
+        logJson: o.logJson,
         logger: this.logger,
         curve: this.localKeys === undefined ? undefined : { secretKeyFile: this.localKeys.secretKeyFile, masterPublicKeyFile: this.localKeys.serverPublicKeyFile },
       });

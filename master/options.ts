@@ -82,6 +82,8 @@ export interface MasterOptions {
   /** Progress display. @defaultValue auto (a bar on a terminal, plain lines otherwise) */
   progress: 'auto' | 'bar' | 'plain' | 'none';
   logLevel: string;
+  /** Log one JSON object per line (passed on to local slaves). @defaultValue false */
+  logJson: boolean;
   /** Port of the Prometheus `/metrics` endpoint; 0 = none. @defaultValue 9464 */
   metricsPort: number;
   /** Address the metrics endpoint listens on. @defaultValue 127.0.0.1 */
@@ -126,6 +128,7 @@ export function defaultMasterOptions(): MasterOptions {
     detectors: structuredClone(DEFAULT_DETECTOR_CONFIG),
     progress: 'auto',
     logLevel: 'info',
+    logJson: false,
     metricsPort: DEFAULT_MASTER_METRICS_PORT,
     metricsHost: DEFAULT_METRICS_HOST,
     metricsLingerMs: 0,

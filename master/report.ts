@@ -111,11 +111,15 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
   };
 }
 
-/** Formats the report as the plain-text table printed at the end of `master run`. */
-export function formatReport(r: BatchReport): string {
+/**
+ * Formats the report as the plain-text table printed at the end of `master run`.
+ *
+ * @param interrupted - the batch was stopped (Ctrl-C): the first line says so
+ */
+export function formatReport(r: BatchReport, interrupted = false): string {
   const lines: string[] = [];
   lines.push('');
-  lines.push(`Batch finished: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
+  lines.push(`Batch ${interrupted ? 'interrupted (run again with --resume to finish)' : 'finished'}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);

@@ -19,6 +19,7 @@ describe('faults: Ctrl-C on the master', function () {
     m.proc.kill('SIGINT');
     expect(await waitExit(m, 60_000)).to.equal(MASTER_EXIT.interrupted);
     expect(m.stderr()).to.match(/run the same command with --resume/);
+    expect(m.stdout()).to.match(/^Batch interrupted \(run again with --resume to finish\): \d+ images/m);
     // Its local slaves (named local-<master pid>-N) are gone too.
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).to.not.include(`local-${m.pid}-`);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
@@ -193,6 +193,26 @@ describe('command-line interface', function () {
     const r = await run(startMaster, [...args, '--resume']);
     expect(r.code, r.err).to.equal(0);
     expect(readReport(`${out}.report.json`).imagesResumed).to.equal(1);
+  });
+
+  it("--log-json: every line on stderr is a JSON object, the local slave's and its workers' included (libjpeg warns about a corrupt JPEG)", async () => {
+    const bytes = readFileSync(IMAGE);
+    const corrupt = join(tmp.dir, 'cut.jpg');
+    writeFileSync(corrupt, Buffer.concat([bytes.subarray(0, 30_000), Buffer.from([0xff, 0xd9])]));
+    const out = join(tmp.dir, 'json.jsonl');
+    const r = await run(startMaster, ['run', IMAGE, corrupt, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--log-json', '--log-level', 'info', ...QUIET]);
+    expect(r.code, r.err).to.equal(0);
+    const lines = r.err.split('\n').filter((l) => l.trim() !== '');
+    const notJson = lines.filter((l) => {
+      try {
+        return typeof JSON.parse(l) !== 'object';
+      } catch {
+        return true;
+      }
+    });
+    expect(notJson, r.err).to.deep.equal([]);
+    const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages.some((m) => m.includes('Corrupt JPEG data')), r.err).to.equal(true);
   });
 
   it('warns that --local-threads has no effect without local slaves', async () => {
