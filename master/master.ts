@@ -540,8 +540,12 @@ export class Master {
           return;
         }
         const now = this.clock.now();
+        const refused = new RefusedAnswers();
         for (const r of message.results) {
-          if (!this.mayAnswer(r.taskId, slaveId)) continue;
+          if (!this.table.mayAnswer(r.taskId, slaveId)) {
+            refused.add(`answer for task ${r.taskId}, which was never sent to it`, 'not_holder');
+            continue;
+          }
           slave?.inFlight.delete(r.taskId);
           // An accepted task stays in the table until its image is taken out below.
           const task = this.table.task(r.taskId);
@@ -555,8 +559,9 @@ export class Master {
             this.metrics.taskDone(r.kind, r.computeMs, latencyMs);
             this.registry.recordDone(slaveId, r.computeMs);
           } else if (d === 'duplicate') this.stats.duplicatesDropped++;
-          else this.dropped(slaveId, `RESULT for unknown task ${r.taskId}`, 'unknown_task');
+          else refused.add(`RESULT for unknown task ${r.taskId}`, 'unknown_task');
         }
+        this.droppedAnswers(slaveId, refused);
         break;
       }
       case 'FAIL': {
@@ -564,18 +569,25 @@ export class Master {
           this.dropped(slaveId, 'FAIL from an unknown slave', 'unknown_slave');
           return;
         }
+        const refused = new RefusedAnswers();
         for (const f of message.failures) {
-          if (!this.mayAnswer(f.taskId, slaveId)) continue;
+          if (!this.table.mayAnswer(f.taskId, slaveId)) {
+            refused.add(`answer for task ${f.taskId}, which was never sent to it`, 'not_holder');
+            continue;
+          }
           slave?.inFlight.delete(f.taskId);
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
-          if (d === 'unknown') this.dropped(slaveId, `FAIL for unknown task ${f.taskId}`, 'unknown_task');
+          // The error's text comes from the slave: escaped, so it cannot forge log lines.
+          const text = `${printable(f.error.name)}: ${printable(f.error.message)}`;
+          if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
-          else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);
+          else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${text}`);
           else {
             this.countFailDisposition(d, slaveId, f.kind);
-            this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${f.error.name}: ${f.error.message}`);
+            this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${text}`);
           }
         }
+        this.droppedAnswers(slaveId, refused);
         break;
       }
       case 'DISCONNECT':
@@ -623,10 +635,11 @@ export class Master {
    * are dropped and counted here. Tasks no longer in the table are left to the table
    * (a late duplicate, or an unknown id).
    */
-  private mayAnswer(taskId: number, slaveId: string): boolean {
-    if (this.table.mayAnswer(taskId, slaveId)) return true;
-    this.dropped(slaveId, `answer for task ${taskId}, which was never sent to it`, 'not_holder');
-    return false;
+  /** Counts a RESULT or FAIL message with answers the master refused as one dropped message. */
+  private droppedAnswers(slaveId: string, refused: RefusedAnswers): void {
+    if (refused.first === undefined) return;
+    const more = refused.count > 1 ? ` (and ${refused.count - 1} more refused answer(s) in the message)` : '';
+    this.dropped(slaveId, `${refused.first.why}${more}`, refused.first.reason);
   }
 
   /** Reads the CURVE keys when configured (before anything is written), and makes the local slaves' keys. */
@@ -697,6 +710,21 @@ export class Master {
       this.droppedLogAtMs = now;
       this.logger.warn(`dropped a message from ${printable(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
     }
+  }
+}
+
+/**
+ * The answers of one RESULT or FAIL message that the master refused (tasks never sent to
+ * that slave, or unknown): the message counts once in `messagesDropped`, however many
+ * forged entries it holds (a forged message of 1,000 entries counted 1,000).
+ */
+class RefusedAnswers {
+  count = 0;
+  first: { why: string; reason: string } | undefined;
+
+  add(why: string, reason: string): void {
+    this.count++;
+    this.first ??= { why, reason };
   }
 }
 

@@ -56,7 +56,7 @@ export class BatchStats {
   backupsWon = 0;
   /** Results for tasks already done (late or duplicate), dropped. */
   duplicatesDropped = 0;
-  /** Messages dropped as malformed, unknown or invalid. */
+  /** Messages dropped: malformed, from a peer that is not a slave, or answering tasks not sent to that slave (once per message, however many answers it holds). */
   messagesDropped = 0;
   /** CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key); a refused peer may retry and count again. */
   slavesRefused = 0;
