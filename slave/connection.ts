@@ -188,6 +188,13 @@ export class Connection {
           this.handshakeLogAtMs = now;
           this.options.logger.error(`${message} (${this.handshakeFailures} failed handshake(s))`);
         }
+        // After a protocol or CURVE failure libzmq reconnects on its own every 100 ms,
+        // back-off or not (each attempt is a new connecter): a slave holding the wrong
+        // master key made ten handshakes a second. Retry on our own back-off instead.
+        if (event.type !== 'handshake:error:auth' && socket === this.socket) {
+          this.reconnect('handshake failed');
+          return;
+        }
       }
     } catch {
       // The socket was closed: its observer ends with it.
@@ -214,12 +221,17 @@ export class Connection {
     }
   }
 
-  private reconnect(): void {
+  /** Closes the socket and opens a new one after the current back-off delay (doubled each time, up to `reconnectMaxMs`). */
+  private reconnect(why?: string): void {
     const delay = this.reconnectDelayMs;
     const silentMs = Math.round(this.liveness.silentForMs());
-    const was = this.connected ? 'master silent' : 'no answer from master';
-    this.options.logger.warn(`${was} for ${silentMs} ms at ${this.options.endpoint}; reconnecting in ${delay} ms`);
+    const was = why ?? `${this.connected ? 'master silent' : 'no answer from master'} for ${silentMs} ms`;
+    const log = why === undefined ? this.options.logger.warn.bind(this.options.logger) : this.options.logger.debug.bind(this.options.logger);
+    log(`${was} at ${this.options.endpoint}; reconnecting in ${delay} ms`);
     this.queue?.close();
+    // Nothing queued on the old socket is wanted (the next session sends READY again), and
+    // with a linger libzmq would go on reconnecting it every 100 ms until the linger ends.
+    if (this.socket) this.socket.linger = 0;
     this.socket?.close();
     this.socket = undefined;
     this.queue = undefined;
