@@ -5,7 +5,7 @@
  * so a stuck peer can never make the process buffer without limit.
  */
 export class SendQueue<T> {
-  private readonly queue: T[] = [];
+  private readonly queue: (T | undefined)[] = [];
   private head = 0;
   private pumping = false;
   private closed = false;
@@ -53,8 +53,14 @@ export class SendQueue<T> {
     try {
       while (this.head < this.queue.length) {
         const item = this.queue[this.head] as T;
+        // Let go of the sent message at once: a slot kept until the next compaction (after
+        // 1,024 sends) held its image parts, 1.7 GB for 72 images of 22.5 MB.
+        this.queue[this.head] = undefined;
         this.head++;
-        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        if (this.head === this.queue.length) {
+          this.queue.length = 0;
+          this.head = 0;
+        } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue.splice(0, this.head);
           this.head = 0;
         }
