@@ -433,11 +433,15 @@ export class Master {
     for (const t of this.table.expiredLeases(now)) {
       this.stats.leasesExpired++;
       const slaveId = t.slaveId;
+      // On a slave that has answered nothing yet, an expired lease says more about the slave
+      // than the task (a peer that READYs and never reads): a give-back, not an attempt.
+      const holder = slaveId === undefined ? undefined : this.registry.get(slaveId);
+      const countsAsAttempt = holder === undefined || holder.tasksDone > 0;
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
         retryable: true,
-      });
+      }, countsAsAttempt);
       this.countFailDisposition(d, slaveId, t.kind);
     }
     for (const s of this.registry.all()) {
@@ -491,17 +495,18 @@ export class Master {
     for (const t of this.table.leasesOf(slaveId)) {
       // Not the task's fault: the attempt is given back (a hung task still uses up attempts by lease expiry).
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false);
-      this.countFailDisposition(d, slaveId, t.kind);
+      this.countFailDisposition(d, slaveId, t.kind, false);
     }
     this.registry.remove(slaveId);
     this.drainCompleted();
     this.scheduleDispatch();
   }
 
-  private countFailDisposition(d: string, slaveId: string | undefined, kind: TaskKind): void {
+  /** Counts a retry; with `byTheSlave`, also a failed task in the slave's row of the report (not for leases it merely gave back by leaving or dying). */
+  private countFailDisposition(d: string, slaveId: string | undefined, kind: TaskKind, byTheSlave = true): void {
     if (d === 'retry') this.stats.retries++;
     if (d === 'retry') this.metrics.taskRetried(kind);
-    if ((d === 'retry' || d === 'failed') && slaveId !== undefined) this.registry.recordFailed(slaveId);
+    if (byTheSlave && (d === 'retry' || d === 'failed') && slaveId !== undefined) this.registry.recordFailed(slaveId);
   }
 
   private drainCompleted(): void {
@@ -605,7 +610,7 @@ export class Master {
         return;
     }
     if (slave?.leaving === true && slave.inFlight.size === 0) {
-      this.logger.info(`slave ${slaveId} left after finishing its tasks`);
+      this.logger.info(`slave ${slaveId} left: none of its tasks is in flight (each is done or was handed back)`);
       this.releaseSlave(slaveId, `slave ${slaveId} left`);
     }
     this.drainCompleted();

@@ -41,6 +41,15 @@ export interface SlaveTotals {
 /**
  * The slaves the master knows, with their liveness and credit. Pure: time from a Clock.
  */
+/**
+ * Most tasks outstanding at a slave that has not answered one yet: four images' worth of
+ * `kindCount` tasks, at least 16. A real slave answers its first image within a second
+ * or so and then gets all the credit it announced.
+ */
+export function unprovenCredit(kindCount: number): number {
+  return Math.max(16, 4 * kindCount);
+}
+
 export class SlaveRegistry {
   private readonly slaves = new Map<string, SlaveInfo>();
   private readonly totals = new Map<string, SlaveTotals>();
@@ -102,12 +111,21 @@ export class SlaveRegistry {
     return this.all().filter((s) => s.liveness.isDead());
   }
 
-  /** Credit and workers of each live slave able to run all of `kinds` (leaving ones excluded). */
+  /**
+   * Credit and workers of each live slave able to run all of `kinds` (leaving ones excluded).
+   * A slave that has not answered a task yet in this session gets at most
+   * {@link unprovenCredit} tasks, whatever it announced (TCP's slow start, in spirit): a
+   * peer that announced 1,024 slots and 4,096 queued tasks and never read took the batch's
+   * tasks until its leases ran out, while the real slaves waited.
+   */
   credits(kinds: readonly TaskKind[]): SlaveSlots[] {
     const out: SlaveSlots[] = [];
+    const unproven = unprovenCredit(kinds.length);
     for (const s of this.slaves.values()) {
       if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
-      out.push({ slaveId: s.slaveId, credit: s.capacity + s.prefetch - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity });
+      const announced = s.capacity + s.prefetch;
+      const limit = s.tasksDone > 0 ? announced : Math.min(announced, unproven);
+      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity });
     }
     return out;
   }
