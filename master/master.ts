@@ -599,10 +599,10 @@ export class Master {
         if (slave === undefined) return;
         if (message.draining === true && slave.inFlight.size > 0) {
           slave.leaving = true;
-          this.logger.info(`slave ${slaveId} is leaving: ${message.reason}`);
+          this.logger.info(`slave ${slaveId} is leaving: ${printable(message.reason, 200)}`);
         } else {
-          this.logger.info(`slave ${slaveId} left: ${message.reason}`);
-          this.releaseSlave(slaveId, `slave ${slaveId} left: ${message.reason}`);
+          this.logger.info(`slave ${slaveId} left: ${printable(message.reason, 200)}`);
+          this.releaseSlave(slaveId, `slave ${slaveId} left: ${printable(message.reason, 200)}`);
         }
         return;
       case 'TASK':
@@ -733,7 +733,11 @@ class RefusedAnswers {
   }
 }
 
-/** A peer-chosen id for a log line: quoted and escaped (no raw control bytes reach a terminal), at most 64 characters. */
-function printable(id: string): string {
-  return JSON.stringify(id.slice(0, 64));
+/**
+ * Peer-chosen text for a log line: quoted, at most `max` characters, with control and
+ * format characters escaped (`\u001b`, `\u202e`, `\u2028`), so that a peer can neither
+ * forge a log line nor drive the terminal. JSON.stringify alone leaves U+202E and U+2028 raw.
+ */
+function printable(text: string, max = 64): string {
+  return JSON.stringify(text.slice(0, max)).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }

@@ -37,6 +37,15 @@ export class ProtocolError extends ClusterError {
   }
 }
 
+/** A value a peer sent, for a message: JSON, at most 40 characters (`typeof` when it has no JSON form, e.g. a BigInt). */
+function peerValueText(value: unknown): string {
+  try {
+    return (JSON.stringify(value) as string | undefined)?.slice(0, 40) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
+}
+
 /** Peer speaks another protocol version (moleculer `ProtocolVersionMismatchError`). */
 export class ProtocolVersionError extends ProtocolError {
   /** Version the peer announced, or `undefined` when it sent none. */
@@ -44,7 +53,8 @@ export class ProtocolVersionError extends ProtocolError {
   constructor(ourVersion: number, peerVersion: unknown) {
     super(
       'version_mismatch',
-      `protocol version mismatch: this process speaks version ${ourVersion}, the peer sent ${peerVersion === undefined ? 'none' : JSON.stringify(peerVersion)}; run the same cctv-cluster release on master and slaves`,
+      // At most 40 characters of what the peer sent: a 7 MiB `v` went whole into the log and the reply.
+      `protocol version mismatch: this process speaks version ${ourVersion}, the peer sent ${peerVersion === undefined ? 'none' : peerValueText(peerVersion)}; run the same cctv-cluster release on master and slaves`,
     );
     this.name = 'ProtocolVersionError';
     this.peerVersion = peerVersion;

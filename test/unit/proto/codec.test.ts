@@ -58,6 +58,14 @@ describe('proto codec', () => {
     expect(d.error).to.be.instanceOf(ProtocolVersionError);
     expect(d.error.message).to.include(`protocol version mismatch: this process speaks version ${PROTOCOL_VERSION}, the peer sent ${PROTOCOL_VERSION + 1}`);
   });
+  it('quotes at most 40 characters of a wrong version in its error (a 7 MiB one went whole into the log and the reply)', () => {
+    const d = decode([raw.pack({ v: 'x'.repeat(7 * 1024 * 1024), cmd: 'HEARTBEAT' })]);
+    expect(d.ok).to.equal(false);
+    if (!d.ok) {
+      expect(d.error.reason).to.equal('version_mismatch');
+      expect(d.error.message.length).to.be.below(200);
+    }
+  });
   it('rejects a header without a version', () => {
     reject([raw.pack({ cmd: 'HEARTBEAT' })], 'version_mismatch');
   });
