@@ -7,10 +7,11 @@
  * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
  * differ from OpenCV's).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
+import { InvalidArgumentError } from '../shared/errors.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
 
@@ -54,6 +55,26 @@ export function annotatedName(record: Pick<ImageRecord, 'source' | 'frame'>): st
   return `${sanitizedBase(record.source)}${frame}.jpg`;
 }
 
+/**
+ * `mkdir -p`, without Node's `mkdirSync(dir, { recursive: true })`, which loops forever at
+ * full CPU when the kernel answers ENOENT for a directory whose parent exists
+ * (`--annotate /proc/x` hung a master beyond SIGTERM).
+ *
+ * @throws the `mkdir` error (ENOENT, EACCES, EEXIST for a file in the way, ...)
+ */
+export function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+  }
+  makeDirectory(dirname(dir));
+  mkdirSync(dir);
+}
+
 /** Writes annotated copies of completed images and, at {@link Annotator.finish}, a contact sheet. */
 export class Annotator {
   private readonly used = new Set<string>();
@@ -67,7 +88,11 @@ export class Annotator {
     private readonly edge: DetectorConfig['edge'],
     private readonly logger: Logger,
   ) {
-    mkdirSync(dir, { recursive: true });
+    try {
+      makeDirectory(dir);
+    } catch (err) {
+      throw InvalidArgumentError.format('--annotate', `cannot create the folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
 
   /** Annotates one record's image; never throws (a failure is logged at debug and skipped). */
