@@ -8,7 +8,8 @@ import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { checkInputs, expandInputs } from './ingest/expand.js';
+import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
+import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import type { IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
@@ -137,7 +138,10 @@ export class Master {
    */
   async run(): Promise<BatchOutcome> {
     const o = this.options;
-    if (this.source === undefined) await checkInputs(o.inputs);
+    if (this.source === undefined) {
+      await checkInputs(o.inputs);
+      if (!(await anyInputEntry(o.inputs))) throw new InputError(`no image or video found in ${o.inputs.join(', ')} (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
+    }
     const curve = this.loadCurve();
     const header: BatchHeader = {
       type: 'batch',

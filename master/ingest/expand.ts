@@ -52,6 +52,18 @@ export async function checkInputs(inputs: readonly string[]): Promise<void> {
 }
 
 /**
+ * Whether the inputs hold anything to process (a media file, or a folder that will become
+ * a failed record); stops at the first. Lets the master refuse an empty batch before it
+ * starts slaves and writes a results file.
+ */
+export async function anyInputEntry(inputs: readonly string[]): Promise<boolean> {
+  for (const input of inputs) {
+    for await (const _ of inputEntries(input)) return true;
+  }
+  return false;
+}
+
+/**
  * The media files an INPUT names, in order: itself (a file), the files under it (a
  * directory) or its matches (a glob). Unreadable directories come as entries with `error`.
  */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { expandInputs } from '../../master/ingest/expand.js';
@@ -92,13 +92,14 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     }
   });
 
-  it('a batch whose inputs hold no image at all exits 2 and says so', async () => {
+  it('a batch whose inputs hold no image at all exits 2 and says so before it starts anything or writes a file', async () => {
     mkdirSync(join(tmp.dir, 'empty'));
     const out = join(tmp.dir, 'r.jsonl');
-    const m = startMaster(['run', join(tmp.dir, 'empty'), '--bind', await loopbackEndpoint(), '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    const m = startMaster(['run', join(tmp.dir, 'empty'), join(tmp.dir, 'nomatch/*.jpg'), '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
     expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.usage);
-    expect(m.stderr()).to.match(/holds no image or video file/);
-    expect(m.stderr()).to.match(/no image or video found in /);
+    expect(m.stderr()).to.match(/^master: no image or video found in \S+empty, \S+nomatch\/\*\.jpg \(extensions: jpg, /m);
+    expect(m.stderr()).to.not.match(/listening|local slave/);
+    expect(existsSync(out)).to.equal(false);
   });
 
   it('an unreadable folder becomes one failed record, and the folders after it and the other inputs are still processed', async () => {
