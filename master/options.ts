@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
 import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
+import { endpointProblem } from '../shared/endpoint.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MASTER_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
@@ -161,7 +162,8 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   };
   if (o.inputs.length === 0) throw InvalidArgumentError.format('INPUT', 'is required: give image files, directories, globs or video files');
   if (o.kinds.length === 0) throw InvalidArgumentError.format('--tasks', 'must name at least one task kind');
-  if (!/^(tcp|ipc|inproc):\/\/.+/.test(o.bind)) throw InvalidArgumentError.format('--bind', `must be an endpoint like tcp://127.0.0.1:5570, got ${JSON.stringify(o.bind)}`);
+  const bindProblem = endpointProblem(o.bind);
+  if (bindProblem !== undefined) throw InvalidArgumentError.format('--bind', bindProblem);
   if ((o.curveSecretKeyFile === undefined) !== (o.allowKeys === undefined)) {
     throw InvalidArgumentError.format(o.allowKeys === undefined ? '--curve-secret-key' : '--allow-keys', 'needs --curve-secret-key and --allow-keys together (CURVE needs the master key and the slaves it admits)');
   }

@@ -1,3 +1,4 @@
+import { wantsIpv6 } from '../shared/endpoint.js';
 import { Router } from 'zeromq';
 import { decode, encode } from '../proto/codec.js';
 import type { Message, OutgoingMessage } from '../proto/messages.js';
@@ -80,6 +81,8 @@ export class MasterRouter {
       // connection must take over from the dead one, not be refused as a duplicate.
       handover: true,
       linger: 0,
+      // Without it libzmq refuses tcp://[::1]:PORT ("No such device").
+      ipv6: wantsIpv6(options.bind),
       maxMessageSize: options.maxMessageBytes,
       sendTimeout: options.sendTimeoutMs,
       sendHighWaterMark: 1000,

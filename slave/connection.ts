@@ -116,6 +116,8 @@ export class Connection {
     const socket = new Dealer({
       routingId: options.slaveId,
       linger: 500,
+      // Lets a host name resolve to an IPv6 address too; IPv4 works either way.
+      ipv6: true,
       maxMessageSize: options.maxMessageBytes,
       sendHighWaterMark: 1000,
       receiveHighWaterMark: 1000,

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { endpointProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
@@ -92,9 +93,8 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   const positiveInt = (name: string, v: number, max: number): void => {
     if (!Number.isInteger(v) || v < 1 || v > max) throw InvalidArgumentError.format(name, `must be an integer from 1 to ${max}, got ${v}`);
   };
-  if (!/^(tcp|ipc|inproc):\/\/.+/.test(o.connect)) {
-    throw InvalidArgumentError.format('--connect', `must be an endpoint like tcp://HOST:PORT, got ${JSON.stringify(o.connect)}`);
-  }
+  const connectProblem = endpointProblem(o.connect);
+  if (connectProblem !== undefined) throw InvalidArgumentError.format('--connect', connectProblem);
   positiveInt('--threads', o.threads, 256);
   if (!Number.isInteger(o.prefetch) || o.prefetch < 0 || o.prefetch > 4096) {
     throw InvalidArgumentError.format('--prefetch', `must be an integer from 0 to 4096, got ${o.prefetch}`);

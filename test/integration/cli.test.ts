@@ -89,7 +89,7 @@ describe('command-line interface', function () {
       [startMaster, ['--annotate', 'a', '--annotate', ' '], /^master: --annotate must name a folder$/m],
       [startMaster, ['--out', 'a.jsonl', '--out', ''], /^master: --out must name a file, got ""$/m],
       [startMaster, ['--log-level', 'warn', '--log-level', 'loud'], /^master: Invalid values:\n\s+Argument: log-level, Given: "loud"/m],
-      [startSlave, ['--connect', 'tcp://127.0.0.1:5570', '--connect', 'nowhere'], /^slave: --connect must be an endpoint like tcp:\/\/HOST:PORT, got "nowhere"$/m],
+      [startSlave, ['--connect', 'tcp://127.0.0.1:5570', '--connect', 'nowhere'], /^slave: --connect must be an endpoint like tcp:\/\/127\.0\.0\.1:5570, got "nowhere"$/m],
       [startSlave, ['--log-level', 'warn', '--log-level', 'loud'], /^slave: Invalid values:\n\s+Argument: log-level, Given: "loud"/m],
     ];
     for (const [start, flags, message] of cases) {
@@ -232,6 +232,17 @@ describe('command-line interface', function () {
     const s = await run(startSlave, ['--threads', '0']);
     expect(s.code).to.equal(2);
     expect(s.err).to.match(/--threads must be an integer from 1 to 256/);
+  });
+
+  it('serves its local slave over IPv6 loopback (tcp://[::1]), and refuses a port out of range', async () => {
+    const out = join(tmp.dir, 'v6.jsonl');
+    const r = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'none', '--metrics-port', '0', '--bind', 'tcp://[::1]:*']);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.err).to.match(/listening on tcp:\/\/\[::1\]:\d+/);
+    expect(readResults(out).records).to.have.length(1);
+    const bad = await run(startMaster, ['run', IMAGE, '--bind', 'tcp://127.0.0.1:99999']);
+    expect(bad.code).to.equal(MASTER_EXIT.usage);
+    expect(bad.err).to.match(/^master: --bind port must be from 1 to 65535, got 99999$/m);
   });
 
   it('refuses a missing input before starting', async () => {

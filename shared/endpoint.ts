@@ -1,0 +1,22 @@
+/**
+ * ZeroMQ endpoints as the command lines take them: `tcp://HOST:PORT` (HOST a name, an IPv4
+ * address, `[IPv6]` or `*` to bind every interface; PORT 1-65535, or `*` for any free one
+ * when binding), `ipc://PATH` or `inproc://NAME`.
+ */
+
+/** Why `endpoint` is not one (a message for `--bind`/`--connect`), or undefined when it is. */
+export function endpointProblem(endpoint: string): string | undefined {
+  if (!/^(tcp|ipc|inproc):\/\/.+/.test(endpoint)) return `must be an endpoint like tcp://127.0.0.1:5570, got ${JSON.stringify(endpoint)}`;
+  if (!endpoint.startsWith('tcp://')) return undefined;
+  const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:[\]/]+):(\d+|\*)$/.exec(endpoint);
+  if (m === null) return `must be tcp://HOST:PORT (an IPv6 address in brackets: tcp://[::1]:5570), got ${JSON.stringify(endpoint)}`;
+  const port = m[2] === '*' ? 1 : Number(m[2]);
+  // ZeroMQ takes a port number modulo 65536 without a word (99999 listened on 34463).
+  if (port < 1 || port > 65_535) return `port must be from 1 to 65535, got ${m[2] ?? ''}`;
+  return undefined;
+}
+
+/** Whether a tcp endpoint names an IPv6 address or every interface (`*`): its socket needs ZMQ_IPV6. */
+export function wantsIpv6(endpoint: string): boolean {
+  return /^tcp:\/\/(\[|\*:)/.test(endpoint);
+}
