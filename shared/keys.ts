@@ -129,8 +129,31 @@ function readText(path: string, what: string): string {
   }
 }
 
-function singleKey(path: string, what: string): string {
-  const keys = keysIn(readText(path, what), path);
+/**
+ * The kind of key a file says it holds in the header `keygen` writes (`# CurveZMQ secret
+ * key of ...` / `# CurveZMQ public key of ...`), if it says.
+ */
+function declaredKind(text: string): 'secret key' | 'public key' | undefined {
+  const m = /^#\s*CurveZMQ (secret|public) key\b/m.exec(text);
+  return m === null ? undefined : m[1] === 'secret' ? 'secret key' : 'public key';
+}
+
+/** Refuses a key file whose header names the other kind: a `.pub` given as a secret key ran with a made-up key pair. */
+function checkKind(text: string, path: string, what: 'secret key' | 'public key' | 'allow-list'): void {
+  const kind = declaredKind(text);
+  const wanted = what === 'allow-list' ? 'public key' : what;
+  if (kind === undefined || kind === wanted) return;
+  const hint =
+    kind === 'secret key'
+      ? 'give the NAME.pub file that keygen wrote beside it (a secret key never leaves its machine)'
+      : 'give the NAME.key file that keygen wrote beside it';
+  throw new KeyFileError(`${path} is a CurveZMQ ${kind} file (its header says so), not ${what === 'allow-list' ? 'public keys for an allow-list' : `a ${what}`}: ${hint}`);
+}
+
+function singleKey(path: string, what: 'secret key' | 'public key'): string {
+  const text = readText(path, what);
+  checkKind(text, path, what);
+  const keys = keysIn(text, path);
   const [first, second] = keys;
   if (first === undefined) throw new KeyFileError(`${path} holds no key (expected one Z85 ${what})`);
   if (second !== undefined) throw new KeyFileError(`${path} holds ${keys.length} keys (expected one ${what})`);
@@ -183,7 +206,9 @@ export function readAllowList(path: string): AllowList {
     const files = readdirSync(path).filter((f) => f.endsWith('.pub')).sort();
     for (const f of files) keys.set(readPublicKeyFile(join(path, f)), join(path, f));
   } else {
-    for (const [line, key] of keysIn(readText(path, 'allow-list'), path)) keys.set(key, `${path}:${line}`);
+    const text = readText(path, 'allow-list');
+    checkKind(text, path, 'allow-list');
+    for (const [line, key] of keysIn(text, path)) keys.set(key, `${path}:${line}`);
   }
   if (keys.size === 0) {
     throw new KeyFileError(`allow-list ${path} holds no public keys (${isDir ? 'no *.pub files' : 'no key lines'}): no slave could connect`);

@@ -44,6 +44,14 @@ describe('CURVE key files', () => {
     expect(readPublicKeyFile(`${base}.pub`)).to.equal(again.publicKey);
   });
 
+  it('refuses a public key file given as a secret key, and a secret key file given as a public key or allow-list', () => {
+    const base = join(tmp.dir, 'm');
+    writeKeyPair(base, false);
+    expect(() => readSecretKeyFile(`${base}.pub`)).to.throw(KeyFileError, /m\.pub is a CurveZMQ public key file \(its header says so\), not a secret key: give the NAME\.key file/);
+    expect(() => readPublicKeyFile(`${base}.key`)).to.throw(KeyFileError, /m\.key is a CurveZMQ secret key file .*not a public key: give the NAME\.pub file/);
+    expect(() => readAllowList(`${base}.key`)).to.throw(KeyFileError, /secret key file .*not public keys for an allow-list/);
+  });
+
   it('reads an allow-list file with comments, or a folder of .pub files', () => {
     const [a, b] = [curveKeyPair().publicKey, curveKeyPair().publicKey];
     const file = join(tmp.dir, 'allowed.txt');
