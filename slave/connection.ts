@@ -14,6 +14,9 @@ export const DEFAULT_RECONNECT_INITIAL_MS = 1000;
 /** Largest reconnect delay, ms. ZeroMQ Guide ch.4 (Paranoid Pirate): `INTERVAL_MAX 32000`. */
 export const DEFAULT_RECONNECT_MAX_MS = 32000;
 
+/** How long a slave waits for a first answer before it says it has none, ms. */
+const NO_ANSWER_WARN_MS = 10_000;
+
 /** CURVE client keys of a {@link Connection} (RFC 26), Z85 text. */
 export interface ConnectionCurve {
   /** This slave's secret key. */
@@ -70,6 +73,8 @@ export class Connection {
   private connected = false;
   /** Messages dropped because the send queue was full. */
   droppedSends = 0;
+  /** The "no answer from a master" warning was given since the last answer. */
+  private silenceReported = false;
   /** Failed CURVE handshakes seen. */
   handshakeFailures = 0;
   private handshakeLogAtMs = -Infinity;
@@ -151,6 +156,7 @@ export class Connection {
         this.liveness.heard();
         if (!this.connected) {
           this.connected = true;
+          this.silenceReported = false;
           this.reconnectDelayMs = this.options.reconnectInitialMs;
           this.options.logger.info(`connected to master at ${this.options.endpoint}`);
         }
@@ -211,7 +217,14 @@ export class Connection {
       // TCP connection, so a slave started before its master is served the moment the
       // master binds. Tear down only as a backstop, and queue no heartbeats meanwhile.
       const backstopMs = Math.max(this.options.reconnectMaxMs, this.options.heartbeatIntervalMs * this.options.heartbeatLiveness);
-      if (this.liveness.silentForMs() >= backstopMs) this.reconnect();
+      const silentMs = this.liveness.silentForMs();
+      if (!this.silenceReported && silentMs >= NO_ANSWER_WARN_MS) {
+        // Without this a slave pointed at the wrong port, or at something that is not a
+        // master, said nothing at all for the whole back-off.
+        this.silenceReported = true;
+        this.options.logger.warn(`no answer from a master at ${this.options.endpoint} for ${Math.round(silentMs / 1000)} s: is the master running, and is this its --bind address? (still trying)`);
+      }
+      if (silentMs >= backstopMs) this.reconnect();
       return;
     }
     if (this.liveness.isDead()) {
