@@ -37,6 +37,9 @@ import { TaskTable, type TaskEntry } from './task-table.js';
  */
 export const MAX_WINDOW_BYTES = 128 * 1024 * 1024;
 
+/** Distinct refused slave keys logged each on its own line; beyond, refusals are logged once a second (975 random keys gave 990 lines). */
+const MAX_REFUSED_KEYS_LOGGED = 50;
+
 /** How long work waits with no slave connected before the master says so, ms. */
 const NO_SLAVE_WARN_MS = 10_000;
 
@@ -89,6 +92,9 @@ export class Master {
   /** Refusals already logged (bounded), so a retrying peer is logged once. */
   private readonly refusedKeysLogged = new Set<string>();
   private refusedLogAtMs = 0;
+  /** When each slave id re-announced itself while registered, monotonic ms (last minute). */
+  private readonly rejoins = new Map<string, number[]>();
+  private readonly rejoinWarned = new Set<string>();
   /** Since when work has waited with no slave connected, monotonic ms. */
   private noSlaveSinceMs: number | undefined;
   private noSlaveWarnedAtMs = -Infinity;
@@ -496,9 +502,12 @@ export class Master {
   /** Puts every lease of a slave back in the queue (or hands it to its running backup copy) and forgets the slave. */
   private releaseSlave(slaveId: string, reason: string): void {
     this.table.dropBackupsOf(slaveId);
+    // A slave that answered nothing in its session proves nothing about its tasks: eleven
+    // peers that READY and leave at once failed images on give-backs alone.
+    const proven = (this.registry.get(slaveId)?.tasksDone ?? 0) > 0;
     for (const t of this.table.leasesOf(slaveId)) {
       // Not the task's fault: the attempt is given back (a hung task still uses up attempts by lease expiry).
-      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false);
+      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false, proven);
       this.countFailDisposition(d, slaveId, t.kind, false);
     }
     this.registry.remove(slaveId);
@@ -628,6 +637,7 @@ export class Master {
     }
     if (this.registry.get(slaveId) !== undefined) {
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
+      this.noteRejoin(slaveId);
     }
     const info = this.registry.add(ready);
     this.firstReadyMs ??= this.clock.now();
@@ -644,6 +654,24 @@ export class Master {
    * are dropped and counted here. Tasks no longer in the table are left to the table
    * (a late duplicate, or an unknown id).
    */
+  /**
+   * Warns (once per id) when a slave id announces itself again and again: two slaves
+   * started with the same --slave-id take each other's connection (ZeroMQ handover) and
+   * both keep reconnecting, with nothing else to show for it.
+   */
+  private noteRejoin(slaveId: string): void {
+    if (this.rejoinWarned.has(slaveId)) return;
+    const now = this.clock.now();
+    const recent = (this.rejoins.get(slaveId) ?? []).filter((t) => now - t < 60_000);
+    recent.push(now);
+    if (this.rejoins.size > 1000) this.rejoins.clear();
+    this.rejoins.set(slaveId, recent);
+    if (recent.length >= 3) {
+      this.rejoinWarned.add(slaveId);
+      this.logger.warn(`slave ${slaveId} announced itself ${recent.length} times within a minute while connected: are two slaves running with the same --slave-id? (each takes the other's connection)`);
+    }
+  }
+
   /** Counts a RESULT or FAIL message with answers the master refused as one dropped message. */
   private droppedAnswers(slaveId: string, refused: RefusedAnswers): void {
     if (refused.first === undefined) return;
@@ -673,7 +701,7 @@ export class Master {
     const who = r.publicKey === undefined ? 'a peer' : `slave key ${r.publicKey}${r.address === undefined ? '' : ` from ${r.address}`}`;
     const now = this.clock.now();
     const tag = `${r.publicKey ?? ''}|${r.address ?? ''}|${r.reason}`;
-    if (!this.refusedKeysLogged.has(tag) && this.refusedKeysLogged.size < 1000) {
+    if (!this.refusedKeysLogged.has(tag) && this.refusedKeysLogged.size < MAX_REFUSED_KEYS_LOGGED) {
       this.refusedKeysLogged.add(tag);
     } else if (now - this.refusedLogAtMs < 1000) {
       return;

@@ -305,13 +305,14 @@ export class TaskTable {
    * An answer for an attempt that is no longer current (the task was re-leased) only
    * counts if the task is still leased to that slave. With `countsAsAttempt` false (the
    * slave was lost or left, or refused the task because it is leaving) the attempt is given
-   * back, and the task fails only after `maxReleases` such give-backs.
+   * back, and the task fails only after `maxReleases` such give-backs (those with
+   * `countsAsRelease`: a slave that never answered anything proves nothing about the task).
    *
    * With a backup copy running: a retryable failure of the primary hands the lease to the
    * backup (`retry`, nothing requeued); a retryable failure of the backup only drops it
    * (`backup-dropped`); a non-retryable failure of either is final (the input is bad).
    */
-  fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError, countsAsAttempt = true): Disposition {
+  fail(taskId: number, attempt: number, slaveId: string | undefined, error: WireError, countsAsAttempt = true, countsAsRelease = true): Disposition {
     const t = this.tasks.get(taskId);
     if (t === undefined) return taskId < this.nextTaskId ? 'duplicate' : 'unknown';
     const b = t.backup;
@@ -325,7 +326,7 @@ export class TaskTable {
     if (t.state !== 'leased' || t.attemptsMade !== attempt || (slaveId !== undefined && t.slaveId !== slaveId)) return 'duplicate';
     if (!countsAsAttempt) {
       t.attemptsMade--;
-      t.releases++;
+      if (countsAsRelease) t.releases++;
       if (t.releases >= this.maxReleases) {
         return this.failForGood(t, { ...error, retryable: false, message: `${error.message} (the task was given back ${t.releases} times without an answer)` });
       }

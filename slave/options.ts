@@ -107,7 +107,10 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
-  positiveInt('--max-message-bytes', o.maxMessageBytes, 2 ** 31 - 1);
+  // A TASK's header alone may take 8 MiB; below 1 MiB even small images were refused in silence.
+  if (!Number.isInteger(o.maxMessageBytes) || o.maxMessageBytes < 1024 * 1024 || o.maxMessageBytes > 2 ** 31 - 1) {
+    throw InvalidArgumentError.format('--max-message-bytes', `must be an integer from 1048576 (1 MiB) to ${2 ** 31 - 1}, got ${o.maxMessageBytes}`);
+  }
   positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);
   if (!Number.isInteger(o.drainTimeoutMs) || o.drainTimeoutMs < 0 || o.drainTimeoutMs > 3_600_000) {
     throw InvalidArgumentError.format('--drain-timeout', `must be an integer from 0 to 3600000, got ${o.drainTimeoutMs}`);

@@ -63,6 +63,18 @@ describe('TaskTable', () => {
     expect(outcome?.ok === false && outcome.error.message).to.equal('slave s lost (the task was given back 5 times without an answer)');
   });
 
+  it('does not count give-backs by slaves that never answered anything (peers that READY and leave)', () => {
+    const t = new TaskTable(3, false, 5);
+    const edge = t.addImage(item(1), ['edge'], Buffer.from('x'), 0).taskIds[0]!;
+    const left = { name: 'SlaveLostError', message: 'slave left', retryable: true };
+    for (let i = 0; i < 20; i++) {
+      t.lease([edge], `peer${i}`, i, lease);
+      expect(t.fail(edge, 1, `peer${i}`, left, false, false), `give-back ${i + 1}`).to.equal('retry');
+    }
+    expect(t.task(edge)!.releases).to.equal(0);
+    expect(t.task(edge)!.attemptsMade).to.equal(0);
+  });
+
   it('counts the encoded bytes of the images it holds until each leaves the table', () => {
     const t = new TaskTable(3);
     const a = t.addImage(item(1), ['edge'], Buffer.alloc(1000), 0);
