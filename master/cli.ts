@@ -75,8 +75,10 @@ async function main(): Promise<number> {
     if (outcome.interrupted) process.stderr.write(`master: interrupted; run the same command with --resume to finish the batch\n`);
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
-      const earlier = r.imagesResumedFailed > 0 ? `${r.tasksFailed > 0 ? '; ' : ''}${r.imagesResumedFailed} image(s) already in the file had failed tasks (--overwrite runs everything again)` : '';
-      process.stderr.write(`master: ${r.tasksFailed > 0 || earlier === '' ? `${r.tasksFailed} task(s) failed` : ''}${earlier}; their errors are in ${args.options.out}\n`);
+      const what: string[] = [];
+      if (r.tasksFailed > 0 || r.imagesResumedFailed === 0) what.push(`${r.tasksFailed} task(s) failed`);
+      if (r.imagesResumedFailed > 0) what.push(`${r.imagesResumedFailed} image(s) already in the file had failed tasks (--overwrite runs everything again)`);
+      process.stderr.write(`master: ${what.join('; ')}; their errors are in ${args.options.out}\n`);
     }
     const lingerMs = args.options.metricsLingerMs;
     if (metrics !== undefined && lingerMs > 0 && !outcome.interrupted) {

@@ -8,6 +8,7 @@ import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { printable } from '../shared/peer-text.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import type { IngestItem } from './ingest/item.js';
@@ -22,7 +23,7 @@ import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planBackups, planDispatch } from './scheduler.js';
-import { SlaveRegistry } from './slave-registry.js';
+import { hasAnswered, SlaveRegistry } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable, type TaskEntry } from './task-table.js';
@@ -446,7 +447,7 @@ export class Master {
       // On a slave that has answered nothing yet, an expired lease says more about the slave
       // than the task (a peer that READYs and never reads): a give-back, not an attempt.
       const holder = slaveId === undefined ? undefined : this.registry.get(slaveId);
-      const countsAsAttempt = holder === undefined || holder.tasksDone > 0;
+      const countsAsAttempt = holder === undefined || hasAnswered(holder);
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
@@ -504,7 +505,7 @@ export class Master {
     this.table.dropBackupsOf(slaveId);
     // A slave that answered nothing in its session proves nothing about its tasks: eleven
     // peers that READY and leave at once failed images on give-backs alone.
-    const proven = (this.registry.get(slaveId)?.tasksDone ?? 0) > 0;
+    const proven = hasAnswered(this.registry.get(slaveId));
     for (const t of this.table.leasesOf(slaveId)) {
       // Not the task's fault: the attempt is given back (a hung task still uses up attempts by lease expiry).
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false, proven);
@@ -595,29 +596,29 @@ export class Master {
           }
           slave?.inFlight.delete(f.taskId);
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
-          // The error's text comes from the slave: escaped, so it cannot forge log lines.
-          const text = `${printable(f.error.name)}: ${printable(f.error.message)}`;
           if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
-          else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${text}`);
+          else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
           else {
             this.countFailDisposition(d, slaveId, f.kind);
-            this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${text}`);
+            this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
           }
         }
         this.droppedAnswers(slaveId, refused);
         break;
       }
-      case 'DISCONNECT':
+      case 'DISCONNECT': {
         if (slave === undefined) return;
+        const reason = printable(message.reason, 200);
         if (message.draining === true && slave.inFlight.size > 0) {
           slave.leaving = true;
-          this.logger.info(`slave ${slaveId} is leaving: ${printable(message.reason, 200)}`);
+          this.logger.info(`slave ${slaveId} is leaving: ${reason}`);
         } else {
-          this.logger.info(`slave ${slaveId} left: ${printable(message.reason, 200)}`);
-          this.releaseSlave(slaveId, `slave ${slaveId} left: ${printable(message.reason, 200)}`);
+          this.logger.info(`slave ${slaveId} left: ${reason}`);
+          this.releaseSlave(slaveId, `slave ${slaveId} left: ${reason}`);
         }
         return;
+      }
       case 'TASK':
         this.dropped(slaveId, 'TASK sent to the master', 'unexpected_command');
         return;
@@ -648,12 +649,6 @@ export class Master {
     this.fillIfWanted();
   }
 
-  /**
-   * Whether a RESULT/FAIL entry from `slaveId` may count: a task still in the table counts
-   * only from a slave it was sent to (possibly before its lease moved elsewhere); others
-   * are dropped and counted here. Tasks no longer in the table are left to the table
-   * (a late duplicate, or an unknown id).
-   */
   /**
    * Warns (once per id) when a slave id announces itself again and again: two slaves
    * started with the same --slave-id take each other's connection (ZeroMQ handover) and
@@ -765,11 +760,7 @@ class RefusedAnswers {
   }
 }
 
-/**
- * Peer-chosen text for a log line: quoted, at most `max` characters, with control and
- * format characters escaped (`\u001b`, `\u202e`, `\u2028`), so that a peer can neither
- * forge a log line nor drive the terminal. JSON.stringify alone leaves U+202E and U+2028 raw.
- */
-function printable(text: string, max = 64): string {
-  return JSON.stringify(text.slice(0, max)).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+/** A slave's error for a log line, escaped: its name and message come from the peer. */
+function errorText(error: WireError): string {
+  return `${printable(error.name)}: ${printable(error.message)}`;
 }

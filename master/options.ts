@@ -5,7 +5,7 @@ import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-
 import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
 import { endpointProblem } from '../shared/endpoint.js';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MASTER_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
@@ -182,7 +182,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   int('--heartbeat-liveness', o.heartbeatLiveness, 1, 100);
   int('--window', o.window, 0, 1_000_000);
   int('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);
-  int('--max-message-bytes', o.maxMessageBytes, MIN_MASTER_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
+  int('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
   for (const [kind, ms] of Object.entries(o.leaseMs)) int(`--lease (${kind})`, ms, 100, 86_400_000);
   int('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);
@@ -204,7 +204,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
  *
  * @throws {@link InvalidArgumentError} naming the option and the problem
  */
-export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'resume'>): void {
+export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite'>): void {
   checkFileTarget('--out', o.out);
   checkFileTarget('--report', o.reportFile);
   const html = reportHtmlPath(o.reportFile);

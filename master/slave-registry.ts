@@ -39,9 +39,6 @@ export interface SlaveTotals {
 }
 
 /**
- * The slaves the master knows, with their liveness and credit. Pure: time from a Clock.
- */
-/**
  * Most tasks outstanding at a slave that has not answered one yet: four images' worth of
  * `kindCount` tasks, at least 16. A real slave answers its first image within a second
  * or so and then gets all the credit it announced.
@@ -50,6 +47,18 @@ export function unprovenCredit(kindCount: number): number {
   return Math.max(16, 4 * kindCount);
 }
 
+/**
+ * Whether a slave has answered a task in its current session. Until it has, it gets only
+ * {@link unprovenCredit}, and what happens to its leases (lost, left, run out) is not held
+ * against the tasks: a peer that READYs and never reads proves nothing about them.
+ */
+export function hasAnswered(slave: SlaveInfo | undefined): boolean {
+  return slave !== undefined && slave.tasksDone > 0;
+}
+
+/**
+ * The slaves the master knows, with their liveness and credit. Pure: time from a Clock.
+ */
 export class SlaveRegistry {
   private readonly slaves = new Map<string, SlaveInfo>();
   private readonly totals = new Map<string, SlaveTotals>();
@@ -124,7 +133,7 @@ export class SlaveRegistry {
     for (const s of this.slaves.values()) {
       if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
       const announced = s.capacity + s.prefetch;
-      const limit = s.tasksDone > 0 ? announced : Math.min(announced, unproven);
+      const limit = hasAnswered(s) ? announced : Math.min(announced, unproven);
       out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity });
     }
     return out;

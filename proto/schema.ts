@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { FREE_OF_CONTROL_CHARS } from '../shared/peer-text.js';
 import { Command } from './commands.js';
 import { DetectorConfigSchema } from './detector-config.js';
 import { TASK_KINDS } from './task-kinds.js';
@@ -32,7 +33,7 @@ const Name = z.string().min(1).max(128);
  * host facts): no control or format characters, so a peer cannot forge log lines with a
  * newline or drive the terminal with ANSI escapes (a tester did both through READY).
  */
-const printable = (max: number, min = 0) => z.string().min(min).max(max).regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'control or format characters');
+const printable = (max: number, min = 0) => z.string().min(min).max(max).regex(FREE_OF_CONTROL_CHARS, 'control or format characters');
 const Kind = z.enum(TASK_KINDS);
 const Attempt = z.int().min(1).max(1000);
 const Ms = z.number().min(0).max(86_400_000);

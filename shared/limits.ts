@@ -15,5 +15,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
  */
 export const DEFAULT_MASTER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-/** Smallest `--max-message-bytes` the master takes: below this a RESULT could be refused, and the batch would stall without a word. */
-export const MIN_MASTER_MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Smallest `--max-message-bytes` master and slave take, bytes: below it a RESULT or a TASK
+ * header could be refused, and the batch would stall without a word.
+ */
+export const MIN_MAX_MESSAGE_BYTES = 1024 * 1024;

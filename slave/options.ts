@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { endpointProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
-import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
 
@@ -90,15 +90,16 @@ export function defaultSlaveOptions(): SlaveOptions {
  * @throws {@link InvalidArgumentError} naming the first invalid option
  */
 export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
+  const int = (name: string, v: number, min: number, max: number): void => {
+    if (!Number.isInteger(v) || v < min || v > max) throw InvalidArgumentError.format(name, `must be an integer from ${min} to ${max}, got ${v}`);
+  };
   const positiveInt = (name: string, v: number, max: number): void => {
-    if (!Number.isInteger(v) || v < 1 || v > max) throw InvalidArgumentError.format(name, `must be an integer from 1 to ${max}, got ${v}`);
+    int(name, v, 1, max);
   };
   const connectProblem = endpointProblem(o.connect);
   if (connectProblem !== undefined) throw InvalidArgumentError.format('--connect', connectProblem);
   positiveInt('--threads', o.threads, 256);
-  if (!Number.isInteger(o.prefetch) || o.prefetch < 0 || o.prefetch > 4096) {
-    throw InvalidArgumentError.format('--prefetch', `must be an integer from 0 to 4096, got ${o.prefetch}`);
-  }
+  int('--prefetch', o.prefetch, 0, 4096);
   if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {
     throw InvalidArgumentError.format('--slave-id', 'must be 1-64 characters of letters, digits and . : @ _ -');
   }
@@ -107,17 +108,10 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
-  // A TASK's header alone may take 8 MiB; below 1 MiB even small images were refused in silence.
-  if (!Number.isInteger(o.maxMessageBytes) || o.maxMessageBytes < 1024 * 1024 || o.maxMessageBytes > 2 ** 31 - 1) {
-    throw InvalidArgumentError.format('--max-message-bytes', `must be an integer from 1048576 (1 MiB) to ${2 ** 31 - 1}, got ${o.maxMessageBytes}`);
-  }
+  int('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
   positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);
-  if (!Number.isInteger(o.drainTimeoutMs) || o.drainTimeoutMs < 0 || o.drainTimeoutMs > 3_600_000) {
-    throw InvalidArgumentError.format('--drain-timeout', `must be an integer from 0 to 3600000, got ${o.drainTimeoutMs}`);
-  }
-  if (!Number.isInteger(o.metricsPort) || o.metricsPort < 0 || o.metricsPort > 65_535) {
-    throw InvalidArgumentError.format('--metrics-port', `must be an integer from 0 to 65535, got ${o.metricsPort}`);
-  }
+  int('--drain-timeout', o.drainTimeoutMs, 0, 3_600_000);
+  int('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);
   if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
   if ((o.curveSecretKeyFile === undefined) !== (o.masterPublicKeyFile === undefined)) {

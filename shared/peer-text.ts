@@ -1,0 +1,21 @@
+/**
+ * Text a peer chooses (slave ids, host facts, error messages, DISCONNECT reasons) reaches
+ * the master's log, progress and report. Control and format characters (Unicode Cc, Cf,
+ * Zl, Zp) in it could forge a log line with a newline, drive the terminal with ANSI
+ * escapes or reverse text with U+202E; a tester did each of these.
+ */
+
+/** One control or format character (Unicode Cc, Cf, Zl, Zp). */
+export const CONTROL_OR_FORMAT_CHAR = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** Matches text without any control or format character (for schemas of peer text). */
+export const FREE_OF_CONTROL_CHARS = new RegExp(`^[^${CONTROL_OR_FORMAT_CHAR.source.slice(1, -1)}]*$`, 'u');
+
+/**
+ * Peer-chosen text for a log line: quoted, at most `max` characters, with control and
+ * format characters escaped (`\u001b`, `\u202e`, `\u2028`). JSON.stringify alone leaves
+ * U+202E and U+2028 raw.
+ */
+export function printable(text: string, max = 64): string {
+  return JSON.stringify(text.slice(0, max)).replace(new RegExp(CONTROL_OR_FORMAT_CHAR.source, 'gu'), (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
