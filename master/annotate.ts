@@ -7,11 +7,12 @@
  * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
  * differ from OpenCV's).
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
 
@@ -19,7 +20,8 @@ import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } f
 const GREEN = new cv.Vec3(0, 200, 0);
 const BLUE = new cv.Vec3(255, 64, 0);
 const RED = new cv.Vec3(0, 0, 255);
-const YELLOW = [0, 255, 255];
+const YELLOW = new cv.Vec3(0, 255, 255);
+const DARK_GREY = new cv.Vec3(40, 40, 40);
 const WHITE = new cv.Vec3(255, 255, 255);
 const BLACK = new cv.Vec3(0, 0, 0);
 const FONT = cv.FONT_HERSHEY_SIMPLEX;
@@ -28,7 +30,7 @@ const EDGE_ALPHA = 0.5;
 const JPEG_QUALITY = 90;
 
 /** Contact sheet layout. */
-export const CONTACT_SHEET = { file: 'contact-sheet.jpg', thumbWidth: 240, columns: 4, max: 16 } as const;
+export const CONTACT_SHEET = { file: 'contact-sheet.jpg', thumbWidth: 240, thumbMaxHeight: 480, columns: 4, max: 16 } as const;
 
 interface Thumb {
   detections: number;
@@ -55,29 +57,10 @@ export function annotatedName(record: Pick<ImageRecord, 'source' | 'frame'>): st
   return `${sanitizedBase(record.source)}${frame}.jpg`;
 }
 
-/**
- * `mkdir -p`, without Node's `mkdirSync(dir, { recursive: true })`, which loops forever at
- * full CPU when the kernel answers ENOENT for a directory whose parent exists
- * (`--annotate /proc/x` hung a master beyond SIGTERM).
- *
- * @throws the `mkdir` error (ENOENT, EACCES, EEXIST for a file in the way, ...)
- */
-export function makeDirectory(dir: string): void {
-  try {
-    mkdirSync(dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
-    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
-  }
-  makeDirectory(dirname(dir));
-  mkdirSync(dir);
-}
-
 /** Writes annotated copies of completed images and, at {@link Annotator.finish}, a contact sheet. */
 export class Annotator {
-  private readonly used = new Set<string>();
+  // The contact sheet's name is taken: an input called contact-sheet.jpg gets contact-sheet-2.jpg.
+  private readonly used = new Set<string>([CONTACT_SHEET.file]);
   private readonly thumbs: Thumb[] = [];
   private seq = 0;
   /** Annotated copies written. */
@@ -101,6 +84,9 @@ export class Annotator {
       this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
       return;
     }
+    // Every task failed (e.g. "JPEG is truncated"): nothing to draw, and a picture of what
+    // OpenCV made of the bytes would contradict the record.
+    if (!(['object', 'face', 'edge', 'corner'] as const).some((k) => success(record[k]) !== undefined)) return;
     try {
       this.annotate(record, bytes);
     } catch (err) {
@@ -123,13 +109,13 @@ export class Annotator {
         const height = Math.max(...sorted.slice(r * columns, (r + 1) * columns).map((t) => t.mat.rows));
         rowTop.push((rowTop[r] ?? 0) + height + gap);
       }
-      const sheet = new cv.Mat(rowTop[rows] ?? gap, cols * thumbWidth + (cols + 1) * gap, cv.CV_8UC3, [40, 40, 40]);
+      const sheet = filled(rowTop[rows] ?? gap, cols * thumbWidth + (cols + 1) * gap, DARK_GREY);
       sorted.forEach((t, i) => {
         const x = gap + (i % columns) * (thumbWidth + gap);
         const y = rowTop[Math.floor(i / columns)] ?? 0;
         t.mat.copyTo(sheet.getRegion(new cv.Rect(x, y, t.mat.cols, t.mat.rows)));
       });
-      writeFileSync(join(this.dir, CONTACT_SHEET.file), cv.imencode('.jpg', sheet, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+      writeReplacing(join(this.dir, CONTACT_SHEET.file), cv.imencode('.jpg', sheet, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     } catch (err) {
       this.logger.warn(`annotate: could not write the contact sheet: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -149,7 +135,7 @@ export class Annotator {
       const k = new cv.Size(this.edge.blurKernelPx, this.edge.blurKernelPx);
       const grey = image.cvtColor(cv.COLOR_BGR2GRAY);
       const edges = grey.gaussianBlur(k, this.edge.blurSigma, this.edge.blurSigma, cv.BORDER_REFLECT_101).canny(this.edge.lowThreshold, this.edge.highThreshold, 3, false);
-      const yellow = new cv.Mat(image.rows, image.cols, cv.CV_8UC3, YELLOW);
+      const yellow = filled(image.rows, image.cols, YELLOW);
       image.addWeighted(1 - EDGE_ALPHA, yellow, EDGE_ALPHA, 0, -1).copyTo(image, edges);
     }
     const corner = success(record.corner) as ({ points: { x: number; y: number }[] } & KindSuccess) | undefined;
@@ -166,7 +152,7 @@ export class Annotator {
     const name = basename(record.source);
     label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
 
-    writeFileSync(join(this.dir, this.uniqueName(annotatedName(record))), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    writeReplacing(join(this.dir, this.uniqueName(annotatedName(record))), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
   }
@@ -191,15 +177,39 @@ export class Annotator {
       });
       if ((this.thumbs[worst]?.detections ?? 0) >= detections) return;
     }
-    const width = CONTACT_SHEET.thumbWidth;
-    const height = Math.max(1, Math.round((image.rows * width) / image.cols));
-    const mat = image.resize(new cv.Size(width, height), 0, 0, cv.INTER_AREA);
+    // Scaled to fit thumbWidth x thumbMaxHeight and centred on a canvas thumbWidth wide: a
+    // 10x20000 image made a 10,000 px tall sheet row (3.7 GB, then over OpenCV's size limit).
+    const { thumbWidth, thumbMaxHeight } = CONTACT_SHEET;
+    const scale = Math.min(thumbWidth / image.cols, thumbMaxHeight / image.rows);
+    const width = Math.max(1, Math.round(image.cols * scale));
+    const height = Math.max(1, Math.round(image.rows * scale));
+    const mat = filled(Math.max(height, 24), thumbWidth, DARK_GREY);
+    image.resize(new cv.Size(width, height), 0, 0, cv.INTER_AREA).copyTo(mat.getRegion(new cv.Rect(Math.floor((thumbWidth - width) / 2), 0, width, height)));
     const text = `${frame === undefined ? name : `${name} f${frame}`}: ${detections}`;
-    label(mat, text, 0, height, BLACK, 0.4, 1, true, true);
+    label(mat, text, 0, mat.rows, BLACK, 0.4, 1, true, true);
     const thumb = { detections, seq, mat };
     if (worst >= 0) this.thumbs[worst] = thumb;
     else this.thumbs.push(thumb);
   }
+}
+
+/**
+ * Writes `bytes` as `path` through a temporary file renamed over it: a symbolic link at
+ * `path` is replaced, never written through (a link in the annotate folder to an input
+ * image had that image overwritten), and a reader never sees half a file.
+ */
+function writeReplacing(path: string, bytes: Buffer): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, bytes);
+  renameSync(temporary, path);
+}
+
+/**
+ * A BGR image of one colour. Not `new cv.Mat(rows, cols, type, [b, g, r])`: the binding
+ * fills that pixel by pixel from JavaScript, 1.6 s for a 4K frame (`setTo`: 2 ms).
+ */
+function filled(rows: number, cols: number, colour: typeof YELLOW): Mat {
+  return new cv.Mat(rows, cols, cv.CV_8UC3).setTo(colour);
 }
 
 /**

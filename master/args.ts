@@ -1,6 +1,6 @@
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { singleValued, withUsageStrings } from '../shared/cli-args.js';
+import { singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -17,6 +17,9 @@ export interface MasterArgs {
   warnings: string[];
 }
 
+/** Leases below this draw a warning, ms: a big image's face task can take seconds on a Pi. */
+const SHORT_LEASE_MS = 5_000;
+
 /** Options of `master` itself (every command). */
 const MASTER_GLOBAL_OPTIONS = singleValued({
   'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
@@ -26,7 +29,7 @@ const MASTER_GLOBAL_OPTIONS = singleValued({
 /** Options of `master run` (also the settings a `--config` file may hold, by these names). */
 function masterRunOptions(d: MasterOptions) {
   return singleValued({
-    tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')})` },
+    tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')}; noop: no work, for measuring dispatch overhead)` },
     out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
     report: { type: 'string', description: 'timing report file (JSON, and an HTML copy beside it) (default: OUT.report.json); an existing file that is not a report is replaced only with --overwrite' },
     resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
@@ -78,17 +81,17 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
         .options(masterRunOptions(d))
         .epilog('An option given twice takes its last value.'),
     )
-    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public); see keygen --help', (y) => keygenOptions(y, 'master'))
+    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public)', (y) => keygenOptions(y, 'master'))
     .options(MASTER_GLOBAL_OPTIONS)
     .config(config ?? {})
     // Words after `--` go to argv['--'] (inputs of `run`), not to the command's positionals.
-    .parserConfiguration({ 'populate--': true })
+    .parserConfiguration({ 'populate--': true, 'camel-case-expansion': false })
     .demandCommand(1, 'give a command: run or keygen')
     .strict()
     .strictCommands()
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      process.stderr.write(`master: ${msg || err.message}\nRun \`master run --help\` for the options.\n`);
+      writeUsageError('master', msg || err.message, argv, argv[0] === 'keygen' ? 'master keygen --help' : 'master run --help');
       process.exit(2);
     })
     .help()
@@ -147,6 +150,12 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   if (localSlaves === 0 && a['local-threads'] !== undefined) {
     warnings.push(`--local-threads ${options.localThreads} has no effect with --local-slaves 0: no slave is started on this machine`);
   }
+  // A lease shorter than the task: every copy is given back and sent again until the task
+  // fails (--lease face=100 failed every face task although the slave answered each late).
+  const short = options.kinds.filter((k) => options.leaseMs[k] < SHORT_LEASE_MS).map((k) => `${k}=${options.leaseMs[k]}`);
+  if (short.length > 0) {
+    warnings.push(`--lease ${short.join(',')} ms is shorter than such a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks not answered within it are given back and run again, and can fail`);
+  }
   return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'], warnings };
 }
 
@@ -178,7 +187,7 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
     maxImageBytes: a['max-image-bytes'] as number,
     maxMessageBytes: a['max-message-bytes'] as number,
     progress: a['progress'] as MasterOptions['progress'],
-    logLevel: a['log-level'] as string,
+    logLevel: a['log-level'] as LogLevel,
     logJson: a['log-json'] as boolean,
     metricsPort: a['metrics-port'] as number,
     metricsHost: a['metrics-host'] as string,

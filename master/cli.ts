@@ -1,9 +1,10 @@
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
+import { writeUsageError } from '../shared/cli-args.js';
 import { runKeygen } from '../shared/keygen-cli.js';
-import { createLogger } from '../shared/logger.js';
-import { startMetricsServer } from '../shared/metrics-server.js';
+import { createLogger, surviveClosedOutput } from '../shared/logger.js';
+import { startMetricsServer, type MetricsServer } from '../shared/metrics-server.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
@@ -12,18 +13,26 @@ import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 
 async function main(): Promise<number> {
+  surviveClosedOutput();
   let args;
   try {
     args = await buildMasterArgs(hideBin(process.argv));
   } catch (err) {
     if (err instanceof InvalidArgumentError) {
-      process.stderr.write(`master: ${err.message}\n`);
+      writeUsageError('master', err.message, hideBin(process.argv));
       return MASTER_EXIT.usage;
     }
     throw err;
   }
   if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
+  // The closing lines on stderr: plain `master: ...` text, or log records under --log-json
+  // (whose readers expect every stderr line to be JSON).
+  const logJson = args.logJson;
+  const notice = (level: 'warn' | 'error', text: string): void => {
+    if (logJson) logger[level](text);
+    else process.stderr.write(`master: ${text}\n`);
+  };
   for (const warning of args.warnings) logger.warn(warning);
   if (!isLoopbackEndpoint(args.options.bind) && !curveEnabled(args.options)) {
     logger.warn(
@@ -31,10 +40,14 @@ async function main(): Promise<number> {
         'anyone who can reach it can take tasks, read the images in them and send forged results. Use CURVE keys (master keygen) instead',
     );
   }
-  const progress = createProgress(args.options.progress);
+  // Under --log-json every stderr line is a record, the plain progress lines too.
+  const progress = createProgress(args.options.progress, undefined, logJson ? (line) => { logger.info(line); } : undefined);
   const master = new Master(args.options, logger, systemClock, progress);
   if (args.options.metricsPort > 0) master.metrics.collectDefaults();
-  const metrics = await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: master.metrics.registry, logger });
+  let metrics: MetricsServer | undefined;
+  const startMetrics = async (): Promise<void> => {
+    metrics = await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: master.metrics.registry, logger });
+  };
   /** Set while the final metrics are served after the batch: a signal ends that wait. */
   let endLinger: (() => void) | undefined;
   let signals = 0;
@@ -70,15 +83,15 @@ async function main(): Promise<number> {
       .catch(() => undefined);
   }
   try {
-    const outcome = await master.run();
+    const outcome = await master.run(startMetrics);
     process.stdout.write(`${formatReport(outcome.report, outcome.interrupted)}\n`);
-    if (outcome.interrupted) process.stderr.write(`master: interrupted; run the same command with --resume to finish the batch\n`);
+    if (outcome.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
       const what: string[] = [];
       if (r.tasksFailed > 0 || r.imagesResumedFailed === 0) what.push(`${r.tasksFailed} task(s) failed`);
       if (r.imagesResumedFailed > 0) what.push(`${r.imagesResumedFailed} image(s) already in the file had failed tasks (--overwrite runs everything again)`);
-      process.stderr.write(`master: ${what.join('; ')}; their errors are in ${args.options.out}\n`);
+      notice('warn', `${what.join('; ')}; their errors are in ${args.options.out}`);
     }
     const lingerMs = args.options.metricsLingerMs;
     if (metrics !== undefined && lingerMs > 0 && !outcome.interrupted) {
@@ -94,7 +107,7 @@ async function main(): Promise<number> {
     return outcome.exitCode;
   } catch (err) {
     if (err instanceof InvalidArgumentError || err instanceof InputError) {
-      process.stderr.write(`master: ${err.message}\n`);
+      notice('error', err.message);
       return MASTER_EXIT.usage;
     }
     logger.fatal((err as Error).message);

@@ -1,4 +1,5 @@
 import { closeSync, createReadStream, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { itemKey } from './ingest/item.js';
@@ -13,6 +14,14 @@ export interface BatchHeader {
   startedAt: string;
   /** Settings that change results; a resume must use the same. */
   settings: Record<string, unknown>;
+  /**
+   * Working directory of the run that started the batch (absolute): relative `source`
+   * paths in the file are relative to it. Absent in files of older versions (then the
+   * resuming run's directory is assumed).
+   */
+  cwd?: string;
+  /** The inputs the batch was started with, as absolute paths (absent in older files). */
+  inputs?: string[];
 }
 
 /** Default interval between write-outs of buffered records, ms. */
@@ -58,9 +67,10 @@ export class Journal {
   /**
    * Opens a results file.
    *
-   * - new file (or `overwrite`): writes the header;
+   * - new file (or `overwrite`): writes the header (`created` is then true);
    * - existing file with `resume`: checks its header's settings equal `header.settings`,
-   *   cuts a torn last line, and returns the keys of the images already recorded;
+   *   cuts a torn last line, and returns the keys of the images already recorded (by
+   *   absolute path: see {@link readJournal}) and the file's header;
    * - existing file otherwise: refuses.
    *
    * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
@@ -72,7 +82,7 @@ export class Journal {
     mode: { resume: boolean; overwrite: boolean },
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
-  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number }> {
+  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean }> {
     const exists = existsSync(path) && fstatSize(path) > 0;
     if (exists && !mode.overwrite) {
       if (!mode.resume) {
@@ -87,12 +97,12 @@ export class Journal {
       const fd = openSync(path, 'r+');
       ftruncateSync(fd, validBytes);
       closeSync(fd);
-      return { journal: new Journal(path, openSync(path, 'a'), flushMs, syncMs), done, failedBefore: failed };
+      return { journal: new Journal(path, openSync(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false };
     }
     const fd = openSync(path, 'w');
     writeSync(fd, `${JSON.stringify(header)}\n`);
     fdatasyncSync(fd);
-    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0 };
+    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true };
   }
 
   /**
@@ -167,8 +177,8 @@ export class Journal {
  */
 export function settingsChanges(before: unknown, now: unknown, path = ''): string[] {
   if (path === 'tasks' && Array.isArray(before) && Array.isArray(now)) {
-    before = [...(before as unknown[])].map(String).sort();
-    now = [...(now as unknown[])].map(String).sort();
+    const sorted = (v: unknown[]): string => JSON.stringify(v.map(String).sort());
+    if (sorted(before as unknown[]) === sorted(now as unknown[])) return [];
   }
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObject(before) && isObject(now)) {
@@ -177,8 +187,11 @@ export function settingsChanges(before: unknown, now: unknown, path = ''): strin
   }
   const a = before === undefined ? 'unset' : JSON.stringify(before);
   const b = now === undefined ? 'unset' : JSON.stringify(now);
-  return a === b ? [] : [`${path === '' ? 'settings' : path}: ${a} -> ${b}`];
+  return a === b ? [] : [`${path === '' ? 'settings' : (SETTING_FLAGS[path] ?? path)}: ${a} -> ${b}`];
 }
+
+/** The command-line flag of each setting in the batch header, as the user knows it; the detector parameters have none. */
+const SETTING_FLAGS: Record<string, string> = { tasks: '--tasks', every: '--every', frameFormat: '--frame-format', jpegQuality: '--jpeg-quality' };
 
 function fstatSize(path: string): number {
   const fd = openSync(path, 'r');
@@ -190,8 +203,10 @@ function fstatSize(path: string): number {
 }
 
 /**
- * Reads a results file: its header, the keys of recorded images, and the byte length of
- * its complete lines (a torn last line, from a crash mid-write, is not counted).
+ * Reads a results file: its header, the keys of recorded images (`ABSOLUTE-SOURCE` or
+ * `ABSOLUTE-SOURCE#FRAME`, relative sources resolved against the header's `cwd`), and
+ * the byte length of its complete lines (a torn last line, from a crash mid-write, is not
+ * counted).
  */
 export async function readJournal(path: string): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number }> {
   const done = new Set<string>();
@@ -226,7 +241,8 @@ export async function readJournal(path: string): Promise<{ previous: BatchHeader
     const o = parsed as { type?: unknown; source?: unknown; frame?: unknown; ok?: unknown };
     if (o.type === 'batch') previous ??= parsed as BatchHeader;
     else if (o.type === 'image' && typeof o.source === 'string') {
-      done.add(itemKey(o.source, typeof o.frame === 'number' ? o.frame : undefined));
+      // By absolute path, so a resume may name the inputs another way (`cam1/`, `/archive/cam1`).
+      done.add(itemKey(resolve(previous?.cwd ?? process.cwd(), o.source), typeof o.frame === 'number' ? o.frame : undefined));
       if (o.ok === false) failed++;
     }
   }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isRunning } from '../shared/child-process.js';
-import type { Logger } from '../shared/logger.js';
+import { relayLogLines, type Logger } from '../shared/logger.js';
 
 const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
 
@@ -66,7 +66,9 @@ export class LocalSlaves {
         '--exit-with-parent',
         ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
       ];
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      // Their log lines go through this process's, so a progress bar can make room for them.
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      relayLogLines(proc.stderr);
       proc.on('exit', (code, signal) => {
         if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
           o.logger.warn(`local slave ${i + 1} exited (${signal ?? `code ${code ?? '?'}`})`);

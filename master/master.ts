@@ -1,4 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
@@ -8,13 +11,14 @@ import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { isWithin } from '../shared/path-within.js';
 import { printable } from '../shared/peer-text.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
-import type { IngestItem } from './ingest/item.js';
+import { itemKey, type IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
-import type { Annotator } from './annotate.js';
+import { AnnotatorProcess } from './annotate-process.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
@@ -41,6 +45,8 @@ export const MAX_WINDOW_BYTES = 128 * 1024 * 1024;
 /** Distinct refused slave keys logged each on its own line; beyond, refusals are logged once a second (975 random keys gave 990 lines). */
 const MAX_REFUSED_KEYS_LOGGED = 50;
 
+/** The slave's command-line entry point in this checkout. */
+const SLAVE_SCRIPT = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
 /** How long work waits with no slave connected before the master says so, ms. */
 const NO_SLAVE_WARN_MS = 10_000;
 
@@ -86,7 +92,7 @@ export class Master {
   private readonly table: TaskTable;
   private readonly registry: SlaveRegistry;
   /** Writes annotated copies (`--annotate`), created in {@link Master.run}. */
-  private annotator: Annotator | undefined;
+  private annotator: AnnotatorProcess | undefined;
   private router: MasterRouter | undefined;
   /** Throw-away keys of the local slaves, when CURVE is on. */
   private localKeys: EphemeralClientKeys | undefined;
@@ -121,6 +127,8 @@ export class Master {
   private readonly timeline = new Timeline();
   /** When the first slave announced itself, monotonic ms (processing starts there). */
   private firstReadyMs: number | undefined;
+  /** Set when resuming in another directory than the batch started in: record absolute sources. */
+  private absoluteSources = false;
   /** The endpoint actually bound, once started. */
   endpoint = '';
 
@@ -140,10 +148,13 @@ export class Master {
   /**
    * Runs the batch to the end (or until {@link Master.stop}).
    *
+   * @param checked - called once the inputs, the keys and the results file have been
+   *   checked, before the master binds its socket (the CLI starts `/metrics` there, so a
+   *   usage error never opens a port first)
    * @throws {@link InputError} for a missing input, {@link InvalidArgumentError} for a
    *   results-file conflict, Error when the endpoint cannot be bound
    */
-  async run(): Promise<BatchOutcome> {
+  async run(checked?: () => Promise<void>): Promise<BatchOutcome> {
     const o = this.options;
     if (this.source === undefined) {
       await checkInputs(o.inputs);
@@ -156,20 +167,31 @@ export class Master {
       protocol: PROTOCOL_VERSION,
       startedAt: new Date().toISOString(),
       settings: { tasks: o.kinds, every: o.every, frameFormat: o.frameFormat, jpegQuality: o.jpegQuality, detectors: o.detectors },
+      cwd: process.cwd(),
+      inputs: o.inputs.map((input) => resolve(input)),
     };
-    if (o.annotate !== undefined) {
-      // Loaded only when asked for: it brings OpenCV (about 90 MB) into the master.
-      const { Annotator } = await import('./annotate.js');
-      this.annotator = new Annotator(o.annotate, o.detectors.edge, this.logger);
-    }
+    if (o.annotate !== undefined) this.annotator = new AnnotatorProcess(o.annotate, o.detectors.edge, this.logger, o.logLevel, o.logJson);
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
     this.journal = opened.journal;
     this.done = opened.done;
     this.failedBefore = opened.failedBefore;
+    // Relative sources in the file are relative to the directory the batch started in; from
+    // another one, this run records absolute paths so the file stays unambiguous.
+    const startedIn = opened.previous?.cwd;
+    this.absoluteSources = startedIn !== undefined && startedIn !== process.cwd();
+    if (this.absoluteSources) this.logger.info(`resuming from another directory than ${startedIn}, where the batch started: new records get absolute paths`);
+    // Resumed without some of the batch's inputs: their images left to do would be left out
+    // in silence, and the run would end "finished" with exit 0.
+    const named = header.inputs ?? [];
+    const left = (opened.previous?.inputs ?? []).filter((input) => !named.some((n) => isWithin(input, n)));
+    if (left.length > 0) {
+      this.logger.warn(`${o.out} was started with input(s) this run does not name: ${left.join(', ')}; images of theirs not yet done stay undone (name every input of the batch to finish it)`);
+    }
     if (this.done.size > 0) {
       const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';
       this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped${failed}`);
     }
+    await checked?.();
 
     this.router = new MasterRouter({
       bind: o.bind,
@@ -195,6 +217,9 @@ export class Master {
       this.endpoint = await this.router.bind();
     } catch (err) {
       this.journal.close();
+      // A results file holding only this run's header would make the same command, run
+      // again once the port is free, fail with "already exists".
+      if (opened.created) rmSync(o.out, { force: true });
       this.localKeys?.cleanup();
       throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}`, { cause: err });
     }
@@ -216,7 +241,7 @@ export class Master {
       this.localSlaves.start();
       this.logger.info(`started ${o.localSlaves} local slave(s) with ${o.localThreads} worker(s) each`);
     } else {
-      this.logger.info(`waiting for slaves: start \`slave --connect ${this.endpoint}\` on each machine`);
+      this.logger.info(`waiting for slaves: start \`${this.slaveCommand()}\` on each machine`);
     }
 
     const items =
@@ -259,13 +284,14 @@ export class Master {
     this.stopping = true;
     const wallMs = this.clock.now() - this.startedMs;
     this.drainCompleted();
-    this.annotator?.finish();
     this.journal?.close();
     this.progress?.stop();
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
     await this.router?.close(500);
     await this.localSlaves?.stop();
+    // After the slaves are let go: no heartbeats go out from here on.
+    await this.annotator?.finish();
     this.localKeys?.cleanup();
     await this.ingest?.return?.(undefined);
     const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out, this.options.kinds);
@@ -303,7 +329,10 @@ export class Master {
   private wantsMoreInput(): boolean {
     if (this.ingestDone || this.stopping) return false;
     const images = this.table.imageCount;
-    return images < this.windowSize() && (images === 0 || this.table.bytesHeld < MAX_WINDOW_BYTES);
+    // Images handed to the annotator and not drawn yet count too: a slow --annotate slows
+    // the reading of inputs rather than piling images up in memory.
+    // With no image in the table bytesHeld is 0, so one image of any size still gets in.
+    return images < this.windowSize() && this.table.bytesHeld + (this.annotator?.pendingBytes ?? 0) < MAX_WINDOW_BYTES;
   }
 
   /** Starts {@link Master.fill} unless it runs already or has nothing to do (no promise made then). */
@@ -331,7 +360,14 @@ export class Master {
         }
         const item = next.value;
         this.itemsFound++;
-        if (this.done.has(item.key)) continue;
+        if (this.done.size > 0 || this.absoluteSources) {
+          const absolute = resolve(item.source);
+          if (this.done.has(itemKey(absolute, item.frame))) continue;
+          if (this.absoluteSources) {
+            item.source = absolute;
+            item.key = itemKey(absolute, item.frame);
+          }
+        }
         let bytes: Buffer | undefined;
         let error: WireError | undefined;
         if (item.error !== undefined) error = toWireError(new InputError(item.error));
@@ -481,7 +517,22 @@ export class Master {
     this.noSlaveSinceMs ??= now;
     if (now - this.noSlaveSinceMs < NO_SLAVE_WARN_MS || now - this.noSlaveWarnedAtMs < 60_000) return;
     this.noSlaveWarnedAtMs = now;
-    this.logger.warn(`no slave connected for ${Math.round((now - this.noSlaveSinceMs) / 1000)} s; ${this.table.imageCount} image(s) wait: start \`slave --connect ${this.endpoint}\``);
+    this.logger.warn(`no slave connected for ${Math.round((now - this.noSlaveSinceMs) / 1000)} s; ${this.table.imageCount} image(s) wait: start \`${this.slaveCommand()}\``);
+  }
+
+  /**
+   * The command that starts a slave for this master (as the README runs it, from a
+   * checkout of the project), for the log: a wildcard address
+   * (`0.0.0.0`, `[::]`) becomes this host's name, and with CURVE the key flags are named
+   * (the slave's own `.key`, and the `.pub` beside the master's `.key`).
+   */
+  private slaveCommand(): string {
+    const endpoint = this.endpoint.replace(/^tcp:\/\/(0\.0\.0\.0|\[::\]|\*):/, `tcp://${hostname()}:`);
+    const key = this.options.curveSecretKeyFile;
+    const curve = key === undefined ? '' : ` --curve-secret-key SLAVE.key --master-public-key ${basename(key).replace(/\.key$/, '')}.pub`;
+    // bin/slave.js of this checkout, as the README runs it; absolute when started elsewhere.
+    const script = relative(process.cwd(), SLAVE_SCRIPT);
+    return `node ${script.startsWith('..') || isAbsolute(script) ? SLAVE_SCRIPT : script} --connect ${endpoint}${curve}`;
   }
 
   private reportProgress(): void {
@@ -692,17 +743,18 @@ export class Master {
 
   /** A peer failed the CURVE handshake or ZAP: counted; each (key, address, reason) logged once, repeats at most once a second. */
   private onRefused(r: Refusal): void {
-    this.stats.slavesRefused++;
+    this.stats.handshakesRefused++;
     const who = r.publicKey === undefined ? 'a peer' : `slave key ${r.publicKey}${r.address === undefined ? '' : ` from ${r.address}`}`;
     const now = this.clock.now();
     const tag = `${r.publicKey ?? ''}|${r.address ?? ''}|${r.reason}`;
     if (!this.refusedKeysLogged.has(tag) && this.refusedKeysLogged.size < MAX_REFUSED_KEYS_LOGGED) {
       this.refusedKeysLogged.add(tag);
     } else if (now - this.refusedLogAtMs < 1000) {
+      this.logger.debug(`refused ${who}: ${r.reason} (${this.stats.handshakesRefused} refused so far)`);
       return;
     }
     this.refusedLogAtMs = now;
-    this.logger.warn(`refused ${who}: ${r.reason} (${this.stats.slavesRefused} refused so far)`);
+    this.logger.warn(`refused ${who}: ${r.reason} (${this.stats.handshakesRefused} refused so far)`);
   }
 
   private onRejected(slaveId: string, error: ProtocolError): void {

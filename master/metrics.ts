@@ -81,7 +81,7 @@ export class MasterMetrics {
     total('cctv_slaves_lost_total', 'Slaves declared dead after missing heartbeats.', () => stats.slavesLost);
     total('cctv_backup_tasks_total', 'Backup copies of in-flight tasks sent to idle slaves at the end of a batch (MapReduce section 3.6).', () => stats.backupTasks);
     total('cctv_duplicates_dropped_total', 'Results or failures for tasks already finished, dropped.', () => stats.duplicatesDropped);
-    total('cctv_slaves_refused_total', 'CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key).', () => stats.slavesRefused);
+    total('cctv_handshakes_refused_total', 'CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key).', () => stats.handshakesRefused);
     total('cctv_image_bytes_read_total', 'Encoded image bytes read from the inputs.', () => stats.imageBytesRead);
     total('cctv_image_bytes_sent_total', 'Encoded image bytes put in TASK messages (retries count again).', () => stats.imageBytesSent);
     total('cctv_bytes_sent_total', 'Bytes the master sent on its socket, all message parts.', () => router()?.bytesSent ?? 0);

@@ -1,15 +1,19 @@
-import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import fg from 'fast-glob';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
 import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
 import { endpointProblem } from '../shared/endpoint.js';
-import { InvalidArgumentError } from '../shared/errors.js';
+import { InvalidArgumentError, requireInteger } from '../shared/errors.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
+import type { LogLevel } from '../shared/logger.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
+import { isWithin } from '../shared/path-within.js';
 import { reportHtmlPath } from './report.js';
+import { mediaType } from './ingest/extensions.js';
 
 /** Default endpoint: loopback only, so a master without keys is not open to the network. */
 export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
@@ -82,7 +86,8 @@ export interface MasterOptions {
   detectors: DetectorConfig;
   /** Progress display. @defaultValue auto (a bar on a terminal, plain lines otherwise) */
   progress: 'auto' | 'bar' | 'plain' | 'none';
-  logLevel: string;
+  /** Log verbosity (passed on to local slaves and the annotator). @defaultValue info */
+  logLevel: LogLevel;
   /** Log one JSON object per line (passed on to local slaves). @defaultValue false */
   logJson: boolean;
   /** Port of the Prometheus `/metrics` endpoint; 0 = none. @defaultValue 9464 */
@@ -157,15 +162,13 @@ export function curveEnabled(o: Pick<MasterOptions, 'curveSecretKeyFile' | 'allo
  * @throws {@link InvalidArgumentError} naming the first invalid option and its allowed range
  */
 export function validateMasterOptions(o: MasterOptions): MasterOptions {
-  const int = (name: string, v: number, min: number, max: number): void => {
-    if (!Number.isInteger(v) || v < min || v > max) throw InvalidArgumentError.format(name, `must be an integer from ${min} to ${max}, got ${v}`);
-  };
   if (o.inputs.length === 0) throw InvalidArgumentError.format('INPUT', 'is required: give image files, directories, globs or video files');
   if (o.kinds.length === 0) throw InvalidArgumentError.format('--tasks', 'must name at least one task kind');
   const bindProblem = endpointProblem(o.bind);
   if (bindProblem !== undefined) throw InvalidArgumentError.format('--bind', bindProblem);
   if ((o.curveSecretKeyFile === undefined) !== (o.allowKeys === undefined)) {
-    throw InvalidArgumentError.format(o.allowKeys === undefined ? '--curve-secret-key' : '--allow-keys', 'needs --curve-secret-key and --allow-keys together (CURVE needs the master key and the slaves it admits)');
+    const [given, missing] = o.allowKeys === undefined ? ['--curve-secret-key', '--allow-keys'] : ['--allow-keys', '--curve-secret-key'];
+    throw InvalidArgumentError.format(given, `needs ${missing} too (CURVE needs the master key and the slaves it admits)`);
   }
   if (!isLoopbackEndpoint(o.bind) && !o.allowInsecure && !curveEnabled(o)) {
     throw InvalidArgumentError.format(
@@ -173,21 +176,21 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
       `${o.bind} is reachable from the network, and without encryption anyone who can reach it could take tasks (and the images in them); give CURVE keys (--curve-secret-key, --allow-keys) or pass --allow-insecure to accept that risk`,
     );
   }
-  int('--every', o.every, 1, 1_000_000);
-  int('--jpeg-quality', o.jpegQuality, 1, 100);
-  int('--local-slaves', o.localSlaves, 0, 64);
-  int('--local-threads', o.localThreads, 1, 256);
-  int('--max-attempts', o.maxAttempts, 1, 100);
-  int('--heartbeat-interval', o.heartbeatIntervalMs, 10, 600_000);
-  int('--heartbeat-liveness', o.heartbeatLiveness, 1, 100);
-  int('--window', o.window, 0, 1_000_000);
-  int('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);
-  int('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
-  for (const [kind, ms] of Object.entries(o.leaseMs)) int(`--lease (${kind})`, ms, 100, 86_400_000);
-  int('--metrics-port', o.metricsPort, 0, 65_535);
+  requireInteger('--every', o.every, 1, 1_000_000);
+  requireInteger('--jpeg-quality', o.jpegQuality, 1, 100);
+  requireInteger('--local-slaves', o.localSlaves, 0, 64);
+  requireInteger('--local-threads', o.localThreads, 1, 256);
+  requireInteger('--max-attempts', o.maxAttempts, 1, 100);
+  requireInteger('--heartbeat-interval', o.heartbeatIntervalMs, 10, 600_000);
+  requireInteger('--heartbeat-liveness', o.heartbeatLiveness, 1, 100);
+  requireInteger('--window', o.window, 0, 1_000_000);
+  requireInteger('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);
+  requireInteger('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
+  for (const [kind, ms] of Object.entries(o.leaseMs)) requireInteger(`--lease (${kind})`, ms, 100, 86_400_000);
+  requireInteger('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);
   if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
-  int('--metrics-linger', o.metricsLingerMs, 0, 3_600_000);
+  requireInteger('--metrics-linger', o.metricsLingerMs, 0, 3_600_000);
   if (o.annotate?.trim() === '') throw InvalidArgumentError.format('--annotate', 'must name a folder');
   if (o.resume && o.overwrite) throw InvalidArgumentError.format('--resume', 'and --overwrite cannot be used together');
   checkOutputPaths(o);
@@ -204,11 +207,12 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
  *
  * @throws {@link InvalidArgumentError} naming the option and the problem
  */
-export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite'>): void {
+export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'inputs'>): void {
   checkFileTarget('--out', o.out);
   checkFileTarget('--report', o.reportFile);
   const html = reportHtmlPath(o.reportFile);
   checkFileTarget('--report', html, ` (the HTML copy of --report ${o.reportFile})`);
+  checkAgainstInputs(o);
   const out = canonicalPath(o.out);
   if (canonicalPath(o.reportFile) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} is the results file (--out): give the report another name`);
   if (canonicalPath(html) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} would write its HTML copy over the results file ${o.out} (--out): give the report another name`);
@@ -238,6 +242,47 @@ export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | '
   }
 }
 
+/**
+ * The master's outputs must leave its inputs alone: `--out` and `--report` may not be an
+ * input or look like media (with `--overwrite` a results file named `cam1/a1.jpg`
+ * replaced that image, and one in an input folder would be read as one), and the
+ * `--annotate` folder may not be, hold or lie inside an input (annotated copies were
+ * written over the originals, or walked as new inputs while they were written: 2,000
+ * images gave 4,828 records).
+ */
+function checkAgainstInputs(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'inputs'>): void {
+  const roots = o.inputs.map((input) => ({ input, root: canonicalPath(inputRoot(input)) }));
+  for (const [flag, file] of [['--out', o.out], ['--report', o.reportFile]] as const) {
+    if (mediaType(file) !== 'other') throw InvalidArgumentError.format(flag, `${file} has an image or video extension; name the ${flag === '--out' ? 'results file e.g. results.jsonl' : 'report e.g. report.json'}`);
+    const at = canonicalPath(file);
+    const id = fileIdentity(file);
+    const input = roots.find((r) => r.root === at || (id !== undefined && fileIdentity(r.input) === id));
+    if (input !== undefined) throw InvalidArgumentError.format(flag, `${file} is an input (${input.input}): give another name`);
+  }
+  if (o.annotate === undefined) return;
+  const dir = canonicalPath(o.annotate);
+  for (const { input, root } of roots) {
+    if (isWithin(dir, root) || isWithin(root, dir)) {
+      throw InvalidArgumentError.format(
+        '--annotate',
+        `${o.annotate} ${dir === root ? 'is' : isWithin(dir, root) ? 'lies inside' : 'holds'} the input ${input}: annotated copies would overwrite the images or be read as new inputs; give a folder outside the inputs`,
+      );
+    }
+  }
+}
+
+/**
+ * The path an input names on disk: itself, or for a glob the folder before its first
+ * pattern character (`cams/*\/day?/*.jpg` -> `cams`), which holds every match.
+ */
+function inputRoot(input: string): string {
+  // classifyInput's rule: an existing path is literal, else a glob when fast-glob says so.
+  if (existsSync(input) || !fg.isDynamicPattern(input)) return input;
+  const parts = input.split('/');
+  const literal = parts.slice(0, parts.findIndex((p) => p !== '' && fg.isDynamicPattern(p)));
+  return literal.length === 0 ? '.' : literal.join('/') || '/';
+}
+
 /** `--out`/`--report` must name a file (not a folder) in an existing folder. */
 function checkFileTarget(flag: string, path: string, which = ''): void {
   if (path.trim() === '') throw InvalidArgumentError.format(flag, 'must name a file, got ""');
@@ -259,13 +304,31 @@ function pathKind(path: string): 'missing' | 'file' | 'directory' {
   }
 }
 
-/** Absolute path with its folder's symlinks resolved (the file itself need not exist), to compare two options' paths. */
+/**
+ * Absolute path with every symbolic link resolved, the last one too (`--annotate link`
+ * to an input folder is that folder); for a path that does not exist yet, its folder's
+ * links. To compare two options' paths.
+ */
 function canonicalPath(path: string): string {
   const abs = resolve(path);
   try {
-    return join(realpathSync(dirname(abs)), basename(abs));
+    return realpathSync(abs);
   } catch {
-    return abs;
+    try {
+      return join(realpathSync(dirname(abs)), basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+/** `dev:ino` of an existing file, to catch a hard link to it; undefined when it does not exist. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return s.isFile() ? `${s.dev}:${s.ino}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 

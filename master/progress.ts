@@ -1,14 +1,15 @@
 import cliProgress from 'cli-progress';
+import { setLogLineWriter } from '../shared/logger.js';
 import type { ProgressSink } from './master.js';
 
 /**
  * Progress display: a cli-progress bar on a terminal (images done/total, rate, ETA, live
  * slaves, failures), or a plain line every `plainIntervalMs` when stderr is not a TTY.
  */
-export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainIntervalMs = 5000): ProgressSink | undefined {
+export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainIntervalMs = 5000, writeLine?: (line: string) => void): ProgressSink | undefined {
   if (mode === 'none') return undefined;
   const useBar = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY);
-  return useBar ? new BarProgress() : new PlainProgress(plainIntervalMs);
+  return useBar ? new BarProgress() : new PlainProgress(plainIntervalMs, writeLine);
 }
 
 class BarProgress implements ProgressSink {
@@ -25,6 +26,9 @@ class BarProgress implements ProgressSink {
         hideCursor: true,
         clearOnComplete: false,
         etaBuffer: 50,
+        // Redraw every frame even when nothing changed: a log line clears the bar's line
+        // (below) and the bar comes back on the next frame, under it.
+        forceRedraw: true,
       },
       cliProgress.Presets.shades_classic,
     );
@@ -50,6 +54,9 @@ class BarProgress implements ProgressSink {
     if (!this.started) {
       this.started = true;
       this.bar.start(Math.max(this.total, 1), s.done, payload);
+      setLogLineWriter((line) => {
+        process.stderr.write(`\r\x1b[2K${line}`);
+      });
     } else {
       if (this.total === 0 && s.done >= this.bar.getTotal()) this.bar.setTotal(s.done + 1);
       this.bar.update(s.done, payload);
@@ -57,7 +64,9 @@ class BarProgress implements ProgressSink {
   }
 
   stop(): void {
-    if (this.started) this.bar.stop();
+    if (!this.started) return;
+    setLogLineWriter();
+    this.bar.stop();
   }
 }
 
@@ -66,7 +75,11 @@ class PlainProgress implements ProgressSink {
   private lastMs = 0;
   private readonly startedMs = Date.now();
 
-  constructor(private readonly intervalMs: number) {}
+  /** @param writeLine - where a line goes (without its newline): stderr, or a log record under --log-json */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly writeLine: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {}
 
   setTotal(total: number): void {
     this.total = total;
@@ -79,8 +92,10 @@ class PlainProgress implements ProgressSink {
     const elapsedS = (now - this.startedMs) / 1000;
     const rate = elapsedS > 0 ? s.done / elapsedS : 0;
     const total = this.total > 0 ? `/${this.total}` : '';
-    const eta = this.total > 0 && rate > 0 ? ` ETA ${Math.round((this.total - s.done) / rate)}s` : '';
-    process.stderr.write(`progress: ${s.done}${total} images, ${rate.toFixed(2)} img/s,${eta} slaves ${s.slaves}, in flight ${s.inFlight}, failed ${s.failed}\n`);
+    const parts = [`${s.done}${total} images`, `${rate.toFixed(2)} img/s`];
+    if (this.total > 0 && rate > 0) parts.push(`ETA ${Math.round((this.total - s.done) / rate)}s`);
+    parts.push(`slaves ${s.slaves}`, `in flight ${s.inFlight}`, `failed ${s.failed}`);
+    this.writeLine(`progress: ${parts.join(', ')}`);
   }
 
   stop(): void {

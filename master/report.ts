@@ -22,8 +22,8 @@ export interface BatchReport {
   backupsWon: number;
   duplicatesDropped: number;
   messagesDropped: number;
-  /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key. */
-  slavesRefused: number;
+  /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key (each try of a retrying peer counts). */
+  handshakesRefused: number;
   /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
   speedUp: number;
   /** Speed-up over the total worker threads of the slaves seen (1.0 = every thread always computing). */
@@ -84,7 +84,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     backupsWon: stats.backupsWon,
     duplicatesDropped: stats.duplicatesDropped,
     messagesDropped: stats.messagesDropped,
-    slavesRefused: stats.slavesRefused,
+    handshakesRefused: stats.handshakesRefused,
     speedUp: r2(computeSum / Math.max(wallMs, 1)),
     parallelEfficiency: r2(computeSum / Math.max(wallMs, 1) / Math.max(1, slaves.reduce((n, s) => n + s.capacity, 0))),
     queueWaitP50Ms: r1(stats.queueWait.percentile(50)),
@@ -125,7 +125,7 @@ export function formatReport(r: BatchReport, interrupted = false): string {
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
   }
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
-  lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   slaves refused: ${r.slavesRefused}`);
+  lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
   lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {

@@ -59,7 +59,7 @@ export class BatchStats {
   /** Messages dropped: malformed, from a peer that is not a slave, or answering tasks not sent to that slave (once per message, however many answers it holds). */
   messagesDropped = 0;
   /** CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key); a refused peer may retry and count again. */
-  slavesRefused = 0;
+  handshakesRefused = 0;
   /** Encoded image bytes read from the inputs. */
   imageBytesRead = 0;
   /** Encoded image bytes put on the wire in TASK messages (retries and splits count again). */

@@ -6,6 +6,21 @@ import type { Argv, Options } from 'yargs';
  * value, and yargs' usage messages name the option or command at fault first.
  */
 
+/**
+ * Writes a usage error to stderr: `TOOL: MESSAGE` and a pointer to the help, or under
+ * `--log-json` (looked for in `argv` itself, since the error may be in parsing it) one log
+ * record like the logger's, so that every stderr line stays JSON.
+ *
+ * @param help - the help command to point at, e.g. `master run --help`
+ */
+export function writeUsageError(tool: string, message: string, argv: readonly string[], help?: string): void {
+  const json = argv.some((a) => a === '--log-json' || a === '--log-json=true');
+  // Short options as typed: yargs names "-x" --x, like a long one.
+  const text = message.replace(/--([A-Za-z])(?![\w-])/g, '-$1');
+  if (json) process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: tool, msg: text })}\n`);
+  else process.stderr.write(`${tool}: ${text}\n${help === undefined ? '' : `Run \`${help}\` for the options.\n`}`);
+}
+
 /** The last of a repeated option's values (`--every 5 --every 6` -> 6); other values as given. */
 export function lastValue(value: unknown): unknown {
   return Array.isArray(value) ? value.at(-1) : value;
@@ -27,9 +42,34 @@ export function lastValue(value: unknown): unknown {
 export function singleValued<T extends Record<string, Options>>(table: T): T {
   const out: Record<string, Options> = {};
   for (const [name, option] of Object.entries(table)) {
-    out[name] = option.type === 'boolean' ? option : { ...option, requiresArg: true, coerce: lastValue };
+    if (option.type === 'boolean') out[name] = option;
+    // `string: true` stops yargs-parser turning the text into a number first (`16MiB` -> NaN,
+    // `--every=` -> 0); help still shows [number].
+    else if (option.type === 'number') out[name] = { ...option, string: true, requiresArg: true, coerce: (v: unknown) => numberValue(name, v) };
+    else out[name] = { ...option, requiresArg: true, coerce: lastValue };
   }
   return out as T;
+}
+
+/** A plain decimal number, as a user types it on a command line (`5`, `0.5`, `1e6`, `-1`). */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * The number a numeric option was given (its last value when repeated).
+ *
+ * @param name - the option's long name, for the message
+ * @param value - what yargs parsed: a string from the command line, a number from a config file
+ * @throws Error `--NAME needs a value` for an empty value (`--every=`), `--NAME must be a
+ *   number, got "16MiB"` for anything else that is not a plain decimal number; yargs reports
+ *   it as a usage error (exit 2)
+ */
+export function numberValue(name: string, value: unknown): number {
+  const v = lastValue(value);
+  if (typeof v === 'number') return v;
+  const text = String(v).trim();
+  if (text === '') throw new Error(`--${name} needs a value`);
+  if (!DECIMAL.test(text)) throw new Error(`--${name} must be a number, got ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 /**

@@ -96,7 +96,7 @@ export function checkConfig(raw: Record<string, unknown>, file: string, rules: C
       const why = key === CONFIG_OPTION ? 'a config file cannot name another one' : `settings are the long option names of \`${rules.command} --help\`: ${known.join(', ')}`;
       throw new InvalidArgumentError(`config file ${file}: unknown setting ${JSON.stringify(key)} (${why})`);
     }
-    const bad = (what: string): InvalidArgumentError => InvalidArgumentError.format(`--${key}`, `${what}, got ${JSON.stringify(value)} (in config file ${file})`);
+    const bad = (what: string): InvalidArgumentError => InvalidArgumentError.format(`--${key}`, `${what}, got ${JSON.stringify(value)} (set in config file ${file})`);
     if (spec.choices !== undefined) {
       if (typeof value !== 'string' || !spec.choices.includes(value)) throw bad(`must be one of ${spec.choices.map(String).join(', ')}`);
       out[key] = value;

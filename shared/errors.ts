@@ -138,3 +138,12 @@ export function errorMessage(err: unknown): string {
   if (typeof err === 'string') return err;
   return String(err);
 }
+
+/**
+ * Checks an option's value is an integer in `[min, max]`.
+ *
+ * @throws {@link InvalidArgumentError} `NAME must be an integer from MIN to MAX, got V`
+ */
+export function requireInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw InvalidArgumentError.format(name, `must be an integer from ${min} to ${max}, got ${value}`);
+}

@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { KeyFileError } from './errors.js';
+import { makeDirectory } from './make-directory.js';
 
 /**
  * CurveZMQ key files (RFC 26 keys, Z85-encoded as RFC 32 specifies): `NAME.key` holds
@@ -236,6 +237,8 @@ export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFi
     }
   }
   try {
+    // `keygen keys/pi-1` in a fresh checkout: create keys/ (0700: it holds a secret key).
+    makeDirectory(dirname(secretFile), 0o700);
     writeFileSync(secretFile, `# CurveZMQ secret key of ${name} (cctv-cluster). Keep it on this machine only.\n${pair.secretKey}\n`, { mode: 0o600, flag });
     // An existing file keeps its mode on overwrite: tighten it explicitly.
     chmodSync(secretFile, 0o600);
@@ -243,7 +246,7 @@ export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new KeyFileError(`${(err as NodeJS.ErrnoException).path ?? base} already exists; pass --force to replace it (the old key stops working)`);
-    throw new KeyFileError(`cannot write key files ${base}.key/.pub: ${code ?? (err as Error).message}`);
+    throw new KeyFileError(`cannot write key files ${secretFile} and ${publicFile}: ${code ?? (err as Error).message}`);
   }
   return { ...pair, secretFile, publicFile };
 }

@@ -1,9 +1,54 @@
-import { destination, pino, type Logger } from 'pino';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 
 /** Log levels accepted by `--log-level`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** One log level. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const toStderr = (line: string): void => {
+  process.stderr.write(line);
+};
+let lineWriter: (line: string) => void = toStderr;
+
+/**
+ * Writes one finished log line (ending in a newline) where log lines go: stderr, or what
+ * {@link setLogLineWriter} installed. Lines relayed from child processes go through here too.
+ */
+export function writeLogLine(line: string): void {
+  lineWriter(line);
+}
+
+/** Passes each line a child process writes on `stream` (its stderr) on as a log line of this process. */
+export function relayLogLines(stream: Readable | null): void {
+  if (stream === null) return;
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    writeLogLine(`${line}\n`);
+  });
+}
+
+/**
+ * Sends every log line through `writer` instead of straight to stderr, until called
+ * without one: a progress bar on the terminal clears its line before a log line, which
+ * otherwise lands at the end of the bar.
+ */
+export function setLogLineWriter(writer?: (line: string) => void): void {
+  lineWriter = writer ?? toStderr;
+}
+
+/**
+ * Keeps the process running when the reader of its stdout or stderr goes away
+ * (`master run ... 2>&1 | head -1`): output is lost then, not the batch. Without it the
+ * next write threw EPIPE and the master died mid-batch with exit 1, silently.
+ */
+export function surviveClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
 
 /**
  * Creates the process logger. Logs go to stderr (stdout carries the report), as one JSON
@@ -13,7 +58,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export function createLogger(name: string, level: LogLevel, json: boolean): Logger {
   if (json) {
-    return pino({ name, level }, destination({ fd: 2, sync: true }));
+    return pino({ name, level }, { write: writeLogLine });
   }
   const levelNames: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
   const dest = {
@@ -25,9 +70,9 @@ export function createLogger(name: string, level: LogLevel, json: boolean): Logg
         delete rest['hostname'];
         const ts = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23);
         const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-        process.stderr.write(`${ts} ${(levelNames[lv as number] ?? 'log').padEnd(5)} [${String(n)}] ${String(msg)}${extra}\n`);
+        writeLogLine(`${ts} ${(levelNames[lv as number] ?? 'log').padEnd(5)} [${String(n)}] ${String(msg)}${extra}\n`);
       } catch {
-        process.stderr.write(line);
+        writeLogLine(line);
       }
     },
   };

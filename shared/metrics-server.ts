@@ -74,15 +74,16 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
       },
     );
   });
+  const hostText = isIP(o.host) === 6 ? `[${o.host}]` : o.host;
   try {
     await listen(server, o.port, o.host);
   } catch (err) {
-    o.logger.warn(`cannot serve metrics on ${o.host}:${o.port} (${(err as Error).message}); running without metrics`);
+    o.logger.warn(`cannot serve metrics on ${hostText}:${o.port} (${(err as Error).message}); running without metrics`);
     return undefined;
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
-  const url = `http://${isIP(o.host) === 6 ? `[${o.host}]` : o.host}:${port}/metrics`;
+  const url = `http://${hostText}:${port}/metrics`;
   o.logger.info(`serving metrics at ${url}`);
   return {
     url,

@@ -8,6 +8,9 @@
 /** One control or format character (Unicode Cc, Cf, Zl, Zp). */
 export const CONTROL_OR_FORMAT_CHAR = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
+/** {@link CONTROL_OR_FORMAT_CHAR}, global: built once, not per log line. */
+const EVERY_CONTROL_OR_FORMAT_CHAR = new RegExp(CONTROL_OR_FORMAT_CHAR.source, 'gu');
+
 /** Matches text without any control or format character (for schemas of peer text). */
 export const FREE_OF_CONTROL_CHARS = new RegExp(`^[^${CONTROL_OR_FORMAT_CHAR.source.slice(1, -1)}]*$`, 'u');
 
@@ -17,5 +20,5 @@ export const FREE_OF_CONTROL_CHARS = new RegExp(`^[^${CONTROL_OR_FORMAT_CHAR.sou
  * U+202E and U+2028 raw.
  */
 export function printable(text: string, max = 64): string {
-  return JSON.stringify(text.slice(0, max)).replace(new RegExp(CONTROL_OR_FORMAT_CHAR.source, 'gu'), (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(text.slice(0, max)).replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }

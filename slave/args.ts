@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { singleValued, withUsageStrings } from '../shared/cli-args.js';
+import { singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -63,7 +63,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     .example('$0 --connect tcp://master.local:5570 --curve-secret-key pi-1.key --master-public-key master.pub', 'encrypted, authenticated with CurveZMQ keys')
     .options(slaveOptionsTable(d))
     .config(config ?? {})
-    .parserConfiguration({ 'populate--': true })
+    .parserConfiguration({ 'populate--': true, 'camel-case-expansion': false })
     // Options only: a stray word is refused by the check below, not called an unknown option.
     .strictOptions()
     .check((a) => {
@@ -72,7 +72,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     })
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      process.stderr.write(`slave: ${msg || err.message}\nRun \`slave --help\` for the options.\n`);
+      writeUsageError('slave', msg || err.message, argv, 'slave --help');
       process.exit(2);
     })
     .help()
@@ -126,19 +126,21 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
  * Exits 2 on a usage error, like {@link slaveParser}.
  */
 export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> {
-  const a = await yargs(argv)
+  const parser = yargs(argv)
     .scriptName('slave')
     .usage('$0 keygen [NAME]\n\nWrites this slave\'s CurveZMQ key pair: NAME.key (secret, mode 0600) and NAME.pub.')
-    .command('keygen [name]', 'write a CurveZMQ key pair', (y) => keygenOptions(y, 'slave'))
+    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public)', (y) => keygenOptions(y, 'slave'))
+    // Unknown flags named as typed (not also as camelCase).
+    .parserConfiguration({ 'camel-case-expansion': false })
     .demandCommand(1)
     .strict()
     .fail((msg, err) => {
-      process.stderr.write(`slave: ${msg || err.message}\nRun \`slave keygen --help\` for the options.\n`);
+      writeUsageError('slave', msg || err.message, argv, 'slave keygen --help');
       process.exit(2);
     })
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .parseAsync();
+    .wrap(Math.min(100, process.stdout.columns || 100));
+  const a = await withUsageStrings(parser, ['keygen']).parseAsync();
   return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
 }

@@ -1,15 +1,18 @@
 import { hideBin } from 'yargs/helpers';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { runKeygen } from '../shared/keygen-cli.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, surviveClosedOutput } from '../shared/logger.js';
+import { writeUsageError } from '../shared/cli-args.js';
 import { startMetricsServer } from '../shared/metrics-server.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
 
 /** Exit codes of `slave`: 0 stopped on request, 1 fatal error, 2 bad usage. */
-export const SLAVE_EXIT = { ok: 0, fatal: 1, usage: 2 } as const;
+/** Exit codes: 0 left cleanly (tasks in hand finished), 1 fatal, 2 usage error, 130 a second Ctrl-C left tasks unfinished (the master runs them elsewhere). */
+export const SLAVE_EXIT = { ok: 0, fatal: 1, usage: 2, interrupted: 130 } as const;
 
 async function main(): Promise<void> {
+  surviveClosedOutput();
   const argv = hideBin(process.argv);
   if (argv[0] === 'keygen') {
     process.exit(runKeygen('slave', await buildSlaveKeygenArgs(argv)));
@@ -19,7 +22,7 @@ async function main(): Promise<void> {
     args = await buildSlaveArgs(argv);
   } catch (err) {
     if (err instanceof InvalidArgumentError) {
-      process.stderr.write(`slave: ${err.message}\n`);
+      writeUsageError('slave', err.message, argv);
       process.exit(SLAVE_EXIT.usage);
     }
     throw err;
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // A missing or malformed key file is a usage error.
     if (err instanceof InvalidArgumentError) {
-      process.stderr.write(`slave: ${err.message}\n`);
+      writeUsageError('slave', err.message, argv);
       process.exit(SLAVE_EXIT.usage);
     }
     throw err;
@@ -41,8 +44,8 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
-      logger.warn(`${signal} again: exiting at once`);
-      process.exit(SLAVE_EXIT.ok);
+      logger.warn(`${signal} again: exiting at once (the master runs the unfinished tasks elsewhere)`);
+      process.exit(SLAVE_EXIT.interrupted);
     }
     stopping = true;
     logger.info(`${signal}: finishing tasks in hand, then leaving`);
@@ -62,6 +65,9 @@ async function main(): Promise<void> {
     process.on('disconnect', () => {
       stop('parent exit');
     });
+    // A parent that died while this process was starting closed the channel before the
+    // listener existed: a local slave of a master that crashed at start ran on, orphaned.
+    if (!process.connected) stop('parent exit');
   }
   slave.onFatal = (reason) => {
     logger.fatal(reason);

@@ -73,6 +73,8 @@ export class Connection {
   private connected = false;
   /** Messages dropped because the send queue was full. */
   droppedSends = 0;
+  /** The last master said DISCONNECT and none has answered since: waiting is expected. */
+  private masterSaidBye = false;
   /** The "no answer from a master" warning was given since the last answer. */
   private silenceReported = false;
   /** Failed CURVE handshakes seen. */
@@ -99,6 +101,16 @@ export class Connection {
     const ok = this.queue.push(encode(message, payload));
     if (!ok) this.droppedSends++;
     return ok;
+  }
+
+  /**
+   * The master said DISCONNECT (its batch is over, or it stopped): reconnect at once and
+   * wait for the next master quietly, instead of warning that this one fell silent.
+   */
+  masterLeft(): void {
+    if (this.closed) return;
+    this.masterSaidBye = true;
+    this.reconnect('master said DISCONNECT');
   }
 
   /** Whether the master has been heard since the socket was (re)opened. */
@@ -157,6 +169,7 @@ export class Connection {
         if (!this.connected) {
           this.connected = true;
           this.silenceReported = false;
+          this.masterSaidBye = false;
           this.reconnectDelayMs = this.options.reconnectInitialMs;
           this.options.logger.info(`connected to master at ${this.options.endpoint}`);
         }
@@ -174,7 +187,7 @@ export class Connection {
     }
   }
 
-  /** Logs failed handshakes on `socket` (libzmq does not retry after a refusal; {@link tick} does, with back-off). */
+  /** Logs failed handshakes on `socket`, and retries on a new socket after the back-off. */
   private async watchHandshakes(socket: Dealer): Promise<void> {
     const at = this.options.endpoint;
     try {
@@ -186,11 +199,17 @@ export class Connection {
           message = `the master at ${at} refused this slave (ZAP status ${event.error.status})${key === undefined ? '' : `: add this slave's public key ${key} to the master's --allow-keys`}`;
         } else if (event.type === 'handshake:error:protocol') {
           message = `handshake with the master at ${at} failed: ${describeHandshakeFailure(event.error.code, 'client')}`;
-        } else if (event.type === 'handshake:error:other' && this.options.curve !== undefined) {
-          message = `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key?`;
+        } else if (event.type === 'handshake:error:other') {
+          // Without keys this is a CURVE master that saw the mismatch first and hung up;
+          // ignored, libzmq retried every 100 ms until a protocol error came through.
+          message = this.options.curve === undefined
+            ? `the master at ${at} hung up during the handshake (${event.error.message}): if it runs with CURVE keys, give this slave --curve-secret-key and --master-public-key`
+            : `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key?`;
         }
         if (message === undefined) continue;
         this.handshakeFailures++;
+        // The master did answer, with a refusal (logged here): not the "no answer" case.
+        this.silenceReported = true;
         const now = this.options.clock.now();
         if (now - this.handshakeLogAtMs >= 10_000) {
           this.handshakeLogAtMs = now;
@@ -198,8 +217,10 @@ export class Connection {
         }
         // After a protocol or CURVE failure libzmq reconnects on its own every 100 ms,
         // back-off or not (each attempt is a new connecter): a slave holding the wrong
-        // master key made ten handshakes a second. Retry on our own back-off instead.
-        if (event.type !== 'handshake:error:auth' && socket === this.socket) {
+        // master key made ten handshakes a second. After a ZAP refusal it does not retry at
+        // all, and the slave waited for its 32 s backstop: a key added to the allow-list
+        // took that long to be used. Retry on our own back-off in both cases.
+        if (socket === this.socket) {
           this.reconnect('handshake failed');
           return;
         }
@@ -222,7 +243,8 @@ export class Connection {
         // Without this a slave pointed at the wrong port, or at something that is not a
         // master, said nothing at all for the whole back-off.
         this.silenceReported = true;
-        this.options.logger.warn(`no answer from a master at ${this.options.endpoint} for ${Math.round(silentMs / 1000)} s: is the master running, and is this its --bind address? (still trying)`);
+        if (this.masterSaidBye) this.options.logger.info(`waiting for a master at ${this.options.endpoint} (the last one said DISCONNECT)`);
+        else this.options.logger.warn(`no answer from a master at ${this.options.endpoint} for ${Math.round(silentMs / 1000)} s: is the master running, and is this its --bind address? (still trying)`);
       }
       if (silentMs >= backstopMs) this.reconnect();
       return;

@@ -3,7 +3,7 @@ import { endpointProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
-import { InvalidArgumentError } from '../shared/errors.js';
+import { InvalidArgumentError, requireInteger } from '../shared/errors.js';
 import { DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
 
 /** Everything a slave can be told; every field documented with unit and default. */
@@ -90,16 +90,13 @@ export function defaultSlaveOptions(): SlaveOptions {
  * @throws {@link InvalidArgumentError} naming the first invalid option
  */
 export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
-  const int = (name: string, v: number, min: number, max: number): void => {
-    if (!Number.isInteger(v) || v < min || v > max) throw InvalidArgumentError.format(name, `must be an integer from ${min} to ${max}, got ${v}`);
-  };
   const positiveInt = (name: string, v: number, max: number): void => {
-    int(name, v, 1, max);
+    requireInteger(name, v, 1, max);
   };
   const connectProblem = endpointProblem(o.connect);
   if (connectProblem !== undefined) throw InvalidArgumentError.format('--connect', connectProblem);
   positiveInt('--threads', o.threads, 256);
-  int('--prefetch', o.prefetch, 0, 4096);
+  requireInteger('--prefetch', o.prefetch, 0, 4096);
   if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {
     throw InvalidArgumentError.format('--slave-id', 'must be 1-64 characters of letters, digits and . : @ _ -');
   }
@@ -108,17 +105,15 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
-  int('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
+  requireInteger('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
   positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);
-  int('--drain-timeout', o.drainTimeoutMs, 0, 3_600_000);
-  int('--metrics-port', o.metricsPort, 0, 65_535);
+  requireInteger('--drain-timeout', o.drainTimeoutMs, 0, 3_600_000);
+  requireInteger('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);
   if (hostProblem !== undefined) throw InvalidArgumentError.format('--metrics-host', hostProblem);
   if ((o.curveSecretKeyFile === undefined) !== (o.masterPublicKeyFile === undefined)) {
-    throw InvalidArgumentError.format(
-      o.curveSecretKeyFile === undefined ? '--master-public-key' : '--curve-secret-key',
-      'needs --curve-secret-key and --master-public-key together (CURVE needs this slave\'s key and the master\'s public key)',
-    );
+    const [given, missing] = o.curveSecretKeyFile === undefined ? ['--master-public-key', '--curve-secret-key'] : ['--curve-secret-key', '--master-public-key'];
+    throw InvalidArgumentError.format(given, `needs ${missing} too (CURVE needs this slave's key and the master's public key)`);
   }
   return o;
 }

@@ -189,6 +189,8 @@ export class Slave {
         if (message.reason.startsWith('protocol version mismatch')) {
           this.fatalError = message.reason;
           this.onFatal?.(message.reason);
+        } else if (!this.draining) {
+          this.connection.masterLeft();
         }
         return;
       case 'READY':

@@ -1,8 +1,8 @@
-import { stat, readFile } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
-import { MEDIA_EXTENSIONS_TEXT, mediaType } from './extensions.js';
+import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.js';
 import { globMedia } from './glob.js';
 import { itemKey, type IngestItem } from './item.js';
 import { videoFrames, type FrameEncoding } from './video.js';
@@ -33,6 +33,10 @@ export async function classifyInput(input: string): Promise<InputKind> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code === 'ENOENT' || code === 'ENOTDIR') && fg.isDynamicPattern(input)) return { kind: 'glob' };
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && input.includes('\ufffd')) {
+      // Node.js decodes the command line as UTF-8: a Latin-1 byte arrives as U+FFFD and the name is lost.
+      return { kind: 'unusable', error: `input not found: ${input} (its name has bytes that are not UTF-8, which cannot be passed on the command line: name the folder that holds it, or rename it)` };
+    }
     if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'unusable', error: `input not found: ${input}` };
     if (code === 'EACCES' || code === 'EPERM') return { kind: 'unusable', error: `cannot access ${input}: permission denied (${code})` };
     return { kind: 'unusable', error: `cannot access ${input}: ${errorCode(err)}` };
@@ -67,10 +71,10 @@ export async function anyInputEntry(inputs: readonly string[]): Promise<boolean>
  * The media files an INPUT names, in order: itself (a file), the files under it (a
  * directory) or its matches (a glob). Unreadable directories come as entries with `error`.
  */
-export async function* inputEntries(input: string): AsyncGenerator<WalkEntry> {
+export async function* inputEntries(input: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
   const k = await classifyInput(input);
   if (k.kind === 'glob') yield* globMedia(input);
-  else if (k.kind === 'dir') yield* walkMedia(input);
+  else if (k.kind === 'dir') yield* walkMedia(input, undefined, onLinkedFolder);
   // An explicitly named file is processed whatever its extension: a bad one gets an error record.
   else yield { path: input };
 }
@@ -113,12 +117,14 @@ export async function* expandInputs(inputs: readonly string[], options: IngestOp
   let duplicates = 0;
   for (const input of inputs) {
     let found = 0;
-    for await (const entry of inputEntries(input)) {
+    const linked: string[] = [];
+    for await (const entry of inputEntries(input, (path) => linked.push(path))) {
       found++;
       if (entry.error !== undefined) yield errorItem(entry.path, entry.error);
       else if (!filter.first(entry.path)) duplicates++;
-      else yield* fileItems(entry.path, options);
+      else yield* fileItems(entry, options);
     }
+    if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
     if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
   }
   if (duplicates > 0) options.warn?.(`${duplicates} file(s) named by more than one input were processed once`);
@@ -128,12 +134,42 @@ function errorItem(path: string, error: string): IngestItem {
   return { key: itemKey(path), source: path, load: () => Promise.reject(new InputError(error)), error };
 }
 
-async function* fileItems(path: string, options: IngestOptions): AsyncGenerator<IngestItem> {
-  if (mediaType(path) === 'video') {
+async function* fileItems(entry: WalkEntry, options: IngestOptions): AsyncGenerator<IngestItem> {
+  const { path, rawPath } = entry;
+  const type = mediaType(path);
+  if (rawPath === undefined && path.includes('\ufffd')) {
+    // A glob match (fast-glob reads names as text): the name's bytes are lost already.
+    yield errorItem(path, `${path}: the file name is not UTF-8 and a glob cannot pass it on; name the folder that holds it instead, or rename it (e.g. convmv -f latin1 -t utf8)`);
+    return;
+  }
+  if (rawPath !== undefined) {
+    // Read by its bytes; OpenCV's VideoCapture takes a name as text only.
+    if (type === 'video') yield errorItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
+    else yield { key: itemKey(path), source: path, load: () => loadImageFile(rawPath, options.maxImageBytes, path) };
+    return;
+  }
+  // A file named on the command line with another extension (`cam1.dat`, `clip.264`): an
+  // image if its first bytes say so, else tried as a video (FFmpeg probes the content).
+  if (type === 'video' || (type === 'other' && !(await startsLikeImage(path)))) {
     yield* videoFrames(path, options.every, options.encoding);
     return;
   }
   yield { key: itemKey(path), source: path, load: () => loadImageFile(path, options.maxImageBytes) };
+}
+
+/** Whether the file begins like an image; true when it cannot be read (loading it then says why). */
+async function startsLikeImage(path: string): Promise<boolean> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, 'r');
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === 0 || looksLikeImage(head.subarray(0, bytesRead));
+  } catch {
+    return true;
+  } finally {
+    await file?.close();
+  }
 }
 
 /**
@@ -141,21 +177,21 @@ async function* fileItems(path: string, options: IngestOptions): AsyncGenerator<
  *
  * @throws {@link InputError} when it cannot be read, is empty, or is over `maxBytes`
  */
-export async function loadImageFile(path: string, maxBytes: number): Promise<Buffer> {
+export async function loadImageFile(path: string | Buffer, maxBytes: number, shown = String(path)): Promise<Buffer> {
   let size: number;
   try {
     const s = await stat(path);
-    if (!s.isFile()) throw new InputError(`${path} is not a regular file (${s.isDirectory() ? 'a directory' : s.isFIFO() ? 'a pipe' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSocket() ? 'a socket' : 'not a file'})`);
+    if (!s.isFile()) throw new InputError(`${shown} is not a regular file (${s.isDirectory() ? 'a directory' : s.isFIFO() ? 'a pipe' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSocket() ? 'a socket' : 'not a file'})`);
     size = s.size;
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(`cannot read ${path}: ${errorCode(err)}`);
+    throw new InputError(`cannot read ${shown}: ${errorCode(err)}`);
   }
   if (size === 0) throw new InputError('image file is empty (0 bytes)');
   if (size > maxBytes) throw new InputError(`image file is ${size} bytes, over the limit of ${maxBytes} bytes`);
   try {
     return await readFile(path);
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${errorCode(err)}`);
+    throw new InputError(`cannot read ${shown}: ${errorCode(err)}`);
   }
 }

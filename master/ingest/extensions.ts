@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'bmp', 'tif', 'tiff', 'webp', 'pgm', 'ppm', 'pbm'] as const;
 
 /** Video extensions, read frame by frame with OpenCV's VideoCapture (GIFs too: OpenCV 4.6 reads them only that way). */
-export const VIDEO_EXTENSIONS = ['avi', 'mp4', 'mkv', 'mov', 'h264', 'm4v', 'mpg', 'mpeg', 'webm', 'gif'] as const;
+export const VIDEO_EXTENSIONS = ['avi', 'mp4', 'mkv', 'mov', 'h264', 'h265', 'hevc', 'm4v', 'mpg', 'mpeg', 'ts', 'mts', 'm2ts', '3gp', 'flv', 'wmv', 'asf', 'vob', 'ogv', 'mjpeg', 'mjpg', 'webm', 'gif'] as const;
 
 /** What a path holds, judged by its extension. */
 export type MediaType = 'image' | 'video' | 'other';
@@ -19,3 +19,23 @@ export function mediaType(path: string): MediaType {
 
 /** The extensions, for messages: `jpg, jpeg, ..., gif`. */
 export const MEDIA_EXTENSIONS_TEXT = [...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(', ');
+
+/**
+ * Whether a file's first bytes are those of an image format OpenCV decodes (JPEG, PNG,
+ * BMP, TIFF, WebP, PBM/PGM/PPM, GIF is a video here), from each format's signature.
+ * For files named on the command line whose extension says nothing.
+ *
+ * @param head - the file's first bytes (at least 12 for WebP)
+ */
+export function looksLikeImage(head: Buffer): boolean {
+  const starts = (...bytes: number[]): boolean => bytes.every((b, i) => head[i] === b);
+  return (
+    starts(0xff, 0xd8, 0xff) || // JPEG
+    starts(0x89, 0x50, 0x4e, 0x47) || // PNG
+    starts(0x42, 0x4d) || // BMP "BM"
+    starts(0x49, 0x49, 0x2a, 0x00) || // TIFF little-endian
+    starts(0x4d, 0x4d, 0x00, 0x2a) || // TIFF big-endian
+    (head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP') ||
+    /^P[1-6]\s/.test(head.toString('latin1', 0, 3)) // PBM/PGM/PPM
+  );
+}

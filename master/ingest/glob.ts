@@ -18,9 +18,16 @@ import { errorCode, type WalkEntry } from './walk.js';
 export async function* globMedia(pattern: string): AsyncGenerator<WalkEntry> {
   const unreadable: WalkEntry[] = [];
   const note = (dir: string, err: NodeJS.ErrnoException | null): boolean => {
-    if (err === null || err.code === 'ENOENT' || err.code === 'ENOTDIR') return false;
+    if (err === null) return false;
     // fast-glob reads absolute paths; name the folder as the user's pattern would.
     const shown = isAbsolute(pattern) ? dir : relative(process.cwd(), dir) || '.';
+    // fast-glob reads names as text: a folder whose name is not UTF-8 comes back with U+FFFD
+    // and cannot be opened; its files were skipped without a word.
+    if (err.code === 'ENOENT' && dir.includes('\ufffd')) {
+      unreadable.push({ path: shown, error: `cannot read directory ${shown}: its name is not UTF-8 and a glob cannot pass it on; name a folder above it instead, or rename it (e.g. convmv -f latin1 -t utf8)` });
+      return true;
+    }
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return false;
     unreadable.push({ path: shown, error: `cannot read directory ${shown}: ${errorCode(err)}` });
     return true;
   };

@@ -1,5 +1,5 @@
-import { opendir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { opendir, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { mediaType } from './extensions.js';
 
 /**
@@ -7,7 +7,10 @@ import { mediaType } from './extensions.js';
  * read (`error` set, e.g. `cannot read directory cam1/locked: EACCES`).
  */
 export interface WalkEntry {
+  /** The path, as text: bytes of a name that are not UTF-8 are shown as `\xNN`. */
   path: string;
+  /** The path's bytes, when `path` cannot name the file (a name that is not UTF-8: Latin-1 from an old camera or a FAT stick). */
+  rawPath?: Buffer;
   error?: string;
 }
 
@@ -16,7 +19,8 @@ export interface WalkEntry {
  * `fs.opendir`, which reads a directory 32 entries at a time, so a folder of a million
  * files is never listed in memory at once (fast-glob, used for glob patterns, reads each
  * directory whole: 100,000 names cost the master about 20 MB). Symbolic links to files
- * are followed; links to directories are not (a link back up the tree would loop), and
+ * are followed; links to directories are not (a link back up the tree would loop: each
+ * one is reported to `onLinkedFolder`), and
  * hidden entries (dot files, e.g. macOS `._x.jpg` resource forks) are skipped. Entries
  * come in the file system's order, not sorted.
  *
@@ -24,20 +28,58 @@ export interface WalkEntry {
  * entry with `error` and the walk goes on with the rest: one unreadable folder must not
  * end the batch's input.
  */
-export async function* walkMedia(dir: string): AsyncGenerator<WalkEntry> {
-  const subdirs: string[] = [];
+export async function* walkMedia(dir: string, rawDir?: Buffer, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
+  const subdirs: { path: string; raw: Buffer | undefined }[] = [];
   try {
-    const handle = await opendir(dir);
+    // Names as bytes: as text, a name that is not UTF-8 would decode to U+FFFD and name no file.
+    const handle = await opendir(rawDir ?? dir, { encoding: 'buffer' as BufferEncoding });
     for await (const entry of handle) {
-      if (entry.name.startsWith('.')) continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) subdirs.push(entry.name);
-      else if ((entry.isFile() || entry.isSymbolicLink()) && mediaType(entry.name) !== 'other') yield { path };
+      const bytes = entry.name as unknown as Buffer;
+      // Nearly every name is UTF-8: decoded once, and escaped byte by byte only when not.
+      const text = bytes.toString('utf8');
+      const utf8 = Buffer.from(text, 'utf8').equals(bytes);
+      const name = utf8 ? text : escapedName(bytes);
+      if (name.startsWith('.')) continue;
+      const path = join(dir, name);
+      const raw = rawDir !== undefined || !utf8 ? Buffer.concat([rawDir ?? Buffer.from(dir), Buffer.from(sep), bytes]) : undefined;
+      if (entry.isDirectory()) subdirs.push({ path, raw });
+      // Pipes and devices with a media name too: reading them fails their own record, visibly.
+      else if (mediaType(name) !== 'other') yield raw === undefined ? { path } : { path, rawPath: raw };
+      else if (entry.isSymbolicLink() && onLinkedFolder !== undefined && (await isDirectory(raw ?? path))) onLinkedFolder(path);
     }
   } catch (err) {
     yield { path: dir, error: `cannot read directory ${dir}: ${errorCode(err)}` };
   }
-  for (const name of subdirs) yield* walkMedia(join(dir, name));
+  for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, onLinkedFolder);
+}
+
+async function isDirectory(path: string | Buffer): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/**
+ * A file name's bytes as text: UTF-8 as such, any other byte as `\xNN` (so two names
+ * differing only in such bytes stay apart, and the log and results show what is there).
+ */
+export function escapedName(bytes: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] ?? 0;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (n > 0 && i + n <= bytes.length) {
+      const chunk = bytes.subarray(i, i + n);
+      const text = chunk.toString('utf8');
+      if (!text.includes('\ufffd') && Buffer.from(text, 'utf8').equals(chunk)) {
+        out += text;
+        i += n;
+        continue;
+      }
+    }
+    out += `\\x${b.toString(16).padStart(2, '0')}`;
+    i++;
+  }
+  return out;
 }
 
 /** `EACCES`, `EIO`, ... of a file system error, else its message. */

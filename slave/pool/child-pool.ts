@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { TaskKind } from '../../proto/task-kinds.js';
@@ -6,7 +6,7 @@ import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
-import { parentDeathLauncher } from './parent-death.js';
+import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 
 /** A worker's stderr line is logged up to this length, characters. */
@@ -59,7 +59,6 @@ interface Worker {
 }
 
 const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
-const TSX_LOADER = import.meta.resolve('tsx');
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */
@@ -182,16 +181,9 @@ export class ChildPool implements Pool {
   }
 
   private spawn(index: number, failedStarts: number): Worker {
-    // Through setpriv where it can: the worker then dies with this process, even by SIGKILL.
-    const launcher = parentDeathLauncher();
-    const proc = fork(CHILD_MAIN, [], {
-      ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
-      execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
-      serialization: 'advanced',
-      // stderr is piped into the slave's log: OpenCV and libjpeg write warnings there
-      // ("Corrupt JPEG data: ..."), which would otherwise break up `--log-json` output.
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
+    // stderr is piped into the slave's log: OpenCV and libjpeg write warnings there
+    // ("Corrupt JPEG data: ..."), which would otherwise break up `--log-json` output.
+    const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc']);
     if (proc.stderr) {
       createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
         if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { SLAVE_BIN, startMaster, startNode, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -42,5 +43,22 @@ describe('faults: the master crashes and resumes', function () {
     expect(expectSameAsReference(readResults(out).records, reference, KINDS)).to.equal(120);
     process.stdout.write(`      [measured] ${before} records survived the SIGKILL; ${report.images} images done after resume\n`);
     for (const s of slaves) expect(s.proc.exitCode, 'slaves survive the master crash').to.equal(null);
+  });
+
+  it('a local slave whose master died while it was starting exits by itself (its parent was gone before it listened for that)', async () => {
+    // A parent that starts a slave the way the master starts its local slaves, then exits at once.
+    const parent = startNode('-e', [
+      `const c = require('node:child_process').spawn(process.execPath, [${JSON.stringify(SLAVE_BIN)}, '--connect', 'tcp://127.0.0.1:9', '--threads', '1', '--exit-with-parent'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });`
+        + 'process.stdout.write(String(c.pid)); c.disconnect(); c.unref(); process.exit(0);',
+    ]);
+    await waitExit(parent, 30_000);
+    const pid = Number(parent.stdout());
+    expect(pid, parent.stderr()).to.be.above(0);
+    const gone = (): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true;
+    try {
+      await waitFor(gone, 30_000, `the orphaned slave ${pid} to exit`);
+    } finally {
+      if (!gone()) process.kill(pid, 'SIGKILL');
+    }
   });
 });

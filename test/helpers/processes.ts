@@ -19,7 +19,14 @@ export interface Tracked {
   exited: Promise<number | string>;
 }
 
-const tracked = new Set<Tracked>();
+// One set per test process, even when this module is loaded twice: mocha's --require
+// loads it as CommonJS (through tsx) while a test file that tsx cannot turn into CommonJS
+// (one importing a module that uses import.meta.resolve) loads it again as ESM. With a
+// set per copy, the root hook killed nothing the ESM copy started, and a leaked slave kept
+// mocha from exiting.
+const TRACKED_KEY = Symbol.for('cctv-cluster.test.tracked-processes');
+const registry = globalThis as unknown as Record<symbol, Set<Tracked> | undefined>;
+const tracked: Set<Tracked> = (registry[TRACKED_KEY] ??= new Set<Tracked>());
 
 /**
  * Starts `node script args...` and tracks it; {@link killAllTracked} (run after every

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTACT_SHEET, annotatedName } from '../../master/annotate.js';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure, type ImageRecord } from '../../master/merge.js';
 import { cv, type Mat } from '../../shared/opencv.js';
-import { SAMPLE_FACES, SAMPLE_VIDEO, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit } from '../helpers/processes.js';
 
@@ -50,56 +50,99 @@ function colourMargin(image: Mat, b: Box, channel: number): number {
 
 describe('master run --annotate', function () {
   this.timeout(180_000);
+  const tmp = useTempDir();
 
   it('writes an annotated JPEG per record and a contact sheet', async () => {
-    const tmp = tempDir();
-    try {
-      const out = join(tmp.dir, 'results.jsonl');
-      const dir = join(tmp.dir, 'annotated');
-      const master = startMaster([
-        'run', SAMPLE_FACES, SAMPLE_VIDEO, '--every', '40', '--annotate', dir,
-        '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2',
-        '--out', out, '--progress', 'none', '--metrics-port', '0',
-      ]);
-      const code = await waitExit(master, 170_000);
-      expect(code, master.stderr()).to.equal(MASTER_EXIT.ok);
+    const out = join(tmp.dir, 'results.jsonl');
+    const dir = join(tmp.dir, 'annotated');
+    const master = startMaster([
+      'run', SAMPLE_FACES, SAMPLE_VIDEO, '--every', '40', '--annotate', dir,
+      '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2',
+      '--out', out, '--progress', 'none', '--metrics-port', '0',
+    ]);
+    const code = await waitExit(master, 170_000);
+    expect(code, master.stderr()).to.equal(MASTER_EXIT.ok);
 
-      const { records } = readResults(out);
-      expect(records).to.have.length(6); // 3 photos + frames 0, 40, 80
-      const names = records.map((r) => annotatedName(r));
-      expect(readdirSync(dir).sort()).to.deep.equal([...names, CONTACT_SHEET.file].sort());
+    const { records } = readResults(out);
+    expect(records).to.have.length(6); // 3 photos + frames 0, 40, 80
+    const names = records.map((r) => annotatedName(r));
+    expect(readdirSync(dir).sort()).to.deep.equal([...names, CONTACT_SHEET.file].sort());
 
-      let detected = 0;
-      for (const r of records) {
-        const name = annotatedName(r);
-        const annotated = cv.imread(join(dir, name), cv.IMREAD_COLOR);
-        const orig = original(r);
-        expect([annotated.cols, annotated.rows], name).to.deep.equal([orig.cols, orig.rows]);
-        expect([annotated.cols, annotated.rows], name).to.deep.equal([r.width, r.height]);
-        const faces = boxesOf(r.face);
-        const people = boxesOf(r.object);
-        if (faces.length + people.length === 0) continue;
-        detected++;
-        expect(meanAbsDiff(annotated, orig), name).to.be.above(1);
-        // The left side of each box is drawn in its colour (BGR): blue for faces, green for people.
-        for (const [boxes, channel] of [[faces, 0], [people, 1]] as const) {
-          for (const b of boxes) {
-            const drawn = colourMargin(annotated, b, channel);
-            const before = colourMargin(orig, b, channel);
-            expect(drawn - before, `${name} box ${JSON.stringify(b)}: colour margin ${drawn.toFixed(1)}, originally ${before.toFixed(1)}`).to.be.above(40);
-          }
+    let detected = 0;
+    for (const r of records) {
+      const name = annotatedName(r);
+      const annotated = cv.imread(join(dir, name), cv.IMREAD_COLOR);
+      const orig = original(r);
+      expect([annotated.cols, annotated.rows], name).to.deep.equal([orig.cols, orig.rows]);
+      expect([annotated.cols, annotated.rows], name).to.deep.equal([r.width, r.height]);
+      const faces = boxesOf(r.face);
+      const people = boxesOf(r.object);
+      if (faces.length + people.length === 0) continue;
+      detected++;
+      expect(meanAbsDiff(annotated, orig), name).to.be.above(1);
+      // The left side of each box is drawn in its colour (BGR): blue for faces, green for people.
+      for (const [boxes, channel] of [[faces, 0], [people, 1]] as const) {
+        for (const b of boxes) {
+          const drawn = colourMargin(annotated, b, channel);
+          const before = colourMargin(orig, b, channel);
+          expect(drawn - before, `${name} box ${JSON.stringify(b)}: colour margin ${drawn.toFixed(1)}, originally ${before.toFixed(1)}`).to.be.above(40);
         }
       }
-      expect(detected, 'records with people or faces').to.be.at.least(3);
-
-      const sheetPath = join(dir, CONTACT_SHEET.file);
-      expect(existsSync(sheetPath)).to.equal(true);
-      const sheet = cv.imread(sheetPath, cv.IMREAD_COLOR);
-      // 6 thumbnails: 4 columns of 240 px with 4 px gaps, 2 rows.
-      expect(sheet.cols).to.equal(4 * CONTACT_SHEET.thumbWidth + 5 * 4);
-      expect(sheet.rows).to.be.above(2 * 100);
-    } finally {
-      tmp.cleanup();
     }
+    expect(detected, 'records with people or faces').to.be.at.least(3);
+
+    const sheetPath = join(dir, CONTACT_SHEET.file);
+    expect(existsSync(sheetPath)).to.equal(true);
+    const sheet = cv.imread(sheetPath, cv.IMREAD_COLOR);
+    // 6 thumbnails: 4 columns of 240 px with 4 px gaps, 2 rows.
+    expect(sheet.cols).to.equal(4 * CONTACT_SHEET.thumbWidth + 5 * 4);
+    expect(sheet.rows).to.be.above(2 * 100);
+  });
+  it('keeps the contact sheet small for a very tall image (thumbnails fit thumbWidth x thumbMaxHeight)', async () => {
+    const tall = join(tmp.dir, 'tall.png');
+    cv.imwrite(tall, new cv.Mat(8000, 10, cv.CV_8UC3, [200, 120, 40]));
+    const out = join(tmp.dir, 'tall.jsonl');
+    const dir = join(tmp.dir, 'annotated');
+    const master = startMaster(['run', tall, '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.ok);
+    const sheet = cv.imread(join(dir, CONTACT_SHEET.file), cv.IMREAD_COLOR);
+    expect([sheet.cols, sheet.rows]).to.deep.equal([CONTACT_SHEET.thumbWidth + 2 * 4, CONTACT_SHEET.thumbMaxHeight + 2 * 4]);
+  });
+  it('annotates 48-megapixel images without holding up the master: no missed heartbeat, no retry', async () => {
+    const photos = join(tmp.dir, 'photos');
+    mkdirSync(photos);
+    const big = cv.imread(join(SAMPLE_FACES, '2008_001009.jpg'), cv.IMREAD_COLOR).resize(new cv.Size(8000, 6000), 0, 0, cv.INTER_LINEAR);
+    const encoded = cv.imencode('.jpg', big, [cv.IMWRITE_JPEG_QUALITY, 90]);
+    for (let i = 0; i < 6; i++) writeFileSync(join(photos, `big${i}.jpg`), encoded);
+    const out = join(tmp.dir, 'big.jsonl');
+    const dir = join(tmp.dir, 'annotated');
+    // Heartbeats every 300 ms: the master is declared dead by its slave after 0.9 s of silence.
+    // Drawing one such image takes about a second, which the master's thread used to spend.
+    const master = startMaster(['run', photos, '--tasks', 'edge', '--annotate', dir, '--heartbeat-interval', '300', '--bind', await loopbackEndpoint(), '--local-threads', '2', '--out', out, '--progress', 'none', '--metrics-port', '0', '--log-level', 'info']);
+    expect(await waitExit(master, 170_000), master.stderr()).to.equal(MASTER_EXIT.ok);
+    const report = readReport(`${out}.report.json`);
+    expect({ retries: report.retries, slavesLost: report.slavesLost, dropped: report.messagesDropped }, master.stderr()).to.deep.equal({ retries: 0, slavesLost: 0, dropped: 0 });
+    expect(master.stderr()).to.not.include('master silent');
+    expect(readdirSync(dir).sort()).to.deep.equal([...[0, 1, 2, 3, 4, 5].map((i) => `big${i}.jpg`), CONTACT_SHEET.file].sort());
+  });
+  it('never writes through a link in the annotate folder, keeps an input called contact-sheet.jpg, and draws no image whose tasks all failed', async () => {
+    const inputs = join(tmp.dir, 'in');
+    const dir = join(tmp.dir, 'annotated');
+    mkdirSync(inputs);
+    mkdirSync(dir);
+    const photo = join(inputs, 'a.jpg');
+    copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), photo);
+    copyFileSync(join(SAMPLE_FACES, '2008_001322.jpg'), join(inputs, 'contact-sheet.jpg'));
+    const whole = readFileSync(join(SAMPLE_FACES, '2008_002506.jpg'));
+    writeFileSync(join(inputs, 'cut.jpg'), whole.subarray(0, whole.length >> 1));
+    const original = readFileSync(photo);
+    // A leftover link where a.jpg's annotated copy goes, pointing at the input itself.
+    symlinkSync(photo, join(dir, 'a.jpg'));
+    const out = join(tmp.dir, 'links.jsonl');
+    const master = startMaster(['run', inputs, '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
+    expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
+    expect(lstatSync(join(dir, 'a.jpg')).isSymbolicLink(), 'the link was replaced by the annotated copy').to.equal(false);
+    expect(readdirSync(dir).sort()).to.deep.equal(['a.jpg', 'contact-sheet-2.jpg', CONTACT_SHEET.file].sort());
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
@@ -28,6 +28,65 @@ describe('bad videos and oversized images get error records', function () {
     const unopened = records.find((r) => r.source === fake);
     expect(unopened?.ok).to.equal(false);
     expect(isKindFailure(unopened?.corner) && unopened.corner.error.message).to.match(/video could not be opened/);
+  });
+
+  it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {
+    const { cv } = await import('../../shared/opencv.js');
+    const path = join(tmp.dir, 'damaged.avi');
+    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
+    const writer = new cv.VideoWriter(path, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(768, 576), true);
+    for (let i = 0; i < 30; i++) writer.write(cap.read());
+    writer.release();
+    cap.release();
+    // Zero each damaged frame's JPEG data after its first 200 bytes (its "00dc" chunk).
+    const bytes = readFileSync(path);
+    let chunk = 0;
+    for (let at = bytes.indexOf('00dc'); at >= 0; at = bytes.indexOf('00dc', at + 8)) {
+      const length = bytes.readUInt32LE(at + 4);
+      if (length <= 1000) continue; // an index entry, not a frame
+      if (chunk === 0 || chunk === 12) bytes.fill(0, at + 8 + 200, at + 8 + length);
+      chunk++;
+    }
+    expect(chunk).to.equal(30);
+    writeFileSync(path, bytes);
+    const out = join(tmp.dir, 'damaged.jsonl');
+    const m = startMaster(['run', path, '--every', '6', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const byFrame = new Map(readResults(out).records.map((r) => [r.frame, r]));
+    expect([...byFrame.keys()].sort((a, b) => (a ?? 0) - (b ?? 0))).to.deep.equal([0, 6, 12, 18, 24]);
+    for (const f of [0, 12]) {
+      const r = byFrame.get(f);
+      expect(isKindFailure(r?.edge) && r.edge.error.message, `frame ${f}`).to.equal(`frame ${f} could not be decoded (corrupt data in the video); the frames after it were read`);
+    }
+    for (const f of [6, 18, 24]) expect(byFrame.get(f)?.ok, `frame ${f}`).to.equal(true);
+    expect(byFrame.get(18)?.timestampMs).to.equal(1800);
+    expect(byFrame.get(12)?.timestampMs, 'a failed frame keeps its time').to.equal(1200);
+  });
+
+  it('reads MPEG-TS (.ts) in a folder, with timestamps from the stream (its 90 kHz time base is no frame rate) and no false "ended early"', async () => {
+    const { cv } = await import('../../shared/opencv.js');
+    const dir = join(tmp.dir, 'ts');
+    mkdirSync(dir);
+    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
+    const writer = new cv.VideoWriter(join(dir, 'cam.ts'), cv.VideoWriter.fourcc('mp4v'), 10, new cv.Size(768, 576), true);
+    for (let i = 0; i < 12; i++) writer.write(cap.read());
+    writer.release();
+    cap.release();
+    const out = join(tmp.dir, 'ts.jsonl');
+    const m = startMaster(['run', dir, '--every', '5', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(0);
+    const records = readResults(out).records.sort((a, b) => (a.frame ?? 0) - (b.frame ?? 0));
+    expect(records.map((r) => [r.frame, r.timestampMs, r.ok])).to.deep.equal([[0, 0, true], [5, 500, true], [10, 1000, true]]);
+    // Named on the command line with an extension that says nothing: told apart by content.
+    const clip = join(tmp.dir, 'clip.dat');
+    const photo = join(tmp.dir, 'photo.dat');
+    copyFileSync(join(dir, 'cam.ts'), clip);
+    copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), photo);
+    const named = join(tmp.dir, 'named.jsonl');
+    const n = startMaster(['run', clip, photo, '--every', '5', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', named, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(n, 100_000), n.stderr()).to.equal(0);
+    const sources = readResults(named).records.map((r) => `${r.source === clip ? 'clip' : 'photo'}#${r.frame ?? '-'}`).sort();
+    expect(sources).to.deep.equal(['clip#0', 'clip#10', 'clip#5', 'photo#-']);
   });
 
   it('refuses an image over the slave\'s pixel limit before decoding it', async () => {

@@ -1,8 +1,11 @@
 import { expect } from 'chai';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 /** One small image: a run with `--tasks edge` on it takes a few seconds, most of it the local slave starting. */
@@ -46,13 +49,25 @@ describe('command-line interface', function () {
     }
   });
 
+  it('keygen creates a missing folder for the keys (mode 0700), as in `keygen keys/master` on a fresh checkout', async () => {
+    const fresh = join(tmp.dir, 'fresh');
+    mkdirSync(fresh);
+    const m = await run((a) => startMaster(a, { cwd: fresh }), ['keygen', 'keys/master']);
+    expect(m.code, m.err).to.equal(0);
+    const s = await run((a) => startSlave(a, { cwd: fresh }), ['keygen', 'keys/slaves/pi-1']);
+    expect(s.code, s.err).to.equal(0);
+    for (const f of ['keys/master.key', 'keys/master.pub', 'keys/slaves/pi-1.key', 'keys/slaves/pi-1.pub']) expect(existsSync(join(fresh, f)), f).to.equal(true);
+    expect(statSync(join(fresh, 'keys')).mode & 0o777).to.equal(0o700);
+    expect(statSync(join(fresh, 'keys/master.key')).mode & 0o777).to.equal(0o600);
+  });
+
   it('refuses half a CURVE configuration', async () => {
     const m = await run(startMaster, ['run', 'samples', '--curve-secret-key', 'master.key']);
     expect(m.code).to.equal(MASTER_EXIT.usage);
-    expect(m.err).to.match(/needs --curve-secret-key and --allow-keys together/);
+    expect(m.err).to.match(/^master: --curve-secret-key needs --allow-keys too \(/m);
     const s = await run(startSlave, ['--master-public-key', 'master.pub']);
     expect(s.code).to.equal(2);
-    expect(s.err).to.match(/needs --curve-secret-key and --master-public-key together/);
+    expect(s.err).to.match(/^slave: --master-public-key needs --curve-secret-key too \(/m);
     const k = await run(startSlave, ['--curve-secret-key', 'no/such.key', '--master-public-key', 'master.pub']);
     expect(k.code).to.equal(2);
     expect(k.err).to.match(/cannot read secret key no\/such\.key: ENOENT/);
@@ -79,6 +94,16 @@ describe('command-line interface', function () {
     const w = await run(startSlave, ['bogus']);
     expect(w.code).to.equal(2);
     expect(w.err).to.match(/^slave: unexpected argument "bogus": slave takes only options/);
+    // Named as typed, not also as camelCase ("Unknown arguments: log-level, logLevel").
+    const k = await run(startSlave, ['keygen', join(tmp.dir, 'k'), '--log-level', 'warn']);
+    expect(k.code).to.equal(2);
+    expect(k.err).to.match(/^slave: unknown option --log-level\n/);
+    const mk = await run(startMaster, ['run', IMAGE, '--max-Attempts', '2', ...QUIET]);
+    expect(mk.err).to.match(/^master: unknown option --max-Attempts\n/);
+    const short = await run(startMaster, ['run', IMAGE, '-x', ...QUIET]);
+    expect(short.err).to.match(/^master: unknown option -x\n/);
+    const kg = await run(startMaster, ['keygen', '--bogus']);
+    expect(kg.err).to.match(/^master: unknown option --bogus\nRun `master keygen --help` for the options\.\n/);
   });
 
   it('an option given twice takes its last value, on both command lines, without a crash', async () => {
@@ -124,6 +149,28 @@ describe('command-line interface', function () {
       expect(s.code, args.join(' ')).to.equal(2);
       expect(s.err, args.join(' ')).to.match(new RegExp(`^slave: ${args.at(-1) === '--connect' ? '--connect' : '--threads'} needs a value\n`));
     }
+  });
+
+  it('refuses a numeric option whose value is empty or not a plain number, quoting it', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--every='], /^master: --every needs a value\n/],
+      [['--max-image-bytes', '16MiB'], /^master: --max-image-bytes must be a number, got "16MiB"\n/],
+      [['--window', '0x10'], /^master: --window must be a number, got "0x10"\n/],
+      [['--every', '2', '--every', 'three'], /^master: --every must be a number, got "three"\n/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(startMaster, ['run', IMAGE, ...QUIET, '--out', join(tmp.dir, 'n.jsonl'), ...args]);
+      expect(r.code, args.join(' ')).to.equal(MASTER_EXIT.usage);
+      expect(r.err, args.join(' ')).to.match(message);
+    }
+    const s = await run(startSlave, ['--threads', '2x']);
+    expect(s.code).to.equal(2);
+    expect(s.err).to.match(/^slave: --threads must be a number, got "2x"\n/);
+    // A plain number in any decimal spelling still works, the last one counting.
+    const out = join(tmp.dir, 'n.jsonl');
+    const ok = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--local-threads', '1', ...QUIET, '--out', out, '--overwrite', '--max-image-bytes', '1e7', '--every', 'x', '--every', '3']);
+    expect(ok.code, ok.err).to.equal(0);
+    expect(readResults(out).header['settings']).to.include({ every: 3 });
   });
 
   it('takes every word after -- as an input, even one that starts with a dash', async () => {
@@ -175,10 +222,10 @@ describe('command-line interface', function () {
     const ann = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', out, '--annotate', join(tmp.dir, 'ann'), '--report', join(tmp.dir, 'ann'), ...QUIET]);
     expect(ann.code).to.equal(MASTER_EXIT.usage);
     expect(ann.err).to.match(/^master: --report \S+ann is the --annotate folder/m);
-    const photo = tmp.file('existing.jpg', 'a photo');
+    const photo = tmp.file('existing.txt', 'a photo');
     const other = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', out, '--report', photo, ...QUIET]);
     expect(other.code).to.equal(MASTER_EXIT.usage);
-    expect(other.err).to.match(/^master: --report \S+existing\.jpg already exists and is not a cctv-cluster report: give another name, or pass --overwrite to replace it$/m);
+    expect(other.err).to.match(/^master: --report \S+existing\.txt already exists and is not a cctv-cluster report: give another name, or pass --overwrite to replace it$/m);
     expect(readFileSync(photo, 'utf8')).to.equal('a photo');
     expect(existsSync(`${photo}.html`)).to.equal(false);
     expect(existsSync(out)).to.equal(false);
@@ -195,6 +242,36 @@ describe('command-line interface', function () {
     const r = await run(startMaster, [...args, '--resume']);
     expect(r.code, r.err).to.equal(0);
     expect(readReport(`${out}.report.json`).imagesResumed).to.equal(1);
+  });
+
+  it('--resume skips the images already done however the inputs are named, from any directory', async () => {
+    const archive = join(tmp.dir, 'archive');
+    mkdirSync(join(archive, 'cam1'), { recursive: true });
+    copyFileSync(IMAGE, join(archive, 'cam1', 'a.jpg'));
+    copyFileSync(IMAGE, join(archive, 'cam1', 'b.jpg'));
+    const out = join(tmp.dir, 'where.jsonl');
+    const flags = ['--tasks', 'edge', '--out', out, '--local-threads', '1', ...QUIET];
+    // Started in the archive with a relative path, for one image of the two...
+    const first = await run((a) => startMaster(a, { cwd: archive }), ['run', 'cam1/a.jpg', ...flags]);
+    expect(first.code, first.err).to.equal(0);
+    // ...resumed elsewhere, naming the folder by its absolute path: only b.jpg is new, and it
+    // is recorded by its absolute path (the file's relative paths belong to the archive).
+    const second = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', join(archive, 'cam1'), ...flags, '--resume']);
+    expect(second.code, second.err).to.equal(0);
+    expect(readResults(out).records.map((r) => r.source)).to.deep.equal(['cam1/a.jpg', join(archive, 'cam1', 'b.jpg')]);
+    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(1);
+    // Back in the archive, relative again: nothing left to do.
+    const third = await run((a) => startMaster(a, { cwd: archive }), ['run', 'cam1', ...flags, '--resume']);
+    expect(third.code, third.err).to.equal(0);
+    expect(readResults(out).records).to.have.length(2);
+    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(2);
+    expect(third.err, 'cam1 covers cam1/a.jpg').to.not.include('does not name');
+    // Resumed without one of the batch's inputs: said, not passed over in silence.
+    const other = join(tmp.dir, 'other.jpg');
+    copyFileSync(IMAGE, other);
+    const fourth = await run((a) => startMaster(a, { cwd: archive }), ['run', other, ...flags, '--resume']);
+    expect(fourth.code, fourth.err).to.equal(0);
+    expect(fourth.err).to.match(/was started with input\(s\) this run does not name: \S+cam1\/a\.jpg; images of theirs not yet done stay undone/);
   });
 
   it("--log-json: every line on stderr is a JSON object, the local slave's and its workers' included (libjpeg warns about a corrupt JPEG)", async () => {
@@ -217,10 +294,60 @@ describe('command-line interface', function () {
     expect(messages.some((m) => m.includes('Corrupt JPEG data')), r.err).to.equal(true);
   });
 
-  it('warns that --local-threads has no effect without local slaves', async () => {
-    const m = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'w.jsonl'), '--local-slaves', '0', '--local-threads', '4', ...QUIET]);
+  it('under --log-json, writes its closing lines as JSON too; a usage error opens no metrics port', async () => {
+    const jsonOnly = (err: string): { msg: string }[] =>
+      err
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg: string };
+          } catch {
+            throw new Error(`not a JSON line: ${l}`);
+          }
+        });
+    const port = await freePort();
+    const bad = await run(startMaster, ['run', IMAGE, 'no/such.jpg', '--log-json', '--progress', 'none', '--metrics-port', String(port), '--out', join(tmp.dir, 'j.jsonl')]);
+    expect(bad.code).to.equal(MASTER_EXIT.usage);
+    const badLines = jsonOnly(bad.err).map((l) => l.msg);
+    expect(badLines).to.deep.equal(['input not found: no/such.jpg']);
+    // Errors in the arguments themselves too, on both command lines.
+    const parse = await run(startMaster, ['run', IMAGE, '--every', '0', '--log-json']);
+    expect(parse.code).to.equal(MASTER_EXIT.usage);
+    expect(jsonOnly(parse.err).map((l) => l.msg)).to.deep.equal(['--every must be an integer from 1 to 1000000, got 0']);
+    const slave = await run(startSlave, ['--log-json', '--bogus']);
+    expect(slave.code).to.equal(2);
+    expect(jsonOnly(slave.err).map((l) => l.msg)).to.deep.equal(['unknown option --bogus']);
+    // Interrupted while waiting for a slave: the "interrupted; --resume" line is a record too.
+    const m = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'j.jsonl'), '--local-slaves', '0', '--log-json', '--progress', 'plain', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
+    await waitFor(() => /waiting for slaves/.test(m.stderr()) && /progress: /.test(m.stderr()), 30_000, 'the master to wait for slaves');
+    m.proc.kill('SIGINT');
+    expect(await waitExit(m, 30_000)).to.equal(MASTER_EXIT.interrupted);
+    const messages = jsonOnly(m.stderr()).map((l) => l.msg);
+    expect(messages).to.include('interrupted; run the same command with --resume to finish the batch');
+    expect(messages.some((msg) => msg.startsWith('progress: 0/1 images')), 'the plain progress line is a record too').to.equal(true);
+  });
+
+  it('names the key flags in its hint for slaves when CURVE is on, and this host for a wildcard address', async () => {
+    const keys = join(tmp.dir, 'keys');
+    mkdirSync(join(keys, 'slaves'), { recursive: true });
+    expect((await run(startMaster, ['keygen', join(keys, 'boss')])).code).to.equal(0);
+    expect((await run(startSlave, ['keygen', join(keys, 'slaves', 'pi')])).code).to.equal(0);
+    const m = startMaster(['run', IMAGE, '--out', join(tmp.dir, 'k.jsonl'), '--local-slaves', '0', '--progress', 'none', '--metrics-port', '0', '--bind', 'tcp://0.0.0.0:*', '--curve-secret-key', join(keys, 'boss.key'), '--allow-keys', join(keys, 'slaves')]);
     await waitFor(() => /waiting for slaves/.test(m.stderr()), 30_000, 'the master to wait for slaves');
+    expect(m.stderr()).to.match(new RegExp(`waiting for slaves: start \`node bin/slave\\.js --connect tcp://${hostname()}:\\d+ --curve-secret-key SLAVE\\.key --master-public-key boss\\.pub\` on each machine`));
+    m.proc.kill('SIGTERM');
+    expect(await waitExit(m, 30_000)).to.equal(MASTER_EXIT.interrupted);
+  });
+
+  it('warns that --local-threads has no effect without local slaves, and of a lease shorter than a task can take', async () => {
+    // Started from another folder: the hint names this checkout's bin/slave.js by its absolute path.
+    const m = startMaster(['run', IMAGE, '--tasks', 'edge,face', '--out', join(tmp.dir, 'w.jsonl'), '--local-slaves', '0', '--local-threads', '4', '--lease', 'face=100', ...QUIET], { cwd: tmp.dir });
+    await waitFor(() => /waiting for slaves/.test(m.stderr()), 30_000, 'the master to wait for slaves');
+    expect(m.stderr()).to.include(`waiting for slaves: start \`node ${resolve('bin/slave.js')} --connect tcp://127.0.0.1:`);
     expect(m.stderr()).to.match(/warn +\[master\] --local-threads 4 has no effect with --local-slaves 0/);
+    expect(m.stderr()).to.match(/warn +\[master\] --lease face=100 ms is shorter than such a task can take/);
+    expect(m.stderr(), 'edge keeps its default lease').to.not.match(/edge=/);
     m.proc.kill('SIGTERM');
     expect(await waitExit(m, 30_000)).to.equal(MASTER_EXIT.interrupted);
   });
@@ -243,6 +370,71 @@ describe('command-line interface', function () {
     const bad = await run(startMaster, ['run', IMAGE, '--bind', 'tcp://127.0.0.1:99999']);
     expect(bad.code).to.equal(MASTER_EXIT.usage);
     expect(bad.err).to.match(/^master: --bind port must be from 1 to 65535, got 99999$/m);
+  });
+
+  it('refuses outputs that would overwrite or feed back into the inputs: --annotate in, on or around an input, --out/--report named like media', async () => {
+    const inputs = join(tmp.dir, 'cams');
+    mkdirSync(join(inputs, 'cam1'), { recursive: true });
+    const photo = join(inputs, 'cam1', 'a.jpg');
+    copyFileSync(IMAGE, photo);
+    const original = readFileSync(photo);
+    const out = join(tmp.dir, 'io.jsonl');
+    const cases: [string[], RegExp][] = [
+      [[inputs, '--annotate', inputs], /^master: --annotate \S+cams is the input \S+cams: annotated copies would overwrite the images or be read as new inputs/m],
+      [[inputs, '--annotate', join(inputs, 'ann')], /^master: --annotate \S+ann lies inside the input \S+cams:/m],
+      [[photo, '--annotate', join(inputs, 'cam1')], /^master: --annotate \S+cam1 holds the input \S+a\.jpg:/m],
+      [[`${inputs}/**/*.jpg`, '--annotate', join(inputs, 'x')], /^master: --annotate \S+x lies inside the input \S+\*\.jpg:/m],
+      [[inputs, '--out', photo, '--overwrite'], /^master: --out \S+a\.jpg has an image or video extension; name the results file e\.g\. results\.jsonl$/m],
+      [[photo, '--report', photo, '--overwrite'], /^master: --report \S+a\.jpg has an image or video extension/m],
+      [[join(inputs, 'cam1', 'notes.txt'), '--out', join(inputs, 'cam1', 'notes.txt'), '--overwrite'], /^master: --out \S+notes\.txt is an input \(\S+notes\.txt\): give another name$/m],
+    ];
+    writeFileSync(join(inputs, 'cam1', 'notes.txt'), 'not media');
+    // Through links: a symbolic link to the input folder, and a symbolic and a hard link to an input file.
+    symlinkSync(inputs, join(tmp.dir, 'cams-link'));
+    symlinkSync(photo, join(tmp.dir, 'photo-link'));
+    linkSync(photo, join(tmp.dir, 'photo-hard'));
+    cases.push(
+      [[inputs, '--annotate', join(tmp.dir, 'cams-link')], /^master: --annotate \S+cams-link is the input \S+cams:/m],
+      [[join(tmp.dir, 'cams-link'), '--annotate', join(inputs, 'x')], /^master: --annotate \S+x lies inside the input \S+cams-link:/m],
+      [[photo, '--out', join(tmp.dir, 'photo-link'), '--overwrite'], /^master: --out \S+photo-link is an input \(\S+a\.jpg\): give another name$/m],
+      [[photo, '--out', join(tmp.dir, 'photo-hard'), '--overwrite'], /^master: --out \S+photo-hard is an input \(\S+a\.jpg\): give another name$/m],
+      [[photo, '--report', join(tmp.dir, 'photo-hard'), '--overwrite'], /^master: --report \S+photo-hard is an input \(\S+a\.jpg\): give another name$/m],
+    );
+    for (const [args, message] of cases) {
+      const r = await run(startMaster, ['run', ...args, '--tasks', 'edge', ...QUIET, ...(args.includes('--out') ? [] : ['--out', out])]);
+      expect(r.code, args.join(' ')).to.equal(MASTER_EXIT.usage);
+      expect(r.err, args.join(' ')).to.match(message);
+    }
+    expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
+    expect(readFileSync(join(inputs, 'cam1', 'notes.txt'), 'utf8')).to.equal('not media');
+  });
+
+  it('a port already in use: exit 1 and no results file left behind, so the same command works once the port is free', async () => {
+    const port = await freePort();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    const out = join(tmp.dir, 'busy.jsonl');
+    const args = ['run', IMAGE, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'none', '--metrics-port', '0', '--bind', `tcp://127.0.0.1:${port}`];
+    try {
+      const busy = await run(startMaster, args);
+      expect(busy.code).to.equal(MASTER_EXIT.fatal);
+      expect(busy.err).to.match(/cannot listen on tcp:\/\/127\.0\.0\.1:\d+: Address already in use/);
+      expect(existsSync(out), 'results file').to.equal(false);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    const again = await run(startMaster, args);
+    expect(again.code, again.err).to.equal(0);
+    expect(readResults(out).records).to.have.length(1);
+  });
+
+  it('goes on when the reader of its stderr goes away (`2>&1 | head -1`): the batch completes, exit 0', async () => {
+    const out = join(tmp.dir, 'epipe.jsonl');
+    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'plain', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
+    await waitFor(() => m.stderr().includes('listening on'), 30_000, 'the master to listen');
+    m.proc.stderr?.destroy();
+    expect(await waitExit(m, 60_000)).to.equal(0);
+    expect(readResults(out).records).to.have.length(3);
   });
 
   it('refuses a missing input before starting', async () => {

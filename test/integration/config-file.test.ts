@@ -43,7 +43,7 @@ describe('--config files on the command line', function () {
     const cfg = file('master.yaml', 'every: ten\n');
     const m = await run(startMaster, ['run', 'samples', '--config', cfg]);
     expect(m.code).to.equal(MASTER_EXIT.usage);
-    expect(m.err).to.include(`--every must be a number, got "ten" (in config file ${cfg})`);
+    expect(m.err).to.include(`--every must be a number, got "ten" (set in config file ${cfg})`);
     const choice = file('choice.json', '{"progress": "fancy"}');
     const c = await run(startMaster, ['run', 'samples', '--config', choice]);
     expect(c.code).to.equal(MASTER_EXIT.usage);

@@ -53,7 +53,9 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     symlinkSync('../cam', join(tmp.dir, 'cam', 'loop'));
     symlinkSync('x.jpg', join(tmp.dir, 'cam', 'y.jpg'));
     expect((await expand(['cam/**/*.jpg'], tmp.dir)).sources.sort()).to.deep.equal(['cam/x.jpg', 'cam/y.jpg']);
-    expect((await expand(['cam'], tmp.dir)).sources.sort()).to.deep.equal(['cam/x.jpg', 'cam/y.jpg']);
+    const walked = await expand(['cam'], tmp.dir);
+    expect(walked.sources.sort()).to.deep.equal(['cam/x.jpg', 'cam/y.jpg']);
+    expect(walked.warnings).to.deep.equal(['input cam: 1 link(s) to folders not followed (cam/loop); name a linked folder as an input of its own to include it']);
     const was = process.cwd();
     process.chdir(tmp.dir);
     try {
@@ -90,6 +92,50 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     } finally {
       process.chdir(was);
     }
+    // In a folder too: found, and failed by its own record rather than skipped in silence.
+    mkdirSync(join(tmp.dir, 'cam'));
+    execFileSync('mkfifo', [join(tmp.dir, 'cam', 'pipe.jpg')]);
+    expect((await expand(['cam'], tmp.dir)).sources).to.deep.equal(['cam/pipe.jpg']);
+  });
+
+  it('processes images whose names are not UTF-8 (Latin-1 bytes, in a folder whose name is not UTF-8 either), shown as \\xNN', async () => {
+    const dir = join(tmp.dir, 'cam');
+    const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
+    mkdirSync(bytes(join(dir, 'd\xe8r')), { recursive: true });
+    copyFileSync(PHOTO, bytes(join(dir, 'caf\xe9.jpg')));
+    copyFileSync(PHOTO, bytes(join(dir, 'caf\xe8.jpg')));
+    copyFileSync(PHOTO, bytes(join(dir, 'd\xe8r', 'ok.jpg')));
+    copyFileSync(join(SAMPLE_FACES, '..', 'vtest-12s.avi'), bytes(join(dir, 'v\xe9.avi')));
+    const out = join(tmp.dir, 'names.jsonl');
+    const m = startMaster(['run', 'cam', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0'], { cwd: tmp.dir });
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records.sort((a, b) => a.source.localeCompare(b.source));
+    expect(records.map((r) => [r.source, r.ok])).to.deep.equal([
+      ['cam/caf\\xe8.jpg', true],
+      ['cam/caf\\xe9.jpg', true],
+      ['cam/d\\xe8r/ok.jpg', true],
+      ['cam/v\\xe9.avi', false],
+    ]);
+    const video = records[3];
+    expect(isKindFailure(video?.edge) && video.edge.error.message).to.match(/the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it/);
+    // Named on the command line the bytes are lost (Node.js decodes argv as UTF-8): say so.
+    const named = startMaster(['run', bytes(join(dir, 'caf\xe9.jpg')).toString('utf8'), '--out', join(tmp.dir, 'n2.jsonl'), '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(named, 60_000)).to.equal(MASTER_EXIT.usage);
+    expect(named.stderr()).to.match(/its name has bytes that are not UTF-8, which cannot be passed on the command line/);
+    // A glob reads names as text: such a match fails with a message saying why, and so does
+    // a folder so named under a ** pattern (its files were skipped without a word).
+    copyFileSync(PHOTO, bytes(join(dir, 'd\xe8r', 'deep.jpg')));
+    const globbed = join(tmp.dir, 'glob.jsonl');
+    const g = startMaster(['run', 'cam/*.jpg', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', globbed, '--progress', 'none', '--metrics-port', '0'], { cwd: tmp.dir });
+    expect(await waitExit(g, 100_000), g.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const failed = readResults(globbed).records.filter((r) => !r.ok);
+    expect(failed.length).to.be.at.least(1);
+    for (const r of failed.filter((f) => f.source.endsWith('.jpg'))) expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/the file name is not UTF-8 and a glob cannot pass it on; name the folder that holds it instead/);
+    const deep = join(tmp.dir, 'deep.jsonl');
+    const d = startMaster(['run', 'cam/**/*.jpg', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', deep, '--progress', 'none', '--metrics-port', '0'], { cwd: tmp.dir });
+    expect(await waitExit(d, 100_000), d.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const folder = readResults(deep).records.find((r) => !r.source.endsWith('.jpg'));
+    expect(isKindFailure(folder?.edge) && folder.edge.error.message).to.match(/^cannot read directory cam\/d\S+r: its name is not UTF-8 and a glob cannot pass it on/);
   });
 
   it('a batch whose inputs hold no image at all exits 2 and says so before it starts anything or writes a file', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
@@ -28,14 +28,16 @@ describe('deploy/local-cluster.sh: a master and slaves on their own network addr
       this.skip();
     }
     const tmp = tempDir();
+    let proc: ChildProcess | undefined;
     try {
       const out = join(tmp.dir, 'lc.jsonl');
       const before = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-      const proc = spawn('bash', [join(ROOT, 'deploy/local-cluster.sh'), '--slaves', '2', '--threads', '1', '--timeout', '150', '--', SAMPLE_FACES, '--out', out, '--overwrite', '--progress', 'none'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', [join(ROOT, 'deploy/local-cluster.sh'), '--slaves', '2', '--threads', '1', '--timeout', '150', '--', SAMPLE_FACES, '--out', out, '--overwrite', '--progress', 'none'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = child;
       let err = '';
-      proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      proc.stdout.resume();
-      const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => {
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout.resume();
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => {
         resolve(c);
       }));
       expect(code, err.slice(-3000)).to.equal(0);
@@ -46,6 +48,8 @@ describe('deploy/local-cluster.sh: a master and slaves on their own network addr
       expect(report.slaves.reduce((n, s) => n + s.tasks, 0)).to.equal(12);
       expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).to.equal(before);
     } finally {
+      // The script tears its namespaces down on SIGTERM; a test that failed waiting must not leave it running.
+      if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       tmp.cleanup();
     }
   });

@@ -141,7 +141,7 @@ describe('Prometheus metrics of a real master and slave, set up by config files'
       ['cctv_leases_expired_total', report.leasesExpired],
       ['cctv_slaves_lost_total', report.slavesLost],
       ['cctv_duplicates_dropped_total', report.duplicatesDropped],
-      ['cctv_slaves_refused_total', report.slavesRefused],
+      ['cctv_handshakes_refused_total', report.handshakesRefused],
       ['cctv_bytes_sent_total', report.bytesSent],
       ['cctv_bytes_received_total', report.bytesReceived],
       ['cctv_image_bytes_read_total', report.imageBytesRead],

@@ -7,9 +7,9 @@ import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import type { TaskSpec } from '../../proto/messages.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { decodeImage } from '../../slave/vision/decode.js';
-import { SAMPLE_FACES } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, readResults, tempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startSlave, waitFor } from '../helpers/processes.js';
+import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -87,5 +87,25 @@ describe('a slave and the end of its session with a master', function () {
     } finally {
       clearInterval(keepAlive);
     }
+  });
+
+  it('after a batch ends it waits for the next master quietly (no "master silent" warning) and serves it', async () => {
+    const endpoint = await loopbackEndpoint();
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'patient', '--log-level', 'info', '--heartbeat-interval', '500']);
+    for (const batch of [1, 2]) {
+      const tmp = tempDir();
+      try {
+        const out = join(tmp.dir, 'r.jsonl');
+        const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0', '--heartbeat-interval', '500']);
+        expect(await waitExit(m, 60_000), m.stderr()).to.equal(0);
+        expect(readResults(out).records, `batch ${batch}`).to.have.length(3);
+      } finally {
+        tmp.cleanup();
+      }
+      // Five heartbeat intervals without a master: long enough for a silence warning.
+      await sleep(2500);
+    }
+    expect(s.stderr()).to.include('master says: batch complete');
+    expect(s.stderr()).to.not.include('master silent');
   });
 });

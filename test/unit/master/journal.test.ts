@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
 
-const header: BatchHeader = { type: 'batch', tool: 'cctv-cluster', protocol: 2, startedAt: '2026-11-21T00:00:00.000Z', settings: { tasks: ['edge'] } };
+const header: BatchHeader = { type: 'batch', tool: 'cctv-cluster', protocol: 2, startedAt: '2026-11-21T00:00:00.000Z', settings: { tasks: ['edge'] }, cwd: '/archive' };
 const record = (n: number) => ({ type: 'image' as const, source: `img${n}.jpg`, ok: true });
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -27,8 +27,10 @@ describe('Journal (the results file)', () => {
     journal.close(); // syncs in place; the descriptor waits for any background sync
     const { done, previous } = await readJournal(path);
     expect(previous).to.deep.equal(header);
-    expect([...done].sort()).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => `img${i}.jpg`));
-    for (let i = 0; i < 50 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
+    // Keyed by absolute path: the relative sources resolved against the header's cwd.
+    expect([...done].sort()).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => `/archive/img${i}.jpg`));
+    // A background fdatasync took ~190 ms on this VM, longer under load: wait up to 5 s.
+    for (let i = 0; i < 500 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
     expect(openFds(), 'the results file descriptor is closed').to.equal(fdsBefore);
   });
 
@@ -36,15 +38,16 @@ describe('Journal (the results file)', () => {
     const before = { tasks: ['edge', 'corner'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } };
     expect(settingsChanges(before, { tasks: ['corner', 'edge'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } })).to.deep.equal([]);
     expect(settingsChanges(before, { tasks: ['edge'], every: 7, detectors: { face: { minNeighbors: 4, scaleFactor: 1.1 } } })).to.deep.equal([
-      'tasks: ["corner","edge"] -> ["edge"]',
-      'every: 5 -> 7',
+      // As given (not sorted), under the flags' names.
+      '--tasks: ["edge","corner"] -> ["edge"]',
+      '--every: 5 -> 7',
       'detectors.face.minNeighbors: 3 -> 4',
     ]);
-    expect(settingsChanges({ every: 5 }, { every: 5, frameFormat: 'jpg' })).to.deep.equal(['frameFormat: unset -> "jpg"']);
+    expect(settingsChanges({ every: 5 }, { every: 5, frameFormat: 'jpg' })).to.deep.equal(['--frame-format: unset -> "jpg"']);
     const path = join(tmp.dir, 'r.jsonl');
     (await Journal.open(path, { ...header, settings: before }, { resume: false, overwrite: false })).journal.close();
     let message = '';
     await Journal.open(path, { ...header, settings: { ...before, every: 7 } }, { resume: true, overwrite: false }).catch((e: unknown) => (message = (e as Error).message));
-    expect(message).to.match(/was written with other settings: every: 5 -> 7\. Use the same settings, or --overwrite/);
+    expect(message).to.match(/was written with other settings: --every: 5 -> 7\. Use the same settings, or --overwrite/);
   });
 });

@@ -37,10 +37,10 @@ describe('config files', () => {
       }
       throw new Error('accepted');
     };
-    expect(bad({ every: '3' })).to.equal('--every must be a number, got "3" (in config file f.yaml)');
-    expect(bad({ resume: 'true' })).to.equal('--resume must be true or false, got "true" (in config file f.yaml)');
-    expect(bad({ progress: 'c' })).to.equal('--progress must be one of a, b, got "c" (in config file f.yaml)');
-    expect(bad({ out: ['a', 'b'] })).to.equal('--out must be a string, got ["a","b"] (in config file f.yaml)');
+    expect(bad({ every: '3' })).to.equal('--every must be a number, got "3" (set in config file f.yaml)');
+    expect(bad({ resume: 'true' })).to.equal('--resume must be true or false, got "true" (set in config file f.yaml)');
+    expect(bad({ progress: 'c' })).to.equal('--progress must be one of a, b, got "c" (set in config file f.yaml)');
+    expect(bad({ out: ['a', 'b'] })).to.equal('--out must be a string, got ["a","b"] (set in config file f.yaml)');
     expect(bad({ tasks: { a: [1] } })).to.match(/^--tasks must be a string, a list or a mapping/);
     expect(bad({ o: 'x' })).to.match(/unknown setting "o" \(settings are the long option names of `tool --help`: every, tasks, out, resume, progress\)/);
     expect(bad({ config: 'x' })).to.match(/cannot name another one/);

@@ -38,7 +38,7 @@ describe('metrics', () => {
       m.messageDropped('bad_msgpack');
       m.messageDropped('not_holder');
       stats.imagesDone = 5;
-      stats.slavesRefused = 2;
+      stats.handshakesRefused = 2;
       router.bytesSent = 5000;
       const s = parseMetrics(await m.registry.metrics());
       expect(single(s, 'cctv_tasks_total', { kind: 'object', outcome: 'done' })).to.equal(2);
@@ -50,7 +50,7 @@ describe('metrics', () => {
       expect(single(s, 'cctv_messages_dropped_total', { reason: 'not_holder' })).to.equal(2);
       expect(total(s, 'cctv_messages_dropped_total')).to.equal(3);
       expect(single(s, 'cctv_images_done_total')).to.equal(5);
-      expect(single(s, 'cctv_slaves_refused_total')).to.equal(2);
+      expect(single(s, 'cctv_handshakes_refused_total')).to.equal(2);
       expect(single(s, 'cctv_bytes_sent_total')).to.equal(5000);
       expect(single(s, 'cctv_bytes_received_total')).to.equal(200);
       expect(single(s, 'cctv_pending_tasks')).to.equal(7);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 
 /** A command prefix that runs a program with a parent-death signal, or none. */
 export interface ParentDeathLauncher {
@@ -34,4 +34,26 @@ export function parentDeathLauncher(): ParentDeathLauncher | undefined {
     }
   }
   return probed;
+}
+
+/** tsx's ESM loader, so a child runs TypeScript like its parent (resolved from here, not the working folder). */
+const TSX_LOADER = import.meta.resolve('tsx');
+
+/**
+ * Forks a TypeScript module as a child process with an IPC channel (`advanced`
+ * serialization, so Buffers travel as such), through {@link parentDeathLauncher} where it
+ * can, so the child dies with this process even by SIGKILL. Used for the slave's workers
+ * and the master's annotator.
+ *
+ * @param script - absolute path of the child's `.ts` entry module
+ * @param stdio - stdio of the child; must include `'ipc'`
+ */
+export function forkDyingWithParent(script: string, stdio: StdioOptions): ChildProcess {
+  const launcher = parentDeathLauncher();
+  return fork(script, [], {
+    ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
+    execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
+    serialization: 'advanced',
+    stdio,
+  });
 }

@@ -1,0 +1,30 @@
+/**
+ * The annotator process (`--annotate`): decodes, draws and writes each finished image off
+ * the master's thread. Drawing a 4K image took ~0.3 s in the master, long enough to miss
+ * heartbeats (slaves reconnected and their results were dropped and run again).
+ * Started by {@link AnnotatorProcess}; exits when its channel to the master closes.
+ */
+import { createLogger } from '../shared/logger.js';
+import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
+import { Annotator } from './annotate.js';
+
+let annotator: Annotator | undefined;
+
+const reply = (message: FromAnnotator): void => {
+  process.send?.(message);
+};
+
+process.on('message', (message: ToAnnotator) => {
+  if (message.type === 'init') {
+    annotator = new Annotator(message.dir, message.edge, createLogger('annotate', message.logLevel, message.logJson));
+  } else if (message.type === 'image') {
+    const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+    annotator?.add(message.record, bytes);
+    reply({ type: 'done', bytes: bytes.length });
+  } else {
+    annotator?.finish();
+    reply({ type: 'finished', written: annotator?.written ?? 0 });
+  }
+});
+// The master is gone (or done with us): nothing else to do.
+process.on('disconnect', () => process.exit(0));

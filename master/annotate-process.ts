@@ -1,0 +1,106 @@
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { DetectorConfig } from '../proto/detector-config.js';
+import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
+import { makeDirectory } from '../shared/make-directory.js';
+import { forkDyingWithParent } from '../shared/parent-death.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
+import type { ImageRecord } from './merge.js';
+
+const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
+/** Longest wait for the contact sheet at the end, ms. */
+const FINISH_TIMEOUT_MS = 120_000;
+
+/**
+ * `--annotate`, run in a child process so the master's thread only hands over records
+ * and image bytes: {@link Annotator} (decode, draw, encode, write) in `annotate-child.ts`.
+ * The bytes handed over and not yet annotated are {@link pendingBytes}; the master counts
+ * them with its window, so a slow annotator slows the reading of inputs instead of
+ * piling images up in memory. If the process dies, annotation stops with a warning and
+ * the batch goes on.
+ */
+export class AnnotatorProcess {
+  /** Encoded image bytes sent and not yet annotated. */
+  pendingBytes = 0;
+  /** Annotated copies written, known once {@link finish} returns. */
+  written = 0;
+  private readonly proc: ChildProcess;
+  private alive = true;
+  /** The process wrote the contact sheet and said so. */
+  private finished = false;
+  private onFinished: (() => void) | undefined;
+
+  /**
+   * Creates the folder (with its parents) and starts the process.
+   *
+   * @throws {@link InvalidArgumentError} when the folder cannot be created
+   */
+  constructor(dir: string, edge: DetectorConfig['edge'], private readonly logger: Logger, logLevel: LogLevel, logJson: boolean) {
+    try {
+      makeDirectory(dir);
+    } catch (err) {
+      throw InvalidArgumentError.format('--annotate', `cannot create the folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    this.proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
+    relayLogLines(this.proc.stderr);
+    this.proc.on('message', (message: FromAnnotator) => {
+      if (message.type === 'done') this.pendingBytes = Math.max(0, this.pendingBytes - message.bytes);
+      else {
+        this.written = message.written;
+        this.finished = true;
+        this.onFinished?.();
+      }
+    });
+    this.proc.on('exit', (code, signal) => {
+      if (!this.finished) this.logger.warn(`annotate: the annotator process ended (${signal ?? `code ${code ?? '?'}`}) before it finished: annotated copies of this run are missing from then on, and the contact sheet`);
+      this.alive = false;
+      this.pendingBytes = 0;
+      this.onFinished?.();
+    });
+    this.proc.on('error', (err) => {
+      this.logger.warn(`annotate: annotator process error: ${err.message}`);
+    });
+    this.send({ type: 'init', dir, edge, logLevel, logJson });
+  }
+
+  /** Hands over one finished record and its encoded image (none: nothing to draw on). */
+  add(record: ImageRecord, bytes: Buffer | undefined): void {
+    if (!this.alive || bytes === undefined || bytes.length === 0) return;
+    this.pendingBytes += bytes.length;
+    this.send({ type: 'image', record, bytes });
+  }
+
+  /** Waits (at most {@link FINISH_TIMEOUT_MS}) for the images handed over and the contact sheet, then ends the process. */
+  async finish(): Promise<void> {
+    if (this.alive) {
+      if (this.pendingBytes > 0) this.logger.info(`annotate: finishing the annotated copies (${(this.pendingBytes / 1e6).toFixed(1)} MB of images to go)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, FINISH_TIMEOUT_MS);
+        this.onFinished = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.send({ type: 'finish' });
+      });
+    }
+    this.alive = false;
+    if (this.proc.connected) this.proc.disconnect();
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+        this.proc.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private send(message: ToAnnotator): void {
+    if (!this.proc.connected) return;
+    this.proc.send(message, (err) => {
+      if (err !== null && this.alive) this.logger.debug(`annotate: send to the annotator failed: ${err.message}`);
+    });
+  }
+}

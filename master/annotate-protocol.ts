@@ -1,0 +1,21 @@
+import type { DetectorConfig } from '../proto/detector-config.js';
+import type { LogLevel } from '../shared/logger.js';
+import type { ImageRecord } from './merge.js';
+
+/**
+ * Messages between the master and its annotator process (Node IPC, `advanced`
+ * serialization, so image bytes travel as Buffers).
+ */
+export type ToAnnotator =
+  /** First message: where to write and how edges were found (`--annotate`, the edge detector's parameters). */
+  | { type: 'init'; dir: string; edge: DetectorConfig['edge']; logLevel: LogLevel; logJson: boolean }
+  /** One finished record and its encoded image (bytes). */
+  | { type: 'image'; record: ImageRecord; bytes: Uint8Array }
+  /** No more images: write the contact sheet and say `finished`. */
+  | { type: 'finish' };
+
+export type FromAnnotator =
+  /** An image was annotated or skipped; `bytes` is its encoded size, for the master's accounting. */
+  | { type: 'done'; bytes: number }
+  /** The contact sheet is written; `written` annotated copies in all. */
+  | { type: 'finished'; written: number };
