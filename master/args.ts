@@ -45,7 +45,7 @@ function masterRunOptions(d: MasterOptions) {
     'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves; no effect with --local-slaves 0)' },
     'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
     'backup-tasks': { type: 'boolean', default: d.backupTasks, description: 'at the end of a batch, run copies of the tasks still in flight on slaves with a free worker; the first answer wins (--no-backup-tasks: off)' },
-    lease: { type: 'string', description: 'lease per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
+    lease: { type: 'string', description: 'how long a task may run on a slave\'s worker before it is given to another, per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
     'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
     window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from '../proto/commands.js';
-import type { Message, ReadyMessage, TaskSpec } from '../proto/messages.js';
+import type { Message, ReadyMessage, TaskSpec, TaskStart } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
@@ -27,7 +27,7 @@ import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
 import { planBackups, planDispatch } from './scheduler.js';
-import { hasAnswered, SlaveRegistry } from './slave-registry.js';
+import { hasAnswered, SlaveRegistry, type SlaveInfo } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable, type TaskEntry } from './task-table.js';
@@ -409,7 +409,7 @@ export class Master {
   private dispatch(): void {
     if (this.stopping || this.router === undefined) return;
     const now = this.clock.now();
-    const deadlineFor = (kind: TaskKind): number => this.options.leaseMs[kind];
+    const deadlineFor = this.leaseFor;
     for (const { slaveId, tasks } of planDispatch(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE)) {
       if (this.registry.get(slaveId) === undefined) continue;
       this.table.lease(
@@ -477,7 +477,8 @@ export class Master {
     for (const s of this.registry.dead()) {
       this.loseSlave(s.slaveId, `no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
     }
-    for (const t of this.table.expiredLeases(now)) {
+    const lastProgressMs = (slaveId: string): number | undefined => this.registry.get(slaveId)?.lastProgressMs;
+    for (const t of this.table.expiredLeases(now, lastProgressMs, this.leaseFor)) {
       this.stats.leasesExpired++;
       const slaveId = t.slaveId;
       // On a slave that has answered nothing yet, an expired lease says more about the slave
@@ -603,6 +604,7 @@ export class Master {
     switch (message.cmd) {
       case 'HEARTBEAT':
         if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
+        else if (message.running !== undefined) this.onStarted(slave, message.running);
         return;
       case 'RESULT': {
         if (!this.registry.everSeen(slaveId)) {
@@ -617,6 +619,7 @@ export class Master {
             continue;
           }
           slave?.inFlight.delete(r.taskId);
+          if (slave) slave.lastProgressMs = now;
           // An accepted task stays in the table until its image is taken out below.
           const task = this.table.task(r.taskId);
           const byBackup = task?.backup?.slaveId === slaveId;
@@ -639,6 +642,7 @@ export class Master {
           this.dropped(slaveId, 'FAIL from an unknown slave', 'unknown_slave');
           return;
         }
+        const now = this.clock.now();
         const refused = new RefusedAnswers();
         for (const f of message.failures) {
           if (!this.table.mayAnswer(f.taskId, slaveId)) {
@@ -646,6 +650,7 @@ export class Master {
             continue;
           }
           slave?.inFlight.delete(f.taskId);
+          if (slave) slave.lastProgressMs = now;
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
           if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
@@ -680,6 +685,22 @@ export class Master {
     }
     this.drainCompleted();
     this.scheduleDispatch();
+  }
+
+  /** Lease length of a task kind, ms (`--lease`). */
+  private readonly leaseFor = (kind: TaskKind): number => this.options.leaseMs[kind];
+
+  /**
+   * A slave reports tasks started on its workers: their leases now run from here, so time
+   * spent queued behind its other tasks does not use them up (a healthy slave with big
+   * images used to have its queued tasks' leases run out and be redone). Reports of tasks
+   * it does not hold are ignored: a start proves nothing about the task, so no count.
+   */
+  private onStarted(slave: SlaveInfo, running: readonly TaskStart[]): void {
+    const now = this.clock.now();
+    let matched = 0;
+    for (const r of running) if (this.table.started(r.taskId, r.attempt, slave.slaveId, now, this.leaseFor)) matched++;
+    if (matched > 0) slave.lastProgressMs = now;
   }
 
   private onReady(slaveId: string, ready: ReadyMessage): void {

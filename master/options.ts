@@ -26,8 +26,9 @@ export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
 export const DEFAULT_EVERY = 5;
 
 /**
- * Default lease per kind, ms: how long a slave may hold a task (queue wait included)
- * before it is leased again elsewhere. Generous against a Raspberry Pi's speed (HOG and
+ * Default lease per kind, ms: how long a task may run on a slave's worker (timed from the
+ * start the slave reports; queue wait is covered while the slave makes progress,
+ * PROTOCOL.md "Leases") before it is leased again elsewhere. Generous against a Raspberry Pi's speed (HOG and
  * Haar take about 1-3 s a 768x576 frame there); a dead slave is caught much sooner by
  * its heartbeats.
  */

@@ -22,6 +22,12 @@ export interface SlaveInfo {
   joinedAtMs: number;
   /** When the master last sent it anything, monotonic ms. */
   lastSentMs: number;
+  /**
+   * When it last showed progress through its queue (an answer, or a task reported started),
+   * monotonic ms; `undefined` before the first. Tasks queued on it keep their leases while
+   * it does (`TaskTable.expiredLeases`).
+   */
+  lastProgressMs: number | undefined;
   tasksDone: number;
   tasksFailed: number;
   /** Sum of compute time of its successful tasks, ms. */
@@ -97,6 +103,7 @@ export class SlaveRegistry {
       inFlight: new Map(),
       joinedAtMs: this.clock.now(),
       lastSentMs: 0,
+      lastProgressMs: undefined,
       tasksDone: 0,
       tasksFailed: 0,
       computeMs: 0,

@@ -24,6 +24,11 @@ export interface TaskEntry {
   deadlineMs: number;
   /** When the current lease began, monotonic ms. */
   leasedAtMs: number;
+  /**
+   * When its slave reported the current attempt started on a worker (HEARTBEAT `running`),
+   * monotonic ms; `undefined` while it is queued there (or the slave does not report starts).
+   */
+  startedAtMs: number | undefined;
   /** When the task was first queued, monotonic ms. */
   queuedAtMs: number;
   /**
@@ -51,6 +56,8 @@ export interface BackupLease {
   leasedAtMs: number;
   /** The lease the copy takes over if the primary's attempt fails, monotonic ms. */
   deadlineMs: number;
+  /** When its slave reported the copy started, monotonic ms (see {@link TaskEntry.startedAtMs}). */
+  startedAtMs: number | undefined;
 }
 
 /** The final outcome of one task, as merged into its image's record. */
@@ -194,6 +201,7 @@ export class TaskTable {
         slaveId: undefined,
         deadlineMs: 0,
         leasedAtMs: 0,
+        startedAtMs: undefined,
         queuedAtMs: nowMs,
         triedBy: [],
         lastError: error,
@@ -234,6 +242,7 @@ export class TaskTable {
       t.slaveId = slaveId;
       t.attemptsMade++;
       t.leasedAtMs = nowMs;
+      t.startedAtMs = undefined;
       t.deadlineMs = nowMs + deadlineFor(t.kind);
       if (t.triedBy.length === 0) t.triedBy = [slaveId];
       else if (!t.triedBy.includes(slaveId)) t.triedBy.push(slaveId);
@@ -269,7 +278,7 @@ export class TaskTable {
       if (t?.state !== 'leased' || t.backup !== undefined || t.attemptsMade >= this.maxAttempts || t.triedBy.includes(slaveId)) {
         throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
       }
-      t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind) };
+      t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };
       t.triedBy.push(slaveId);
     }
   }
@@ -338,6 +347,7 @@ export class TaskTable {
       t.slaveId = b.slaveId;
       t.leasedAtMs = b.leasedAtMs;
       t.deadlineMs = b.deadlineMs;
+      t.startedAtMs = b.startedAtMs;
       return 'retry';
     }
     if (error.retryable && t.attemptsMade < this.maxAttempts) {
@@ -361,10 +371,49 @@ export class TaskTable {
     return 'failed';
   }
 
-  /** Leased tasks whose deadline has passed at `nowMs`. */
-  expiredLeases(nowMs: number): TaskEntry[] {
+  /**
+   * Restarts the lease of an attempt its slave reports started on a worker: it now runs out
+   * `deadlineFor(kind)` ms from `nowMs`, whatever time the task spent queued there. Only the
+   * first report of an attempt counts (a slave cannot keep one task alive by repeating it).
+   *
+   * @returns whether the report matched the current attempt (or the backup copy) held by `slaveId`
+   */
+  started(taskId: number, attempt: number, slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number): boolean {
+    const t = this.tasks.get(taskId);
+    if (t?.state !== 'leased') return false;
+    const b = t.backup;
+    if (b !== undefined && b.slaveId === slaveId && b.attempt === attempt) {
+      if (b.startedAtMs !== undefined) return false;
+      b.startedAtMs = nowMs;
+      b.deadlineMs = nowMs + deadlineFor(t.kind);
+      return true;
+    }
+    if (t.slaveId !== slaveId || t.attemptsMade !== attempt || t.startedAtMs !== undefined) return false;
+    t.startedAtMs = nowMs;
+    t.deadlineMs = nowMs + deadlineFor(t.kind);
+    return true;
+  }
+
+  /**
+   * Leased tasks whose lease has run out at `nowMs`. A task not reported started is still
+   * queued on its slave, behind the others it holds: while that slave shows progress (an
+   * answer or a start, `lastProgressMs`), the lease is renewed from its latest progress
+   * instead, so a slow slave's queue does not run out its leases. A hung slave shows no
+   * progress, so its queued tasks still run out one lease after its last.
+   */
+  expiredLeases(nowMs: number, lastProgressMs: (slaveId: string) => number | undefined, deadlineFor: (kind: TaskKind) => number): TaskEntry[] {
     const out: TaskEntry[] = [];
-    for (const t of this.tasks.values()) if (t.state === 'leased' && t.deadlineMs <= nowMs) out.push(t);
+    for (const t of this.tasks.values()) {
+      if (t.state !== 'leased' || t.deadlineMs > nowMs) continue;
+      if (t.startedAtMs === undefined && t.slaveId !== undefined) {
+        const progress = lastProgressMs(t.slaveId);
+        if (progress !== undefined && progress + deadlineFor(t.kind) > nowMs) {
+          t.deadlineMs = progress + deadlineFor(t.kind);
+          continue;
+        }
+      }
+      out.push(t);
+    }
     return out;
   }
 

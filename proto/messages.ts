@@ -12,6 +12,7 @@ import type {
   TaskResultSchema,
   TaskSchema,
   TaskSpecSchema,
+  TaskStartSchema,
   TaskValueSchema,
   PointSchema,
 } from './schema.js';
@@ -38,6 +39,8 @@ export type ResultMessage = z.infer<typeof ResultSchema>;
 export type TaskFailure = z.infer<typeof TaskFailureSchema>;
 /** FAIL message. */
 export type FailMessage = z.infer<typeof FailSchema>;
+/** A task reported started on a slave's worker (HEARTBEAT `running`). */
+export type TaskStart = z.infer<typeof TaskStartSchema>;
 /** HEARTBEAT message. */
 export type HeartbeatMessage = z.infer<typeof HeartbeatSchema>;
 /** DISCONNECT message. */

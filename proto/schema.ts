@@ -169,8 +169,20 @@ export const FailSchema = z.object({
   failures: z.array(TaskFailureSchema).min(1).max(MAX_TASKS_PER_MESSAGE),
 });
 
-/** HEARTBEAT: both ways, ZeroMQ Guide ch.4 (Paranoid Pirate). */
-export const HeartbeatSchema = z.object({ v: Version, cmd: z.literal(Command.Heartbeat) });
+/** A task that has started on one of the slave's workers. */
+export const TaskStartSchema = z.object({ taskId: Id, attempt: Attempt });
+
+/**
+ * HEARTBEAT: both ways, ZeroMQ Guide ch.4 (Paranoid Pirate). From a slave, `running` lists
+ * the tasks that started on its workers since its last report (at most one report per
+ * heartbeat interval, only of tasks still running then): the master times their leases
+ * from there, not from when they were sent (PROTOCOL.md, "Leases").
+ */
+export const HeartbeatSchema = z.object({
+  v: Version,
+  cmd: z.literal(Command.Heartbeat),
+  running: z.array(TaskStartSchema).max(MAX_TASKS_PER_MESSAGE).optional(),
+});
 
 /**
  * DISCONNECT: both ways; `reason` is shown to the user. From a slave, `draining: true`

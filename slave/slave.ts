@@ -2,7 +2,7 @@ import { hostname, cpus, platform, arch } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command } from '../proto/commands.js';
 import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
-import type { Message, TaskFailure, TaskMessage, TaskResult } from '../proto/messages.js';
+import type { Message, TaskFailure, TaskMessage, TaskResult, TaskStart } from '../proto/messages.js';
 import { DecodeError, toWireError, type ProtocolError } from '../shared/errors.js';
 import { systemClock } from '../shared/clock.js';
 import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
@@ -11,7 +11,7 @@ import { Connection, type ConnectionCurve } from './connection.js';
 import { SlaveMetrics } from './metrics.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
 import { ChildPool } from './pool/child-pool.js';
-import type { Pool, PoolOutcome } from './pool/pool.js';
+import type { Pool, PoolJob, PoolOutcome } from './pool/pool.js';
 import type { SlaveOptions } from './options.js';
 
 /**
@@ -67,6 +67,11 @@ export class Slave {
   private inFlight = 0;
   private opencv = 'unknown';
   private idleWaiters: (() => void)[] = [];
+  /** The session each job was received in (its start is reported only in that session). */
+  private readonly jobSession = new WeakMap<PoolJob, number>();
+  /** Jobs whose start the master has been told of. */
+  private readonly startReported = new WeakSet<PoolJob>();
+  private startTimer: NodeJS.Timeout | undefined;
   private rejectedLogAtMs = -Infinity;
   /** This slave's CURVE public key (derived from its secret key file), when CURVE is on. */
   readonly publicKey: string | undefined;
@@ -125,6 +130,26 @@ export class Slave {
     this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), connecting to ${this.options.connect}`);
     if (this.publicKey !== undefined) this.logger.info(`CURVE on: this slave's public key is ${this.publicKey} (it must be on the master's allow-list)`);
     this.connection.start();
+    this.startTimer = setInterval(() => {
+      this.reportStarts();
+    }, this.options.heartbeatIntervalMs);
+    this.startTimer.unref();
+  }
+
+  /**
+   * Tells the master which tasks started on a worker since the last report (HEARTBEAT
+   * `running`), once a heartbeat interval: their leases then run from their start, not
+   * from when they were sent, so a task queued behind big images keeps its lease. Tasks
+   * that start and finish within one interval are never reported: their answer is enough.
+   */
+  private reportStarts(): void {
+    let starts: TaskStart[] | undefined;
+    for (const job of this.pool.running()) {
+      if (this.startReported.has(job) || this.jobSession.get(job) !== this.session) continue;
+      this.startReported.add(job);
+      (starts ??= []).push({ taskId: job.taskId, attempt: job.attempt });
+    }
+    if (starts !== undefined) this.connection.send({ cmd: Command.Heartbeat, running: starts.slice(0, MAX_TASKS_PER_MESSAGE) });
   }
 
   /**
@@ -136,6 +161,7 @@ export class Slave {
    */
   async stop(reason: string, drainTimeoutMs: number): Promise<void> {
     this.draining = true;
+    clearInterval(this.startTimer);
     this.flush();
     this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.inFlight} task(s)`, draining: true });
     if (this.inFlight > 0) {
@@ -258,8 +284,10 @@ export class Slave {
       this.inFlight++;
       const { imageId } = spec;
       this.runningByImage.set(imageId, (this.runningByImage.get(imageId) ?? 0) + 1);
+      const job: PoolJob = { taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId, bytes, config: message.config };
+      this.jobSession.set(job, session);
       void this.pool
-        .run({ taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId, bytes, config: message.config })
+        .run(job)
         .then((outcome) => {
           this.inFlight--;
           const running = (this.runningByImage.get(imageId) ?? 1) - 1;

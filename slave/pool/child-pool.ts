@@ -109,6 +109,15 @@ export class ChildPool implements Pool {
     return this.queue.length;
   }
 
+  running(): PoolJob[] {
+    const out: PoolJob[] = [];
+    for (const w of this.workers) {
+      const first = w.assigned[0];
+      if (first !== undefined) out.push(first.job);
+    }
+    return out;
+  }
+
   /**
    * Kills the workers still running when this process exits without {@link close} (a second
    * Ctrl-C, a fatal error): a worker stuck in a task never notices its channel close.

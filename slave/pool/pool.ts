@@ -55,6 +55,8 @@ export interface Pool {
   readonly opencvVersion: string;
   /** Jobs waiting for a worker. */
   readonly queued: number;
+  /** The job each busy worker is running now (the same objects given to {@link Pool.run}). */
+  running(): PoolJob[];
   /** Starts the workers; resolves when all are ready. */
   start(): Promise<void>;
   /** Queues one job; resolves with its outcome. */

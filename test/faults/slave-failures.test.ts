@@ -197,5 +197,21 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     const lost = new RegExp(`slave ${holder} is lost \\([^)]*\\); (\\d+) task\\(s\\) go back to the queue(?:, (\\d+) to the backup)?`).exec(m.stderr());
     process.stdout.write(`      [measured] killed ${holder}: ${lost === null ? 'the batch ended before it was noticed' : `${lost[1]} task(s) requeued, ${lost[2] ?? 0} handed to running backup copies`}; backups ${report.backupTasks}, answered first ${report.backupsWon}\n`);
   });
+
+  it('11. a slow slave holding a deep queue: tasks waiting behind the others keep their leases, nothing is redone', async () => {
+    // One worker and 40 tasks queued (~10 frames, ~4 s of work) against 2.5 s leases: each
+    // task runs well within its lease (face ~0.3 s), but the last in the queue waits longer
+    // than a lease. Leases timed from sending ran out and redid work here (a Pi with big
+    // images did the same with the default leases); timed from each task's reported start,
+    // with queued tasks kept while the slave makes progress, none runs out.
+    const m = master(['--lease', 'object=2500,face=2500,edge=2500,corner=2500']);
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--prefetch', '40', '--slave-id', 'deep', '--log-level', 'warn', ...HEARTBEAT]);
+    const report = await finishAndCheck(m);
+    expect(report.leasesExpired, m.stderr().slice(-2000)).to.equal(0);
+    expect(report.retries).to.equal(0);
+    expect(report.duplicatesDropped).to.equal(0);
+    expect(report.messagesDropped, 'the HEARTBEATs with starts were accepted').to.equal(0);
+    expect(s.proc.exitCode, 'the slave stays up for the next batch').to.equal(null);
+  });
 });
 

@@ -149,7 +149,7 @@ export class Fuzzer {
       cmd: 'READY', slaveId, capacity: 1, prefetch: 0, kinds: ['noop'],
       host: { hostname: 'fuzz', pid: 1, platform: 'linux', arch: 'x64', cpus: 1, opencv: '0' },
     };
-    const valid = this.pick([result, fail, result, { cmd: 'HEARTBEAT' }, ready]);
+    const valid = this.pick([result, fail, result, { cmd: 'HEARTBEAT' }, { cmd: 'HEARTBEAT', running: [{ taskId: 1, attempt: 1 }] }, ready]);
     const choice = this.int(10);
     switch (choice) {
       case 0:

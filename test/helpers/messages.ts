@@ -27,5 +27,6 @@ export const SAMPLE_MESSAGES: { name: string; msg: OutgoingMessage; payload?: Bu
   },
   { name: 'FAIL', msg: { cmd: 'FAIL', failures: [{ taskId: 7, attempt: 1, kind: 'object', computeMs: 1, error: { name: 'DecodeError', message: 'bad', retryable: false } }] } },
   { name: 'HEARTBEAT', msg: { cmd: 'HEARTBEAT' } },
+  { name: 'HEARTBEAT', msg: { cmd: 'HEARTBEAT', running: [{ taskId: 7, attempt: 1 }, { taskId: 9, attempt: 2 }] } },
   { name: 'DISCONNECT', msg: { cmd: 'DISCONNECT', reason: 'bye' } },
 ];

@@ -169,9 +169,53 @@ describe('TaskTable', () => {
     const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
     t.lease([img.taskIds[0]!], 's1', 0, () => 100);
     t.lease([img.taskIds[1]!], 's2', 0, () => 500);
-    expect(t.expiredLeases(99)).to.have.length(0);
-    expect(t.expiredLeases(100).map((x) => x.taskId)).to.deep.equal([img.taskIds[0]]);
+    const noProgress = (): undefined => undefined;
+    expect(t.expiredLeases(99, noProgress, () => 100)).to.have.length(0);
+    expect(t.expiredLeases(100, noProgress, () => 100).map((x) => x.taskId)).to.deep.equal([img.taskIds[0]]);
     expect(t.leasesOf('s2').map((x) => x.taskId)).to.deep.equal([img.taskIds[1]]);
+  });
+
+  it('renews a queued task\'s lease while its slave shows progress; a started task\'s lease runs from its start', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0);
+    const [queued, running] = [img.taskIds[0]!, img.taskIds[1]!];
+    const lease = (): number => 100;
+    t.lease([queued, running], 's1', 0, lease);
+    let progress: number | undefined = 80;
+    const lastProgress = (id: string): number | undefined => (id === 's1' ? progress : undefined);
+    // Started at 90: its lease now runs out at 190, not 100.
+    expect(t.started(running, 1, 's1', 90, lease)).to.equal(true);
+    expect(t.started(running, 1, 's1', 150, lease), 'a repeated report does not renew').to.equal(false);
+    expect(t.started(running, 2, 's1', 95, lease), 'another attempt').to.equal(false);
+    expect(t.started(queued, 1, 's2', 95, lease), 'another slave').to.equal(false);
+    // At 120 the queued task's lease (100) has run out, but progress at 80 renews it to 180.
+    expect(t.expiredLeases(120, lastProgress, lease)).to.have.length(0);
+    expect(t.task(queued)!.deadlineMs).to.equal(180);
+    progress = 170;
+    expect(t.expiredLeases(185, lastProgress, lease)).to.have.length(0);
+    // The started task expires on its own lease whatever the progress.
+    expect(t.expiredLeases(190, lastProgress, lease).map((x) => x.taskId)).to.deep.equal([running]);
+    // No progress since 170: the queued one runs out at 270.
+    expect(t.expiredLeases(269, lastProgress, lease).map((x) => x.taskId)).to.deep.equal([running]);
+    expect(t.expiredLeases(270, lastProgress, lease).map((x) => x.taskId)).to.deep.equal([queued, running]);
+  });
+
+  it('a backup copy reported started keeps its start when it takes over the lease', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const id = img.taskIds[0]!;
+    const lease = (): number => 100;
+    t.lease([id], 's1', 0, lease);
+    t.leaseBackup([id], 's2', 10, lease);
+    expect(t.started(id, 2, 's2', 50, lease)).to.equal(true);
+    expect(t.fail(id, 1, 's1', retryable)).to.equal('retry');
+    expect(t.task(id)!.slaveId).to.equal('s2');
+    expect(t.task(id)!.startedAtMs).to.equal(50);
+    expect(t.task(id)!.deadlineMs).to.equal(150);
+    // A new lease forgets the start.
+    t.fail(id, 2, 's2', retryable);
+    t.lease([id], 's3', 200, lease);
+    expect(t.task(id)!.startedAtMs).to.equal(undefined);
   });
 
   it('puts a retried task at the head of the queue', () => {
