@@ -698,9 +698,9 @@ export class Master {
    */
   private onStarted(slave: SlaveInfo, running: readonly TaskStart[]): void {
     const now = this.clock.now();
-    let matched = 0;
-    for (const r of running) if (this.table.started(r.taskId, r.attempt, slave.slaveId, now, this.leaseFor)) matched++;
-    if (matched > 0) slave.lastProgressMs = now;
+    let matched = false;
+    for (const r of running) if (this.table.started(r.taskId, r.attempt, slave.slaveId, now, this.leaseFor)) matched = true;
+    if (matched) slave.lastProgressMs = now;
   }
 
   private onReady(slaveId: string, ready: ReadyMessage): void {
@@ -768,14 +768,15 @@ export class Master {
     const who = r.publicKey === undefined ? 'a peer' : `slave key ${r.publicKey}${r.address === undefined ? '' : ` from ${r.address}`}`;
     const now = this.clock.now();
     const tag = `${r.publicKey ?? ''}|${r.address ?? ''}|${r.reason}`;
+    const line = `refused ${who}: ${r.reason} (${this.stats.handshakesRefused} refused so far)`;
     if (!this.refusedKeysLogged.has(tag) && this.refusedKeysLogged.size < MAX_REFUSED_KEYS_LOGGED) {
       this.refusedKeysLogged.add(tag);
     } else if (now - this.refusedLogAtMs < 1000) {
-      this.logger.debug(`refused ${who}: ${r.reason} (${this.stats.handshakesRefused} refused so far)`);
+      this.logger.debug(line);
       return;
     }
     this.refusedLogAtMs = now;
-    this.logger.warn(`refused ${who}: ${r.reason} (${this.stats.handshakesRefused} refused so far)`);
+    this.logger.warn(line);
   }
 
   private onRejected(slaveId: string, error: ProtocolError): void {

@@ -407,8 +407,9 @@ export class TaskTable {
       if (t.state !== 'leased' || t.deadlineMs > nowMs) continue;
       if (t.startedAtMs === undefined && t.slaveId !== undefined) {
         const progress = lastProgressMs(t.slaveId);
-        if (progress !== undefined && progress + deadlineFor(t.kind) > nowMs) {
-          t.deadlineMs = progress + deadlineFor(t.kind);
+        const renewed = progress === undefined ? undefined : progress + deadlineFor(t.kind);
+        if (renewed !== undefined && renewed > nowMs) {
+          t.deadlineMs = renewed;
           continue;
         }
       }
