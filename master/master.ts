@@ -479,18 +479,23 @@ export class Master {
     }
     const lastProgressMs = (slaveId: string): number | undefined => this.registry.get(slaveId)?.lastProgressMs;
     for (const t of this.table.expiredLeases(now, lastProgressMs, this.leaseFor)) {
+      // Given back already, queued behind a task of its image whose lease ran out.
+      if (t.state !== 'leased') continue;
       this.stats.leasesExpired++;
-      const slaveId = t.slaveId;
+      const { slaveId, startedAtMs, attemptsMade } = t;
       // On a slave that has answered nothing yet, an expired lease says more about the slave
       // than the task (a peer that READYs and never reads): a give-back, not an attempt.
       const holder = slaveId === undefined ? undefined : this.registry.get(slaveId);
       const countsAsAttempt = holder === undefined || hasAnswered(holder);
-      const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, {
+      const d = this.table.fail(t.taskId, attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
         retryable: true,
       }, countsAsAttempt);
       this.countFailDisposition(d, slaveId, t.kind);
+      const how = startedAtMs === undefined ? 'queued there' : `started ${Math.round(now - startedAtMs)} ms before`;
+      this.logger.debug(`lease of task ${t.taskId} (${t.kind}, image ${t.imageId}, attempt ${attemptsMade}) on ${slaveId ?? '?'} ran out, ${how}: ${d}`);
+      if (startedAtMs !== undefined && slaveId !== undefined) this.giveBackQueuedBehind(t, slaveId);
     }
     for (const s of this.registry.all()) {
       if (now - s.lastSentMs >= this.options.heartbeatIntervalMs) {
@@ -503,6 +508,28 @@ export class Master {
     this.scheduleDispatch();
     this.fillIfWanted();
     this.reportProgress();
+  }
+
+  /**
+   * Takes back the leases of `expired`'s image's tasks still queued on `slaveId`, just after
+   * `expired` (reported started) ran out of its lease there: they wait behind it on its
+   * worker, and the slave's other workers, still answering, would otherwise renew their
+   * leases until the slave ran dry or its `--task-timeout` killed the worker (300 s). They
+   * never ran, so each is a give-back, not an attempt. A request the slave sent ahead to that
+   * worker (its next image) stays behind it unseen: it costs time until the slave runs dry,
+   * not results.
+   */
+  private giveBackQueuedBehind(expired: TaskEntry, slaveId: string): void {
+    for (const q of this.table.queuedBehind(slaveId, expired.imageId)) {
+      this.stats.leasesExpired++;
+      const d = this.table.fail(q.taskId, q.attemptsMade, slaveId, {
+        name: 'LeaseExpiredError',
+        message: `queued on slave ${slaveId} behind task ${expired.taskId} (${expired.kind}) of its image, whose lease ran out after ${this.options.leaseMs[expired.kind]} ms`,
+        retryable: true,
+      }, false);
+      this.countFailDisposition(d, slaveId, q.kind, false);
+      this.logger.debug(`lease of task ${q.taskId} (${q.kind}, image ${q.imageId}) on ${slaveId} taken back: queued behind task ${expired.taskId}: ${d}`);
+    }
   }
 
   /**

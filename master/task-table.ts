@@ -418,6 +418,23 @@ export class TaskTable {
     return out;
   }
 
+  /**
+   * The tasks of image `imageId` leased to `slaveId` and not reported started: queued there.
+   * A slave runs an image's tasks on one worker in one request (slave/pool/child-pool.ts), so
+   * when one of them has run past its lease these wait behind it on a worker that is hung
+   * or far too slow, however much progress the slave's other workers make.
+   */
+  queuedBehind(slaveId: string, imageId: number): TaskEntry[] {
+    const image = this.images.get(imageId);
+    if (image === undefined) return [];
+    const out: TaskEntry[] = [];
+    for (const id of image.taskIds) {
+      const t = this.tasks.get(id);
+      if (t?.state === 'leased' && t.slaveId === slaveId && t.startedAtMs === undefined) out.push(t);
+    }
+    return out;
+  }
+
   /** Tasks currently leased to `slaveId`. */
   leasesOf(slaveId: string): TaskEntry[] {
     const out: TaskEntry[] = [];

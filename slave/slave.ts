@@ -16,11 +16,12 @@ import type { SlaveOptions } from './options.js';
 
 /**
  * Longest time an outcome waits for the rest of its image's tasks before it is sent, ms:
- * longer than an image's four tasks take on a Raspberry Pi (~4 s for a 768x576 frame),
- * far below the master's shortest default lease (60 s), so a hung sibling never costs a
- * held result its lease.
+ * longer than an image's four tasks take on a PC (~0.5 s for a 768x576 frame), a fifth of
+ * the shortest lease the master takes without a warning (5 s), so a hung sibling never
+ * costs a held result its lease. It was 5 s: with 5 s leases, a retried task held behind
+ * its image's hung first attempts ran out of its lease again and failed for good.
  */
-export const RESULT_HOLD_MS = 5000;
+export const RESULT_HOLD_MS = 1000;
 
 /** Counters a slave keeps about its own work. */
 export interface SlaveStats {

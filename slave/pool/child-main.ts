@@ -14,7 +14,7 @@ import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest, type ChildT
 
 /**
  * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
- * of `ACTION:KIND:IMAGE_ID` where ACTION is `throw` (the detector throws), `crash` (the
+ * of `ACTION:KIND:IMAGE_ID[:ATTEMPT]` (without ATTEMPT, every attempt) where ACTION is `throw` (the detector throws), `crash` (the
  * worker process dies), `hang` (the worker never answers) or `forget` (once: the worker
  * drops its decoded images before a request for that task arrives without bytes, so it
  * answers with a cache miss). Used by `test/faults/` and the pool's tests.
@@ -24,13 +24,13 @@ const FAULTS = new Map(
     .split(',')
     .filter((f) => f.length > 0)
     .map((f) => {
-      const [action, kind, imageId] = f.split(':');
-      return [`${kind ?? ''}:${imageId ?? ''}`, action ?? ''] as const;
+      const [action, kind, imageId, attempt] = f.split(':');
+      return [`${kind ?? ''}:${imageId ?? ''}${attempt === undefined ? '' : `:${attempt}`}`, action ?? ''] as const;
     }),
 );
 
 function injectFault(imageId: number, task: ChildTaskRef): void {
-  const action = FAULTS.get(`${task.kind}:${imageId}`);
+  const action = FAULTS.get(`${task.kind}:${imageId}`) ?? FAULTS.get(`${task.kind}:${imageId}:${task.attempt}`);
   if (action === 'throw') throw new Error(`injected fault: ${task.kind} detector throws on image ${imageId}`);
   if (action === 'crash') process.kill(process.pid, 'SIGKILL');
   if (action === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);

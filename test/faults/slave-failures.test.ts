@@ -213,5 +213,29 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     expect(report.messagesDropped, 'the HEARTBEATs with starts were accepted').to.equal(0);
     expect(s.proc.exitCode, 'the slave stays up for the next batch').to.equal(null);
   });
+  it('12. one of two workers on the only slave hangs in an image\'s first task: the tasks queued behind it are taken back with its lease and run on the other worker; nothing fails', async () => {
+    // Image 3's object task (the first of its request) hangs on its first attempt only, with
+    // the image's other three tasks queued behind it on that worker. The other worker keeps
+    // answering, which renewed their leases until the slave ran dry; then each ran out as an
+    // attempt, and their retries' results, held 5 s by the slave for their hung first
+    // attempts, ran out again: with --max-attempts 2, failed for good.
+    const m = master(['--lease', 'object=4000,face=4000,edge=4000,corner=4000', '--max-attempts', '2', '--log-level', 'debug']);
+    const s = slave('half-hung', { ...process.env, CCTV_TEST_FAULT: 'hang:object:3:1' }, 2);
+    try {
+      const report = await finishAndCheck(m);
+      expect(report.tasksFailed).to.equal(0);
+      const retried = readResults(out).records.filter((r) => KINDS.some((k) => ((r[k] as { attempts?: number } | undefined)?.attempts ?? 1) > 1));
+      expect(retried, 'images with a task run more than once').to.have.length(1);
+      const attempts = Object.fromEntries(KINDS.map((k) => [k, (retried[0]?.[k] as { attempts?: number } | undefined)?.attempts]));
+      expect(attempts, 'the hung task took two attempts; those queued behind it were given back, not failed').to.deep.equal({ object: 2, face: 1, edge: 1, corner: 1 });
+      expect(m.stderr()).to.match(/lease of task \d+ \(face, image 3\) on half-hung taken back: queued behind task \d+/);
+      process.stdout.write(`      [measured] leases expired ${report.leasesExpired} (the hung task's and those taken back with it), retries ${report.retries}, batch ${(report.wallMs / 1000).toFixed(1)} s\n`);
+    } finally {
+      const tree = descendants(s.proc.pid ?? 0);
+      s.proc.kill('SIGKILL');
+      await survivors(tree, 10_000);
+      killSurvivors(tree);
+    }
+  });
 });
 

@@ -200,6 +200,24 @@ describe('TaskTable', () => {
     expect(t.expiredLeases(270, lastProgress, lease).map((x) => x.taskId)).to.deep.equal([queued, running]);
   });
 
+  it('lists the tasks of an image queued on a slave, not those started, elsewhere or of other images', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['object', 'face', 'edge', 'corner'], Buffer.from('x'), 0);
+    const other = t.addImage(item(2), ['edge'], Buffer.from('y'), 0);
+    const [hung, queued, elsewhere, done] = img.taskIds as [number, number, number, number];
+    const lease = (): number => 100;
+    t.lease([hung, queued, done, other.taskIds[0]!], 's1', 0, lease);
+    t.lease([elsewhere], 's2', 0, lease);
+    t.started(hung, 1, 's1', 10, lease);
+    expect(t.complete({ taskId: done, attempt: 1, kind: 'corner', computeMs: 1, width: 1, height: 1, value: { count: 0, points: [] } }, 's1')).to.equal('accepted');
+    expect(t.queuedBehind('s1', img.imageId).map((x) => x.taskId)).to.deep.equal([queued]);
+    // Given back, it is queued nowhere: not listed again.
+    expect(t.fail(queued, 1, 's1', retryable, false)).to.equal('retry');
+    expect(t.task(queued)!.attemptsMade, 'a give-back is no attempt').to.equal(0);
+    expect(t.queuedBehind('s1', img.imageId)).to.deep.equal([]);
+    expect(t.queuedBehind('s1', 999)).to.deep.equal([]);
+  });
+
   it('a backup copy reported started keeps its start when it takes over the lease', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
