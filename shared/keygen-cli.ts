@@ -40,6 +40,15 @@ export function keygenOptions<T>(y: Argv<T>, tool: KeygenTool) {
   return y
     .positional('name', { type: 'string', default: tool, description: 'path of the key pair without extension: writes NAME.key and NAME.pub' })
     .options({ force: { type: 'boolean', default: false, description: 'replace existing key files (the old keys stop working)' } })
+    // Strict about options only: yargs' strict mode called a second NAME an unknown command.
+    .strict(false)
+    .strictCommands(false)
+    .strictOptions(true)
+    .check((a) => {
+      const extra = a._.slice(1);
+      if (extra.length > 0) throw new Error(`keygen writes one key pair: give one NAME, not also ${extra.map(String).join(' ')}`);
+      return true;
+    })
     .example(`$0 keygen ${tool === 'master' ? 'master' : 'pi-1'}`, tool === 'master' ? 'the master key pair (master.pub goes to every slave)' : 'this slave\'s key pair (pi-1.pub goes into the master\'s allow-list)')
     .epilog(KEYGEN_HELP);
 }

@@ -104,6 +104,13 @@ describe('command-line interface', function () {
     expect(short.err).to.match(/^master: unknown option -x\n/);
     const kg = await run(startMaster, ['keygen', '--bogus']);
     expect(kg.err).to.match(/^master: unknown option --bogus\nRun `master keygen --help` for the options\.\n/);
+    // A second NAME is named as such (it was "unknown command b"), and no key pair is written.
+    for (const start of [startMaster, startSlave]) {
+      const two = await run(start, ['keygen', join(tmp.dir, 'a'), join(tmp.dir, 'b')]);
+      expect(two.code).to.equal(2);
+      expect(two.err).to.match(/^(master|slave): keygen writes one key pair: give one NAME, not also \S+\/b\n/);
+      expect(existsSync(join(tmp.dir, 'a.key'))).to.equal(false);
+    }
   });
 
   it('an option given twice takes its last value, on both command lines, without a crash', async () => {
