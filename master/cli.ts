@@ -26,6 +26,12 @@ async function main(): Promise<number> {
   }
   if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
+  // FFmpeg, inside OpenCV's video reader, prints each decode error of damaged footage
+  // ("[h264 @ 0x...] error while decoding MB ...") straight to stderr, naming no file, between
+  // the log lines. Such frames decode with artefacts and are processed as they are; their
+  // messages show under --log-level debug. OpenCV reads this variable when it first opens a
+  // video (videoio's cap_ffmpeg_impl.hpp); -8 is AV_LOG_QUIET.
+  if (args.logLevel !== 'debug' && args.logLevel !== 'trace') process.env['OPENCV_FFMPEG_LOGLEVEL'] ??= '-8';
   // The closing lines on stderr: plain `master: ...` text, or log records under --log-json
   // (whose readers expect every stderr line to be JSON).
   const logJson = args.logJson;
