@@ -484,9 +484,13 @@ export class Master {
       this.stats.leasesExpired++;
       const { slaveId, startedAtMs, attemptsMade } = t;
       // On a slave that has answered nothing yet, an expired lease says more about the slave
-      // than the task (a peer that READYs and never reads): a give-back, not an attempt.
+      // than the task (a peer that READYs and never reads): a give-back, not an attempt. So
+      // does one of a task that never started, queued on a slave that reports starts (its
+      // workers hung or far too slow): a slave's only worker hung for its --task-timeout
+      // used to fail every task queued behind it once leases were shorter than that.
       const holder = slaveId === undefined ? undefined : this.registry.get(slaveId);
-      const countsAsAttempt = holder === undefined || hasAnswered(holder);
+      const neverStarted = startedAtMs === undefined && holder?.reportsStarts === true;
+      const countsAsAttempt = holder === undefined || (hasAnswered(holder) && !neverStarted);
       const d = this.table.fail(t.taskId, attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
@@ -727,7 +731,10 @@ export class Master {
     const now = this.clock.now();
     let matched = false;
     for (const r of running) if (this.table.started(r.taskId, r.attempt, slave.slaveId, now, this.leaseFor)) matched = true;
-    if (matched) slave.lastProgressMs = now;
+    if (matched) {
+      slave.lastProgressMs = now;
+      slave.reportsStarts = true;
+    }
   }
 
   private onReady(slaveId: string, ready: ReadyMessage): void {

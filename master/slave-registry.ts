@@ -28,6 +28,11 @@ export interface SlaveInfo {
    * it does (`TaskTable.expiredLeases`).
    */
   lastProgressMs: number | undefined;
+  /**
+   * It has reported a task started (HEARTBEAT `running`) that it holds: a task of its not
+   * reported started has not started, so a lease run out while it was queued is no attempt.
+   */
+  reportsStarts: boolean;
   tasksDone: number;
   tasksFailed: number;
   /** Sum of compute time of its successful tasks, ms. */
@@ -104,6 +109,7 @@ export class SlaveRegistry {
       joinedAtMs: this.clock.now(),
       lastSentMs: 0,
       lastProgressMs: undefined,
+      reportsStarts: false,
       tasksDone: 0,
       tasksFailed: 0,
       computeMs: 0,

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
+import { MASTER_EXIT } from '../../master/master.js';
+import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
@@ -230,6 +232,29 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(attempts, 'the hung task took two attempts; those queued behind it were given back, not failed').to.deep.equal({ object: 2, face: 1, edge: 1, corner: 1 });
       expect(m.stderr()).to.match(/lease of task \d+ \(face, image 3\) on half-hung taken back: queued behind task \d+/);
       process.stdout.write(`      [measured] leases expired ${report.leasesExpired} (the hung task's and those taken back with it), retries ${report.retries}, batch ${(report.wallMs / 1000).toFixed(1)} s\n`);
+    } finally {
+      const tree = descendants(s.proc.pid ?? 0);
+      s.proc.kill('SIGKILL');
+      await survivors(tree, 10_000);
+      killSurvivors(tree);
+    }
+  });
+  it('13. the only worker of the only slave hangs until the slave\'s --task-timeout: the tasks queued behind it never started, so their leases run out as give-backs, not attempts', async () => {
+    // Leases of 2.5 s against an 8 s task timeout: with --max-attempts 1 every task queued on
+    // the slave when its worker hung used to run out its one attempt and fail for good.
+    const m = master(['--lease', 'object=2500,face=2500,edge=2500,corner=2500', '--max-attempts', '1', '--log-level', 'debug']);
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--task-timeout', '8000', '--slave-id', 'one-hung', '--log-level', 'warn', ...HEARTBEAT], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:3:1' } });
+    try {
+      expect(await waitExit(m, 200_000), m.stderr().slice(-4000)).to.equal(MASTER_EXIT.someFailed);
+      const records = readResults(out).records;
+      expect(records).to.have.length(30);
+      const failed = records.flatMap((r) => KINDS.filter((k) => isKindFailure(r[k])).map((k) => `${k}@${r.frame ?? '?'}`));
+      // Image 3 is frame 12: its object task hung on its one attempt; nothing else failed.
+      expect(failed, 'failed tasks').to.deep.equal(['object@12']);
+      const report = readReport(`${out}.report.json`);
+      expect(report.tasksFailed).to.equal(1);
+      expect(m.stderr()).to.match(/lease of task \d+ \(\w+, image \d+, attempt 1\) on one-hung ran out, queued there: retry/);
+      process.stdout.write(`      [measured] leases expired ${report.leasesExpired}, retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s; 119 of 120 tasks done, the hung one failed\n`);
     } finally {
       const tree = descendants(s.proc.pid ?? 0);
       s.proc.kill('SIGKILL');
