@@ -282,6 +282,15 @@ export class Slave {
         this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });
         continue;
       }
+      const waiting = this.pool.queuedJob(spec.taskId);
+      if (waiting !== undefined && this.jobSession.get(waiting) === session) {
+        // Sent again while its copy still waits here (the master took its lease back: it had
+        // waited a lease without this slave making progress). One copy, answered with the
+        // new attempt; a second would run the task twice, once for a dropped answer.
+        waiting.attempt = spec.attempt;
+        this.logger.debug(`task ${spec.taskId} (${spec.kind}) sent again as attempt ${spec.attempt} while queued here: the queued copy takes that attempt`);
+        continue;
+      }
       this.inFlight++;
       const { imageId } = spec;
       this.runningByImage.set(imageId, (this.runningByImage.get(imageId) ?? 0) + 1);

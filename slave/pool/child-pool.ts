@@ -162,6 +162,10 @@ export class ChildPool implements Pool {
    *
    * @returns how many were dropped
    */
+  queuedJob(taskId: number): PoolJob | undefined {
+    return this.queue.find((p) => p.job.taskId === taskId)?.job;
+  }
+
   cancelQueued(): number {
     const dropped = this.queue.splice(0);
     for (const p of dropped) p.resolve(failure(p.job, 'TaskCancelledError', 'the session with the master that sent this task ended'));

@@ -61,6 +61,12 @@ export interface Pool {
   start(): Promise<void>;
   /** Queues one job; resolves with its outcome. */
   run(job: PoolJob): Promise<PoolOutcome>;
+  /**
+   * The job of task `taskId` still waiting for a worker (not yet handed to one), if any: the
+   * master sent that task again (its lease ran out while it waited here), and the caller
+   * gives this job the new attempt rather than queueing a second copy.
+   */
+  queuedJob(taskId: number): PoolJob | undefined;
   /** Drops the jobs waiting for a worker, each resolving as a retryable failure; returns how many. */
   cancelQueued(): number;
   /** Stops every worker; queued and running jobs resolve as retryable failures. */

@@ -89,6 +89,54 @@ describe('a slave and the end of its session with a master', function () {
     }
   });
 
+  it('a task sent again while its copy still waits queued runs once, answered with the new attempt', async () => {
+    const endpoint = await loopbackEndpoint();
+    router = new Router({ linger: 0 });
+    const r = router;
+    await r.bind(endpoint);
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'again', '--log-level', 'debug']);
+    let ready = false;
+    const answers: string[] = [];
+    void (async () => {
+      try {
+        for await (const [, ...parts] of r) {
+          const msg = decode(parts);
+          if (!msg.ok) continue;
+          const m = msg.message;
+          if (m.cmd === 'READY') ready = true;
+          if (m.cmd === 'RESULT') for (const x of m.results) answers.push(`${x.taskId}/${x.attempt}`);
+          if (m.cmd === 'FAIL') for (const x of m.failures) answers.push(`FAIL ${x.taskId}/${x.attempt}`);
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    const heartbeat = encode({ cmd: 'HEARTBEAT' });
+    const keepAlive = setInterval(() => {
+      void r.send(['again', ...heartbeat]).catch(() => undefined);
+    }, 300);
+    try {
+      await waitFor(() => ready, 30_000, 'the slave to send READY');
+      const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+      // Four images of object + face (~0.3 s an image on its one worker): the last waits
+      // queued when the master, having taken its leases back, sends its two tasks again.
+      const tasks: TaskSpec[] = [];
+      for (let image = 0; image < 4; image++) {
+        for (const kind of ['object', 'face'] as const) tasks.push({ taskId: tasks.length, kind, attempt: 1, part: 0, imageId: image });
+      }
+      await r.send(['again', ...encode({ cmd: 'TASK', tasks, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+      const resent = tasks.slice(6).map((t) => ({ ...t, attempt: 2 }));
+      await r.send(['again', ...encode({ cmd: 'TASK', tasks: resent, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+      await waitFor(() => answers.length >= 8, 30_000, 'the answers');
+      // Time for a second copy to run and answer, were there one.
+      await sleep(1500);
+      expect(answers.slice().sort()).to.deep.equal(['0/1', '1/1', '2/1', '3/1', '4/1', '5/1', '6/2', '7/2']);
+      expect(s.stderr()).to.match(/task 6 \(object\) sent again as attempt 2 while queued here/);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
   it('after a batch ends it waits for the next master quietly (no "master silent" warning) and serves it', async () => {
     const endpoint = await loopbackEndpoint();
     const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'patient', '--log-level', 'info', '--heartbeat-interval', '500']);
