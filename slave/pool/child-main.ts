@@ -14,10 +14,11 @@ import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest, type ChildT
 
 /**
  * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
- * of `ACTION:KIND:IMAGE_ID[:ATTEMPT]` (without ATTEMPT, every attempt) where ACTION is `throw` (the detector throws), `crash` (the
- * worker process dies), `hang` (the worker never answers) or `forget` (once: the worker
- * drops its decoded images before a request for that task arrives without bytes, so it
- * answers with a cache miss). Used by `test/faults/` and the pool's tests.
+ * of `ACTION:KIND:IMAGE_ID[:ATTEMPT]` (without ATTEMPT, every attempt) where ACTION is
+ * `throw` (the detector throws), `crash` (the worker process dies), `hang` (the worker never
+ * answers) or `forget` (once: the worker drops its decoded images before a request for that
+ * task arrives without bytes, so it answers with a cache miss); and `hang:start:0`: every
+ * worker hangs before it says it is ready. Used by `test/faults/` and the pool's tests.
  */
 const FAULTS = new Map(
   (process.env['CCTV_TEST_FAULT'] ?? '')
@@ -165,4 +166,5 @@ process.on('message', (msg: ChildRunRequest) => {
   else run(msg);
 });
 process.on('disconnect', () => process.exit(0));
+if (FAULTS.get('start:0') === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 send({ type: 'ready', opencv: opencvVersion() });

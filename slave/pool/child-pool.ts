@@ -20,8 +20,20 @@ export interface ChildPoolOptions {
   taskTimeoutMs: number;
   /** Largest image decoded, px. */
   maxImagePixels: number;
+  /**
+   * A worker not ready this long after it was started is killed and started again (a failed
+   * start), ms; default {@link WORKER_START_TIMEOUT_MS}.
+   */
+  startTimeoutMs?: number;
   logger: Logger;
 }
+
+/**
+ * Longest a worker process may take to load OpenCV and its models and say it is ready, ms:
+ * ~1 s on a PC and several seconds on a Raspberry Pi from a cold SD card. A worker stuck
+ * there held its slave back for good, saying nothing, before this.
+ */
+export const WORKER_START_TIMEOUT_MS = 60_000;
 
 interface Pending {
   job: PoolJob;
@@ -43,7 +55,7 @@ interface Worker {
   ahead: Pending[];
   /** An outcome of the request in `assigned` has arrived (it started: no cache miss can follow). */
   answered: boolean;
-  /** Timeout of the running job. */
+  /** Timeout of the running job, or of the start until the worker is ready. */
   timer: NodeJS.Timeout | undefined;
   /** Image the worker decoded last: later tasks of it skip the decode there. */
   lastImageId: number | undefined;
@@ -156,16 +168,16 @@ export class ChildPool implements Pool {
     });
   }
 
+  queuedJob(taskId: number): PoolJob | undefined {
+    return this.queue.find((p) => p.job.taskId === taskId)?.job;
+  }
+
   /**
    * Drops every job still waiting for a worker (not those sent to one): each resolves as a
    * retryable `TaskCancelledError`. For when the master that sent them is gone.
    *
    * @returns how many were dropped
    */
-  queuedJob(taskId: number): PoolJob | undefined {
-    return this.queue.find((p) => p.job.taskId === taskId)?.job;
-  }
-
   cancelQueued(): number {
     const dropped = this.queue.splice(0);
     for (const p of dropped) p.resolve(failure(p.job, 'TaskCancelledError', 'the session with the master that sent this task ended'));
@@ -203,6 +215,12 @@ export class ChildPool implements Pool {
       });
     }
     const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
+    const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
+    worker.timer = setTimeout(() => {
+      worker.timer = undefined;
+      this.options.logger.warn({ worker: index }, `worker ${index} was not ready within ${startTimeoutMs} ms of starting; killing it and starting another`);
+      proc.kill('SIGKILL');
+    }, startTimeoutMs);
     proc.on('message', (msg: ChildMessage) => {
       this.onMessage(worker, msg);
     });
@@ -217,6 +235,8 @@ export class ChildPool implements Pool {
 
   private onMessage(worker: Worker, msg: ChildMessage): void {
     if (msg.type === 'ready') {
+      if (worker.timer) clearTimeout(worker.timer);
+      worker.timer = undefined;
       worker.ready = true;
       this.opencvVersion = msg.opencv;
       for (const w of this.readyWaiters.splice(0)) w();

@@ -48,6 +48,17 @@ describe('integration: child-process worker pool', function () {
     return pool;
   }
 
+  it('kills and restarts a worker that hangs before it is ready; when every start hangs, start() fails saying so instead of waiting for ever', async () => {
+    process.env['CCTV_TEST_FAULT'] = 'hang:start:0';
+    pool = new ChildPool({ size: 1, taskTimeoutMs: 60_000, maxImagePixels: 50_000_000, startTimeoutMs: 500, logger: createLogger('test', 'silent', false) });
+    const t0 = Date.now();
+    let error: Error | undefined;
+    await pool.start().catch((e: unknown) => { error = e as Error; });
+    expect(error?.message).to.match(/worker processes fail to start/);
+    // Five starts, each given up after 500 ms.
+    expect(Date.now() - t0).to.be.at.least(5 * 500);
+  });
+
   function job(kind: TaskKind, taskId: number, imageId = IMAGE_ID): PoolJob {
     return { taskId, attempt: 1, kind, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG };
   }
