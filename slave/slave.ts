@@ -66,6 +66,12 @@ export class Slave {
    */
   private session = 0;
   private inFlight = 0;
+  /**
+   * Of {@link inFlight}, the tasks of the current session: those whose outcomes will be sent.
+   * A graceful stop waits for these only (a stale task's outcome is dropped anyway: waiting
+   * for one on a hung worker cost the whole drain timeout for nothing).
+   */
+  private sessionInFlight = 0;
   private opencv = 'unknown';
   private idleWaiters: (() => void)[] = [];
   /** The session each job was received in (its start is reported only in that session). */
@@ -164,9 +170,9 @@ export class Slave {
     this.draining = true;
     clearInterval(this.startTimer);
     this.flush();
-    this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.inFlight} task(s)`, draining: true });
-    if (this.inFlight > 0) {
-      this.logger.info(`finishing ${this.inFlight} task(s) in flight before leaving (at most ${drainTimeoutMs} ms)`);
+    this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.sessionInFlight} task(s)`, draining: true });
+    if (this.sessionInFlight > 0) {
+      this.logger.info(`finishing ${this.sessionInFlight} task(s) in flight before leaving (at most ${drainTimeoutMs} ms)`);
       await Promise.race([
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
         new Promise((resolve) => setTimeout(resolve, drainTimeoutMs)),
@@ -240,6 +246,8 @@ export class Slave {
     this.results = [];
     this.failures = [];
     const queued = this.pool.cancelQueued();
+    this.sessionInFlight = 0;
+    for (const w of this.idleWaiters.splice(0)) w();
     this.stats.staleDropped += held;
     if (held + queued > 0 || this.inFlight > queued) {
       this.logger.info(`session with the master ended (${why}): ${queued} queued task(s) and ${held} result(s) dropped; ${this.inFlight - queued} running task(s) will be dropped when done`);
@@ -292,6 +300,7 @@ export class Slave {
         continue;
       }
       this.inFlight++;
+      this.sessionInFlight++;
       const { imageId } = spec;
       this.runningByImage.set(imageId, (this.runningByImage.get(imageId) ?? 0) + 1);
       const job: PoolJob = { taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, imageId, bytes, config: message.config };
@@ -303,9 +312,11 @@ export class Slave {
           const running = (this.runningByImage.get(imageId) ?? 1) - 1;
           if (running > 0) this.runningByImage.set(imageId, running);
           else this.runningByImage.delete(imageId);
-          if (session === this.session) this.queueOutcome(outcome, running > 0 && !this.draining);
-          else this.stats.staleDropped++;
-          if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+          if (session === this.session) {
+            this.sessionInFlight--;
+            this.queueOutcome(outcome, running > 0 && !this.draining);
+          } else this.stats.staleDropped++;
+          if (this.sessionInFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     }
   }

@@ -137,6 +137,38 @@ describe('a slave and the end of its session with a master', function () {
     }
   });
 
+  it('stopped after its session ended, it does not wait out --drain-timeout for a hung task whose outcome would be dropped', async () => {
+    const endpoint = await loopbackEndpoint();
+    router = new Router({ linger: 0 });
+    const r = router;
+    await r.bind(endpoint);
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'stale', '--log-level', 'info', '--drain-timeout', '60000'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
+    let ready = false;
+    let started = false;
+    void (async () => {
+      try {
+        for await (const [, ...parts] of r) {
+          const msg = decode(parts);
+          if (!msg.ok) continue;
+          if (msg.message.cmd === 'READY') ready = true;
+          if (msg.message.cmd === 'HEARTBEAT' && (msg.message.running?.length ?? 0) > 0) started = true;
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    await waitFor(() => ready, 30_000, 'the slave to send READY');
+    const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    await r.send(['stale', ...encode({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'object', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+    await waitFor(() => started, 30_000, 'the hung task to be reported started');
+    await r.send(['stale', ...encode({ cmd: 'DISCONNECT', reason: 'batch complete' })]);
+    await waitFor(() => /1 running task\(s\) will be dropped when done/.test(s.stderr()), 30_000, 'the session to end');
+    s.proc.kill('SIGTERM');
+    // It used to wait the whole 60 s drain for the hung task, then kill its worker.
+    expect(await waitExit(s, 20_000), s.stderr()).to.equal(0);
+    expect(s.stderr()).to.not.match(/finishing \d+ task\(s\) in flight/);
+  });
+
   it('after a batch ends it waits for the next master quietly (no "master silent" warning) and serves it', async () => {
     const endpoint = await loopbackEndpoint();
     const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'patient', '--log-level', 'info', '--heartbeat-interval', '500']);
