@@ -43,6 +43,10 @@ export interface BatchReport {
   imageBytesRead: number;
   imageBytesSent: number;
   kinds: { kind: TaskKind; tasks: number; meanMs: number; p50Ms: number; p95Ms: number; maxMs: number; endToEndP50Ms: number; endToEndP95Ms: number }[];
+  /**
+   * Per slave: `tasks` done there; `failed`, attempts that failed there or ran out of their
+   * lease (most were retried and done elsewhere: tasks failed for good are `tasksFailed`).
+   */
   slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
   resultsFile: string;
 }
@@ -138,7 +142,8 @@ export function formatReport(r: BatchReport, interrupted = false): string {
   ));
   lines.push('');
   lines.push(table(
-    ['slave', 'host', 'threads', 'tasks', 'failed', 'tasks/s', 'utilization'],
+    // "failed attempts": a bare "failed 1" next to "failed tasks: 0" above read as a contradiction.
+    ['slave', 'host', 'threads', 'tasks', 'failed attempts', 'tasks/s', 'utilization'],
     r.slaves.map((s) => [s.slaveId, s.hostname, String(s.threads), String(s.tasks), String(s.failed), s.tasksPerSecond.toFixed(2), `${Math.round(s.utilization * 100)}%`]),
   ));
   lines.push('');
