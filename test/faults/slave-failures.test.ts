@@ -232,7 +232,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(attempts, 'the hung task took two attempts; those queued behind it were given back, not failed').to.deep.equal({ object: 2, face: 1, edge: 1, corner: 1 });
       expect(m.stderr()).to.match(/lease of task \d+ \(face, image 3\) on half-hung taken back: queued behind task \d+/);
       // The slave's row counts its failed attempts, not failed tasks (there are none).
-      expect(m.stdout()).to.match(/failed tasks: 0 [^\n]*\n[\s\S]*tasks  failed attempts  tasks\/s[^\n]*\n +half-hung +\S+ +2 +\d+ +[1-9]\d* /);
+      expect(m.stdout()).to.match(/failed tasks: 0 [^\n]*\n[\s\S]*tasks {2}failed attempts {2}tasks\/s[^\n]*\n +half-hung +\S+ +2 +\d+ +[1-9]\d* /);
       process.stdout.write(`      [measured] leases expired ${report.leasesExpired} (the hung task's and those taken back with it), retries ${report.retries}, batch ${(report.wallMs / 1000).toFixed(1)} s\n`);
     } finally {
       const tree = descendants(s.proc.pid ?? 0);
