@@ -30,11 +30,16 @@ const FAULTS = new Map(
     }),
 );
 
+/** Blocks this worker for good, as a detector stuck in native code would (test faults only). */
+function hangForever(): never {
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
+
 function injectFault(imageId: number, task: ChildTaskRef): void {
   const action = FAULTS.get(`${task.kind}:${imageId}`) ?? FAULTS.get(`${task.kind}:${imageId}:${task.attempt}`);
   if (action === 'throw') throw new Error(`injected fault: ${task.kind} detector throws on image ${imageId}`);
   if (action === 'crash') process.kill(process.pid, 'SIGKILL');
-  if (action === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  if (action === 'hang') hangForever();
 }
 
 function injectForget(req: ChildRunRequest): void {
@@ -166,5 +171,5 @@ process.on('message', (msg: ChildRunRequest) => {
   else run(msg);
 });
 process.on('disconnect', () => process.exit(0));
-if (FAULTS.get('start:0') === 'hang') for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+if (FAULTS.get('start:0') === 'hang') hangForever();
 send({ type: 'ready', opencv: opencvVersion() });

@@ -4,7 +4,7 @@ import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
+import { descendants, killSurvivors, killTree, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -178,10 +178,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(objects.filter((id) => id === 'stuck'), 'object results from the stuck slave').to.deep.equal([]);
       process.stdout.write(`      [measured] backup tasks ${report.backupTasks}, answered first ${report.backupsWon}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s with 200 s leases\n`);
     } finally {
-      const tree = descendants(s.proc.pid ?? 0);
-      s.proc.kill('SIGKILL');
-      await survivors(tree, 10_000);
-      killSurvivors(tree);
+      await killTree(s);
     }
   });
 
@@ -235,10 +232,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(m.stdout()).to.match(/failed tasks: 0 [^\n]*\n[\s\S]*tasks {2}failed attempts {2}tasks\/s[^\n]*\n +half-hung +\S+ +2 +\d+ +[1-9]\d* /);
       process.stdout.write(`      [measured] leases expired ${report.leasesExpired} (the hung task's and those taken back with it), retries ${report.retries}, batch ${(report.wallMs / 1000).toFixed(1)} s\n`);
     } finally {
-      const tree = descendants(s.proc.pid ?? 0);
-      s.proc.kill('SIGKILL');
-      await survivors(tree, 10_000);
-      killSurvivors(tree);
+      await killTree(s);
     }
   });
   it('13. the only worker of the only slave hangs until the slave\'s --task-timeout: the tasks queued behind it never started, so their leases run out as give-backs, not attempts', async () => {
@@ -258,10 +252,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       expect(m.stderr()).to.match(/lease of task \d+ \(\w+, image \d+, attempt 1\) on one-hung ran out, queued there: retry/);
       process.stdout.write(`      [measured] leases expired ${report.leasesExpired}, retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s; 119 of 120 tasks done, the hung one failed\n`);
     } finally {
-      const tree = descendants(s.proc.pid ?? 0);
-      s.proc.kill('SIGKILL');
-      await survivors(tree, 10_000);
-      killSurvivors(tree);
+      await killTree(s);
     }
   });
 });

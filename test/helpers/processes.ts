@@ -158,3 +158,15 @@ export async function survivors(seen: readonly SeenProcess[], timeoutMs: number)
 export function killSurvivors(seen: readonly SeenProcess[]): void {
   for (const p of seen) if (alive(p)) process.kill(p.pid, 'SIGKILL');
 }
+
+/**
+ * SIGKILLs `t`, gives the processes below it up to 10 s to die with it (a slave's workers
+ * do, by the parent-death signal), then SIGKILLs any still running: a test's clean-up of a
+ * slave whose worker hangs, also on failure.
+ */
+export async function killTree(t: Tracked): Promise<void> {
+  const tree = descendants(t.pid);
+  t.proc.kill('SIGKILL');
+  await survivors(tree, 10_000);
+  killSurvivors(tree);
+}

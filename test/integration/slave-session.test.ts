@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Router } from 'zeromq';
 import { decode, encode } from '../../proto/codec.js';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
-import type { TaskSpec } from '../../proto/messages.js';
+import type { Message, OutgoingMessage, TaskSpec } from '../../proto/messages.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES, readResults, tempDir } from '../helpers/fixtures.js';
@@ -16,152 +16,130 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('a slave and the end of its session with a master', function () {
   this.timeout(120_000);
   let router: Router | undefined;
+  let keepAlive: NodeJS.Timeout | undefined;
   afterEach(() => {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
     router?.close();
     router = undefined;
   });
 
-  it('after DISCONNECT it drops the queued tasks unstarted and the running ones\' outcomes, and serves the next session with the same task ids', async () => {
+  /**
+   * A bare ROUTER on a loopback port standing in for the master of slave `slaveId`: hands each
+   * well-formed message the slave sends to `onMessage`, and with `heartbeats` sends it a
+   * HEARTBEAT every 300 ms. Closed after each test.
+   */
+  async function fakeMaster(slaveId: string, onMessage: (m: Message) => void, heartbeats = true): Promise<{ endpoint: string; send: (message: OutgoingMessage, payload?: Buffer[]) => Promise<void> }> {
     const endpoint = await loopbackEndpoint();
-    router = new Router({ linger: 0 });
-    const r = router;
+    const r = new Router({ linger: 0 });
+    router = r;
     await r.bind(endpoint);
-    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'sess', '--log-level', 'info']);
+    void (async () => {
+      try {
+        for await (const [, ...parts] of r) {
+          const msg = decode(parts);
+          if (msg.ok) onMessage(msg.message);
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    const send = (message: OutgoingMessage, payload: Buffer[] = []): Promise<void> => r.send([slaveId, ...encode(message, payload)]);
+    if (heartbeats) {
+      keepAlive = setInterval(() => {
+        void send({ cmd: 'HEARTBEAT' }).catch(() => undefined);
+      }, 300);
+    }
+    return { endpoint, send };
+  }
+
+  it('after DISCONNECT it drops the queued tasks unstarted and the running ones\' outcomes, and serves the next session with the same task ids', async () => {
     let ready = false;
     const answers: { cmd: string; taskId: number; kind: string }[] = [];
     const values = new Map<number, unknown>();
-    void (async () => {
-      try {
-        for await (const [, ...parts] of r) {
-          const msg = decode(parts);
-          if (!msg.ok) continue;
-          const m = msg.message;
-          if (m.cmd === 'READY') ready = true;
-          if (m.cmd === 'RESULT') {
-            for (const x of m.results) {
-              answers.push({ cmd: 'RESULT', taskId: x.taskId, kind: x.kind });
-              values.set(x.taskId, x.value);
-            }
-          }
-          if (m.cmd === 'FAIL') for (const x of m.failures) answers.push({ cmd: 'FAIL', taskId: x.taskId, kind: x.kind });
+    const master = await fakeMaster('sess', (m) => {
+      if (m.cmd === 'READY') ready = true;
+      if (m.cmd === 'RESULT') {
+        for (const x of m.results) {
+          answers.push({ cmd: 'RESULT', taskId: x.taskId, kind: x.kind });
+          values.set(x.taskId, x.value);
         }
-      } catch {
-        /* closed */
       }
-    })();
-    const heartbeat = encode({ cmd: 'HEARTBEAT' });
-    const keepAlive = setInterval(() => {
-      void r.send(['sess', ...heartbeat]).catch(() => undefined);
-    }, 300);
-    try {
-      await waitFor(() => ready, 30_000, 'the slave to send READY');
-      const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
-      // Session 1: three images of object + face tasks (~0.3 s an image on one worker),
-      // then at once DISCONNECT, as a master does when its batch ends or is interrupted.
-      const old: TaskSpec[] = [];
-      for (let image = 0; image < 3; image++) {
-        for (const kind of ['object', 'face'] as const) old.push({ taskId: old.length, kind, attempt: 1, part: 0, imageId: image });
-      }
-      await r.send(['sess', ...encode({ cmd: 'TASK', tasks: old, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
-      await r.send(['sess', ...encode({ cmd: 'DISCONNECT', reason: 'batch complete' })]);
-      await waitFor(() => /session with the master ended \(master said DISCONNECT: batch complete\)/.test(s.stderr()), 30_000, 'the slave to end the session');
-      const line = /(\d+) queued task\(s\) and (\d+) result\(s\) dropped; (\d+) running task\(s\) will be dropped/.exec(s.stderr());
-      expect(line, s.stderr()).to.not.equal(null);
-      const [queued, held, running] = [Number(line?.[1]), Number(line?.[2]), Number(line?.[3])];
-      expect(queued, 'tasks dropped unstarted').to.be.at.least(2);
-      expect(queued + held + running, 'every task of the session accounted for').to.equal(old.length);
-      // Long enough for the running image to finish: its outcomes must not be sent.
-      await sleep(3000);
-      expect(answers, 'answers for the ended session').to.deep.equal([]);
-
-      // Session 2 reuses task ids 0 and 1 (ids restart with every batch), for other kinds.
-      await r.send(['sess', ...encode({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'edge', attempt: 1, part: 0, imageId: 0 }, { taskId: 1, kind: 'corner', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
-      await waitFor(() => answers.length >= 2, 30_000, 'the new session\'s results');
-      await sleep(500);
-      expect(answers.map((a) => `${a.cmd} ${a.taskId} ${a.kind}`).sort()).to.deep.equal(['RESULT 0 edge', 'RESULT 1 corner']);
-      const image = decodeImage(jpeg);
-      expect(values.get(0)).to.deep.equal(runDetector('edge', image, DEFAULT_DETECTOR_CONFIG).value);
-      expect(values.get(1)).to.deep.equal(runDetector('corner', image, DEFAULT_DETECTOR_CONFIG).value);
-      expect(s.proc.exitCode, 'the slave is still running').to.equal(null);
-      process.stdout.write(`      [measured] at DISCONNECT: ${queued} queued task(s) dropped unstarted, ${running} running task(s)' outcomes dropped, ${held} held result(s) dropped\n`);
-    } finally {
-      clearInterval(keepAlive);
+      if (m.cmd === 'FAIL') for (const x of m.failures) answers.push({ cmd: 'FAIL', taskId: x.taskId, kind: x.kind });
+    });
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'sess', '--log-level', 'info']);
+    await waitFor(() => ready, 30_000, 'the slave to send READY');
+    const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    // Session 1: three images of object + face tasks (~0.3 s an image on one worker),
+    // then at once DISCONNECT, as a master does when its batch ends or is interrupted.
+    const old: TaskSpec[] = [];
+    for (let image = 0; image < 3; image++) {
+      for (const kind of ['object', 'face'] as const) old.push({ taskId: old.length, kind, attempt: 1, part: 0, imageId: image });
     }
+    await master.send({ cmd: 'TASK', tasks: old, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+    await master.send({ cmd: 'DISCONNECT', reason: 'batch complete' });
+    await waitFor(() => /session with the master ended \(master said DISCONNECT: batch complete\)/.test(s.stderr()), 30_000, 'the slave to end the session');
+    const line = /(\d+) queued task\(s\) and (\d+) result\(s\) dropped; (\d+) running task\(s\) will be dropped/.exec(s.stderr());
+    expect(line, s.stderr()).to.not.equal(null);
+    const [queued, held, running] = [Number(line?.[1]), Number(line?.[2]), Number(line?.[3])];
+    expect(queued, 'tasks dropped unstarted').to.be.at.least(2);
+    expect(queued + held + running, 'every task of the session accounted for').to.equal(old.length);
+    // Long enough for the running image to finish: its outcomes must not be sent.
+    await sleep(3000);
+    expect(answers, 'answers for the ended session').to.deep.equal([]);
+
+    // Session 2 reuses task ids 0 and 1 (ids restart with every batch), for other kinds.
+    await master.send({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'edge', attempt: 1, part: 0, imageId: 0 }, { taskId: 1, kind: 'corner', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+    await waitFor(() => answers.length >= 2, 30_000, 'the new session\'s results');
+    await sleep(500);
+    expect(answers.map((a) => `${a.cmd} ${a.taskId} ${a.kind}`).sort()).to.deep.equal(['RESULT 0 edge', 'RESULT 1 corner']);
+    const image = decodeImage(jpeg);
+    expect(values.get(0)).to.deep.equal(runDetector('edge', image, DEFAULT_DETECTOR_CONFIG).value);
+    expect(values.get(1)).to.deep.equal(runDetector('corner', image, DEFAULT_DETECTOR_CONFIG).value);
+    expect(s.proc.exitCode, 'the slave is still running').to.equal(null);
+    process.stdout.write(`      [measured] at DISCONNECT: ${queued} queued task(s) dropped unstarted, ${running} running task(s)' outcomes dropped, ${held} held result(s) dropped\n`);
   });
 
   it('a task sent again while its copy still waits queued runs once, answered with the new attempt', async () => {
-    const endpoint = await loopbackEndpoint();
-    router = new Router({ linger: 0 });
-    const r = router;
-    await r.bind(endpoint);
-    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'again', '--log-level', 'debug']);
     let ready = false;
     const answers: string[] = [];
-    void (async () => {
-      try {
-        for await (const [, ...parts] of r) {
-          const msg = decode(parts);
-          if (!msg.ok) continue;
-          const m = msg.message;
-          if (m.cmd === 'READY') ready = true;
-          if (m.cmd === 'RESULT') for (const x of m.results) answers.push(`${x.taskId}/${x.attempt}`);
-          if (m.cmd === 'FAIL') for (const x of m.failures) answers.push(`FAIL ${x.taskId}/${x.attempt}`);
-        }
-      } catch {
-        /* closed */
-      }
-    })();
-    const heartbeat = encode({ cmd: 'HEARTBEAT' });
-    const keepAlive = setInterval(() => {
-      void r.send(['again', ...heartbeat]).catch(() => undefined);
-    }, 300);
-    try {
-      await waitFor(() => ready, 30_000, 'the slave to send READY');
-      const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
-      // Four images of object + face (~0.3 s an image on its one worker): the last waits
-      // queued when the master, having taken its leases back, sends its two tasks again.
-      const tasks: TaskSpec[] = [];
-      for (let image = 0; image < 4; image++) {
-        for (const kind of ['object', 'face'] as const) tasks.push({ taskId: tasks.length, kind, attempt: 1, part: 0, imageId: image });
-      }
-      await r.send(['again', ...encode({ cmd: 'TASK', tasks, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
-      const resent = tasks.slice(6).map((t) => ({ ...t, attempt: 2 }));
-      await r.send(['again', ...encode({ cmd: 'TASK', tasks: resent, config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
-      await waitFor(() => answers.length >= 8, 30_000, 'the answers');
-      // Time for a second copy to run and answer, were there one.
-      await sleep(1500);
-      expect(answers.slice().sort()).to.deep.equal(['0/1', '1/1', '2/1', '3/1', '4/1', '5/1', '6/2', '7/2']);
-      expect(s.stderr()).to.match(/task 6 \(object\) sent again as attempt 2 while queued here/);
-    } finally {
-      clearInterval(keepAlive);
+    const master = await fakeMaster('again', (m) => {
+      if (m.cmd === 'READY') ready = true;
+      if (m.cmd === 'RESULT') for (const x of m.results) answers.push(`${x.taskId}/${x.attempt}`);
+      if (m.cmd === 'FAIL') for (const x of m.failures) answers.push(`FAIL ${x.taskId}/${x.attempt}`);
+    });
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'again', '--log-level', 'debug']);
+    await waitFor(() => ready, 30_000, 'the slave to send READY');
+    const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    // Four images of object + face (~0.3 s an image on its one worker): the last waits
+    // queued when the master, having taken its leases back, sends its two tasks again.
+    const tasks: TaskSpec[] = [];
+    for (let image = 0; image < 4; image++) {
+      for (const kind of ['object', 'face'] as const) tasks.push({ taskId: tasks.length, kind, attempt: 1, part: 0, imageId: image });
     }
+    await master.send({ cmd: 'TASK', tasks, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+    const resent = tasks.slice(6).map((t) => ({ ...t, attempt: 2 }));
+    await master.send({ cmd: 'TASK', tasks: resent, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+    await waitFor(() => answers.length >= 8, 30_000, 'the answers');
+    // Time for a second copy to run and answer, were there one.
+    await sleep(1500);
+    expect(answers.slice().sort()).to.deep.equal(['0/1', '1/1', '2/1', '3/1', '4/1', '5/1', '6/2', '7/2']);
+    expect(s.stderr()).to.match(/task 6 \(object\) sent again as attempt 2 while queued here/);
   });
 
   it('stopped after its session ended, it does not wait out --drain-timeout for a hung task whose outcome would be dropped', async () => {
-    const endpoint = await loopbackEndpoint();
-    router = new Router({ linger: 0 });
-    const r = router;
-    await r.bind(endpoint);
-    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'stale', '--log-level', 'info', '--drain-timeout', '60000'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
     let ready = false;
     let started = false;
-    void (async () => {
-      try {
-        for await (const [, ...parts] of r) {
-          const msg = decode(parts);
-          if (!msg.ok) continue;
-          if (msg.message.cmd === 'READY') ready = true;
-          if (msg.message.cmd === 'HEARTBEAT' && (msg.message.running?.length ?? 0) > 0) started = true;
-        }
-      } catch {
-        /* closed */
-      }
-    })();
+    const master = await fakeMaster('stale', (m) => {
+      if (m.cmd === 'READY') ready = true;
+      if (m.cmd === 'HEARTBEAT' && (m.running?.length ?? 0) > 0) started = true;
+    }, false);
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'stale', '--log-level', 'info', '--drain-timeout', '60000'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
     await waitFor(() => ready, 30_000, 'the slave to send READY');
     const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
-    await r.send(['stale', ...encode({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'object', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg])]);
+    await master.send({ cmd: 'TASK', tasks: [{ taskId: 0, kind: 'object', attempt: 1, part: 0, imageId: 0 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
     await waitFor(() => started, 30_000, 'the hung task to be reported started');
-    await r.send(['stale', ...encode({ cmd: 'DISCONNECT', reason: 'batch complete' })]);
+    await master.send({ cmd: 'DISCONNECT', reason: 'batch complete' });
     await waitFor(() => /1 running task\(s\) will be dropped when done/.test(s.stderr()), 30_000, 'the session to end');
     s.proc.kill('SIGTERM');
     // It used to wait the whole 60 s drain for the hung task, then kill its worker.
