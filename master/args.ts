@@ -1,6 +1,6 @@
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -89,6 +89,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .demandCommand(1, 'give a command: run or keygen')
     .strict()
     .strictCommands()
+    .check(() => booleanValueCheck(argv, { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS, force: { type: 'boolean' } }))
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       writeUsageError('master', msg || err.message, argv, argv[0] === 'keygen' ? 'master keygen --help' : 'master run --help');

@@ -51,6 +51,29 @@ export function singleValued<T extends Record<string, Options>>(table: T): T {
   return out as T;
 }
 
+/**
+ * The usage error for a boolean option given a value other than `true` or `false`
+ * (`--resume=yes`, `--backup-tasks=1`): yargs-parser reads any such value as false without a
+ * word, which turned `--backup-tasks=yes` into "off". Only `--NAME=VALUE` words before `--`
+ * are looked at; a separate word after a boolean flag is a positional to yargs.
+ *
+ * @param argv - the command line as given
+ * @param table - options by long name; those of `type: 'boolean'` are checked
+ * @returns the message (`--resume takes true or false, got "yes"`), or true when all is well
+ *   (the shape yargs' `.check()` wants)
+ */
+export function booleanValueCheck(argv: readonly string[], table: Readonly<Record<string, Options>>): string | true {
+  const booleans = new Set(Object.entries(table).filter(([, o]) => o.type === 'boolean').map(([name]) => name));
+  for (const word of argv) {
+    if (word === '--') break;
+    const m = /^--(?:no-)?([^=]+)=(.*)$/s.exec(word);
+    if (m === null || !booleans.has(m[1] as string)) continue;
+    const value = m[2] as string;
+    if (value !== 'true' && value !== 'false') return `${word.slice(0, word.indexOf('='))} takes true or false, got ${JSON.stringify(value)}`;
+  }
+  return true;
+}
+
 /** A plain decimal number, as a user types it on a command line (`5`, `0.5`, `1e6`, `-1`). */
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 

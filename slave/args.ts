@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -68,7 +68,8 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     .strictOptions()
     .check((a) => {
       const stray = [...a._, ...((a['--'] as unknown[] | undefined) ?? [])];
-      return stray.length === 0 || `unexpected argument ${JSON.stringify(String(stray[0]))}: slave takes only options (and \`slave keygen\`)`;
+      if (stray.length > 0) return `unexpected argument ${JSON.stringify(String(stray[0]))}: slave takes only options (and \`slave keygen\`)`;
+      return booleanValueCheck(argv, slaveOptionsTable(d));
     })
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
@@ -134,6 +135,7 @@ export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> 
     .parserConfiguration({ 'camel-case-expansion': false })
     .demandCommand(1)
     .strict()
+    .check(() => booleanValueCheck(argv, { force: { type: 'boolean' } }))
     .fail((msg, err) => {
       writeUsageError('slave', msg || err.message, argv, 'slave keygen --help');
       process.exit(2);

@@ -180,6 +180,32 @@ describe('command-line interface', function () {
     expect(readResults(out).header['settings']).to.include({ every: 3 });
   });
 
+  it('refuses a boolean option given a value other than true or false, which yargs would read as false', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--backup-tasks=yes'], /^master: --backup-tasks takes true or false, got "yes"\n/],
+      [['--overwrite=1'], /^master: --overwrite takes true or false, got "1"\n/],
+      [['--log-json=TRUE'], /--log-json takes true or false, got "TRUE"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(startMaster, ['run', IMAGE, ...QUIET, '--out', join(tmp.dir, 'b.jsonl'), ...args]);
+      expect(r.code, args.join(' ')).to.equal(MASTER_EXIT.usage);
+      expect(r.err, args.join(' ')).to.match(message);
+      expect(existsSync(join(tmp.dir, 'b.jsonl')), args.join(' ')).to.equal(false);
+    }
+    const s = await run(startSlave, ['--log-json=on']);
+    expect(s.code).to.equal(2);
+    expect(s.err).to.match(/--log-json takes true or false, got "on"/);
+    const k = await run(startSlave, ['keygen', join(tmp.dir, 'k'), '--force=yes']);
+    expect(k.code).to.equal(2);
+    expect(k.err).to.match(/^slave: --force takes true or false, got "yes"\n/);
+    expect(existsSync(join(tmp.dir, 'k.key'))).to.equal(false);
+    // true and false themselves still work; a word after -- is an input, not a value.
+    const out = join(tmp.dir, 'b.jsonl');
+    const ok = await run(startMaster, ['run', '--tasks', 'edge', '--local-threads', '1', ...QUIET, '--out', out, '--backup-tasks=false', '--overwrite=true', '--', IMAGE]);
+    expect(ok.code, ok.err).to.equal(0);
+    expect(readResults(out).records).to.have.length(1);
+  });
+
   it('takes every word after -- as an input, even one that starts with a dash', async () => {
     const odd = join(tmp.dir, '-w.jpg');
     copyFileSync(IMAGE, odd);
