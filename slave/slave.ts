@@ -290,13 +290,13 @@ export class Slave {
         this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });
         continue;
       }
-      const waiting = this.pool.queuedJob(spec.taskId);
-      if (waiting !== undefined && this.jobSession.get(waiting) === session) {
-        // Sent again while its copy still waits here (the master took its lease back: it had
-        // waited a lease without this slave making progress). One copy, answered with the
-        // new attempt; a second would run the task twice, once for a dropped answer.
+      const waiting = this.pool.queuedJob(spec.taskId, (job) => this.jobSession.get(job) === session);
+      if (waiting !== undefined) {
+        // Sent again while its copy still waits here, queued or behind a hung or slow task on
+        // a worker (the master took its lease back: it had waited a lease). One copy, answered
+        // with the new attempt; a second would run the task twice, once for a dropped answer.
         waiting.attempt = spec.attempt;
-        this.logger.debug(`task ${spec.taskId} (${spec.kind}) sent again as attempt ${spec.attempt} while queued here: the queued copy takes that attempt`);
+        this.logger.debug(`task ${spec.taskId} (${spec.kind}) sent again as attempt ${spec.attempt} while unstarted here: that copy takes the attempt`);
         continue;
       }
       this.inFlight++;

@@ -10,13 +10,13 @@ import { toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
 import { decodeImage, type PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
-import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest, type ChildTaskRef } from './child-protocol.js';
+import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRequest, type ChildRunRequest, type ChildTaskRef } from './child-protocol.js';
 
 /**
  * Test-only fault injection, off unless `CCTV_TEST_FAULT` is set: a comma-separated list
  * of `ACTION:KIND:IMAGE_ID[:ATTEMPT]` (without ATTEMPT, every attempt) where ACTION is
  * `throw` (the detector throws), `crash` (the worker process dies), `hang` (the worker never
- * answers) or `forget` (once: the worker drops its decoded images before a request for that
+ * answers), `slow` (the task blocks the worker's thread 600 ms first) or `forget` (once: the worker drops its decoded images before a request for that
  * task arrives without bytes, so it answers with a cache miss); and `hang:start:0`: every
  * worker hangs before it says it is ready. Used by `test/faults/` and the pool's tests.
  */
@@ -30,6 +30,9 @@ const FAULTS = new Map(
     }),
 );
 
+/** How long the `slow` test fault blocks a task, ms. */
+const SLOW_FAULT_MS = 600;
+
 /** Blocks this worker for good, as a detector stuck in native code would (test faults only). */
 function hangForever(): never {
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
@@ -40,6 +43,8 @@ function injectFault(imageId: number, task: ChildTaskRef): void {
   if (action === 'throw') throw new Error(`injected fault: ${task.kind} detector throws on image ${imageId}`);
   if (action === 'crash') process.kill(process.pid, 'SIGKILL');
   if (action === 'hang') hangForever();
+  // Busy in native code for a while: the event loop reads nothing meanwhile.
+  if (action === 'slow') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SLOW_FAULT_MS);
 }
 
 function injectForget(req: ChildRunRequest): void {
@@ -131,14 +136,27 @@ function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedI
   }
 }
 
+/**
+ * Calls `fn` after the event loop has polled for I/O at least once, so messages that arrived
+ * during a task (a {@link ChildDropRequest}) are read before the next task starts. One
+ * setImmediate is not enough: set from the poll phase (a request's first task runs in its
+ * message handler) it runs in the same turn's check phase, before the next poll.
+ */
+function afterPoll(fn: () => void): void {
+  setImmediate(() => setImmediate(fn));
+}
+
 /** Requests that arrived while another ran (the parent sends the next one ahead), oldest first. */
 const waiting: ChildRunRequest[] = [];
+/** A request is running (or its cache miss was just answered): later ones wait. */
 let running = false;
+/** The request running now, and the index of its next task (those from there on have not started). */
+let current: { req: ChildRunRequest; next: number } | undefined;
 
 /**
  * Runs the tasks of one request in order, then the next waiting request. Each next task
- * starts from a fresh turn of the event loop, so a closed IPC channel (the slave is gone)
- * is noticed between tasks.
+ * starts after a poll for I/O ({@link afterPoll}), so a closed IPC channel (the slave is
+ * gone) or a {@link ChildDropRequest} is noticed between tasks.
  */
 function run(req: ChildRunRequest): void {
   running = true;
@@ -149,25 +167,49 @@ function run(req: ChildRunRequest): void {
     setImmediate(runNext);
     return;
   }
-  let i = 0;
-  const next = (): void => {
-    const task = req.tasks[i++];
-    if (task === undefined) return;
-    // Only the task that decoded the image counts the decode in its compute time.
-    runTask(req, task, i === 1 || p instanceof Error ? p : { image: p.image, decodeMs: 0 });
-    setImmediate(i < req.tasks.length ? next : runNext);
+  const state = { req, next: 0 };
+  current = state;
+  let decodeCharged = false;
+  const step = (): void => {
+    const task = req.tasks[state.next++];
+    if (task === undefined) {
+      runNext();
+      return;
+    }
+    // Only the first task run (the one that decoded the image) counts the decode in its compute time.
+    const input = p instanceof Error || !decodeCharged ? p : { image: p.image, decodeMs: 0 };
+    decodeCharged = true;
+    runTask(req, task, input);
+    afterPoll(step);
   };
-  next();
+  step();
 }
 
 function runNext(): void {
   running = false;
+  current = undefined;
   const req = waiting.shift();
   if (req !== undefined) run(req);
 }
 
-process.on('message', (msg: ChildRunRequest) => {
-  if (running) waiting.push(msg);
+/** Removes the named tasks of request `seq` that have not started; a finished request is gone already. */
+function drop(msg: ChildDropRequest): void {
+  const ids = new Set(msg.taskIds);
+  if (current?.req.seq === msg.seq) {
+    const { req, next } = current;
+    req.tasks = [...req.tasks.slice(0, next), ...req.tasks.slice(next).filter((t) => !ids.has(t.taskId))];
+    return;
+  }
+  const at = waiting.findIndex((r) => r.seq === msg.seq);
+  const req = waiting[at];
+  if (req === undefined) return;
+  req.tasks = req.tasks.filter((t) => !ids.has(t.taskId));
+  if (req.tasks.length === 0) waiting.splice(at, 1);
+}
+
+process.on('message', (msg: ChildRequest) => {
+  if (msg.type === 'drop') drop(msg);
+  else if (running) waiting.push(msg);
   else run(msg);
 });
 process.on('disconnect', () => process.exit(0));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
-import { WORKER_CACHE_SIZE, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
+import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
@@ -40,6 +40,11 @@ interface Pending {
   resolve: (outcome: PoolOutcome) => void;
   /** Set on the jobs of one share of a split image: they go together, and are not split again. */
   part?: number;
+  /**
+   * The worker this job was taken back from ({@link ChildPool.reclaim}): told to drop it,
+   * it may have started it already, and then its outcome counts too (the first one wins).
+   */
+  reclaimedFrom?: Worker;
 }
 
 interface Worker {
@@ -55,6 +60,13 @@ interface Worker {
   ahead: Pending[];
   /** An outcome of the request in `assigned` has arrived (it started: no cache miss can follow). */
   answered: boolean;
+  /** Numbers of the requests in `assigned` and `ahead` ({@link ChildRunRequest.seq}). */
+  assignedSeq: number;
+  aheadSeq: number;
+  /** When the job `assigned[0]` started, as far as the pool knows (performance.now(), ms). */
+  runningSince: number;
+  /** Jobs taken back from this worker and not yet answered elsewhere, by task id. */
+  reclaimed: Map<number, Pending>;
   /** Timeout of the running job, or of the start until the worker is ready. */
   timer: NodeJS.Timeout | undefined;
   /** Image the worker decoded last: later tasks of it skip the decode there. */
@@ -75,6 +87,14 @@ const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
 const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */
 const COST_SMOOTHING = 0.1;
+/**
+ * A job counts as overdue when it has run this many times its kind's mean compute time, and
+ * at least {@link OVERDUE_MIN_MS}: a worker idle with nothing queued then takes over the jobs
+ * waiting behind it (work stealing), and no request is sent ahead to it.
+ */
+const OVERDUE_FACTOR = 3;
+/** See {@link OVERDUE_FACTOR}, ms: below it, a second decode elsewhere is not worth it. */
+const OVERDUE_MIN_MS = 1_000;
 
 /**
  * Pool of worker processes, each with its own OpenCV and one task at a time.
@@ -105,6 +125,10 @@ export class ChildPool implements Pool {
   requestsAhead = 0;
   /** Last share number given out by a split. */
   private parts = 0;
+  /** Jobs taken back from a worker for another ({@link reclaim}), by an idle worker or for a re-sent task. */
+  reclaims = 0;
+  /** Timer to look again for overdue workers to take jobs from, while a worker is idle. */
+  private stealTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private dispatchQueued = false;
   private readyWaiters: (() => void)[] = [];
@@ -155,21 +179,46 @@ export class ChildPool implements Pool {
   run(job: PoolJob): Promise<PoolOutcome> {
     if (this.closing) return Promise.resolve(leaving(job));
     return new Promise((resolve) => {
-      this.queue.push({ job, resolve });
-      // Dispatch after the caller's synchronous burst (a TASK message's tasks), so the jobs
-      // of one image are all queued and go to one worker in one request.
-      if (!this.dispatchQueued) {
-        this.dispatchQueued = true;
-        queueMicrotask(() => {
-          this.dispatchQueued = false;
-          this.dispatch();
-        });
-      }
+      const pending: Pending = {
+        job,
+        resolve: (outcome) => {
+          pending.reclaimedFrom?.reclaimed.delete(job.taskId);
+          resolve(outcome);
+        },
+      };
+      this.queue.push(pending);
+      this.scheduleDispatch();
     });
   }
 
-  queuedJob(taskId: number): PoolJob | undefined {
-    return this.queue.find((p) => p.job.taskId === taskId)?.job;
+  /**
+   * Dispatches after the caller's synchronous burst (a TASK message's tasks), so the jobs of
+   * one image are all queued and go to one worker in one request.
+   */
+  private scheduleDispatch(): void {
+    if (this.dispatchQueued) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
+  queuedJob(taskId: number, accept: (job: PoolJob) => boolean = () => true): PoolJob | undefined {
+    const wanted = (p: Pending): boolean => p.job.taskId === taskId && accept(p.job);
+    const queued = this.queue.find(wanted);
+    if (queued !== undefined) return queued.job;
+    for (const w of this.workers) {
+      if (!w.ready) continue;
+      const behind = w.assigned.slice(1).find(wanted);
+      const ahead = behind === undefined ? w.ahead.find(wanted) : undefined;
+      const held = behind ?? ahead;
+      if (held === undefined) continue;
+      this.reclaim(w, [held], behind !== undefined ? 'assigned' : 'ahead', 'sent again by the master');
+      this.scheduleDispatch();
+      return held.job;
+    }
+    return undefined;
   }
 
   /**
@@ -186,6 +235,7 @@ export class ChildPool implements Pool {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.stealTimer !== undefined) clearTimeout(this.stealTimer);
     process.off('exit', this.killOnExit);
     for (const p of this.queue.splice(0)) p.resolve(leaving(p.job));
     await Promise.all(
@@ -214,7 +264,7 @@ export class ChildPool implements Pool {
         if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);
       });
     }
-    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
+    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
     const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
     worker.timer = setTimeout(() => {
       worker.timer = undefined;
@@ -254,7 +304,16 @@ export class ChildPool implements Pool {
       return;
     }
     const pending = worker.assigned[0];
-    if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) return;
+    if (pending === undefined || pending.job.taskId !== msg.outcome.taskId) {
+      // A job taken back from this worker that it had started before the drop arrived.
+      const reclaimed = worker.reclaimed.get(msg.outcome.taskId);
+      if (reclaimed !== undefined) {
+        const queued = this.queue.indexOf(reclaimed);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        reclaimed.resolve(msg.outcome);
+      }
+      return;
+    }
     if (worker.timer) clearTimeout(worker.timer);
     worker.timer = undefined;
     worker.assigned.shift();
@@ -268,6 +327,7 @@ export class ChildPool implements Pool {
     pending.resolve(msg.outcome);
     if (worker.assigned.length === 0 && worker.ahead.length > 0) {
       worker.assigned = worker.ahead;
+      worker.assignedSeq = worker.aheadSeq;
       worker.ahead = [];
       worker.answered = false;
     }
@@ -300,6 +360,7 @@ export class ChildPool implements Pool {
   }
 
   private dispatch(): void {
+    if (this.queue.length === 0) this.stealForIdle();
     if (this.queue.length === 0) return;
     const owned = new Set<number>();
     for (const w of this.workers) {
@@ -331,8 +392,75 @@ export class ChildPool implements Pool {
     // Idle workers first; then busy ones may get their next image ahead.
     for (const worker of this.workers) {
       if (this.queue.length === 0) return;
-      if (worker.ready && worker.assigned.length === 1 && worker.answered && worker.ahead.length === 0) this.sendAhead(worker, owned);
+      if (worker.ready && worker.assigned.length === 1 && worker.answered && worker.ahead.length === 0 && !this.overdue(worker)) this.sendAhead(worker, owned);
     }
+  }
+
+  /** How long `worker`'s running job may run before it counts as overdue, ms ({@link OVERDUE_FACTOR}). */
+  private overdueAfterMs(worker: Worker): number {
+    const kind = worker.assigned[0]?.job.kind;
+    return Math.max(OVERDUE_MIN_MS, OVERDUE_FACTOR * (kind === undefined ? 0 : (this.meanComputeMs.get(kind) ?? 0)));
+  }
+
+  private overdue(worker: Worker): boolean {
+    return worker.assigned.length > 0 && performance.now() - worker.runningSince >= this.overdueAfterMs(worker);
+  }
+
+  /**
+   * With nothing queued and a worker idle: takes back the jobs waiting behind an overdue job
+   * on another worker (its request sent ahead first, else the rest of its current request),
+   * for the idle worker to run now. A worker stuck in native code otherwise held them until
+   * the task timeout killed it (300 s by default), or the master's lease of them ran out.
+   * When no job is overdue yet, looks again when the first one will be.
+   */
+  private stealForIdle(): void {
+    if (this.closing) return;
+    const idle = this.workers.some((w) => w.ready && w.assigned.length === 0);
+    if (!idle) return;
+    const now = performance.now();
+    let nextLookMs = Infinity;
+    for (const victim of this.workers) {
+      if (!victim.ready || victim.assigned.length === 0 || (victim.ahead.length === 0 && victim.assigned.length < 2)) continue;
+      const dueInMs = victim.runningSince + this.overdueAfterMs(victim) - now;
+      if (dueInMs > 0) {
+        nextLookMs = Math.min(nextLookMs, dueInMs);
+        continue;
+      }
+      if (victim.ahead.length > 0) this.reclaim(victim, victim.ahead.slice(), 'ahead', 'a worker is idle');
+      else this.reclaim(victim, victim.assigned.slice(1), 'assigned', 'a worker is idle');
+      return;
+    }
+    if (nextLookMs === Infinity) return;
+    if (this.stealTimer !== undefined) clearTimeout(this.stealTimer);
+    this.stealTimer = setTimeout(() => {
+      this.stealTimer = undefined;
+      this.dispatch();
+    }, Math.ceil(nextLookMs));
+  }
+
+  /**
+   * Takes `jobs` (not started, all in `worker`'s request `from`) back into the front of the
+   * queue and tells the worker to drop them. It may have started one already (the drop
+   * crosses its answer): then both copies run, and the first outcome wins.
+   */
+  private reclaim(worker: Worker, jobs: Pending[], from: 'assigned' | 'ahead', why: string): void {
+    const taken = new Set(jobs);
+    if (from === 'ahead') worker.ahead = worker.ahead.filter((p) => !taken.has(p));
+    else worker.assigned = worker.assigned.filter((p) => !taken.has(p));
+    for (const p of jobs) {
+      p.reclaimedFrom?.reclaimed.delete(p.job.taskId);
+      p.reclaimedFrom = worker;
+      worker.reclaimed.set(p.job.taskId, p);
+    }
+    const drop: ChildDropRequest = { type: 'drop', seq: from === 'ahead' ? worker.aheadSeq : worker.assignedSeq, taskIds: jobs.map((p) => p.job.taskId) };
+    worker.proc.send(drop);
+    this.queue.unshift(...jobs);
+    this.reclaims += jobs.length;
+    const running = worker.assigned[0];
+    this.options.logger.debug(
+      { worker: worker.index, taskIds: drop.taskIds },
+      `took ${jobs.length} job(s) of image ${jobs[0]?.job.imageId ?? '?'} back from worker ${worker.index} (${why}), where they waited behind task ${running?.job.taskId ?? '?'} (${running?.job.kind ?? '?'}) running for ${Math.round(performance.now() - worker.runningSince)} ms`,
+    );
   }
 
   /**
@@ -395,12 +523,19 @@ export class ChildPool implements Pool {
   private post(worker: Worker, group: Pending[], ahead: boolean): void {
     const first = group[0];
     if (first === undefined) return;
-    if (ahead) worker.ahead = group;
-    else worker.assigned = group;
+    const seq = ++this.requests;
+    if (ahead) {
+      worker.ahead = group;
+      worker.aheadSeq = seq;
+    } else {
+      worker.assigned = group;
+      worker.assignedSeq = seq;
+    }
     worker.lastImageId = first.job.imageId;
     const { job } = first;
     const request: ChildRunRequest = {
       type: 'run',
+      seq,
       imageId: job.imageId,
       config: job.config,
       maxImagePixels: this.options.maxImagePixels,
@@ -417,7 +552,6 @@ export class ChildPool implements Pool {
     }
     if (ahead) this.requestsAhead++;
     else this.armTimeout(worker, first);
-    this.requests++;
     worker.proc.send(request);
   }
 
@@ -433,6 +567,7 @@ export class ChildPool implements Pool {
 
   /** Starts the task timeout of `running`, the job the worker is on now. */
   private armTimeout(worker: Worker, running: Pending): void {
+    worker.runningSince = performance.now();
     worker.timer = setTimeout(() => {
       const { job } = running;
       this.options.logger.warn({ worker: worker.index, taskId: job.taskId }, `task exceeded ${this.options.taskTimeoutMs} ms; killing its worker`);

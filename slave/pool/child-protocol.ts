@@ -23,6 +23,8 @@ export interface ChildTaskRef {
  */
 export interface ChildRunRequest {
   type: 'run';
+  /** The pool's number for this request (increasing), named by a {@link ChildDropRequest}. */
+  seq: number;
   imageId: number;
   bytes?: Uint8Array;
   config: DetectorConfig;
@@ -31,6 +33,21 @@ export interface ChildRunRequest {
   /** At least one. */
   tasks: ChildTaskRef[];
 }
+
+/**
+ * Parent -> worker process: do not run these tasks of request `seq` (the pool gave them to
+ * another worker). Tasks that already started, and a request already finished, are not
+ * affected: their outcomes still come. A worker busy in native code reads this only when
+ * its task ends, which is the point: the tasks waited behind a task far overdue.
+ */
+export interface ChildDropRequest {
+  type: 'drop';
+  seq: number;
+  taskIds: number[];
+}
+
+/** Any message to a worker process. */
+export type ChildRequest = ChildRunRequest | ChildDropRequest;
 
 /** Worker process -> parent: ready after OpenCV loaded. */
 export interface ChildReady {

@@ -62,11 +62,15 @@ export interface Pool {
   /** Queues one job; resolves with its outcome. */
   run(job: PoolJob): Promise<PoolOutcome>;
   /**
-   * The job of task `taskId` still waiting for a worker (not yet handed to one), if any: the
-   * master sent that task again (its lease ran out while it waited here), and the caller
-   * gives this job the new attempt rather than queueing a second copy.
+   * The job of task `taskId` that has not started here, if any: waiting for a worker, or
+   * handed to a worker behind the job it runs (then it is taken back into the queue, for
+   * the next free worker). The master sent that task again (its lease ran out while it
+   * waited here), and the caller gives this job the new attempt rather than queueing a
+   * second copy.
+   *
+   * @param accept - only a job it accepts is found (and taken back); default: any
    */
-  queuedJob(taskId: number): PoolJob | undefined;
+  queuedJob(taskId: number, accept?: (job: PoolJob) => boolean): PoolJob | undefined;
   /** Drops the jobs waiting for a worker, each resolving as a retryable failure; returns how many. */
   cancelQueued(): number;
   /** Stops every worker; queued and running jobs resolve as retryable failures. */

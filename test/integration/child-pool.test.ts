@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { createLogger } from '../../shared/logger.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
-import type { ChildMessage, ChildRunRequest } from '../../slave/pool/child-protocol.js';
+import type { ChildDropRequest, ChildMessage, ChildRunRequest } from '../../slave/pool/child-protocol.js';
 import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../helpers/fixtures.js';
@@ -148,7 +148,7 @@ describe('integration: child-process worker pool', function () {
             // Both at once: the second arrives while the first one's tasks run.
             for (const imageId of [1, 2]) {
               const tasks = KINDS.map((kind, i) => ({ taskId: 4 * (imageId - 1) + i, attempt: 1, kind }));
-              const request: ChildRunRequest = { type: 'run', imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
+              const request: ChildRunRequest = { type: 'run', seq: imageId, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
               child.send(request);
             }
           } else if (msg.type === 'done') {
@@ -163,6 +163,94 @@ describe('integration: child-process worker pool', function () {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('a worker process drops the tasks it is told to that have not started, in its current request and in one waiting, even when told during a task', async () => {
+    // Task 0 blocks the worker's thread 600 ms, as a detector in native code does; the
+    // drops arrive in the middle of it, and must be read before task 1 starts.
+    const child = fork(fileURLToPath(new URL('../../slave/pool/child-main.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, CCTV_TEST_FAULT: 'slow:object:1' },
+    });
+    try {
+      const done: number[] = [];
+      const finished = new Promise<void>((resolve, reject) => {
+        child.on('exit', (code) => {
+          reject(new Error(`worker exited (${String(code)})`));
+        });
+        child.on('message', (msg: ChildMessage) => {
+          if (msg.type === 'ready') {
+            for (const imageId of [1, 2]) {
+              const tasks = KINDS.map((kind, i) => ({ taskId: 4 * (imageId - 1) + i, attempt: 1, kind }));
+              const request: ChildRunRequest = { type: 'run', seq: imageId, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
+              child.send(request);
+            }
+            setTimeout(() => {
+              child.send({ type: 'drop', seq: 1, taskIds: [0, 1, 3] } satisfies ChildDropRequest);
+              child.send({ type: 'drop', seq: 2, taskIds: [4, 5] } satisfies ChildDropRequest);
+              child.send({ type: 'drop', seq: 99, taskIds: [6] } satisfies ChildDropRequest);
+            }, 200);
+          } else if (msg.type === 'done') {
+            expectSuccess(msg.outcome, msg.outcome.kind);
+            done.push(msg.outcome.taskId);
+            if (done.length === 4) resolve();
+          }
+        });
+      });
+      await finished;
+      // Task 0 had started (it still ran), 1, 3 and 4, 5 had not; seq 99 names no request.
+      expect(done).to.deep.equal([0, 2, 6, 7]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('an idle worker takes over the jobs waiting behind an overdue job on another worker, long before the task timeout', async () => {
+    const p = await startPool(2, `hang:object:${IMAGE_ID}`, 60_000);
+    // Image 7 goes to worker 0 in one request and hangs in its first job, object; image 8
+    // keeps worker 1 busy, then it has nothing left to do.
+    const [hung, ...behind] = KINDS.map((kind, i) => p.run(job(kind, i)));
+    const other = KINDS.map((kind, i) => p.run(job(kind, 4 + i, IMAGE_ID + 1)));
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => {
+      timer = setTimeout(() => {
+        r('late');
+      }, 20_000);
+    });
+    const outcomes = await Promise.race([Promise.all([...behind, ...other]), late]);
+    clearTimeout(timer);
+    expect(outcomes, 'the jobs behind the hung one waited for the 60 s task timeout').to.not.equal('late');
+    if (outcomes !== 'late') {
+      outcomes.forEach((o, i) => {
+        expectSuccess(o, i < 3 ? (KINDS[i + 1] as TaskKind) : (KINDS[i - 3] as TaskKind));
+      });
+    }
+    expect(p.reclaims, 'face, edge and corner of image 7 taken back from worker 0').to.equal(3);
+    process.stdout.write(`      [measured] jobs behind the hung one done ${((performance.now() - t0) / 1000).toFixed(1)} s after they were queued\n`);
+    await p.close();
+    const last = await hung;
+    expect(last?.ok).to.equal(false);
+  });
+
+  it('a task sent again while its job waits on a worker behind another is taken back into the queue, with the new attempt', async () => {
+    const p = await startPool(2, `hang:object:${IMAGE_ID}`, 60_000);
+    const jobs = KINDS.map((kind, i) => job(kind, i));
+    const runs = jobs.map((j) => p.run(j));
+    const other = KINDS.map((kind, i) => p.run(job(kind, 4 + i, IMAGE_ID + 1)));
+    // Dispatched (a microtask), and worker 0 is in object, which hangs: face waits behind it.
+    await new Promise((r) => setTimeout(r, 100));
+    const held = p.queuedJob(1);
+    expect(held, 'the face job, not yet started, is found on its worker').to.equal(jobs[1]);
+    if (held !== undefined) held.attempt = 2;
+    expect(p.reclaims).to.equal(1);
+    const face = await runs[1];
+    expectSuccess(face as PoolOutcome, 'face');
+    expect(face?.attempt, 'it ran once, as the new attempt').to.equal(2);
+    await Promise.all(other);
+    await p.close();
   });
 
   it('a worker that dies with a request sent ahead: the job it ran fails, the jobs sent ahead run on the restarted worker', async () => {

@@ -124,7 +124,7 @@ describe('a slave and the end of its session with a master', function () {
     // Time for a second copy to run and answer, were there one.
     await sleep(1500);
     expect(answers.slice().sort()).to.deep.equal(['0/1', '1/1', '2/1', '3/1', '4/1', '5/1', '6/2', '7/2']);
-    expect(s.stderr()).to.match(/task 6 \(object\) sent again as attempt 2 while queued here/);
+    expect(s.stderr()).to.match(/task 6 \(object\) sent again as attempt 2 while unstarted here/);
   });
 
   it('stopped after its session ended, it does not wait out --drain-timeout for a hung task whose outcome would be dropped', async () => {
