@@ -64,6 +64,15 @@ export class AnnotatorProcess {
     this.send({ type: 'init', dir, edge, logLevel, logJson });
   }
 
+  /**
+   * Passes on the names of the annotated copies an earlier run of this (resumed) batch
+   * wrote, in its records' order, before any image of this run: theirs are kept, and a
+   * source of this run with the same name gets `NAME-2.jpg` as within one run.
+   */
+  reserve(names: string[]): void {
+    if (this.alive && names.length > 0) this.send({ type: 'reserve', names });
+  }
+
   /** Hands over one finished record and its encoded image (none: nothing to draw on). */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
     if (!this.alive || bytes === undefined || bytes.length === 0) return;

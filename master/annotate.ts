@@ -8,13 +8,16 @@
  * differ from OpenCV's).
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
+import { annotatedName } from './annotated-name.js';
+
+export { annotatedName, sanitizedBase } from './annotated-name.js';
 
 /** Colours, BGR. */
 const GREEN = new cv.Vec3(0, 200, 0);
@@ -45,18 +48,6 @@ function success(entry: Entry): KindSuccess | undefined {
   return entry === undefined || isKindFailure(entry) ? undefined : entry;
 }
 
-/** `cam 1/a.jpg` -> `a`; anything but `[A-Za-z0-9._-]` becomes `_`. */
-export function sanitizedBase(source: string): string {
-  const base = basename(source, extname(source)).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
-  return base.length === 0 || /^\.+$/.test(base) ? 'image' : base;
-}
-
-/** File name of a record's annotated copy, without collision suffix: `NAME[-fNNNNNN].jpg`. */
-export function annotatedName(record: Pick<ImageRecord, 'source' | 'frame'>): string {
-  const frame = record.frame === undefined ? '' : `-f${String(record.frame).padStart(6, '0')}`;
-  return `${sanitizedBase(record.source)}${frame}.jpg`;
-}
-
 /** Writes annotated copies of completed images and, at {@link Annotator.finish}, a contact sheet. */
 export class Annotator {
   // The contact sheet's name is taken: an input called contact-sheet.jpg gets contact-sheet-2.jpg.
@@ -76,6 +67,15 @@ export class Annotator {
     } catch (err) {
       throw InvalidArgumentError.format('--annotate', `cannot create the folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+  }
+
+  /**
+   * Takes the names an earlier run of a resumed batch gave its annotated copies (in its
+   * records' order, so its `-2`, `-3` suffixes come out the same), so that this run's
+   * copies do not overwrite them.
+   */
+  reserve(names: readonly string[]): void {
+    for (const name of names) this.uniqueName(name);
   }
 
   /** Annotates one record's image; never throws (a failure is logged at debug and skipped). */

@@ -31,7 +31,13 @@ async function main(): Promise<number> {
   // the log lines. Such frames decode with artefacts and are processed as they are; their
   // messages show under --log-level debug. OpenCV reads this variable when it first opens a
   // video (videoio's cap_ffmpeg_impl.hpp); -8 is AV_LOG_QUIET.
-  if (args.logLevel !== 'debug' && args.logLevel !== 'trace') process.env['OPENCV_FFMPEG_LOGLEVEL'] ??= '-8';
+  if (args.logLevel !== 'debug' && args.logLevel !== 'trace') {
+    process.env['OPENCV_FFMPEG_LOGLEVEL'] ??= '-8';
+    // OpenCV's own log (read at its first message): trying a file that is no video, its
+    // GStreamer backend writes three lines of warnings and a C++ exception's text. The
+    // input's record says what went wrong.
+    process.env['OPENCV_LOG_LEVEL'] ??= 'FATAL';
+  }
   // The closing lines on stderr: plain `master: ...` text, or log records under --log-json
   // (whose readers expect every stderr line to be JSON).
   const logJson = args.logJson;

@@ -70,7 +70,8 @@ export class Journal {
    * - new file (or `overwrite`): writes the header (`created` is then true);
    * - existing file with `resume`: checks its header's settings equal `header.settings`,
    *   cuts a torn last line, and returns the keys of the images already recorded (by
-   *   absolute path: see {@link readJournal}) and the file's header;
+   *   absolute path: see {@link readJournal}) and the file's header; `onRecord` sees
+   *   each of their records, in the file's order;
    * - existing file otherwise: refuses.
    *
    * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
@@ -79,7 +80,7 @@ export class Journal {
   static async open(
     path: string,
     header: BatchHeader,
-    mode: { resume: boolean; overwrite: boolean },
+    mode: { resume: boolean; overwrite: boolean; onRecord?: (record: Readonly<Record<string, unknown>>) => void },
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
   ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean }> {
@@ -88,7 +89,7 @@ export class Journal {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, validBytes, previous } = await readJournal(path);
+      const { done, failed, validBytes, previous } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       const changed = settingsChanges(previous.settings, header.settings);
       if (changed.length > 0) {
@@ -206,9 +207,9 @@ function fstatSize(path: string): number {
  * Reads a results file: its header, the keys of recorded images (`ABSOLUTE-SOURCE` or
  * `ABSOLUTE-SOURCE#FRAME`, relative sources resolved against the header's `cwd`), and
  * the byte length of its complete lines (a torn last line, from a crash mid-write, is not
- * counted).
+ * counted). `onRecord` is called with each image record of the complete lines, in order.
  */
-export async function readJournal(path: string): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number }> {
+export async function readJournal(path: string, onRecord?: (record: Readonly<Record<string, unknown>>) => void): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number }> {
   const done = new Set<string>();
   let previous: BatchHeader | undefined;
   let failed = 0;
@@ -244,6 +245,7 @@ export async function readJournal(path: string): Promise<{ previous: BatchHeader
       // By absolute path, so a resume may name the inputs another way (`cam1/`, `/archive/cam1`).
       done.add(itemKey(resolve(previous?.cwd ?? process.cwd(), o.source), typeof o.frame === 'number' ? o.frame : undefined));
       if (o.ok === false) failed++;
+      onRecord?.(parsed as Record<string, unknown>);
     }
   }
   return { previous, done, failed, validBytes };

@@ -19,6 +19,7 @@ import { itemKey, type IngestItem } from './ingest/item.js';
 import { Journal, type BatchHeader } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
 import { AnnotatorProcess } from './annotate-process.js';
+import { annotatedNameOfRecord } from './annotated-name.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
@@ -64,11 +65,24 @@ export const MASTER_EXIT = {
   interrupted: 130,
 } as const;
 
+/** A progress update: counts of images, slaves and tasks. */
+export interface ProgressState {
+  done: number;
+  skipped: number;
+  failed: number;
+  slaves: number;
+  inFlight: number;
+}
+
 /** What the master tells its progress display. */
 export interface ProgressSink {
   /** Total images, once counted (may never be called for an unbounded input). */
   setTotal(total: number): void;
-  update(state: { done: number; failed: number; slaves: number; inFlight: number }): void;
+  /**
+   * `done`: images recorded by this run; `skipped`: images of the inputs a resumed results
+   * file already held (they count towards the total, not towards this run's rate).
+   */
+  update(state: ProgressState): void;
   stop(): void;
 }
 
@@ -117,6 +131,8 @@ export class Master {
   private failedBefore = 0;
   /** Items the inputs yielded, including those a resumed file already holds. */
   private itemsFound = 0;
+  /** Of {@link itemsFound}, those a resumed file already holds. */
+  private itemsSkipped = 0;
   private timer: NodeJS.Timeout | undefined;
   private finish: ((interrupted: boolean) => void) | undefined;
   private stopping = false;
@@ -171,7 +187,15 @@ export class Master {
       inputs: o.inputs.map((input) => resolve(input)),
     };
     if (o.annotate !== undefined) this.annotator = new AnnotatorProcess(o.annotate, o.detectors.edge, this.logger, o.logLevel, o.logJson);
-    const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite });
+    // The annotated copies a resumed batch's earlier run wrote keep their names (its records'
+    // order replays its -2, -3 suffixes): this run's images of the same name must not replace them.
+    const annotatedBefore: string[] = [];
+    const onRecord = this.annotator === undefined ? undefined : (r: Readonly<Record<string, unknown>>): void => {
+      const name = annotatedNameOfRecord(r);
+      if (name !== undefined) annotatedBefore.push(name);
+    };
+    const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite, ...(onRecord === undefined ? {} : { onRecord }) });
+    this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
     this.done = opened.done;
     this.failedBefore = opened.failedBefore;
@@ -362,7 +386,10 @@ export class Master {
         this.itemsFound++;
         if (this.done.size > 0 || this.absoluteSources) {
           const absolute = resolve(item.source);
-          if (this.done.has(itemKey(absolute, item.frame))) continue;
+          if (this.done.has(itemKey(absolute, item.frame))) {
+            this.itemsSkipped++;
+            continue;
+          }
           if (this.absoluteSources) {
             item.source = absolute;
             item.key = itemKey(absolute, item.frame);
@@ -570,7 +597,7 @@ export class Master {
   private reportProgress(): void {
     let inFlight = 0;
     for (const s of this.registry.all()) inFlight += s.inFlight.size;
-    this.progress?.update({ done: this.stats.imagesDone, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight });
+    this.progress?.update({ done: this.stats.imagesDone, skipped: this.itemsSkipped, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight });
   }
 
   /** A slave died or vanished: all its leases go back to the queue at once. */

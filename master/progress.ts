@@ -1,10 +1,12 @@
 import cliProgress from 'cli-progress';
 import { setLogLineWriter } from '../shared/logger.js';
-import type { ProgressSink } from './master.js';
+import type { ProgressSink, ProgressState } from './master.js';
 
 /**
  * Progress display: a cli-progress bar on a terminal (images done/total, rate, ETA, live
  * slaves, failures), or a plain line every `plainIntervalMs` when stderr is not a TTY.
+ * Images a resumed results file already held count as done; the rate and the ETA are this
+ * run's.
  */
 export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainIntervalMs = 5000, writeLine?: (line: string) => void): ProgressSink | undefined {
   if (mode === 'none') return undefined;
@@ -39,10 +41,11 @@ class BarProgress implements ProgressSink {
     if (this.started) this.bar.setTotal(total);
   }
 
-  update(s: { done: number; failed: number; slaves: number; inFlight: number }): void {
+  update(s: ProgressState): void {
     const elapsedS = (Date.now() - this.startedMs) / 1000;
     const rate = elapsedS > 0 ? s.done / elapsedS : 0;
-    const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - s.done) / rate) : undefined;
+    const value = s.done + s.skipped;
+    const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - value) / rate) : undefined;
     const payload = {
       rate: rate.toFixed(2),
       slaves: s.slaves,
@@ -53,13 +56,13 @@ class BarProgress implements ProgressSink {
     };
     if (!this.started) {
       this.started = true;
-      this.bar.start(Math.max(this.total, 1), s.done, payload);
+      this.bar.start(Math.max(this.total, 1), value, payload);
       setLogLineWriter((line) => {
         process.stderr.write(`\r\x1b[2K${line}`);
       });
     } else {
-      if (this.total === 0 && s.done >= this.bar.getTotal()) this.bar.setTotal(s.done + 1);
-      this.bar.update(s.done, payload);
+      if (this.total === 0 && value >= this.bar.getTotal()) this.bar.setTotal(value + 1);
+      this.bar.update(value, payload);
     }
   }
 
@@ -85,15 +88,16 @@ class PlainProgress implements ProgressSink {
     this.total = total;
   }
 
-  update(s: { done: number; failed: number; slaves: number; inFlight: number }): void {
+  update(s: ProgressState): void {
     const now = Date.now();
     if (now - this.lastMs < this.intervalMs) return;
     this.lastMs = now;
     const elapsedS = (now - this.startedMs) / 1000;
     const rate = elapsedS > 0 ? s.done / elapsedS : 0;
+    const value = s.done + s.skipped;
     const total = this.total > 0 ? `/${this.total}` : '';
-    const parts = [`${s.done}${total} images`, `${rate.toFixed(2)} img/s`];
-    if (this.total > 0 && rate > 0) parts.push(`ETA ${Math.round((this.total - s.done) / rate)}s`);
+    const parts = [`${value}${total} images`, `${rate.toFixed(2)} img/s`];
+    if (this.total > 0 && rate > 0) parts.push(`ETA ${Math.max(0, Math.round((this.total - value) / rate))}s`);
     parts.push(`slaves ${s.slaves}`, `in flight ${s.inFlight}`, `failed ${s.failed}`);
     this.writeLine(`progress: ${parts.join(', ')}`);
   }

@@ -86,6 +86,7 @@ export async function* inputEntries(input: string, onLinkedFolder?: (path: strin
  */
 export class DuplicateFilter {
   private readonly seen: Set<string> | undefined;
+  private readonly repeated = new Set<string>();
 
   constructor(inputCount: number) {
     this.seen = inputCount > 1 ? new Set() : undefined;
@@ -95,9 +96,17 @@ export class DuplicateFilter {
   first(path: string): boolean {
     if (this.seen === undefined) return true;
     const abs = resolve(path);
-    if (this.seen.has(abs)) return false;
+    if (this.seen.has(abs)) {
+      this.repeated.add(abs);
+      return false;
+    }
     this.seen.add(abs);
     return true;
+  }
+
+  /** Files seen more than once (each counted once, however often it was named). */
+  get repeatedFiles(): number {
+    return this.repeated.size;
   }
 }
 
@@ -114,20 +123,18 @@ export class DuplicateFilter {
  */
 export async function* expandInputs(inputs: readonly string[], options: IngestOptions): AsyncGenerator<IngestItem> {
   const filter = new DuplicateFilter(inputs.length);
-  let duplicates = 0;
   for (const input of inputs) {
     let found = 0;
     const linked: string[] = [];
     for await (const entry of inputEntries(input, (path) => linked.push(path))) {
       found++;
       if (entry.error !== undefined) yield errorItem(entry.path, entry.error);
-      else if (!filter.first(entry.path)) duplicates++;
-      else yield* fileItems(entry, options);
+      else if (filter.first(entry.path)) yield* fileItems(entry, options);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
     if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
   }
-  if (duplicates > 0) options.warn?.(`${duplicates} file(s) named by more than one input were processed once`);
+  if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input were processed once`);
 }
 
 function errorItem(path: string, error: string): IngestItem {

@@ -108,6 +108,29 @@ describe('master run --annotate', function () {
     const sheet = cv.imread(join(dir, CONTACT_SHEET.file), cv.IMREAD_COLOR);
     expect([sheet.cols, sheet.rows]).to.deep.equal([CONTACT_SHEET.thumbWidth + 2 * 4, CONTACT_SHEET.thumbMaxHeight + 2 * 4]);
   });
+  it('on --resume keeps the annotated copies of the earlier run: a new source of the same name gets NAME-2.jpg', async () => {
+    const cam1 = join(tmp.dir, 'cam1');
+    const cam2 = join(tmp.dir, 'cam2');
+    mkdirSync(cam1);
+    mkdirSync(cam2);
+    copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(cam1, 'a.jpg'));
+    copyFileSync(join(SAMPLE_FACES, '2008_001322.jpg'), join(cam2, 'a.jpg'));
+    const out = join(tmp.dir, 'resumed.jsonl');
+    const dir = join(tmp.dir, 'annotated-resumed');
+    const common = ['--tasks', 'edge', '--annotate', dir, '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const first = startMaster(['run', cam1, '--bind', await loopbackEndpoint(), ...common]);
+    expect(await waitExit(first, 120_000), first.stderr()).to.equal(MASTER_EXIT.ok);
+    const before = readFileSync(join(dir, 'a.jpg'));
+    // The batch goes on with a second camera's folder, whose a.jpg is another picture.
+    const second = startMaster(['run', cam1, cam2, '--resume', '--bind', await loopbackEndpoint(), ...common]);
+    expect(await waitExit(second, 120_000), second.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readResults(out).records.map((r) => r.source).sort()).to.deep.equal([join(cam1, 'a.jpg'), join(cam2, 'a.jpg')]);
+    expect(readFileSync(join(dir, 'a.jpg')).equals(before), "the earlier run's a.jpg was replaced").to.equal(true);
+    const second2 = cv.imread(join(dir, 'a-2.jpg'), cv.IMREAD_COLOR);
+    const photo = cv.imread(join(cam2, 'a.jpg'), cv.IMREAD_COLOR);
+    expect([second2.cols, second2.rows], "cam2's a.jpg annotated as a-2.jpg").to.deep.equal([photo.cols, photo.rows]);
+  });
+
   it('annotates 48-megapixel images without holding up the master: no missed heartbeat, no retry', async () => {
     const photos = join(tmp.dir, 'photos');
     mkdirSync(photos);
