@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from '../proto/commands.js';
+import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec, TaskStart } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
 import type { TaskKind } from '../proto/task-kinds.js';
@@ -113,6 +113,13 @@ export class Master {
   /** Refusals already logged (bounded), so a retrying peer is logged once. */
   private readonly refusedKeysLogged = new Set<string>();
   private refusedLogAtMs = 0;
+  /**
+   * The process (host/pid of its READY) behind each slave id, the one before it, and when it
+   * changed, monotonic ms: an id whose process alternates is two live slaves sharing it.
+   */
+  private readonly instances = new Map<string, { current: string; previous: string | undefined; changedMs: number }>();
+  /** Slave id -> the process told to leave because another live slave has that id. */
+  private readonly expelled = new Map<string, string>();
   /** When each slave id re-announced itself while registered, monotonic ms (last minute). */
   private readonly rejoins = new Map<string, number[]>();
   private readonly rejoinWarned = new Set<string>();
@@ -769,6 +776,7 @@ export class Master {
       this.dropped(slaveId, `READY names slave ${printable(ready.slaveId)} but arrived from ${printable(slaveId)}`, 'id_mismatch');
       return;
     }
+    if (this.refuseDuplicate(slaveId, ready)) return;
     if (this.registry.get(slaveId) !== undefined) {
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
       this.noteRejoin(slaveId);
@@ -780,6 +788,36 @@ export class Master {
     info.lastSentMs = this.clock.now();
     this.scheduleDispatch();
     this.fillIfWanted();
+  }
+
+  /**
+   * Two live slave processes with one `--slave-id` take the connection from each other on
+   * every reconnect (ROUTER handover) and get next to nothing done. Seen as the id's process
+   * (host/pid) going A -> B -> A within a minute: B, the one that came second, is told to
+   * leave with a DISCONNECT it does not reconnect after ({@link SLAVE_ID_IN_USE}), now
+   * and whenever it announces itself again. A slave restarted under the same id (A -> B)
+   * is no duplicate.
+   *
+   * @returns true when this READY was refused (nothing registered)
+   */
+  private refuseDuplicate(slaveId: string, ready: ReadyMessage): boolean {
+    const instance = `${ready.host.hostname}/${ready.host.pid}`;
+    const now = this.clock.now();
+    const seen = this.instances.get(slaveId);
+    const expelled = this.expelled.get(slaveId);
+    if (expelled === undefined && seen !== undefined && seen.current !== instance && seen.previous === instance && now - seen.changedMs < 60_000) {
+      this.expelled.set(slaveId, seen.current);
+      this.logger.error(`two slaves are running with the slave id ${slaveId}: ${instance} (first) and ${seen.current} (host/pid); telling ${seen.current} to leave. Give each slave its own --slave-id`);
+    }
+    if (this.expelled.get(slaveId) === instance) {
+      this.router?.send(slaveId, { cmd: Command.Disconnect, reason: `${SLAVE_ID_IN_USE}: slave ${slaveId} is already connected from another process (${seen?.current ?? 'unknown'}, host/pid); start this one with its own --slave-id` });
+      return true;
+    }
+    if (seen === undefined || seen.current !== instance) {
+      if (this.instances.size >= 10_000) this.instances.clear();
+      this.instances.set(slaveId, { current: instance, previous: seen?.current, changedMs: now });
+    }
+    return false;
   }
 
   /**

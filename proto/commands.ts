@@ -20,3 +20,10 @@ export const Command = {
 
 /** One of the protocol's command names. */
 export type Command = (typeof Command)[keyof typeof Command];
+
+/**
+ * How a DISCONNECT from the master that a slave must not answer by reconnecting begins: its
+ * `--slave-id` is taken by another live slave (two slaves with one id take each other's
+ * ZeroMQ connection in turn, ROUTER handover, and neither gets work done). The slave exits.
+ */
+export const SLAVE_ID_IN_USE = 'slave id in use';

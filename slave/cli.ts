@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   }
   slave.onFatal = (reason) => {
     logger.fatal(reason);
-    void slave.stop(reason, 0).then(() => process.exit(SLAVE_EXIT.fatal));
+    void slave.stop(reason, 0, false).then(() => process.exit(SLAVE_EXIT.fatal));
   };
   try {
     await slave.start();

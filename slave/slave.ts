@@ -1,6 +1,6 @@
 import { hostname, cpus, platform, arch } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Command } from '../proto/commands.js';
+import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
 import type { Message, TaskFailure, TaskMessage, TaskResult, TaskStart } from '../proto/messages.js';
 import { DecodeError, toWireError, type ProtocolError } from '../shared/errors.js';
@@ -82,7 +82,7 @@ export class Slave {
   private rejectedLogAtMs = -Infinity;
   /** This slave's CURVE public key (derived from its secret key file), when CURVE is on. */
   readonly publicKey: string | undefined;
-  /** Set when the master refused us for good (protocol version mismatch). */
+  /** Set when the master refused us for good (protocol version mismatch, or our slave id is another live slave's). */
   fatalError: string | undefined;
   /** Called when the slave must stop on its own (e.g. version mismatch). */
   onFatal: ((reason: string) => void) | undefined;
@@ -165,10 +165,18 @@ export class Slave {
    * the timeout are given up: their workers are killed (a worker stuck in a task would
    * otherwise outlive this process) and the master gets a retryable `SlaveLeavingError`
    * for each, so they run elsewhere without waiting for their leases to expire.
+   *
+   * @param farewell - false when the master refused this slave for good: nothing more is
+   *   sent (with a slave id in use, a DISCONNECT would read as the other slave's)
    */
-  async stop(reason: string, drainTimeoutMs: number): Promise<void> {
+  async stop(reason: string, drainTimeoutMs: number, farewell = true): Promise<void> {
     this.draining = true;
     clearInterval(this.startTimer);
+    if (!farewell) {
+      await this.pool.close();
+      await this.connection.close();
+      return;
+    }
     this.flush();
     this.connection.send({ cmd: Command.Disconnect, reason: `${reason}: finishing ${this.sessionInFlight} task(s)`, draining: true });
     if (this.sessionInFlight > 0) {
@@ -219,7 +227,7 @@ export class Slave {
       case 'DISCONNECT':
         this.logger.info(`master says: ${message.reason}`);
         this.endSession(`master said DISCONNECT: ${message.reason}`);
-        if (message.reason.startsWith('protocol version mismatch')) {
+        if (message.reason.startsWith('protocol version mismatch') || message.reason.startsWith(SLAVE_ID_IN_USE)) {
           this.fatalError = message.reason;
           this.onFatal?.(message.reason);
         } else if (!this.draining) {

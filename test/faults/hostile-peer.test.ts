@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { Dealer } from 'zeromq';
-import { decode } from '../../proto/codec.js';
+import { decode, encode } from '../../proto/codec.js';
 import { PROTOCOL_VERSION } from '../../proto/version.js';
 import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_HOST } from '../helpers/messages.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 const raw = new Packr({ useRecords: false });
 
@@ -60,5 +61,41 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
     slave.proc.kill('SIGTERM');
     await waitExit(slave, 20_000);
+  });
+
+  it('two slave processes with one --slave-id: once each has announced itself twice in turn, the second is told to leave for good', async () => {
+    const endpoint = await loopbackEndpoint();
+    const master = startMaster(['run', SAMPLE_FACES, '--bind', endpoint, '--local-slaves', '0', '--out', join(tmp.dir, 'twin.jsonl'), '--progress', 'none']);
+    try {
+      await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+      // Each announcement on a socket of its own that does not reconnect by itself, so the
+      // order of READYs is the test's: A, B (takes A's connection: ROUTER handover), A, B.
+      const announce = async (pid: number): Promise<Dealer> => {
+        const d = new Dealer({ routingId: 'twin', linger: 0, reconnectInterval: -1 });
+        sockets.push(d);
+        d.connect(endpoint);
+        await d.send(encode({ cmd: 'READY', slaveId: 'twin', capacity: 1, prefetch: 0, kinds: ['edge'], host: { ...SAMPLE_HOST, pid } }));
+        await new Promise((r) => setTimeout(r, 300));
+        return d;
+      };
+      await announce(100);
+      await announce(200);
+      await announce(100);
+      expect(master.stderr()).to.match(/two slaves are running with the slave id twin: pi-1\/100 \(first\) and pi-1\/200/);
+      const b = await announce(200);
+      let reason = '';
+      for (let i = 0; i < 20 && reason === ''; i++) {
+        const d = decode(await b.receive());
+        if (d.ok && d.message.cmd === 'DISCONNECT') reason = d.message.reason;
+      }
+      expect(reason).to.match(/^slave id in use: slave twin is already connected from another process \(pi-1\/100/);
+      // A, B, A joined; B's second announcement did not.
+      expect(master.stderr().match(/slave twin joined/g)).to.have.length(3);
+      // A slave restarted under that id (a new process) is no duplicate: it is served.
+      await announce(300);
+      expect(master.stderr().match(/slave twin joined/g)).to.have.length(4);
+    } finally {
+      await killTree(master);
+    }
   });
 });
