@@ -54,8 +54,9 @@ export function findConfigPath(argv: readonly string[]): string | undefined {
 }
 
 /**
- * Reads a config file: JSON (`.json`) or YAML (any other name; YAML 1.2, so JSON too).
- * The top level must be a mapping; an empty file is an empty mapping.
+ * Reads a config file: JSON (`.json`) or YAML (any other name; YAML 1.2, so JSON too),
+ * with or without a UTF-8 byte-order mark. The top level must be a mapping; an empty file
+ * is an empty mapping.
  *
  * @throws {@link InvalidArgumentError} naming the file when it cannot be read or parsed
  */
@@ -66,6 +67,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch (err) {
     throw new InvalidArgumentError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
+  // Windows editors save UTF-8 with a byte-order mark; YAML skips it, JSON.parse does not.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let data: unknown;
   try {
     data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });

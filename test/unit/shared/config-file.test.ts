@@ -46,9 +46,11 @@ describe('config files', () => {
     expect(bad({ config: 'x' })).to.match(/cannot name another one/);
   });
 
-  it('reads YAML (lists, mappings) and JSON; an empty file is no settings', () => {
+  it('reads YAML (lists, mappings) and JSON, with or without a byte-order mark; an empty file is no settings', () => {
     expect(loadConfig(['--config', file('a.yml', 'every: 4\ntasks:\n  - face\n')], RULES)?.values).to.deep.equal({ every: 4, tasks: 'face' });
     expect(loadConfig(['--config', file('a.json', '{"every": 4}')], RULES)?.values).to.deep.equal({ every: 4 });
+    expect(loadConfig(['--config', file('bom.json', '\uFEFF{"every": 5}')], RULES)?.values).to.deep.equal({ every: 5 });
+    expect(loadConfig(['--config', file('bom.yaml', '\uFEFFevery: 6\n')], RULES)?.values).to.deep.equal({ every: 6 });
     expect(loadConfig(['--config', file('empty.yaml', '')], RULES)?.values).to.deep.equal({});
     expect(loadConfig(['run'], RULES)).to.equal(undefined);
   });
