@@ -553,9 +553,8 @@ export class Master {
    * `expired` (reported started) ran out of its lease there: they wait behind it on its
    * worker, and the slave's other workers, still answering, would otherwise renew their
    * leases until the slave ran dry or its `--task-timeout` killed the worker (300 s). They
-   * never ran, so each is a give-back, not an attempt. A request the slave sent ahead to that
-   * worker (its next image) stays behind it unseen: it costs time until the slave runs dry,
-   * not results.
+   * never ran, so each is a give-back, not an attempt. (The slave itself hands them to an
+   * idle worker of its own once nothing else is queued there: work stealing in its pool.)
    */
   private giveBackQueuedBehind(expired: TaskEntry, slaveId: string): void {
     for (const q of this.table.queuedBehind(slaveId, expired.imageId)) {
