@@ -55,6 +55,8 @@ export interface Pool {
   readonly opencvVersion: string;
   /** Jobs waiting for a worker. */
   readonly queued: number;
+  /** Jobs taken back, unstarted, from a worker for another (work stealing, or sent again by the master), so far. */
+  readonly reclaims: number;
   /** The job each busy worker is running now (the same objects given to {@link Pool.run}). */
   running(): PoolJob[];
   /** Starts the workers; resolves when all are ready. */
