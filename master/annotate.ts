@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
-import { annotatedName } from './annotated-name.js';
+import { annotatedName, isAnnotated } from './annotated-name.js';
 
 export { annotatedName, sanitizedBase } from './annotated-name.js';
 
@@ -84,9 +84,8 @@ export class Annotator {
       this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
       return;
     }
-    // Every task failed (e.g. "JPEG is truncated"): nothing to draw, and a picture of what
-    // OpenCV made of the bytes would contradict the record.
-    if (!(['object', 'face', 'edge', 'corner'] as const).some((k) => success(record[k]) !== undefined)) return;
+    // Every task failed (e.g. "JPEG is truncated"): nothing to draw.
+    if (!isAnnotated(record)) return;
     try {
       this.annotate(record, bytes);
     } catch (err) {

@@ -17,18 +17,24 @@ export function annotatedName(record: Pick<ImageRecord, 'source' | 'frame'>): st
 }
 
 /**
- * The name (without collision suffix) an annotated copy of this results-file record got,
- * or undefined when there was none: the annotator draws an image only when at least one
- * of its four kinds succeeded.
+ * Whether the annotator draws a record: only when at least one of its four kinds
+ * succeeded (a picture of what OpenCV made of bytes every task failed on would contradict
+ * the record). Takes a parsed results-file line as well as a fresh record.
  */
-export function annotatedNameOfRecord(record: Readonly<Record<string, unknown>>): string | undefined {
-  const source = record['source'];
-  if (typeof source !== 'string') return undefined;
-  const drawn = (['object', 'face', 'edge', 'corner'] as const).some((k) => {
+export function isAnnotated(record: Readonly<Partial<Record<'object' | 'face' | 'edge' | 'corner', unknown>>>): boolean {
+  return (['object', 'face', 'edge', 'corner'] as const).some((k) => {
     const entry = record[k];
     return typeof entry === 'object' && entry !== null && !('error' in entry);
   });
-  if (!drawn) return undefined;
+}
+
+/**
+ * The name (without collision suffix) an annotated copy of this results-file record got,
+ * or undefined when there was none ({@link isAnnotated}).
+ */
+export function annotatedNameOfRecord(record: Readonly<Record<string, unknown>>): string | undefined {
+  const source = record['source'];
+  if (typeof source !== 'string' || !isAnnotated(record)) return undefined;
   const frame = record['frame'];
   return annotatedName(typeof frame === 'number' ? { source, frame } : { source });
 }

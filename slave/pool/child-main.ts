@@ -33,9 +33,14 @@ const FAULTS = new Map(
 /** How long the `slow` test fault blocks a task, ms. */
 const SLOW_FAULT_MS = 600;
 
+/** Blocks this worker's thread for `ms`, as a detector busy in native code does: its event loop reads nothing meanwhile (test faults only). */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** Blocks this worker for good, as a detector stuck in native code would (test faults only). */
 function hangForever(): never {
-  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  for (;;) blockFor(1000);
 }
 
 function injectFault(imageId: number, task: ChildTaskRef): void {
@@ -43,8 +48,7 @@ function injectFault(imageId: number, task: ChildTaskRef): void {
   if (action === 'throw') throw new Error(`injected fault: ${task.kind} detector throws on image ${imageId}`);
   if (action === 'crash') process.kill(process.pid, 'SIGKILL');
   if (action === 'hang') hangForever();
-  // Busy in native code for a while: the event loop reads nothing meanwhile.
-  if (action === 'slow') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SLOW_FAULT_MS);
+  if (action === 'slow') blockFor(SLOW_FAULT_MS);
 }
 
 function injectForget(req: ChildRunRequest): void {

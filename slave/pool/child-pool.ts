@@ -396,14 +396,18 @@ export class ChildPool implements Pool {
     }
   }
 
-  /** How long `worker`'s running job may run before it counts as overdue, ms ({@link OVERDUE_FACTOR}). */
-  private overdueAfterMs(worker: Worker): number {
+  /**
+   * Time until `worker`'s running job counts as overdue ({@link OVERDUE_FACTOR}), ms; zero or
+   * less once it does. Infinity for an idle worker.
+   */
+  private msUntilOverdue(worker: Worker, now = performance.now()): number {
     const kind = worker.assigned[0]?.job.kind;
-    return Math.max(OVERDUE_MIN_MS, OVERDUE_FACTOR * (kind === undefined ? 0 : (this.meanComputeMs.get(kind) ?? 0)));
+    if (kind === undefined) return Infinity;
+    return worker.runningSince + Math.max(OVERDUE_MIN_MS, OVERDUE_FACTOR * (this.meanComputeMs.get(kind) ?? 0)) - now;
   }
 
   private overdue(worker: Worker): boolean {
-    return worker.assigned.length > 0 && performance.now() - worker.runningSince >= this.overdueAfterMs(worker);
+    return this.msUntilOverdue(worker) <= 0;
   }
 
   /**
@@ -421,7 +425,7 @@ export class ChildPool implements Pool {
     let nextLookMs = Infinity;
     for (const victim of this.workers) {
       if (!victim.ready || victim.assigned.length === 0 || (victim.ahead.length === 0 && victim.assigned.length < 2)) continue;
-      const dueInMs = victim.runningSince + this.overdueAfterMs(victim) - now;
+      const dueInMs = this.msUntilOverdue(victim, now);
       if (dueInMs > 0) {
         nextLookMs = Math.min(nextLookMs, dueInMs);
         continue;

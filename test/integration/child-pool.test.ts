@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,15 +131,21 @@ describe('integration: child-process worker pool', function () {
     expect({ requests: p.requests, requestsAhead: p.requestsAhead, cacheMisses: p.cacheMisses }).to.deep.equal({ requests: 3, requestsAhead: 2, cacheMisses: 0 });
   });
 
-  it('a worker process runs requests that arrive while it is busy after the current one, in order', async () => {
+  /**
+   * Forks a worker process on its own (no pool), sends it images 1 and 2 (tasks 0-3 and
+   * 4-7, all four kinds) as soon as it is ready, then calls `afterSend`; resolves with the
+   * ids of the first `answers` tasks it answered, each checked against the reference.
+   */
+  async function workerProcessAnswers(answers: number, env: NodeJS.ProcessEnv = process.env, afterSend: (child: ChildProcess) => void = () => undefined): Promise<number[]> {
     const child = fork(fileURLToPath(new URL('../../slave/pool/child-main.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env,
     });
     try {
       const done: number[] = [];
-      const finished = new Promise<void>((resolve, reject) => {
+      await new Promise<void>((resolve, reject) => {
         child.on('exit', (code) => {
           reject(new Error(`worker exited (${String(code)})`));
         });
@@ -151,60 +157,36 @@ describe('integration: child-process worker pool', function () {
               const request: ChildRunRequest = { type: 'run', seq: imageId, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
               child.send(request);
             }
+            afterSend(child);
           } else if (msg.type === 'done') {
             expectSuccess(msg.outcome, msg.outcome.kind);
             done.push(msg.outcome.taskId);
-            if (done.length === 8) resolve();
+            if (done.length === answers) resolve();
           }
         });
       });
-      await finished;
-      expect(done).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+      return done;
     } finally {
       child.kill('SIGKILL');
     }
+  }
+
+  it('a worker process runs requests that arrive while it is busy after the current one, in order', async () => {
+    expect(await workerProcessAnswers(8)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('a worker process drops the tasks it is told to that have not started, in its current request and in one waiting, even when told during a task', async () => {
     // Task 0 blocks the worker's thread 600 ms, as a detector in native code does; the
     // drops arrive in the middle of it, and must be read before task 1 starts.
-    const child = fork(fileURLToPath(new URL('../../slave/pool/child-main.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, CCTV_TEST_FAULT: 'slow:object:1' },
+    const done = await workerProcessAnswers(4, { ...process.env, CCTV_TEST_FAULT: 'slow:object:1' }, (child) => {
+      setTimeout(() => {
+        child.send({ type: 'drop', seq: 1, taskIds: [0, 1, 3] } satisfies ChildDropRequest);
+        child.send({ type: 'drop', seq: 2, taskIds: [4, 5] } satisfies ChildDropRequest);
+        child.send({ type: 'drop', seq: 99, taskIds: [6] } satisfies ChildDropRequest);
+      }, 200);
     });
-    try {
-      const done: number[] = [];
-      const finished = new Promise<void>((resolve, reject) => {
-        child.on('exit', (code) => {
-          reject(new Error(`worker exited (${String(code)})`));
-        });
-        child.on('message', (msg: ChildMessage) => {
-          if (msg.type === 'ready') {
-            for (const imageId of [1, 2]) {
-              const tasks = KINDS.map((kind, i) => ({ taskId: 4 * (imageId - 1) + i, attempt: 1, kind }));
-              const request: ChildRunRequest = { type: 'run', seq: imageId, imageId, bytes, config: DEFAULT_DETECTOR_CONFIG, maxImagePixels: 50_000_000, tasks };
-              child.send(request);
-            }
-            setTimeout(() => {
-              child.send({ type: 'drop', seq: 1, taskIds: [0, 1, 3] } satisfies ChildDropRequest);
-              child.send({ type: 'drop', seq: 2, taskIds: [4, 5] } satisfies ChildDropRequest);
-              child.send({ type: 'drop', seq: 99, taskIds: [6] } satisfies ChildDropRequest);
-            }, 200);
-          } else if (msg.type === 'done') {
-            expectSuccess(msg.outcome, msg.outcome.kind);
-            done.push(msg.outcome.taskId);
-            if (done.length === 4) resolve();
-          }
-        });
-      });
-      await finished;
-      // Task 0 had started (it still ran), 1, 3 and 4, 5 had not; seq 99 names no request.
-      expect(done).to.deep.equal([0, 2, 6, 7]);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    // Task 0 had started (it still ran), 1, 3 and 4, 5 had not; seq 99 names no request.
+    expect(done).to.deep.equal([0, 2, 6, 7]);
   });
 
   it('an idle worker takes over the jobs waiting behind an overdue job on another worker, long before the task timeout', async () => {

@@ -13,6 +13,15 @@ import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** An object and a face task (attempt 1, part 0) for each of `images` images: task ids 0, 1 for image 0, 2, 3 for image 1... */
+function objectAndFaceTasks(images: number): TaskSpec[] {
+  const tasks: TaskSpec[] = [];
+  for (let image = 0; image < images; image++) {
+    for (const kind of ['object', 'face'] as const) tasks.push({ taskId: tasks.length, kind, attempt: 1, part: 0, imageId: image });
+  }
+  return tasks;
+}
+
 describe('a slave and the end of its session with a master', function () {
   this.timeout(120_000);
   let router: Router | undefined;
@@ -72,10 +81,7 @@ describe('a slave and the end of its session with a master', function () {
     const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
     // Session 1: three images of object + face tasks (~0.3 s an image on one worker),
     // then at once DISCONNECT, as a master does when its batch ends or is interrupted.
-    const old: TaskSpec[] = [];
-    for (let image = 0; image < 3; image++) {
-      for (const kind of ['object', 'face'] as const) old.push({ taskId: old.length, kind, attempt: 1, part: 0, imageId: image });
-    }
+    const old = objectAndFaceTasks(3);
     await master.send({ cmd: 'TASK', tasks: old, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
     await master.send({ cmd: 'DISCONNECT', reason: 'batch complete' });
     await waitFor(() => /session with the master ended \(master said DISCONNECT: batch complete\)/.test(s.stderr()), 30_000, 'the slave to end the session');
@@ -113,10 +119,7 @@ describe('a slave and the end of its session with a master', function () {
     const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
     // Four images of object + face (~0.3 s an image on its one worker): the last waits
     // queued when the master, having taken its leases back, sends its two tasks again.
-    const tasks: TaskSpec[] = [];
-    for (let image = 0; image < 4; image++) {
-      for (const kind of ['object', 'face'] as const) tasks.push({ taskId: tasks.length, kind, attempt: 1, part: 0, imageId: image });
-    }
+    const tasks = objectAndFaceTasks(4);
     await master.send({ cmd: 'TASK', tasks, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
     const resent = tasks.slice(6).map((t) => ({ ...t, attempt: 2 }));
     await master.send({ cmd: 'TASK', tasks: resent, config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
