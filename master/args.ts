@@ -117,6 +117,7 @@ export function parseKinds(text: string): TaskKind[] {
 export function parseLeases(text: string | undefined, base: Record<TaskKind, number>): Record<TaskKind, number> {
   const out = { ...base };
   if (text === undefined) return out;
+  if (text.trim() === '') throw InvalidArgumentError.format('--lease', 'must name at least one kind=ms entry, e.g. object=120000, got ""');
   for (const entry of text.split(',').filter((s) => s.trim().length > 0)) {
     const [kind, ms] = entry.split('=').map((s) => s.trim());
     if (kind === undefined || !isTaskKind(kind) || ms === undefined || !/^\d+$/.test(ms)) {
@@ -141,6 +142,12 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   if (a._[0] === 'keygen') return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
   const localSlaves = a['local-slaves'] as number;
   const out = a['out'] as string;
+  // yargs drops a lone `-` without a word; the master reads no images from standard input.
+  const dashAt = argv.indexOf('-');
+  const endAt = argv.indexOf('--');
+  if (dashAt >= 0 && (endAt < 0 || dashAt < endAt)) {
+    throw InvalidArgumentError.format('INPUT', '"-" (standard input) is not supported: give image files, directories, globs or video files (a file named - can be given as ./-)');
+  }
   let options: MasterOptions;
   try {
     options = resolveMasterOptions(a, d, localSlaves, out);

@@ -30,6 +30,21 @@ export const DEFAULT_JOURNAL_FLUSH_MS = 200;
 export const DEFAULT_JOURNAL_SYNC_MS = 1000;
 
 /**
+ * `openSync` for the results file, with the reason in the user's terms when it fails
+ * (`/proc/x.jsonl`, a read-only mount, a file marked immutable).
+ *
+ * @throws {@link InvalidArgumentError} for `--out`, naming the file and the system's error code
+ */
+function openForWriting(path: string, flags: 'w' | 'r+' | 'a'): number {
+  try {
+    return openSync(path, flags);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw InvalidArgumentError.format('--out', `${path} cannot be written (${e.code ?? e.message}): give a file in a folder you can write to`);
+  }
+}
+
+/**
  * The results file, which is also the batch's journal: one JSON line per finished image,
  * after a {@link BatchHeader} line.
  *
@@ -95,12 +110,12 @@ export class Journal {
       if (changed.length > 0) {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
-      const fd = openSync(path, 'r+');
+      const fd = openForWriting(path, 'r+');
       ftruncateSync(fd, validBytes);
       closeSync(fd);
-      return { journal: new Journal(path, openSync(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false };
+      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false };
     }
-    const fd = openSync(path, 'w');
+    const fd = openForWriting(path, 'w');
     writeSync(fd, `${JSON.stringify(header)}\n`);
     fdatasyncSync(fd);
     return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true };

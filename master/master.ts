@@ -218,6 +218,7 @@ export class Master {
     if (left.length > 0) {
       this.logger.warn(`${o.out} was started with input(s) this run does not name: ${left.join(', ')}; images of theirs not yet done stay undone (name every input of the batch to finish it)`);
     }
+    if (o.resume && opened.created) this.logger.warn(`--resume: ${o.out} does not exist yet (or is empty), so there is nothing to resume: starting a new batch there`);
     if (this.done.size > 0) {
       const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';
       this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped${failed}`);

@@ -164,6 +164,7 @@ export function curveEnabled(o: Pick<MasterOptions, 'curveSecretKeyFile' | 'allo
  */
 export function validateMasterOptions(o: MasterOptions): MasterOptions {
   if (o.inputs.length === 0) throw InvalidArgumentError.format('INPUT', 'is required: give image files, directories, globs or video files');
+  if (o.inputs.some((i) => i === '')) throw InvalidArgumentError.format('INPUT', 'is an empty word (an unset shell variable?): give image files, directories, globs or video files');
   if (o.kinds.length === 0) throw InvalidArgumentError.format('--tasks', 'must name at least one task kind');
   const bindProblem = endpointProblem(o.bind);
   if (bindProblem !== undefined) throw InvalidArgumentError.format('--bind', bindProblem);

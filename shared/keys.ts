@@ -223,9 +223,13 @@ export function readAllowList(path: string): AllowList {
  *
  * @param base - path without extension, e.g. `keys/pi-1`
  * @param force - replace existing files; otherwise an existing file is an error
- * @throws {@link KeyFileError} when a file exists (without `force`) or cannot be written
+ * @throws {@link KeyFileError} when `base` does not end in a file name (empty, a folder, a dot name), a file exists (without `force`) or cannot be written
  */
 export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFile: string; publicFile: string } {
+  // `keygen ''` or `keygen keys/` wrote the hidden files .key and .pub.
+  if (base.trim() === '' || base.endsWith('/') || basename(base).startsWith('.')) {
+    throw new KeyFileError(`NAME must end in a file name, e.g. keys/pi-1 (writes keys/pi-1.key and keys/pi-1.pub), got ${JSON.stringify(base)}`);
+  }
   const pair = curveKeyPair();
   const secretFile = `${base}.key`;
   const publicFile = `${base}.pub`;

@@ -1,14 +1,17 @@
 import { readdir } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
-import { errorCode, type WalkEntry } from './walk.js';
+import { errorCode, walkMedia, type WalkEntry } from './walk.js';
 
 /**
  * Streams the image and video files matching a glob pattern (fast-glob; case-insensitive,
  * dot files skipped). Like {@link walkMedia}, it does not descend into symbolic links to
  * directories: fast-glob follows them by default, and a link back up the tree then
  * yields every file below it again, level after level (a tester saw one file 41 times).
+ * A directory the pattern matches is searched like a directory input (`cams/*` with
+ * `cams/cam1/` and `cams/cam2/` reads both; it used to find nothing), once: matches inside
+ * a directory already searched (`cams/**\/*` matches the folder and its files) are skipped.
  *
  * A directory that cannot be read is yielded as an entry with `error`, and the rest of
  * the pattern is still searched (fast-glob alone either stops the whole pattern at the
@@ -50,10 +53,22 @@ export async function* globMedia(pattern: string): AsyncGenerator<WalkEntry> {
     followSymbolicLinks: false,
     fs: { readdir: guardedReaddir },
   });
+  const searched = new Set<string>();
+  const inSearched = (path: string): boolean => {
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      if (searched.has(dir)) return true;
+      if (dirname(dir) === dir) return false;
+    }
+  };
   for await (const raw of stream) {
     for (let e = unreadable.shift(); e !== undefined; e = unreadable.shift()) yield e;
     const entry = raw as unknown as fg.Entry;
-    if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield { path: entry.path };
+    // fast-glob yields a folder before anything in it, so its own matches come after its search.
+    if (inSearched(entry.path)) continue;
+    if (entry.dirent.isDirectory()) {
+      searched.add(entry.path);
+      yield* walkMedia(entry.path);
+    } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield { path: entry.path };
   }
   yield* unreadable;
 }

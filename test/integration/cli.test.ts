@@ -233,6 +233,8 @@ describe('command-line interface', function () {
       [['--report', dir], /^master: --report \S+a-dir is a directory; give a file name$/m],
       // Node's recursive mkdir loops forever on this one (the kernel says ENOENT under /proc).
       [['--annotate', '/proc/cctv-x/y'], /^master: --annotate cannot create the folder \/proc\/cctv-x\/y: ENOENT$/m],
+      // Its folder exists, and the file cannot be made there: was a fatal error with exit 1.
+      [['--out', '/proc/cctv-x.jsonl'], /^master: --out \/proc\/cctv-x\.jsonl cannot be written \(ENOENT\): give a file in a folder you can write to$/m],
     ];
     for (const [flags, message] of cases) {
       const r = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'ok.jsonl'), ...QUIET, ...flags]);
@@ -468,6 +470,29 @@ describe('command-line interface', function () {
     m.proc.stderr?.destroy();
     expect(await waitExit(m, 60_000)).to.equal(0);
     expect(readResults(out).records).to.have.length(3);
+  });
+
+  it('refuses an empty INPUT (an unset shell variable), a lone - and an empty --lease; keygen refuses a NAME that is no file name', async () => {
+    const cases: [string[], RegExp][] = [
+      [['run', ''], /^master: INPUT is an empty word \(an unset shell variable\?\)/m],
+      [['run', IMAGE, ''], /^master: INPUT is an empty word/m],
+      [['run', '-'], /^master: INPUT "-" \(standard input\) is not supported/m],
+      [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
+      [['keygen', ''], /^master keygen: NAME must end in a file name, e.g. keys\/pi-1 .*got ""$/m],
+      [['keygen', `${tmp.dir}/`], /^master keygen: NAME must end in a file name/m],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(startMaster, [...args, ...(args[0] === 'run' ? ['--out', join(tmp.dir, 'never.jsonl'), ...QUIET] : [])]);
+      expect(r.code, args.join(' ')).to.equal(MASTER_EXIT.usage);
+      expect(r.err, args.join(' ')).to.match(message);
+      expect(r.err, args.join(' ')).to.not.match(/TypeError|^\s+at /m);
+    }
+    expect(existsSync(join(tmp.dir, 'never.jsonl'))).to.equal(false);
+    expect(existsSync(join(tmp.dir, '.key')) || existsSync('.key'), 'no hidden key file').to.equal(false);
+    // A --resume of a file that is not there is a new batch, said as much (a mistyped name went unnoticed).
+    const fresh = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'fresh.jsonl'), '--local-threads', '1', '--resume', ...QUIET]);
+    expect(fresh.code, fresh.err).to.equal(0);
+    expect(fresh.err).to.match(/--resume: \S+fresh\.jsonl does not exist yet \(or is empty\), so there is nothing to resume: starting a new batch there/);
   });
 
   it('refuses a missing input before starting', async () => {

@@ -47,6 +47,21 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     expect((await expand(['gl/a*.jpg'], tmp.dir)).sources.sort()).to.deep.equal(['gl/ab.jpg', 'gl/a{b,c}.jpg']);
   });
 
+  it('searches the folders a glob matches, each file once', async () => {
+    mkdirSync(join(tmp.dir, 'cams', 'cam1'), { recursive: true });
+    mkdirSync(join(tmp.dir, 'cams', 'cam2', 'day1'), { recursive: true });
+    copyFileSync(PHOTO, join(tmp.dir, 'cams', 'top.jpg'));
+    copyFileSync(PHOTO, join(tmp.dir, 'cams', 'cam1', 'a.jpg'));
+    copyFileSync(PHOTO, join(tmp.dir, 'cams', 'cam2', 'day1', 'b.jpg'));
+    const all = ['cams/cam1/a.jpg', 'cams/cam2/day1/b.jpg', 'cams/top.jpg'];
+    expect((await expand(['cams/*'], tmp.dir)).sources.sort()).to.deep.equal(all);
+    // A globstar matches the folders and the files in them: still each file once, in silence.
+    const star = await expand(['cams/**/*'], tmp.dir);
+    expect(star.sources.sort()).to.deep.equal(all);
+    expect(star.warnings).to.deep.equal([]);
+    expect((await expand(['cams/cam*'], tmp.dir)).sources.sort()).to.deep.equal(['cams/cam1/a.jpg', 'cams/cam2/day1/b.jpg']);
+  });
+
   it('does not follow a link back up the tree, in a glob or a folder walk, but takes links to files', async () => {
     mkdirSync(join(tmp.dir, 'cam'));
     copyFileSync(PHOTO, join(tmp.dir, 'cam', 'x.jpg'));
