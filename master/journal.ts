@@ -86,7 +86,8 @@ export class Journal {
    * - existing file with `resume`: checks its header's settings equal `header.settings`,
    *   cuts a torn last line, and returns the keys of the images already recorded (by
    *   absolute path: see {@link readJournal}) and the file's header; `onRecord` sees
-   *   each of their records, in the file's order;
+   *   each of their records, in the file's order; lines between records that are not
+   *   JSON are skipped and numbered in `badLines` (see {@link readJournal});
    * - existing file otherwise: refuses.
    *
    * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
@@ -98,13 +99,13 @@ export class Journal {
     mode: { resume: boolean; overwrite: boolean; onRecord?: (record: Readonly<Record<string, unknown>>) => void },
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
-  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean }> {
+  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean; badLines: number[]; badLineCount: number }> {
     const exists = existsSync(path) && fstatSize(path) > 0;
     if (exists && !mode.overwrite) {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, validBytes, previous } = await readJournal(path, mode.onRecord);
+      const { done, failed, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       const changed = settingsChanges(previous.settings, header.settings);
       if (changed.length > 0) {
@@ -113,12 +114,12 @@ export class Journal {
       const fd = openForWriting(path, 'r+');
       ftruncateSync(fd, validBytes);
       closeSync(fd);
-      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false };
+      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false, badLines, badLineCount };
     }
     const fd = openForWriting(path, 'w');
     writeSync(fd, `${JSON.stringify(header)}\n`);
     fdatasyncSync(fd);
-    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true };
+    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0 };
   }
 
   /**
@@ -221,14 +222,26 @@ function fstatSize(path: string): number {
 /**
  * Reads a results file: its header, the keys of recorded images (`ABSOLUTE-SOURCE` or
  * `ABSOLUTE-SOURCE#FRAME`, relative sources resolved against the header's `cwd`), and
- * the byte length of its complete lines (a torn last line, from a crash mid-write, is not
- * counted). `onRecord` is called with each image record of the complete lines, in order.
+ * the byte length up to the end of its last record (a torn last line, from a crash
+ * mid-write, is not counted, nor is anything else after the last record). `onRecord` is
+ * called with each image record, in order. A line that is not JSON between two records
+ * (an edit by hand, a disk error) is skipped and its number returned in `badLines`
+ * (1-based, at most {@link MAX_BAD_LINES_LISTED}; `badLineCount` counts them all): the
+ * records after it still count (they used to be cut off with it and run again, in silence).
  */
-export async function readJournal(path: string, onRecord?: (record: Readonly<Record<string, unknown>>) => void): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number }> {
+export async function readJournal(
+  path: string,
+  onRecord?: (record: Readonly<Record<string, unknown>>) => void,
+): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number; badLines: number[]; badLineCount: number }> {
   const done = new Set<string>();
   let previous: BatchHeader | undefined;
   let failed = 0;
   let validBytes = 0;
+  const badLines: number[] = [];
+  let badLineCount = 0;
+  /** Lines that are not JSON since the last record: skipped if a record follows, else cut. */
+  let pending: number[] = [];
+  let lineNo = 0;
   const size = fstatSize(path);
   const endsWithNewline = (() => {
     const fd = openSync(path, 'r');
@@ -243,6 +256,7 @@ export async function readJournal(path: string, onRecord?: (record: Readonly<Rec
   const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   let consumed = 0;
   for await (const line of rl) {
+    lineNo++;
     const lineBytes = Buffer.byteLength(line) + 1;
     const isLast = consumed + lineBytes > size;
     consumed += lineBytes;
@@ -251,8 +265,13 @@ export async function readJournal(path: string, onRecord?: (record: Readonly<Rec
     try {
       parsed = JSON.parse(line);
     } catch {
-      break;
+      // A blank line is no damage worth a word.
+      if (line.trim() !== '') pending.push(lineNo);
+      continue;
     }
+    badLineCount += pending.length;
+    for (const n of pending) if (badLines.length < MAX_BAD_LINES_LISTED) badLines.push(n);
+    pending = [];
     validBytes = consumed;
     const o = parsed as { type?: unknown; source?: unknown; frame?: unknown; ok?: unknown };
     if (o.type === 'batch') previous ??= parsed as BatchHeader;
@@ -263,5 +282,8 @@ export async function readJournal(path: string, onRecord?: (record: Readonly<Rec
       onRecord?.(parsed as Record<string, unknown>);
     }
   }
-  return { previous, done, failed, validBytes };
+  return { previous, done, failed, validBytes, badLines, badLineCount };
 }
+
+/** How many line numbers {@link readJournal} lists in `badLines`. */
+export const MAX_BAD_LINES_LISTED = 5;

@@ -218,6 +218,10 @@ export class Master {
     if (left.length > 0) {
       this.logger.warn(`${o.out} was started with input(s) this run does not name: ${left.join(', ')}; images of theirs not yet done stay undone (name every input of the batch to finish it)`);
     }
+    if (opened.badLineCount > 0) {
+      const more = opened.badLineCount > opened.badLines.length ? ` and ${opened.badLineCount - opened.badLines.length} more` : '';
+      this.logger.warn(`${o.out}: line(s) ${opened.badLines.join(', ')}${more} are not records (edited or damaged) and were skipped; the records around them count`);
+    }
     if (o.resume && opened.created) this.logger.warn(`--resume: ${o.out} does not exist yet (or is empty), so there is nothing to resume: starting a new batch there`);
     if (this.done.size > 0) {
       const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';

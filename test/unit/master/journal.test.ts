@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
@@ -32,6 +32,23 @@ describe('Journal (the results file)', () => {
     // A background fdatasync took ~190 ms on this VM, longer under load: wait up to 5 s.
     for (let i = 0; i < 500 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
     expect(openFds(), 'the results file descriptor is closed').to.equal(fdsBefore);
+  });
+
+  it('on resume skips a line that is not a record between records and keeps the records after it; cuts what follows the last record', async () => {
+    const path = join(tmp.dir, 'edited.jsonl');
+    const lines = [header, record(0), record(1)].map((o) => JSON.stringify(o));
+    // A blank line, a line cut short by an edit, more records, then a torn last line.
+    const text = `${[...lines, '', '{"type":"image","sour', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n{"type":"ima`;
+    writeFileSync(path, text);
+    const { done, badLines, badLineCount } = await Journal.open(path, header, { resume: true, overwrite: false }).then(({ journal, ...rest }) => {
+      journal.close();
+      return rest;
+    });
+    expect([...done].sort()).to.deep.equal([0, 1, 2, 3].map((i) => `/archive/img${i}.jpg`));
+    expect(badLines).to.deep.equal([5]);
+    expect(badLineCount).to.equal(1);
+    // The torn line is cut; the skipped one stays (the file is the user's).
+    expect(readFileSync(path, 'utf8')).to.equal(`${[...lines, '', '{"type":"image","sour', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n`);
   });
 
   it('names each setting that differs from the results file, and ignores the order of the task kinds', async () => {
