@@ -69,6 +69,19 @@ export class DecodeError extends ClusterError {
   }
 }
 
+/**
+ * An image is over one of this slave's own limits (`--max-image-pixels`, `--max-image-bytes`
+ * of the slave). Retryable: slaves may have other limits (a Raspberry Pi's below a PC's),
+ * and the master sends a retried task to a slave that has not tried it when there is one;
+ * over every slave's limit, it fails after `--max-attempts`.
+ */
+export class ImageTooLargeError extends ClusterError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, true, options);
+    this.name = 'ImageTooLargeError';
+  }
+}
+
 /** An input file or video could not be read on the master. Not retryable. */
 export class InputError extends ClusterError {
   constructor(message: string, options?: ErrorOptions) {

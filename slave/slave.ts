@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
 import type { Message, TaskFailure, TaskMessage, TaskResult, TaskStart } from '../proto/messages.js';
-import { DecodeError, toWireError, type ProtocolError } from '../shared/errors.js';
+import { ImageTooLargeError, toWireError, type ProtocolError } from '../shared/errors.js';
 import { systemClock } from '../shared/clock.js';
 import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
@@ -294,7 +294,7 @@ export class Slave {
         copies.set(key, bytes);
       }
       if (bytes.length > this.options.maxImageBytes) {
-        const err = new DecodeError(`image is ${bytes.length} bytes, over this slave's limit of ${this.options.maxImageBytes} bytes (--max-image-bytes)`);
+        const err = new ImageTooLargeError(`image is ${bytes.length} bytes, over this slave's limit of ${this.options.maxImageBytes} bytes (--max-image-bytes)`);
         this.queueOutcome({ ok: false, taskId: spec.taskId, attempt: spec.attempt, kind: spec.kind, computeMs: 0, error: toWireError(err) });
         continue;
       }

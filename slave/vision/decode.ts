@@ -1,4 +1,4 @@
-import { DecodeError } from '../../shared/errors.js';
+import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
@@ -87,15 +87,15 @@ export function truncation(bytes: Buffer): string | undefined {
  *
  * @param maxPixels - images larger than this (width x height, px) are refused before decoding
  *   when their header tells the size, and after decoding otherwise
- * @throws {@link DecodeError} for empty, truncated ({@link truncation}), corrupt, oversized or
- *   non-image bytes
+ * @throws {@link DecodeError} for empty, truncated ({@link truncation}), corrupt or
+ *   non-image bytes; {@link ImageTooLargeError} for an image over `maxPixels`
  *   (`cv.imdecode` returns an empty Mat instead of throwing, so emptiness is checked here)
  */
 export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): PreparedImage {
   if (bytes.length === 0) throw new DecodeError('image is empty (0 bytes)');
   const peek = peekImageSize(bytes);
   if (peek && peek.width * peek.height > maxPixels) {
-    throw new DecodeError(`image is ${peek.width}x${peek.height} px, over the limit of ${maxPixels} px`);
+    throw new ImageTooLargeError(`image is ${peek.width}x${peek.height} px, over this slave's limit of ${maxPixels} px (--max-image-pixels)`);
   }
   const cut = truncation(bytes);
   if (cut !== undefined) throw new DecodeError(`image could not be decoded: ${cut}`);
@@ -110,7 +110,7 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
     throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
   }
   if (colour.rows * colour.cols > maxPixels) {
-    throw new DecodeError(`image is ${colour.cols}x${colour.rows} px, over the limit of ${maxPixels} px`);
+    throw new ImageTooLargeError(`image is ${colour.cols}x${colour.rows} px, over this slave's limit of ${maxPixels} px (--max-image-pixels)`);
   }
   const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
   return new PreparedImage(colour, grey, performance.now() - t0);

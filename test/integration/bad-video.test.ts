@@ -93,17 +93,19 @@ describe('bad videos and oversized images get error records', function () {
     expect(sources).to.deep.equal(['clip#0', 'clip#10', 'clip#5', 'photo#-']);
   });
 
-  it('refuses an image over the slave\'s pixel limit before decoding it', async () => {
+  it('refuses an image over the slave\'s pixel limit before decoding it, as retryable (another slave may take it), so it fails after --max-attempts', async () => {
     const endpoint = await loopbackEndpoint();
     const out = join(tmp.dir, 'r.jsonl');
-    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none']);
+    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2']);
     // The sample photos are 500x375 (187,500 px) or so; allow 100,000.
     startSlave(['--connect', endpoint, '--threads', '1', '--max-image-pixels', '100000', '--log-level', 'warn']);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
     const records = readResults(out).records;
     expect(records).to.have.length(3);
     for (const r of records) {
-      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/over the limit of 100000 px/);
+      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\)$/);
+      expect(isKindFailure(r.edge) && r.edge.error.name).to.equal('ImageTooLargeError');
+      expect(isKindFailure(r.edge) && r.edge.attempts, 'tried again: another slave may allow more').to.equal(2);
     }
   });
 });

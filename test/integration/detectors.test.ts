@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { videoFrames } from '../../master/ingest/video.js';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
-import { DecodeError } from '../../shared/errors.js';
+import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
 import { cv } from '../../shared/opencv.js';
 import { detectCorners } from '../../slave/detectors/corner.js';
 import { detectEdges } from '../../slave/detectors/edge.js';
@@ -95,12 +95,12 @@ describe('detectors on real images (OpenCV in this process)', () => {
     }
   });
 
-  it('refuses empty, truncated, non-image and oversized bytes with a DecodeError', () => {
+  it('refuses empty, truncated and non-image bytes with a DecodeError, an image over the pixel limit with an ImageTooLargeError', () => {
     const good = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
     expect(() => decodeImage(Buffer.alloc(0))).to.throw(DecodeError, /empty/);
     expect(truncation(good)).to.equal(undefined);
     expect(() => decodeImage(good.subarray(0, Math.floor(good.length / 2)))).to.throw(DecodeError, /truncated/);
     expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded/);
-    expect(() => decodeImage(good, 1000)).to.throw(DecodeError, /over the limit of 1000 px/);
+    expect(() => decodeImage(good, 1000)).to.throw(ImageTooLargeError, /over this slave's limit of 1000 px \(--max-image-pixels\)/);
   });
 });
