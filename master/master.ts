@@ -530,12 +530,14 @@ export class Master {
       const holder = slaveId === undefined ? undefined : this.registry.get(slaveId);
       const neverStarted = startedAtMs === undefined && holder?.reportsStarts === true;
       const countsAsAttempt = holder === undefined || (hasAnswered(holder) && !neverStarted);
+      if (!countsAsAttempt) this.stats.leasesGivenBack++;
       const d = this.table.fail(t.taskId, attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `lease on slave ${slaveId ?? '?'} ran out after ${this.options.leaseMs[t.kind]} ms`,
         retryable: true,
       }, countsAsAttempt);
-      this.countFailDisposition(d, slaveId, t.kind);
+      // A give-back is no failed attempt of the slave's (the records say attempts 1 too).
+      this.countFailDisposition(d, slaveId, t.kind, countsAsAttempt);
       const how = startedAtMs === undefined ? 'queued there' : `started ${Math.round(now - startedAtMs)} ms before`;
       this.logger.debug(`lease of task ${t.taskId} (${t.kind}, image ${t.imageId}, attempt ${attemptsMade}) on ${slaveId ?? '?'} ran out, ${how}: ${d}`);
       if (startedAtMs !== undefined && slaveId !== undefined) this.giveBackQueuedBehind(t, slaveId);
@@ -564,6 +566,7 @@ export class Master {
   private giveBackQueuedBehind(expired: TaskEntry, slaveId: string): void {
     for (const q of this.table.queuedBehind(slaveId, expired.imageId)) {
       this.stats.leasesExpired++;
+      this.stats.leasesGivenBack++;
       const d = this.table.fail(q.taskId, q.attemptsMade, slaveId, {
         name: 'LeaseExpiredError',
         message: `queued on slave ${slaveId} behind task ${expired.taskId} (${expired.kind}) of its image, whose lease ran out after ${this.options.leaseMs[expired.kind]} ms`,

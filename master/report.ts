@@ -16,6 +16,8 @@ export interface BatchReport {
   tasksFailed: number;
   retries: number;
   leasesExpired: number;
+  /** Of the expired leases, those of tasks that had not started: given back without using an attempt. */
+  leasesGivenBack: number;
   slavesLost: number;
   /** Backup copies of in-flight tasks sent at the end of the batch, and how many answered first (MapReduce §3.6). */
   backupTasks: number;
@@ -83,6 +85,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     tasksFailed: stats.tasksFailed,
     retries: stats.retries,
     leasesExpired: stats.leasesExpired,
+    leasesGivenBack: stats.leasesGivenBack,
     slavesLost: stats.slavesLost,
     backupTasks: stats.backupTasks,
     backupsWon: stats.backupsWon,
@@ -128,7 +131,7 @@ export function formatReport(r: BatchReport, interrupted = false): string {
     const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
   }
-  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}   slaves lost: ${r.slavesLost}`);
+  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
   lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);

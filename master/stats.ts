@@ -48,6 +48,8 @@ export class BatchStats {
   retries = 0;
   /** Leases that ran out. */
   leasesExpired = 0;
+  /** Of those, leases of tasks that had not started (queued on their slave, or held by a slave that never answered): given back, no attempt used. */
+  leasesGivenBack = 0;
   /** Slaves declared dead (heartbeats stopped). */
   slavesLost = 0;
   /** Backup copies of in-flight tasks sent to idle slaves at the end of the batch (MapReduce §3.6). */

@@ -250,7 +250,13 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       const report = readReport(`${out}.report.json`);
       expect(report.tasksFailed).to.equal(1);
       expect(m.stderr()).to.match(/lease of task \d+ \(\w+, image \d+, attempt 1\) on one-hung ran out, queued there: retry/);
-      process.stdout.write(`      [measured] leases expired ${report.leasesExpired}, retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s; 119 of 120 tasks done, the hung one failed\n`);
+      // Counted as what they were: given back, not the slave's failed attempts (the summary said
+      // "failed attempts" for each, while every record said attempts 1).
+      expect(report.leasesGivenBack, 'leases of queued tasks given back').to.be.above(0);
+      expect(report.leasesExpired - report.leasesGivenBack, 'the hung task\'s own lease').to.equal(1);
+      expect(m.stdout()).to.match(new RegExp(`leases expired: ${report.leasesExpired} \\(${report.leasesGivenBack} of tasks not yet started: given back, no attempt used\\)`));
+      expect(m.stdout(), 'one failed attempt on the slave: the hung task').to.match(/tasks {2}failed attempts {2}tasks\/s[^\n]*\n +one-hung +\S+ +1 +\d+ +1 /);
+      process.stdout.write(`      [measured] leases expired ${report.leasesExpired} (${report.leasesGivenBack} given back), retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, batch ${(report.wallMs / 1000).toFixed(1)} s; 119 of 120 tasks done, the hung one failed\n`);
     } finally {
       await killTree(s);
     }

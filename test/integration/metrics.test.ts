@@ -139,6 +139,7 @@ describe('Prometheus metrics of a real master and slave, set up by config files'
       ['cctv_images_done_total', report.images],
       ['cctv_images_failed_total', report.imagesFailed],
       ['cctv_leases_expired_total', report.leasesExpired],
+      ['cctv_leases_given_back_total', report.leasesGivenBack],
       ['cctv_slaves_lost_total', report.slavesLost],
       ['cctv_duplicates_dropped_total', report.duplicatesDropped],
       ['cctv_handshakes_refused_total', report.handshakesRefused],
