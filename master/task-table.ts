@@ -398,11 +398,14 @@ export class TaskTable {
    * Leased tasks whose lease has run out at `nowMs`. A task not reported started is still
    * queued on its slave, behind the others it holds: while that slave shows progress (an
    * answer or a start, `lastProgressMs`), the lease is renewed from its latest progress
-   * instead, so a slow slave's queue does not run out its leases. A hung slave shows no
-   * progress, so its queued tasks still run out one lease after its last.
+   * instead, so a slow slave's queue does not run out its leases; so it is while that slave
+   * runs a started task within that task's lease (until that lease ends). A hung slave
+   * shows no progress and its running tasks' leases run out, so its queued tasks still run
+   * out one lease after its last progress.
    */
   expiredLeases(nowMs: number, lastProgressMs: (slaveId: string) => number | undefined, deadlineFor: (kind: TaskKind) => number): TaskEntry[] {
     const out: TaskEntry[] = [];
+    let busyUntil: Map<string, number> | undefined;
     for (const t of this.tasks.values()) {
       if (t.state !== 'leased' || t.deadlineMs > nowMs) continue;
       if (t.startedAtMs === undefined && t.slaveId !== undefined) {
@@ -412,8 +415,27 @@ export class TaskTable {
           t.deadlineMs = renewed;
           continue;
         }
+        // Queued behind tasks that run within their own leases (a 48-megapixel photo's
+        // object task takes minutes): the slave is busy, not hung. Given back, such tasks
+        // were only sent to the same slave again, image bytes and all.
+        busyUntil ??= this.runningLeaseEnds(nowMs);
+        const busy = busyUntil.get(t.slaveId);
+        if (busy !== undefined) {
+          t.deadlineMs = busy;
+          continue;
+        }
       }
       out.push(t);
+    }
+    return out;
+  }
+
+  /** For each slave running a task (reported started) whose lease has not run out, when the last such lease ends, ms. */
+  private runningLeaseEnds(nowMs: number): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const t of this.tasks.values()) {
+      if (t.state !== 'leased' || t.slaveId === undefined || t.startedAtMs === undefined || t.deadlineMs <= nowMs) continue;
+      out.set(t.slaveId, Math.max(out.get(t.slaveId) ?? 0, t.deadlineMs));
     }
     return out;
   }

@@ -200,6 +200,21 @@ describe('TaskTable', () => {
     expect(t.expiredLeases(270, lastProgress, lease).map((x) => x.taskId)).to.deep.equal([queued, running]);
   });
 
+  it('keeps a queued task\'s lease while its slave runs a started task within that task\'s lease (busy, not hung)', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['object', 'edge'], Buffer.from('x'), 0);
+    const [object, edge] = [img.taskIds[0]!, img.taskIds[1]!];
+    const lease = (kind: string): number => (kind === 'object' ? 300 : 100);
+    t.lease([object, edge], 's1', 0, lease);
+    const noProgress = (): undefined => undefined;
+    expect(t.started(object, 1, 's1', 10, lease)).to.equal(true);
+    // The edge task waits behind the object task (lease until 310): no progress, but not hung.
+    expect(t.expiredLeases(100, noProgress, lease)).to.have.length(0);
+    expect(t.expiredLeases(309, noProgress, lease)).to.have.length(0);
+    // The object task's lease runs out: the slave looks hung, and both are taken back.
+    expect(t.expiredLeases(310, noProgress, lease).map((x) => x.taskId).sort()).to.deep.equal([object, edge].sort());
+  });
+
   it('lists the tasks of an image queued on a slave, not those started, elsewhere or of other images', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['object', 'face', 'edge', 'corner'], Buffer.from('x'), 0);
