@@ -690,6 +690,7 @@ export class Master {
             refused.add(`answer for task ${r.taskId}, which was never sent to it`, 'not_holder');
             continue;
           }
+          if (this.wrongKind(r.taskId, r.kind, refused)) continue;
           slave?.inFlight.delete(r.taskId);
           if (slave) slave.lastProgressMs = now;
           // An accepted task stays in the table until its image is taken out below.
@@ -721,6 +722,7 @@ export class Master {
             refused.add(`answer for task ${f.taskId}, which was never sent to it`, 'not_holder');
             continue;
           }
+          if (this.wrongKind(f.taskId, f.kind, refused)) continue;
           slave?.inFlight.delete(f.taskId);
           if (slave) slave.lastProgressMs = now;
           const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
@@ -843,6 +845,21 @@ export class Master {
       this.rejoinWarned.add(slaveId);
       this.logger.warn(`slave ${slaveId} announced itself ${recent.length} times within a minute while connected: are two slaves running with the same --slave-id? (each takes the other's connection)`);
     }
+  }
+
+  /**
+   * Refuses an answer that names another kind than its task's. Checked before the answer
+   * counts for anything: such an answer used to give the sender its credit back while the
+   * task stayed leased to it, so a peer that swapped kinds was sent the whole window and
+   * held it for a lease (a tester's batch: 262 s instead of 37).
+   *
+   * @returns true when refused (added to `refused`)
+   */
+  private wrongKind(taskId: number, kind: TaskKind, refused: RefusedAnswers): boolean {
+    const task = this.table.task(taskId);
+    if (task === undefined || task.kind === kind) return false;
+    refused.add(`answer for task ${taskId} as ${kind}, which is a ${task.kind} task`, 'kind_mismatch');
+    return true;
   }
 
   /** Counts a RESULT or FAIL message with answers the master refused as one dropped message. */

@@ -11,7 +11,8 @@ export const END_TO_END_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 
 /**
  * Why the master dropped a message (`reason` label of `cctv_messages_dropped_total`):
  * `unknown_slave` (RESULT, FAIL or HEARTBEAT before READY), `unknown_task`, `not_holder`
- * (an answer from a slave the task was not sent to), `id_mismatch` (READY naming another
+ * (an answer from a slave the task was not sent to), `kind_mismatch` (an answer naming
+ * another kind than its task's), `id_mismatch` (READY naming another
  * slave), `unexpected_command` (TASK sent to the master), `version_mismatch` (a peer of
  * another protocol version). Other messages that fail to decode carry their
  * {@link ProtocolError} reason instead.
@@ -19,7 +20,7 @@ export const END_TO_END_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** The master's own {@link DropReason}s, plus `version_mismatch`; their series start at 0. */
-const DROP_REASONS = ['unknown_slave', 'unknown_task', 'not_holder', 'id_mismatch', 'unexpected_command', 'version_mismatch'] as const;
+const DROP_REASONS = ['unknown_slave', 'unknown_task', 'not_holder', 'kind_mismatch', 'id_mismatch', 'unexpected_command', 'version_mismatch'] as const;
 
 /** What the master's gauges and totals are read from at scrape time (structural, so tests can fake them). */
 export interface MasterMetricsSources {

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { Dealer } from 'zeromq';
 import { decode, encode } from '../../proto/codec.js';
+import type { TaskKind } from '../../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../../proto/version.js';
 import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { SAMPLE_HOST } from '../helpers/messages.js';
@@ -61,6 +63,57 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
     slave.proc.kill('SIGTERM');
     await waitExit(slave, 20_000);
+  });
+
+  it('a peer that answers each task as another kind is refused and held to its credit; a real slave does the batch', async () => {
+    const endpoint = await loopbackEndpoint();
+    const photos = join(tmp.dir, 'photos');
+    mkdirSync(photos);
+    for (let i = 0; i < 12; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const out = join(tmp.dir, 'swap.jsonl');
+    // Short leases: the tasks the peer holds go to the real slave a few seconds after it stops answering.
+    const master = startMaster(['run', photos, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--lease', 'edge=3000,corner=3000']);
+    try {
+      await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+      const peer = new Dealer({ routingId: 'swapper', linger: 0 });
+      sockets.push(peer);
+      peer.connect(endpoint);
+      await peer.send(encode({ cmd: 'READY', slaveId: 'swapper', capacity: 1, prefetch: 8, kinds: ['edge', 'corner'], host: { ...SAMPLE_HOST, pid: 4242 } }));
+      let received = 0;
+      const swap = (kind: TaskKind): 'edge' | 'corner' => (kind === 'edge' ? 'corner' : 'edge');
+      const answering = (async () => {
+        for (;;) {
+          const d = decode(await peer.receive());
+          if (!d.ok || d.message.cmd !== 'TASK') continue;
+          received += d.message.tasks.length;
+          const results = d.message.tasks.map((t) => {
+            const kind = swap(t.kind);
+            const value = kind === 'edge' ? { edgePixels: 1, density: 0 } : { count: 0, points: [] };
+            return { taskId: t.taskId, attempt: t.attempt, kind, computeMs: 1, width: 500, height: 375, value };
+          });
+          await peer.send(encode({ cmd: 'RESULT', results } as Parameters<typeof encode>[0]));
+        }
+      })().catch(() => undefined);
+      await waitFor(() => received > 0, 20_000, 'the peer to be sent tasks');
+      await new Promise((r) => setTimeout(r, 1000));
+      // Refused answers return no credit: it keeps what it was first sent (it was sent the
+      // whole window, 24 tasks, when each refused answer gave its credit back).
+      const early = received;
+      expect(early, 'tasks sent to the peer before a real slave came').to.be.at.most(16);
+      const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+      try {
+        expect(await waitExit(master, 100_000), master.stderr().slice(-3000)).to.equal(0);
+      } finally {
+        await killTree(slave);
+      }
+      const records = readResults(out).records;
+      expect(records).to.have.length(12);
+      for (const r of records) expect((r.edge as { slave?: string } | undefined)?.slave, r.source).to.not.equal('swapper');
+      expect(readReport(`${out}.report.json`).messagesDropped).to.be.at.least(1);
+      void answering;
+    } finally {
+      await killTree(master);
+    }
   });
 
   it('two slave processes with one --slave-id: once each has announced itself twice in turn, the second is told to leave for good', async () => {
