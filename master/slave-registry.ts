@@ -12,6 +12,8 @@ export interface SlaveInfo {
   /** Extra tasks it accepts queued. */
   prefetch: number;
   kinds: ReadonlySet<TaskKind>;
+  /** Largest message part it accepts, bytes (READY `maxMessageBytes`); undefined when it did not say. */
+  maxMessageBytes: number | undefined;
   host: ReadyMessage['host'];
   liveness: Liveness;
   /** Said DISCONNECT with `draining`: finishing what it holds, gets nothing new. */
@@ -102,6 +104,7 @@ export class SlaveRegistry {
       capacity: ready.capacity,
       prefetch: ready.prefetch,
       kinds: new Set(ready.kinds),
+      maxMessageBytes: ready.maxMessageBytes,
       host: ready.host,
       liveness: new Liveness(this.heartbeatIntervalMs, this.heartbeatLiveness, this.clock),
       leaving: false,

@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { FREE_OF_CONTROL_CHARS } from '../shared/peer-text.js';
 import { Command } from './commands.js';
 import { DetectorConfigSchema } from './detector-config.js';
@@ -87,6 +88,12 @@ export const ReadySchema = z.object({
   prefetch: z.int().min(0).max(4096),
   /** Task kinds this slave can run. */
   kinds: z.array(Kind).min(1).max(TASK_KINDS.length),
+  /**
+   * Largest message part this slave accepts (its `--max-message-bytes`, ZMQ_MAXMSGSIZE),
+   * bytes. ZeroMQ drops the connection of a larger one, so the master sends no image over
+   * it to this slave. Absent: no limit known.
+   */
+  maxMessageBytes: z.int().min(MIN_MAX_MESSAGE_BYTES).max(2 ** 31 - 1).optional(),
   /** Facts about the slave's host, for reports. */
   host: z.object({
     hostname: printable(256),

@@ -199,6 +199,7 @@ export class Slave {
       capacity: this.pool.size,
       prefetch: this.options.prefetch,
       kinds: [...SUPPORTED_KINDS],
+      maxMessageBytes: this.options.maxMessageBytes,
       host: { hostname: hostname().slice(0, 256), pid: process.pid, platform: platform(), arch: arch(), cpus: cpus().length, opencv: this.opencv },
     });
   }

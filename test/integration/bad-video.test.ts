@@ -1,11 +1,13 @@
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
+import { cv } from '../../shared/opencv.js';
 import { isKindFailure } from '../../master/merge.js';
-import { SAMPLE_FACES, SAMPLE_VIDEO, readResults, useTempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit } from '../helpers/processes.js';
 
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
@@ -107,5 +109,31 @@ describe('bad videos and oversized images get error records', function () {
       expect(isKindFailure(r.edge) && r.edge.error.name).to.equal('ImageTooLargeError');
       expect(isKindFailure(r.edge) && r.edge.attempts, 'tried again: another slave may allow more').to.equal(2);
     }
+  });
+
+  it('sends no image larger than a slave\'s --max-message-bytes to it: the image fails after --max-attempts, saying why, and the rest is done', async () => {
+    const dir = join(tmp.dir, 'big');
+    mkdirSync(dir);
+    // Noise does not compress: a 1000x1000 PNG of it is about 3 MB, over the slave's 1 MiB.
+    const noise = randomBytes(1000 * 1000 * 3);
+    writeFileSync(join(dir, 'noise.png'), cv.imencode('.png', new cv.Mat(noise, 1000, 1000, cv.CV_8UC3)));
+    copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(dir, 'person.jpg'));
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'mm.jsonl');
+    const m = startMaster(['run', dir, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none']);
+    // Sent anyway, ZeroMQ dropped the slave's connection for it, again and again: the batch never ended.
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--max-message-bytes', '1048576', '--log-level', 'warn']);
+    try {
+      expect(await waitExit(m, 100_000), m.stderr().slice(-3000)).to.equal(MASTER_EXIT.someFailed);
+    } finally {
+      await killTree(s);
+    }
+    const bySource = new Map(readResults(out).records.map((r) => [r.source.replace(/^.*\//, ''), r]));
+    const big = bySource.get('noise.png')?.edge;
+    expect(isKindFailure(big) && big.error.message).to.match(/^image is \d+ bytes, over the 1048576 bytes slave \S+ accepts in a message \(its --max-message-bytes\)$/);
+    expect(isKindFailure(big) && big.attempts).to.equal(3);
+    expect(bySource.get('person.jpg')?.ok).to.equal(true);
+    expect(readReport(`${out}.report.json`).slavesLost, 'the slave was never cut off').to.equal(0);
+    expect(m.stderr()).to.match(/accepts messages of at most 1048576 bytes \(its --max-message-bytes\): image \d+ \(\d+ bytes\) and any larger go to other slaves/);
   });
 });
