@@ -37,7 +37,10 @@ export async function* walkMedia(dir: string, rawDir?: Buffer, onLinkedFolder?: 
       const bytes = entry.name as unknown as Buffer;
       // Nearly every name is UTF-8: decoded once, and escaped byte by byte only when not.
       const text = bytes.toString('utf8');
-      const utf8 = Buffer.from(text, 'utf8').equals(bytes);
+      // A UTF-8 name that holds `\xNN` itself is escaped too (its backslash as `\x5c`), so
+      // that it cannot read the same as a Latin-1 name shown escaped (`caf\xe9.jpg`): both
+      // got one `source`, and --resume skipped the one never processed.
+      const utf8 = Buffer.from(text, 'utf8').equals(bytes) && !ESCAPE_LOOKALIKE.test(text);
       const name = utf8 ? text : escapedName(bytes);
       if (name.startsWith('.')) continue;
       const path = join(dir, name);
@@ -57,16 +60,20 @@ async function isDirectory(path: string | Buffer): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
+/** Text that reads like an escaped byte. */
+const ESCAPE_LOOKALIKE = /\\x[0-9a-fA-F]{2}/;
+
 /**
- * A file name's bytes as text: UTF-8 as such, any other byte as `\xNN` (so two names
- * differing only in such bytes stay apart, and the log and results show what is there).
+ * A file name's bytes as text: UTF-8 as such, a backslash and any byte that is not UTF-8
+ * as `\xNN` (so two names differing only in such bytes stay apart, no escaped name reads
+ * like another name, and the log and results show what is there).
  */
 export function escapedName(bytes: Buffer): string {
   let out = '';
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i] ?? 0;
-    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    const n = b === 0x5c ? 0 : b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     if (n > 0 && i + n <= bytes.length) {
       const chunk = bytes.subarray(i, i + n);
       const text = chunk.toString('utf8');
