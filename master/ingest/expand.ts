@@ -150,8 +150,11 @@ async function* fileItems(entry: WalkEntry, options: IngestOptions): AsyncGenera
     return;
   }
   if (rawPath !== undefined) {
-    // Read by its bytes; OpenCV's VideoCapture takes a name as text only.
-    if (type === 'video') yield errorItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
+    // Read by its bytes; OpenCV's VideoCapture takes a name as text only, which a UTF-8
+    // name shown escaped (it reads like `\xNN` itself) still has.
+    const text = rawPath.toString('utf8');
+    if (type === 'video' && Buffer.from(text, 'utf8').equals(rawPath)) yield* videoFrames(path, options.every, options.encoding, text);
+    else if (type === 'video') yield errorItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
     else yield { key: itemKey(path), source: path, load: () => loadImageFile(rawPath, options.maxImageBytes, path) };
     return;
   }

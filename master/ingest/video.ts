@@ -33,18 +33,20 @@ const MAX_PLAUSIBLE_FPS = 1000;
  * - `timestampMs` is frame / fps with a plausible rate, otherwise the capture's own
  *   position (`CAP_PROP_POS_MSEC`) when it gives one.
  *
+ * @param path - the video as its items name it (`source`)
  * @param every - sampling step, frames (>= 1)
+ * @param openPath - where to open it, when not `path` (a name shown escaped)
  */
-export async function* videoFrames(path: string, every: number, encoding: FrameEncoding): AsyncGenerator<IngestItem> {
+export async function* videoFrames(path: string, every: number, encoding: FrameEncoding, openPath = path): AsyncGenerator<IngestItem> {
   const { cv } = await import('../../shared/opencv.js');
-  const size = await stat(path).then((s) => s.size, () => undefined);
+  const size = await stat(openPath).then((s) => s.size, () => undefined);
   if (size === 0) {
     yield failed(path, undefined, 'video file is empty (0 bytes)');
     return;
   }
   let cap: InstanceType<typeof cv.VideoCapture>;
   try {
-    cap = new cv.VideoCapture(path);
+    cap = new cv.VideoCapture(openPath);
   } catch {
     // The binding's text ("VideoCapture::New - failed to open capture") says no more.
     yield failed(path, undefined, 'video could not be opened (unknown codec or container, corrupt, or not a video)');
