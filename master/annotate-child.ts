@@ -17,8 +17,6 @@ const reply = (message: FromAnnotator): void => {
 process.on('message', (message: ToAnnotator) => {
   if (message.type === 'init') {
     annotator = new Annotator(message.dir, message.edge, createLogger('annotate', message.logLevel, message.logJson));
-  } else if (message.type === 'reserve') {
-    annotator?.reserve(message.names);
   } else if (message.type === 'image') {
     const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
     annotator?.add(message.record, bytes);

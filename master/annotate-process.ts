@@ -6,6 +6,7 @@ import { makeDirectory } from '../shared/make-directory.js';
 import { forkDyingWithParent } from '../shared/parent-death.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
+import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js';
 import type { ImageRecord } from './merge.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
@@ -30,6 +31,7 @@ export class AnnotatorProcess {
   /** The process wrote the contact sheet and said so. */
   private finished = false;
   private onFinished: (() => void) | undefined;
+  private readonly names = new AnnotatedNames();
 
   /**
    * Creates the folder (with its parents) and starts the process.
@@ -65,17 +67,23 @@ export class AnnotatorProcess {
   }
 
   /**
-   * Passes on the names of the annotated copies an earlier run of this (resumed) batch
-   * wrote, in its records' order, before any image of this run: theirs are kept, and a
-   * source of this run with the same name gets `NAME-2.jpg` as within one run.
+   * Takes the names of the annotated copies an earlier run of this (resumed) batch wrote,
+   * in its records' order ({@link AnnotatedNames.reserve}), before any image of this run:
+   * theirs are kept, and a source of this run with the same name gets `NAME-2.jpg` as
+   * within one run.
    */
-  reserve(names: string[]): void {
-    if (this.alive && names.length > 0) this.send({ type: 'reserve', names });
+  reserve(names: readonly { name: string; exact: boolean }[]): void {
+    this.names.reserve(names);
   }
 
-  /** Hands over one finished record and its encoded image (none: nothing to draw on). */
+  /**
+   * Hands over one finished record and its encoded image (none: nothing to draw on), and
+   * sets the record's `annotated` file name: call it before the record is written. A
+   * record none of whose tasks succeeded is not drawn ({@link isAnnotated}).
+   */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
-    if (!this.alive || bytes === undefined || bytes.length === 0) return;
+    if (!this.alive || bytes === undefined || bytes.length === 0 || !isAnnotated(record)) return;
+    record.annotated = this.names.take(annotatedName(record));
     this.pendingBytes += bytes.length;
     this.send({ type: 'image', record, bytes });
   }

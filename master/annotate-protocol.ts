@@ -9,9 +9,7 @@ import type { ImageRecord } from './merge.js';
 export type ToAnnotator =
   /** First message: where to write and how edges were found (`--annotate`, the edge detector's parameters). */
   | { type: 'init'; dir: string; edge: DetectorConfig['edge']; logLevel: LogLevel; logJson: boolean }
-  /** Names the annotated copies of a resumed batch's earlier run took, in its records' order: not to be reused. */
-  | { type: 'reserve'; names: string[] }
-  /** One finished record and its encoded image (bytes). */
+  /** One finished record, with the file name of its copy (`annotated`), and its encoded image (bytes). */
   | { type: 'image'; record: ImageRecord; bytes: Uint8Array }
   /** No more images: write the contact sheet and say `finished`. */
   | { type: 'finish' };

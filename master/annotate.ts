@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
-import { annotatedName, isAnnotated } from './annotated-name.js';
+import { CONTACT_SHEET_FILE, isAnnotated } from './annotated-name.js';
 
 export { annotatedName, sanitizedBase } from './annotated-name.js';
 
@@ -33,7 +33,7 @@ const EDGE_ALPHA = 0.5;
 const JPEG_QUALITY = 90;
 
 /** Contact sheet layout. */
-export const CONTACT_SHEET = { file: 'contact-sheet.jpg', thumbWidth: 240, thumbMaxHeight: 480, columns: 4, max: 16 } as const;
+export const CONTACT_SHEET = { file: CONTACT_SHEET_FILE, thumbWidth: 240, thumbMaxHeight: 480, columns: 4, max: 16 } as const;
 
 interface Thumb {
   detections: number;
@@ -50,8 +50,6 @@ function success(entry: Entry): KindSuccess | undefined {
 
 /** Writes annotated copies of completed images and, at {@link Annotator.finish}, a contact sheet. */
 export class Annotator {
-  // The contact sheet's name is taken: an input called contact-sheet.jpg gets contact-sheet-2.jpg.
-  private readonly used = new Set<string>([CONTACT_SHEET.file]);
   private readonly thumbs: Thumb[] = [];
   private seq = 0;
   /** Annotated copies written. */
@@ -70,22 +68,16 @@ export class Annotator {
   }
 
   /**
-   * Takes the names an earlier run of a resumed batch gave its annotated copies (in its
-   * records' order, so its `-2`, `-3` suffixes come out the same), so that this run's
-   * copies do not overwrite them.
+   * Annotates one record's image as `record.annotated` (named by the master:
+   * `AnnotatedNames`); never throws (a failure is logged at debug and skipped).
    */
-  reserve(names: readonly string[]): void {
-    for (const name of names) this.uniqueName(name);
-  }
-
-  /** Annotates one record's image; never throws (a failure is logged at debug and skipped). */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
     if (bytes === undefined || bytes.length === 0) {
       this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
       return;
     }
     // Every task failed (e.g. "JPEG is truncated"): nothing to draw.
-    if (!isAnnotated(record)) return;
+    if (!isAnnotated(record) || record.annotated === undefined) return;
     try {
       this.annotate(record, bytes);
     } catch (err) {
@@ -151,17 +143,9 @@ export class Annotator {
     const name = basename(record.source);
     label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
 
-    writeReplacing(join(this.dir, this.uniqueName(annotatedName(record))), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    writeReplacing(join(this.dir, basename(record.annotated ?? 'image.jpg')), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
-  }
-
-  /** The name, or `NAME-2.jpg`, `NAME-3.jpg`... when another source had the same one. */
-  private uniqueName(name: string): string {
-    let out = name;
-    for (let n = 2; this.used.has(out); n++) out = name.replace(/\.jpg$/, `-${n}.jpg`);
-    this.used.add(out);
-    return out;
   }
 
   /** Keeps a labelled thumbnail when it is among the top {@link CONTACT_SHEET}.max by detections. */

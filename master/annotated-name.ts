@@ -29,12 +29,48 @@ export function isAnnotated(record: Readonly<Partial<Record<'object' | 'face' | 
 }
 
 /**
- * The name (without collision suffix) an annotated copy of this results-file record got,
- * or undefined when there was none ({@link isAnnotated}).
+ * The name an annotated copy of this results-file record got: its `annotated` field
+ * (`exact`), or for a record written before records had one, the name without collision
+ * suffix ({@link annotatedName}); undefined when there was none ({@link isAnnotated}).
  */
-export function annotatedNameOfRecord(record: Readonly<Record<string, unknown>>): string | undefined {
+export function annotatedNameOfRecord(record: Readonly<Record<string, unknown>>): { name: string; exact: boolean } | undefined {
+  const given = record['annotated'];
+  if (typeof given === 'string') return { name: given, exact: true };
   const source = record['source'];
   if (typeof source !== 'string' || !isAnnotated(record)) return undefined;
   const frame = record['frame'];
-  return annotatedName(typeof frame === 'number' ? { source, frame } : { source });
+  return { name: annotatedName(typeof frame === 'number' ? { source, frame } : { source }), exact: false };
+}
+
+/** The contact sheet's file name in the `--annotate` folder. */
+export const CONTACT_SHEET_FILE = 'contact-sheet.jpg';
+
+/**
+ * The names given to annotated copies in one `--annotate` folder, so that two sources of
+ * one name get `NAME.jpg` and `NAME-2.jpg`. Kept by the master, which writes each copy's
+ * name into its record (`annotated`) before the annotator process draws it.
+ */
+export class AnnotatedNames {
+  // The contact sheet's name is taken: an input called contact-sheet.jpg gets contact-sheet-2.jpg.
+  private readonly used = new Set<string>([CONTACT_SHEET_FILE]);
+
+  /** `name`, or `NAME-2.jpg`, `NAME-3.jpg`... when it is taken; it is taken from then on. */
+  take(name: string): string {
+    let out = name;
+    for (let n = 2; this.used.has(out); n++) out = name.replace(/\.jpg$/, `-${n}.jpg`);
+    this.used.add(out);
+    return out;
+  }
+
+  /**
+   * Takes the names an earlier run of a resumed batch gave, in its records' order: a
+   * record's own `annotated` name as it is, or for a record written before records had one,
+   * its {@link annotatedName} again (its `-2`, `-3` suffixes come out the same).
+   */
+  reserve(names: readonly { name: string; exact: boolean }[]): void {
+    for (const { name, exact } of names) {
+      if (exact) this.used.add(name);
+      else this.take(name);
+    }
+  }
 }

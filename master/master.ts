@@ -198,7 +198,7 @@ export class Master {
     if (o.annotate !== undefined) this.annotator = new AnnotatorProcess(o.annotate, o.detectors.edge, this.logger, o.logLevel, o.logJson);
     // The annotated copies a resumed batch's earlier run wrote keep their names (its records'
     // order replays its -2, -3 suffixes): this run's images of the same name must not replace them.
-    const annotatedBefore: string[] = [];
+    const annotatedBefore: { name: string; exact: boolean }[] = [];
     const onRecord = this.annotator === undefined ? undefined : (r: Readonly<Record<string, unknown>>): void => {
       const name = annotatedNameOfRecord(r);
       if (name !== undefined) annotatedBefore.push(name);
@@ -688,8 +688,9 @@ export class Master {
     if (completed.length === 0) return;
     for (const image of completed) {
       const record = mergeImage(image, this.options.kinds);
-      this.journal?.append(record);
+      // First: it names the annotated copy in the record (`annotated`).
       this.annotator?.add(record, image.bytes);
+      this.journal?.append(record);
       image.bytes = undefined;
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);

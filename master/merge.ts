@@ -36,6 +36,11 @@ export interface ImageRecord {
   height?: number;
   /** True when every task of the image succeeded. */
   ok: boolean;
+  /**
+   * File name of its annotated copy in the `--annotate` folder (`NAME[-fNNNNNN][-K].jpg`),
+   * when one was handed to the annotator (written unless drawing it failed: see the log).
+   */
+  annotated?: string;
   object?: KindSuccess | KindFailure;
   face?: KindSuccess | KindFailure;
   edge?: KindSuccess | KindFailure;

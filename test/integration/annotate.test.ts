@@ -129,6 +129,21 @@ describe('master run --annotate', function () {
     const second2 = cv.imread(join(dir, 'a-2.jpg'), cv.IMREAD_COLOR);
     const photo = cv.imread(join(cam2, 'a.jpg'), cv.IMREAD_COLOR);
     expect([second2.cols, second2.rows], "cam2's a.jpg annotated as a-2.jpg").to.deep.equal([photo.cols, photo.rows]);
+    // Each record names its copy, so cam1's and cam2's a.jpg can be told apart.
+    expect(readResults(out).records.map((r) => [r.source, r.annotated]).sort()).to.deep.equal([
+      [join(cam1, 'a.jpg'), 'a.jpg'],
+      [join(cam2, 'a.jpg'), 'a-2.jpg'],
+    ]);
+    // A third run over a record written before records named their copy (as an older
+    // release wrote them): its name is worked out again, and the next a.jpg gets a-3.jpg.
+    const cam3 = join(tmp.dir, 'cam3');
+    mkdirSync(cam3);
+    copyFileSync(join(SAMPLE_FACES, '2008_002506.jpg'), join(cam3, 'a.jpg'));
+    const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '');
+    writeFileSync(out, `${lines.map((l) => { const o = JSON.parse(l) as Record<string, unknown>; delete o['annotated']; return JSON.stringify(o); }).join('\n')}\n`);
+    const third = startMaster(['run', cam1, cam2, cam3, '--resume', '--bind', await loopbackEndpoint(), ...common]);
+    expect(await waitExit(third, 120_000), third.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readResults(out).records.find((r) => r.source === join(cam3, 'a.jpg'))?.annotated).to.equal('a-3.jpg');
   });
 
   it('annotates 48-megapixel images without holding up the master: no missed heartbeat, no retry', async () => {
