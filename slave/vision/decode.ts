@@ -63,23 +63,66 @@ export function peekImageSize(bytes: Buffer): { width: number; height: number } 
 }
 
 /**
- * Checks that JPEG and PNG data end where their format says, because OpenCV decodes a
- * truncated JPEG without complaint (libjpeg pads the missing rows with grey).
- * A JPEG must hold its end-of-image marker FFD9 in its last 1 KiB (entropy-coded data
- * cannot contain it, ITU T.81 B.1.1.5); a PNG must hold its IEND chunk type.
+ * Checks that JPEG and PNG data reach the end their format gives, because OpenCV decodes a
+ * truncated JPEG without complaint (libjpeg pads the missing rows with grey). Walks the
+ * structure rather than looking at the last bytes: phones and DVRs append data after the
+ * image (a motion photo's MP4, a vendor trailer), which OpenCV ignores and so must we.
+ * - JPEG: marker segments by their lengths, the entropy-coded data after each SOS up to its
+ *   next marker (only `FF00` stuffing and `RSTn` may follow `FF` in it: ITU T.81 B.1.1.5,
+ *   B.2.4), until EOI (`FFD9`). An EXIF thumbnail's own EOI is inside its APP1 segment.
+ * - PNG: chunks by their lengths until IEND (PNG spec §5.3).
+ * Data too damaged to walk is left to OpenCV: only running out of bytes is truncation.
  *
  * @returns a description of the problem, or undefined when the data looks complete
  */
 export function truncation(bytes: Buffer): string | undefined {
-  const tail = bytes.subarray(Math.max(0, bytes.length - 1024));
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) {
-    for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return undefined;
-    return 'JPEG is truncated (no end-of-image marker)';
-  }
-  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) {
-    return tail.includes('IEND', 0, 'latin1') ? undefined : 'PNG is truncated (no IEND chunk)';
-  }
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegReachesEnd(bytes) ? undefined : 'JPEG is truncated (no end-of-image marker)';
+  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) return pngReachesEnd(bytes) ? undefined : 'PNG is truncated (no IEND chunk)';
   return undefined;
+}
+
+/** Whether a JPEG's segments lead to its EOI marker (true also when they cannot be walked). */
+function jpegReachesEnd(b: Buffer): boolean {
+  let i = 2;
+  for (;;) {
+    if (i >= b.length) return false;
+    if (b[i] !== 0xff) return true;
+    while (i < b.length && b[i] === 0xff) i++; // fill bytes
+    if (i >= b.length) return false;
+    const marker = b[i++] ?? 0;
+    if (marker === 0xd9) return true;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
+    if (i + 2 > b.length) return false;
+    const length = b.readUInt16BE(i);
+    if (length < 2) return true;
+    i += length;
+    if (marker !== 0xda) continue;
+    // Entropy-coded data: up to the first FF not followed by 00 or RSTn.
+    for (;;) {
+      const ff = b.indexOf(0xff, i);
+      if (ff < 0 || ff + 1 >= b.length) return false;
+      const next = b[ff + 1] ?? 0;
+      if (next === 0x00 || (next >= 0xd0 && next <= 0xd7) || next === 0xff) {
+        i = next === 0xff ? ff + 1 : ff + 2;
+        continue;
+      }
+      i = ff;
+      break;
+    }
+  }
+}
+
+/** Whether a PNG's chunks lead to IEND (true also when they cannot be walked). */
+function pngReachesEnd(b: Buffer): boolean {
+  let i = 8;
+  for (;;) {
+    if (i + 8 > b.length) return false;
+    const length = b.readUInt32BE(i);
+    const type = b.toString('latin1', i + 4, i + 8);
+    if (type === 'IEND') return true;
+    if (!/^[A-Za-z]{4}$/.test(type)) return true;
+    i += 12 + length;
+  }
 }
 
 /**

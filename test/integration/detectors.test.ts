@@ -6,6 +6,7 @@ import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
 import { cv } from '../../shared/opencv.js';
 import { detectCorners } from '../../slave/detectors/corner.js';
+import { runDetector } from '../../slave/detectors/index.js';
 import { detectEdges } from '../../slave/detectors/edge.js';
 import { detectFaces } from '../../slave/detectors/face.js';
 import { detectObjects } from '../../slave/detectors/object.js';
@@ -102,5 +103,25 @@ describe('detectors on real images (OpenCV in this process)', () => {
     expect(() => decodeImage(good.subarray(0, Math.floor(good.length / 2)))).to.throw(DecodeError, /truncated/);
     expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded/);
     expect(() => decodeImage(good, 1000)).to.throw(ImageTooLargeError, /over this slave's limit of 1000 px \(--max-image-pixels\)/);
+  });
+
+  it('decodes a JPEG or PNG with data appended after its end (a motion photo\'s video, a vendor trailer), and still refuses one cut short', () => {
+    const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    const png = cv.imencode('.png', decodeImage(jpeg).colour);
+    const expected = runDetector('edge', decodeImage(jpeg), DEFAULT_DETECTOR_CONFIG).value;
+    // More than the 1 KiB tail that used to be searched for the end marker (40 KB after EOI
+    // failed as "JPEG is truncated"), another whole JPEG after it, zeros after a PNG's IEND.
+    for (const [name, bytes] of [
+      ['JPEG + 40 KB of zeros', Buffer.concat([jpeg, Buffer.alloc(40_000)])],
+      ['JPEG + another JPEG', Buffer.concat([jpeg, jpeg])],
+      ['PNG + 20 KB of zeros', Buffer.concat([png, Buffer.alloc(20_000)])],
+    ] as const) {
+      expect(truncation(bytes), name).to.equal(undefined);
+      expect(runDetector('edge', decodeImage(bytes), DEFAULT_DETECTOR_CONFIG).value, name).to.deep.equal(expected);
+    }
+    for (const f of [0.2, 0.5, 0.9, 0.999]) {
+      expect(truncation(jpeg.subarray(0, Math.floor(jpeg.length * f))), `JPEG cut at ${f}`).to.equal('JPEG is truncated (no end-of-image marker)');
+      expect(truncation(png.subarray(0, Math.floor(png.length * f))), `PNG cut at ${f}`).to.equal('PNG is truncated (no IEND chunk)');
+    }
   });
 });
