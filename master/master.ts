@@ -27,7 +27,7 @@ import { buildReport, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
-import { planBackups, planDispatch } from './scheduler.js';
+import { planBackups, planDispatch, unplaceable } from './scheduler.js';
 import { hasAnswered, SlaveRegistry, type SlaveInfo } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
@@ -50,6 +50,8 @@ const MAX_REFUSED_KEYS_LOGGED = 50;
 const SLAVE_SCRIPT = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
 /** How long work waits with no slave connected before the master says so, ms. */
 const NO_SLAVE_WARN_MS = 10_000;
+/** How long images no connected slave accepts (--max-message-bytes) wait, with nothing else running, before they fail: slaves started together join some ms apart. */
+const UNPLACEABLE_GRACE_MS = 5_000;
 
 /** Exit codes of `master run`. */
 export const MASTER_EXIT = {
@@ -123,6 +125,8 @@ export class Master {
   /** When each slave id re-announced itself while registered, monotonic ms (last minute). */
   private readonly rejoins = new Map<string, number[]>();
   private readonly rejoinWarned = new Set<string>();
+  /** Since when images waited that no connected slave accepts, with nothing else running, monotonic ms. */
+  private unplaceableSinceMs: number | undefined;
   /** Slaves already warned that an image was over their --max-message-bytes. */
   private readonly overLimitWarned = new Set<string>();
   /** Since when work has waited with no slave connected, monotonic ms. */
@@ -585,6 +589,7 @@ export class Master {
       }
     }
     this.warnIfNoSlave(now);
+    this.failUnplaceable(now);
     this.drainCompleted();
     this.scheduleDispatch();
     this.fillIfWanted();
@@ -611,6 +616,36 @@ export class Master {
       this.countFailDisposition(d, slaveId, q.kind, false);
       this.logger.debug(`lease of task ${q.taskId} (${q.kind}, image ${q.imageId}) on ${slaveId} taken back: queued behind task ${expired.taskId}: ${d}`);
     }
+  }
+
+  /**
+   * Fails the images no connected slave accepts in a message (each slave's
+   * `--max-message-bytes`, {@link planDispatch} rule 5) once nothing else is running and
+   * that has lasted {@link UNPLACEABLE_GRACE_MS}: a slave that takes them may still join
+   * (slaves started together join some ms apart), but the batch must end.
+   */
+  private failUnplaceable(now: number): void {
+    const slaves = this.registry.credits(this.options.kinds);
+    const stuck = slaves.every((s) => s.inFlight === 0) ? unplaceable(this.table, slaves) : [];
+    if (stuck.length === 0) {
+      this.unplaceableSinceMs = undefined;
+      return;
+    }
+    this.unplaceableSinceMs ??= now;
+    if (now - this.unplaceableSinceMs < UNPLACEABLE_GRACE_MS) return;
+    const limits = slaves.map((s) => `${s.slaveId} ${s.maxImageBytes ?? '?'}`).join(', ');
+    const images = new Set(stuck.map((t) => t.imageId)).size;
+    this.logger.warn(`${images} image(s) are larger than any connected slave accepts in a message (--max-message-bytes: ${limits}): their tasks fail`);
+    for (const t of stuck) {
+      const size = this.table.image(t.imageId)?.bytes?.length ?? 0;
+      const d = this.table.failPending(t.taskId, {
+        name: 'ImageTooLargeError',
+        message: `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`,
+        retryable: false,
+      });
+      this.countFailDisposition(d, undefined, t.kind);
+    }
+    this.unplaceableSinceMs = undefined;
   }
 
   /**

@@ -9,6 +9,8 @@ export interface SlaveCredit {
   credit: number;
   /** Tasks the slave holds now. */
   inFlight: number;
+  /** Largest image it accepts in a message (its READY `maxMessageBytes`), bytes; undefined: no limit known. */
+  maxImageBytes?: number | undefined;
 }
 
 /** A slave's credit and its number of workers, for {@link planBackups}. */
@@ -34,6 +36,8 @@ export interface Assignment {
  * 3. A retried task goes only to a slave that has not tried it yet, while such a slave is
  *    connected (it waits for that slave's credit); once every slave has tried it, any.
  * 4. Among eligible slaves, the one with most credit wins (spreads work evenly).
+ * 5. An image goes to no slave whose `maxImageBytes` it exceeds: sent, ZeroMQ would drop
+ *    that slave's connection. It waits for one that takes it ({@link unplaceable}).
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
  * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
@@ -53,6 +57,8 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const imagesIn = new Map<string, number>();
   const full = (slaveId: string): boolean => (imagesIn.get(slaveId) ?? 0) >= maxImagesPerMessage;
   for (const group of byImage.values()) {
+    const size = imageSize(table, group);
+    const fits = (s: SlaveCredit): boolean => s.maxImageBytes === undefined || size <= s.maxImageBytes;
     // A retried task waits for a slave that has not tried it, as long as one is connected.
     // (First attempts, the common case, allocate nothing here.)
     const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
@@ -60,7 +66,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
       const room = Math.min(s.credit, maxTasksPerMessage - (out.get(s.slaveId)?.tasks.length ?? 0));
-      if (room < group.length || full(s.slaveId)) continue;
+      if (room < group.length || full(s.slaveId) || !fits(s)) continue;
       if (freshExists && tried.has(s.slaveId)) continue;
       if (best === undefined || s.credit > best.credit) best = s;
     }
@@ -68,7 +74,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
-      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId) && !full(s.slaveId));
+      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId) && !full(s.slaveId) && fits(s));
       if (best === undefined) continue;
       take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
     }
@@ -129,4 +135,20 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     out.push({ slaveId: s.slaveId, tasks });
   }
   return out;
+}
+
+/** The encoded size of the image of a group of tasks, bytes (0 when its bytes are gone). */
+function imageSize(table: TaskTable, group: readonly TaskEntry[]): number {
+  const first = group[0];
+  return first === undefined ? 0 : (table.image(first.imageId)?.bytes?.length ?? 0);
+}
+
+/**
+ * Pending tasks whose image is larger than every one of `slaves` accepts in a message
+ * (rule 5 of {@link planDispatch}): none of them can take it. Pure.
+ */
+export function unplaceable(table: TaskTable, slaves: readonly SlaveCredit[]): TaskEntry[] {
+  if (slaves.length === 0 || slaves.some((s) => s.maxImageBytes === undefined)) return [];
+  const largest = Math.max(...slaves.map((s) => s.maxImageBytes ?? 0));
+  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, [t]) > largest);
 }

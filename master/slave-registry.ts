@@ -150,7 +150,7 @@ export class SlaveRegistry {
       if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
       const announced = s.capacity + s.prefetch;
       const limit = hasAnswered(s) ? announced : Math.min(announced, unproven);
-      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity });
+      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes });
     }
     return out;
   }

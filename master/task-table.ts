@@ -359,6 +359,18 @@ export class TaskTable {
     return this.failForGood(t, error);
   }
 
+  /**
+   * Fails a task still waiting in the queue, for good (no slave can take it).
+   *
+   * @returns `failed`, or `unknown` when it is not pending
+   */
+  failPending(taskId: number, error: WireError): Disposition {
+    const t = this.tasks.get(taskId);
+    if (t?.state !== 'pending') return 'unknown';
+    this.removePending(taskId);
+    return this.failForGood(t, error);
+  }
+
   private failForGood(t: TaskEntry, error: WireError): Disposition {
     t.state = 'failed';
     t.lastError = error;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { planBackups, planDispatch } from '../../../master/scheduler.js';
+import { planBackups, planDispatch, unplaceable } from '../../../master/scheduler.js';
 import { TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import type { TaskKind } from '../../../proto/task-kinds.js';
@@ -14,6 +14,20 @@ function tableWith(images: number): TaskTable {
 }
 
 describe('planDispatch', () => {
+  it('gives an image to no slave whose --max-message-bytes it exceeds; with none that takes it, it waits and is unplaceable', () => {
+    const t = new TaskTable(3);
+    const big = t.addImage(item(0), ['edge'], Buffer.alloc(3_000_000), 0);
+    const small = t.addImage(item(1), ['edge'], Buffer.alloc(1000), 0);
+    const limited = { slaveId: 'pi', credit: 8, inFlight: 0, maxImageBytes: 1_048_576 };
+    const plan = planDispatch(t, [limited, { slaveId: 'pc', credit: 1, inFlight: 0 }], 4096);
+    expect(plan.map((p) => [p.slaveId, p.tasks.map((x) => x.imageId)]).sort()).to.deep.equal([['pc', [big.imageId]], ['pi', [small.imageId]]]);
+    // Only the limited slave connected (the other joins some ms later): the big image waits.
+    const alone = planDispatch(t, [limited], 4096);
+    expect(alone.flatMap((p) => p.tasks.map((x) => x.imageId))).to.deep.equal([small.imageId]);
+    expect(unplaceable(t, [limited]).map((x) => x.imageId)).to.deep.equal([big.imageId]);
+    expect(unplaceable(t, [limited, { slaveId: 'pc', credit: 0, inFlight: 0 }]), 'a slave with no known limit may take it').to.deep.equal([]);
+  });
+
   it('never gives a slave more tasks than its credit', () => {
     const t = tableWith(10);
     const plan = planDispatch(t, [{ slaveId: 'a', credit: 9, inFlight: 0 }, { slaveId: 'b', credit: 4, inFlight: 3 }], 4096);
