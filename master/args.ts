@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
@@ -31,7 +32,7 @@ function masterRunOptions(d: MasterOptions) {
   return singleValued({
     tasks: { type: 'string', default: d.kinds.join(','), description: `task kinds, comma-separated (${TASK_KINDS.filter((k) => k !== 'noop').join(', ')}; noop: no work, for measuring dispatch overhead)` },
     out: { type: 'string', alias: 'o', default: d.out, description: 'results file: one JSON record per image or frame (JSON Lines)' },
-    report: { type: 'string', description: 'timing report file (JSON, and an HTML copy beside it) (default: OUT.report.json); an existing file that is not a report is replaced only with --overwrite' },
+    report: { type: 'string', description: 'timing report file (JSON, and an HTML copy beside it) (default: OUT.report.json; cctv-report.json when OUT is a device or pipe such as /dev/stdout); an existing file that is not a report is replaced only with --overwrite' },
     resume: { type: 'boolean', default: false, description: 'finish the batch recorded in OUT, skipping images already done' },
     overwrite: { type: 'boolean', default: false, description: 'replace OUT if it exists' },
     every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
@@ -178,7 +179,7 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
     curveSecretKeyFile: a['curve-secret-key'] as string | undefined,
     allowKeys: a['allow-keys'] as string | undefined,
     out,
-    reportFile: (a['report'] as string | undefined) ?? `${out}.report.json`,
+    reportFile: (a['report'] as string | undefined) ?? defaultReportFile(out),
     resume: a['resume'] as boolean,
     overwrite: a['overwrite'] as boolean,
     every: a['every'] as number,
@@ -202,4 +203,18 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
     metricsLingerMs: a['metrics-linger'] as number,
     annotate: a['annotate'] as string | undefined,
   });
+}
+
+/**
+ * `--report`'s default: `OUT.report.json`, or `cctv-report.json` in the current folder when
+ * OUT is not a regular file (`--out /dev/stdout`, a named pipe: `/dev/stdout.report.json`
+ * would land in /dev).
+ */
+export function defaultReportFile(out: string): string {
+  try {
+    if (!statSync(out).isFile()) return 'cctv-report.json';
+  } catch {
+    // Not there yet: it will be a regular file.
+  }
+  return `${out}.report.json`;
 }

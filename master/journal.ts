@@ -30,6 +30,18 @@ export const DEFAULT_JOURNAL_FLUSH_MS = 200;
 export const DEFAULT_JOURNAL_SYNC_MS = 1000;
 
 /**
+ * `fdatasync`, except on a file that does not support it (EINVAL: a pipe or a device,
+ * `--out /dev/stdout`, `/dev/null`), which has nothing to make durable.
+ */
+function syncIfSupported(fd: number): void {
+  try {
+    fdatasyncSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+  }
+}
+
+/**
  * `openSync` for the results file, with the reason in the user's terms when it fails
  * (`/proc/x.jsonl`, a read-only mount, a file marked immutable).
  *
@@ -118,7 +130,7 @@ export class Journal {
     }
     const fd = openForWriting(path, 'w');
     writeSync(fd, `${JSON.stringify(header)}\n`);
-    fdatasyncSync(fd);
+    syncIfSupported(fd);
     return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0 };
   }
 
@@ -155,7 +167,7 @@ export class Journal {
     if (!this.dirty) return;
     const now = Date.now();
     if (force) {
-      fdatasyncSync(this.fd);
+      syncIfSupported(this.fd);
       this.dirty = false;
       this.lastSyncMs = now;
     } else if (!this.syncing && now - this.lastSyncMs >= this.syncMs) {
@@ -166,7 +178,8 @@ export class Journal {
       const fd = this.fd;
       fdatasync(fd, (err) => {
         this.syncing = false;
-        if (err) this.dirty = true; // try again next time
+        // Try again next time, unless the file cannot be synced at all (a pipe, /dev/null).
+        if (err && err.code !== 'EINVAL') this.dirty = true;
         // close() left the descriptor open for this sync; it is ours to close now.
         if (this.fd < 0) closeSync(fd);
       });

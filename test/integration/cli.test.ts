@@ -489,6 +489,12 @@ describe('command-line interface', function () {
     }
     expect(existsSync(join(tmp.dir, 'never.jsonl'))).to.equal(false);
     expect(existsSync(join(tmp.dir, '.key')) || existsSync('.key'), 'no hidden key file').to.equal(false);
+    // A device as the results file: nothing to sync (fdatasync said EINVAL: a fatal error), and
+    // the report goes to the current folder, not into /dev.
+    const devnull = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', IMAGE, '--tasks', 'edge', '--out', '/dev/null', '--local-threads', '1', ...QUIET]);
+    expect(devnull.code, devnull.err).to.equal(0);
+    expect(existsSync(join(tmp.dir, 'cctv-report.json'))).to.equal(true);
+    expect(existsSync('/dev/null.report.json')).to.equal(false);
     // A --resume of a file that is not there is a new batch, said as much (a mistyped name went unnoticed).
     const fresh = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'fresh.jsonl'), '--local-threads', '1', '--resume', ...QUIET]);
     expect(fresh.code, fresh.err).to.equal(0);
