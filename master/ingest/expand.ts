@@ -6,7 +6,7 @@ import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.j
 import { globMedia } from './glob.js';
 import { itemKey, type IngestItem } from './item.js';
 import { videoFrames, type FrameEncoding } from './video.js';
-import { errorCode, walkMedia, type WalkEntry } from './walk.js';
+import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
 
 /** Options of {@link expandInputs}. */
 export interface IngestOptions {
@@ -74,9 +74,12 @@ export async function anyInputEntry(inputs: readonly string[]): Promise<boolean>
 export async function* inputEntries(input: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
   const k = await classifyInput(input);
   if (k.kind === 'glob') yield* globMedia(input);
-  else if (k.kind === 'dir') yield* walkMedia(input, undefined, onLinkedFolder);
+  else if (k.kind === 'dir') {
+    const dir = shownPath(input);
+    yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);
+  }
   // An explicitly named file is processed whatever its extension: a bad one gets an error record.
-  else yield { path: input };
+  else yield shownPath(input);
 }
 
 /**

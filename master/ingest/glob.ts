@@ -2,7 +2,7 @@ import { readdir } from 'node:fs';
 import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
-import { errorCode, walkMedia, type WalkEntry } from './walk.js';
+import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
 
 /**
  * Streams the image and video files matching a glob pattern (fast-glob; case-insensitive,
@@ -67,8 +67,9 @@ export async function* globMedia(pattern: string): AsyncGenerator<WalkEntry> {
     if (inSearched(entry.path)) continue;
     if (entry.dirent.isDirectory()) {
       searched.add(entry.path);
-      yield* walkMedia(entry.path);
-    } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield { path: entry.path };
+      const dir = shownPath(entry.path);
+      yield* walkMedia(dir.path, dir.rawPath);
+    } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield shownPath(entry.path);
   }
   yield* unreadable;
 }

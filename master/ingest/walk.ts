@@ -64,6 +64,24 @@ async function isDirectory(path: string | Buffer): Promise<boolean> {
 const ESCAPE_LOOKALIKE = /\\x[0-9a-fA-F]{2}/;
 
 /**
+ * A path given as text (a glob match, an INPUT) as a folder walk would show it: each
+ * component that reads like an escaped byte (`caf\xe9.jpg` typed literally) gets its
+ * backslashes as `\x5c`, as {@link escapedName} gives them. Without it, such a file named
+ * on the command line had the `source` a walk gives a Latin-1 `café.jpg`, and one of the
+ * two was taken for the other.
+ *
+ * @returns the path to show, and its bytes when that differs from the path to open
+ */
+export function shownPath(path: string): { path: string; rawPath?: Buffer } {
+  if (!ESCAPE_LOOKALIKE.test(path)) return { path };
+  const shown = path
+    .split('/')
+    .map((c) => (ESCAPE_LOOKALIKE.test(c) ? c.replace(/\\/g, '\\x5c') : c))
+    .join('/');
+  return { path: shown, rawPath: Buffer.from(path, 'utf8') };
+}
+
+/**
  * A file name's bytes as text: UTF-8 as such, a backslash and any byte that is not UTF-8
  * as `\xNN` (so two names differing only in such bytes stay apart, no escaped name reads
  * like another name, and the log and results show what is there).

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { expandInputs } from '../../master/ingest/expand.js';
@@ -60,6 +60,30 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     expect(star.sources.sort()).to.deep.equal(all);
     expect(star.warnings).to.deep.equal([]);
     expect((await expand(['cams/cam*'], tmp.dir)).sources.sort()).to.deep.equal(['cams/cam1/a.jpg', 'cams/cam2/day1/b.jpg']);
+  });
+
+  it('shows a name that reads like an escaped byte (caf\\xe9.jpg typed literally) the same way whether walked, globbed or named', async () => {
+    mkdirSync(join(tmp.dir, 'lk'));
+    copyFileSync(PHOTO, Buffer.from(join(tmp.dir, 'lk', 'caf\xe9.jpg'), 'latin1'));
+    copyFileSync(PHOTO, join(tmp.dir, 'lk', 'caf\\xe9.jpg'));
+    const latin1 = 'lk/caf\\xe9.jpg';
+    const literal = 'lk/caf\\x5cxe9.jpg';
+    expect((await expand(['lk'], tmp.dir)).sources.sort()).to.deep.equal([literal, latin1]);
+    // Named or globbed, the literal one kept its text and took the Latin-1 one's source:
+    // the Latin-1 file was then never processed ("named by more than one input").
+    const named = await expand(['lk/caf\\xe9.jpg', 'lk'], tmp.dir);
+    expect(named.sources.sort()).to.deep.equal([literal, latin1]);
+    expect(named.warnings).to.deep.equal(['1 file(s) named by more than one input were processed once']);
+    expect((await expand(['lk/caf*.jpg'], tmp.dir)).sources.filter((s) => !s.includes('\ufffd'))).to.deep.equal([literal]);
+    // Read by its own name: the bytes of the photo, not a failure.
+    const item = named.items.find((i) => i.source === literal);
+    const was = process.cwd();
+    process.chdir(tmp.dir);
+    try {
+      expect((await item?.load())?.length).to.equal(statSync(PHOTO).size);
+    } finally {
+      process.chdir(was);
+    }
   });
 
   it('does not follow a link back up the tree, in a glob or a folder walk, but takes links to files', async () => {
