@@ -230,6 +230,8 @@ export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFi
   if (base.trim() === '' || base.endsWith('/') || basename(base).startsWith('.')) {
     throw new KeyFileError(`NAME must end in a file name, e.g. keys/pi-1 (writes keys/pi-1.key and keys/pi-1.pub), got ${JSON.stringify(base)}`);
   }
+  // `keygen keys/master.key` meant keys/master, not keys/master.key.key.
+  base = base.replace(/\.(key|pub)$/, '');
   const pair = curveKeyPair();
   const secretFile = `${base}.key`;
   const publicFile = `${base}.pub`;

@@ -489,6 +489,9 @@ describe('command-line interface', function () {
     }
     expect(existsSync(join(tmp.dir, 'never.jsonl'))).to.equal(false);
     expect(existsSync(join(tmp.dir, '.key')) || existsSync('.key'), 'no hidden key file').to.equal(false);
+    // NAME given with its extension: the pair it names, not pi-9.key.key.
+    expect((await run(startMaster, ['keygen', join(tmp.dir, 'pi-9.key')])).code).to.equal(0);
+    expect([existsSync(join(tmp.dir, 'pi-9.key')), existsSync(join(tmp.dir, 'pi-9.pub')), existsSync(join(tmp.dir, 'pi-9.key.key'))]).to.deep.equal([true, true, false]);
     // A device as the results file: nothing to sync (fdatasync said EINVAL: a fatal error), and
     // the report goes to the current folder, not into /dev.
     const devnull = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', IMAGE, '--tasks', 'edge', '--out', '/dev/null', '--local-threads', '1', ...QUIET]);
