@@ -99,7 +99,8 @@ export class Journal {
    *   cuts a torn last line, and returns the keys of the images already recorded (by
    *   absolute path: see {@link readJournal}) and the file's header; `onRecord` sees
    *   each of their records, in the file's order; lines between records that are not
-   *   JSON are skipped and numbered in `badLines` (see {@link readJournal});
+   *   JSON are skipped and numbered in `badLines` (see {@link readJournal}); `cutBytes`
+   *   says how much was cut after the last record;
    * - existing file otherwise: refuses.
    *
    * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
@@ -111,7 +112,7 @@ export class Journal {
     mode: { resume: boolean; overwrite: boolean; onRecord?: (record: Readonly<Record<string, unknown>>) => void },
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
-  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean; badLines: number[]; badLineCount: number }> {
+  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean; badLines: number[]; badLineCount: number; cutBytes: number }> {
     const exists = existsSync(path) && fstatSize(path) > 0;
     if (exists && !mode.overwrite) {
       if (!mode.resume) {
@@ -123,15 +124,16 @@ export class Journal {
       if (changed.length > 0) {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
+      const cutBytes = fstatSize(path) - validBytes;
       const fd = openForWriting(path, 'r+');
       ftruncateSync(fd, validBytes);
       closeSync(fd);
-      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false, badLines, badLineCount };
+      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
     }
     const fd = openForWriting(path, 'w');
     writeSync(fd, `${JSON.stringify(header)}\n`);
     syncIfSupported(fd);
-    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0 };
+    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
   }
 
   /**

@@ -224,6 +224,7 @@ export class Master {
     if (left.length > 0) {
       this.logger.warn(`${o.out} was started with input(s) this run does not name: ${left.join(', ')}; images of theirs not yet done stay undone (name every input of the batch to finish it)`);
     }
+    if (opened.cutBytes > 0) this.logger.warn(`${o.out}: cut ${opened.cutBytes} byte(s) after its last record (an unfinished write, e.g. the master was killed mid-line)`);
     if (opened.badLineCount > 0) {
       const more = opened.badLineCount > opened.badLines.length ? ` and ${opened.badLineCount - opened.badLines.length} more` : '';
       this.logger.warn(`${o.out}: line(s) ${opened.badLines.join(', ')}${more} are not records (edited or damaged) and were skipped; the records around them count`);
