@@ -73,7 +73,7 @@ export async function anyInputEntry(inputs: readonly string[]): Promise<boolean>
  */
 export async function* inputEntries(input: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
   const k = await classifyInput(input);
-  if (k.kind === 'glob') yield* globMedia(input);
+  if (k.kind === 'glob') yield* globMedia(input, onLinkedFolder);
   else if (k.kind === 'dir') {
     const dir = shownPath(input);
     yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
@@ -12,13 +13,14 @@ import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
  * A directory the pattern matches is searched like a directory input (`cams/*` with
  * `cams/cam1/` and `cams/cam2/` reads both; it used to find nothing), once: matches inside
  * a directory already searched (`cams/**\/*` matches the folder and its files) are skipped.
+ * A link to a folder that it matches is reported to `onLinkedFolder`, as a walk does.
  *
  * A directory that cannot be read is yielded as an entry with `error`, and the rest of
  * the pattern is still searched (fast-glob alone either stops the whole pattern at the
  * first such error or, with `suppressErrors`, skips the folder without a word). A missing
  * directory is no error: the pattern just matches nothing there.
  */
-export async function* globMedia(pattern: string): AsyncGenerator<WalkEntry> {
+export async function* globMedia(pattern: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
   const unreadable: WalkEntry[] = [];
   const note = (dir: string, err: NodeJS.ErrnoException | null): boolean => {
     if (err === null) return false;
@@ -68,8 +70,9 @@ export async function* globMedia(pattern: string): AsyncGenerator<WalkEntry> {
     if (entry.dirent.isDirectory()) {
       searched.add(entry.path);
       const dir = shownPath(entry.path);
-      yield* walkMedia(dir.path, dir.rawPath);
+      yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);
     } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield shownPath(entry.path);
+    else if (entry.dirent.isSymbolicLink() && onLinkedFolder !== undefined && (await stat(entry.path).then((s) => s.isDirectory(), () => false))) onLinkedFolder(entry.path);
   }
   yield* unreadable;
 }

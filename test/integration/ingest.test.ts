@@ -95,6 +95,8 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     const walked = await expand(['cam'], tmp.dir);
     expect(walked.sources.sort()).to.deep.equal(['cam/x.jpg', 'cam/y.jpg']);
     expect(walked.warnings).to.deep.equal(['input cam: 1 link(s) to folders not followed (cam/loop); name a linked folder as an input of its own to include it']);
+    // A glob says so too (it skipped them in silence).
+    expect((await expand(['cam/*'], tmp.dir)).warnings).to.deep.equal(['input cam/*: 1 link(s) to folders not followed (cam/loop); name a linked folder as an input of its own to include it']);
     const was = process.cwd();
     process.chdir(tmp.dir);
     try {
