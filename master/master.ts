@@ -127,8 +127,6 @@ export class Master {
   private readonly rejoinWarned = new Set<string>();
   /** Since when images waited that no connected slave accepts, with nothing else running, monotonic ms. */
   private unplaceableSinceMs: number | undefined;
-  /** Slaves already warned that an image was over their --max-message-bytes. */
-  private readonly overLimitWarned = new Set<string>();
   /** Since when work has waited with no slave connected, monotonic ms. */
   private noSlaveSinceMs: number | undefined;
   private noSlaveWarnedAtMs = -Infinity;
@@ -483,34 +481,6 @@ export class Master {
     }
   }
 
-  /**
-   * Takes back from `slave` the tasks of images larger than the message parts it accepts
-   * (its `--max-message-bytes`): sent, ZeroMQ would drop its connection, and it would be
-   * lost, rejoin and be sent the same image again, for ever (a tester's batch never ended).
-   * Each is a failed attempt, retryable, so another slave is tried; over every slave's
-   * limit, the task fails after `--max-attempts` saying so.
-   */
-  private failOverLimit(slave: SlaveInfo, tasks: readonly TaskEntry[]): void {
-    if (tasks.length === 0) return;
-    const limit = slave.maxMessageBytes ?? 0;
-    const size = (t: TaskEntry): number => this.table.image(t.imageId)?.bytes?.length ?? 0;
-    if (!this.overLimitWarned.has(slave.slaveId)) {
-      this.overLimitWarned.add(slave.slaveId);
-      const first = tasks[0];
-      this.logger.warn(`slave ${slave.slaveId} accepts messages of at most ${limit} bytes (its --max-message-bytes): image ${first?.imageId ?? '?'} (${first === undefined ? 0 : size(first)} bytes) and any larger go to other slaves`);
-    }
-    for (const t of tasks) {
-      const attempt = t.backup?.slaveId === slave.slaveId ? t.backup.attempt : t.attemptsMade;
-      const d = this.table.fail(t.taskId, attempt, slave.slaveId, {
-        name: 'ImageTooLargeError',
-        message: `image is ${size(t)} bytes, over the ${limit} bytes slave ${slave.slaveId} accepts in a message (its --max-message-bytes)`,
-        retryable: true,
-      });
-      this.countFailDisposition(d, slave.slaveId, t.kind);
-    }
-    this.scheduleDispatch();
-  }
-
   /** Sends leased (or backup) tasks to a slave in one TASK message, each image's bytes once. */
   private sendTasks(slaveId: string, tasks: readonly TaskEntry[], now: number): void {
     const slave = this.registry.get(slaveId);
@@ -520,16 +490,11 @@ export class Master {
     /** Where each image's bytes are in this message: its own part, or a slice of a shared one. */
     const placed = new Map<number, ImagePlace>();
     const specs: TaskSpec[] = [];
-    const overLimit: TaskEntry[] = [];
     for (const t of tasks) {
       let at = placed.get(t.imageId);
       if (at === undefined) {
         const bytes = this.table.image(t.imageId)?.bytes;
         if (bytes === undefined) continue;
-        if (slave.maxMessageBytes !== undefined && bytes.length > slave.maxMessageBytes) {
-          overLimit.push(t);
-          continue;
-        }
         this.stats.imageBytesSent += bytes.length;
         if (bytes.length <= SMALL_IMAGE_BYTES) at = bundle.add(bytes);
         else {
@@ -543,7 +508,6 @@ export class Master {
       slave.inFlight.set(t.taskId, attempt);
     }
     bundle.close();
-    this.failOverLimit(slave, overLimit);
     if (specs.length === 0) return;
     slave.lastSentMs = now;
     if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {

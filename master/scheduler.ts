@@ -58,7 +58,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const full = (slaveId: string): boolean => (imagesIn.get(slaveId) ?? 0) >= maxImagesPerMessage;
   for (const group of byImage.values()) {
     const size = imageSize(table, group);
-    const fits = (s: SlaveCredit): boolean => s.maxImageBytes === undefined || size <= s.maxImageBytes;
+    const fits = (s: SlaveCredit): boolean => takesImage(s, size);
     // A retried task waits for a slave that has not tried it, as long as one is connected.
     // (First attempts, the common case, allocate nothing here.)
     const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
@@ -103,6 +103,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
  *    backup per task, never on a slave the task was sent to, only with an attempt left.
  * 3. An image's candidate tasks go together (one transfer, one decode); a group larger
  *    than the slave's credit is cut to fit.
+ * 4. No image goes to a slave whose `maxImageBytes` it exceeds ({@link planDispatch} rule 5).
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
  * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
@@ -116,7 +117,7 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     if (freeWorkers <= 0 || room <= 0) continue;
     const groups = new Map<number, TaskEntry[]>();
     for (const t of table.backupCandidates(s.slaveId)) {
-      if (planned.has(t.taskId)) continue;
+      if (planned.has(t.taskId) || !takesImage(s, imageSize(table, [t]))) continue;
       const g = groups.get(t.imageId);
       if (g) g.push(t);
       else groups.set(t.imageId, [t]);
@@ -135,6 +136,11 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     out.push({ slaveId: s.slaveId, tasks });
   }
   return out;
+}
+
+/** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}). */
+function takesImage(slave: SlaveCredit, size: number): boolean {
+  return slave.maxImageBytes === undefined || size <= slave.maxImageBytes;
 }
 
 /** The encoded size of the image of a group of tasks, bytes (0 when its bytes are gone). */

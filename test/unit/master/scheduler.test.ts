@@ -114,6 +114,12 @@ describe('planBackups (end of batch, MapReduce §3.6)', () => {
     expect(two[0]!.tasks.map((x) => x.imageId)).to.deep.equal([2, 2, 2, 2, 1, 1, 1, 1]);
   });
 
+  it('sends no backup copy of an image larger than the slave accepts in a message', () => {
+    // tableWith's images are 1 byte each.
+    expect(planBackups(tail(), [{ slaveId: 'b', credit: 9, inFlight: 0, capacity: 1, maxImageBytes: 0 }], 4096)).to.deep.equal([]);
+    expect(planBackups(tail(), [{ slaveId: 'b', credit: 9, inFlight: 0, capacity: 1, maxImageBytes: 1 }], 4096)).to.have.length(1);
+  });
+
   it('gives nothing to a slave whose workers are all busy, or to the holder itself', () => {
     const t = tail();
     expect(planBackups(t, [{ slaveId: 'b', credit: 8, inFlight: 1, capacity: 1 }], 4096)).to.deep.equal([]);
