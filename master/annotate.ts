@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
-import { CONTACT_SHEET_FILE, isAnnotated } from './annotated-name.js';
+import { CONTACT_SHEET_FILE } from './annotated-name.js';
 
 export { annotatedName, sanitizedBase } from './annotated-name.js';
 
@@ -76,10 +76,11 @@ export class Annotator {
       this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
       return;
     }
-    // Every task failed (e.g. "JPEG is truncated"): nothing to draw.
-    if (!isAnnotated(record) || record.annotated === undefined) return;
+    // Not named by the master: every task failed (e.g. "JPEG is truncated"), nothing to draw.
+    const name = record.annotated;
+    if (name === undefined) return;
     try {
-      this.annotate(record, bytes);
+      this.annotate(record, bytes, name);
     } catch (err) {
       this.logger.debug(`annotate: ${record.source}${record.frame === undefined ? '' : ` frame ${record.frame}`} skipped: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -112,7 +113,7 @@ export class Annotator {
     }
   }
 
-  private annotate(record: ImageRecord, bytes: Buffer): void {
+  private annotate(record: ImageRecord, bytes: Buffer, file: string): void {
     const image = cv.imdecode(bytes, cv.IMREAD_COLOR);
     if (image.empty || image.rows === 0 || image.cols === 0) throw new Error('image could not be decoded');
     if (record.width !== undefined && (record.width !== image.cols || record.height !== image.rows)) {
@@ -143,7 +144,7 @@ export class Annotator {
     const name = basename(record.source);
     label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
 
-    writeReplacing(join(this.dir, basename(record.annotated ?? 'image.jpg')), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    writeReplacing(join(this.dir, basename(file)), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
   }
