@@ -1,9 +1,8 @@
 import { readdir } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
-import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
+import { errorCode, isDirectory, shownPath, walkMedia, type WalkEntry } from './walk.js';
 
 /**
  * Streams the image and video files matching a glob pattern (fast-glob; case-insensitive,
@@ -72,7 +71,7 @@ export async function* globMedia(pattern: string, onLinkedFolder?: (path: string
       const dir = shownPath(entry.path);
       yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);
     } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield shownPath(entry.path);
-    else if (entry.dirent.isSymbolicLink() && onLinkedFolder !== undefined && (await stat(entry.path).then((s) => s.isDirectory(), () => false))) onLinkedFolder(entry.path);
+    else if (entry.dirent.isSymbolicLink() && onLinkedFolder !== undefined && (await isDirectory(entry.path))) onLinkedFolder(entry.path);
   }
   yield* unreadable;
 }

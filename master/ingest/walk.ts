@@ -56,7 +56,8 @@ export async function* walkMedia(dir: string, rawDir?: Buffer, onLinkedFolder?: 
   for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, onLinkedFolder);
 }
 
-async function isDirectory(path: string | Buffer): Promise<boolean> {
+/** Whether `path` is a folder (following links); false when it cannot be looked at. */
+export async function isDirectory(path: string | Buffer): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
