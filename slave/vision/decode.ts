@@ -138,7 +138,7 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   if (bytes.length === 0) throw new DecodeError('image is empty (0 bytes)');
   const peek = peekImageSize(bytes);
   if (peek && peek.width * peek.height > maxPixels) {
-    throw new ImageTooLargeError(`image is ${peek.width}x${peek.height} px, over this slave's limit of ${maxPixels} px (--max-image-pixels)`);
+    throw tooManyPixels(peek.width, peek.height, maxPixels);
   }
   const cut = truncation(bytes);
   if (cut !== undefined) throw new DecodeError(`image could not be decoded: ${cut}`);
@@ -153,8 +153,13 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
     throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
   }
   if (colour.rows * colour.cols > maxPixels) {
-    throw new ImageTooLargeError(`image is ${colour.cols}x${colour.rows} px, over this slave's limit of ${maxPixels} px (--max-image-pixels)`);
+    throw tooManyPixels(colour.cols, colour.rows, maxPixels);
   }
   const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
   return new PreparedImage(colour, grey, performance.now() - t0);
+}
+
+/** The refusal of an image over `--max-image-pixels`, from its header or after decoding. */
+function tooManyPixels(width: number, height: number, maxPixels: number): ImageTooLargeError {
+  return new ImageTooLargeError(`image is ${width}x${height} px, over this slave's limit of ${maxPixels} px (--max-image-pixels)`);
 }
