@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
@@ -285,7 +285,7 @@ function inputRoot(input: string): string {
   return literal.length === 0 ? '.' : literal.join('/') || '/';
 }
 
-/** `--out`/`--report` must name a file (not a folder) in an existing folder. */
+/** `--out`/`--report` must name a file (not a folder) in an existing folder, and be writable ({@link probeWritable}). */
 function checkFileTarget(flag: string, path: string, which = ''): void {
   if (path.trim() === '') throw InvalidArgumentError.format(flag, 'must name a file, got ""');
   if (pathKind(path) === 'directory') throw InvalidArgumentError.format(flag, `${path}${which} is a directory; give a file name`);
@@ -293,6 +293,30 @@ function checkFileTarget(flag: string, path: string, which = ''): void {
   const kind = pathKind(parent);
   if (kind === 'missing') throw InvalidArgumentError.format(flag, `${path}${which}: directory ${parent} does not exist`);
   if (kind === 'file') throw InvalidArgumentError.format(flag, `${path}${which}: ${parent} is a file, not a directory`);
+  probeWritable(flag, path, which);
+}
+
+/**
+ * Opens `path` for writing and closes it, so that a file the master cannot write is found
+ * now, not when the report is written at the end of a long batch. A missing file is created
+ * and removed again; an existing one is opened for appending, which changes nothing.
+ * Anything but a regular file is left alone (opening a named pipe for writing blocks).
+ * `access(2)` is not enough: for root it passes even on /proc.
+ *
+ * @throws {@link InvalidArgumentError} with the system's error code
+ */
+function probeWritable(flag: string, path: string, which: string): void {
+  let created = false;
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st !== undefined && !st.isFile()) return;
+    created = st === undefined;
+    closeSync(openSync(path, created ? 'wx' : 'a'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw InvalidArgumentError.format(flag, `${path}${which} cannot be written (${code}): give a file in a folder you can write to`);
+  }
+  if (created) rmSync(path, { force: true });
 }
 
 /** What is at `path`; `missing` also when a parent is a file (ENOTDIR). @throws {@link InvalidArgumentError} when it cannot be looked at */

@@ -235,6 +235,8 @@ describe('command-line interface', function () {
       [['--annotate', '/proc/cctv-x/y'], /^master: --annotate cannot create the folder \/proc\/cctv-x\/y: ENOENT$/m],
       // Its folder exists, and the file cannot be made there: was a fatal error with exit 1.
       [['--out', '/proc/cctv-x.jsonl'], /^master: --out \/proc\/cctv-x\.jsonl cannot be written \(ENOENT\): give a file in a folder you can write to$/m],
+      // Was found only when the report was written, after the whole batch (root passes access(2) here).
+      [['--report', '/proc/cctv-x.json'], /^master: --report \/proc\/cctv-x\.json cannot be written \(ENOENT\): give a file in a folder you can write to$/m],
     ];
     for (const [flags, message] of cases) {
       const r = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'ok.jsonl'), ...QUIET, ...flags]);
