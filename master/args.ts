@@ -120,8 +120,9 @@ export function parseLeases(text: string | undefined, base: Record<TaskKind, num
   if (text === undefined) return out;
   if (text.trim() === '') throw InvalidArgumentError.format('--lease', 'must name at least one kind=ms entry, e.g. object=120000, got ""');
   for (const entry of text.split(',').filter((s) => s.trim().length > 0)) {
-    const [kind, ms] = entry.split('=').map((s) => s.trim());
-    if (kind === undefined || !isTaskKind(kind) || ms === undefined || !/^\d+$/.test(ms)) {
+    const parts = entry.split('=').map((s) => s.trim());
+    const [kind, ms] = parts;
+    if (parts.length !== 2 || kind === undefined || !isTaskKind(kind) || ms === undefined || !/^\d+$/.test(ms)) {
       throw InvalidArgumentError.format('--lease', `entries look like object=120000, got ${JSON.stringify(entry)}`);
     }
     out[kind] = Number(ms);

@@ -474,12 +474,14 @@ describe('command-line interface', function () {
     expect(readResults(out).records).to.have.length(3);
   });
 
-  it('refuses an empty INPUT (an unset shell variable), a lone - and an empty --lease; keygen refuses a NAME that is no file name', async () => {
+  it('refuses an empty INPUT (an unset shell variable), a lone -, an empty --lease and one with two = signs; keygen refuses a NAME that is no file name', async () => {
     const cases: [string[], RegExp][] = [
       [['run', ''], /^master: INPUT is an empty word \(an unset shell variable\?\)/m],
       [['run', IMAGE, ''], /^master: INPUT is an empty word/m],
       [['run', '-'], /^master: INPUT "-" \(standard input\) is not supported/m],
       [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
+      // Was read as face=100.
+      [['run', IMAGE, '--lease', 'face=100=5'], /^master: --lease entries look like object=120000, got "face=100=5"$/m],
       [['keygen', ''], /^master keygen: NAME must end in a file name, e.g. keys\/pi-1 .*got ""$/m],
       [['keygen', `${tmp.dir}/`], /^master keygen: NAME must end in a file name/m],
     ];
