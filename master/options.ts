@@ -146,7 +146,7 @@ export function defaultMasterOptions(): MasterOptions {
 /** True when a tcp endpoint binds only a loopback address. */
 export function isLoopbackEndpoint(endpoint: string): boolean {
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):/.exec(endpoint);
-  if (!m) return endpoint.startsWith('ipc://') || endpoint.startsWith('inproc://');
+  if (!m) return endpoint.startsWith('ipc://');
   const host = (m[1] ?? '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

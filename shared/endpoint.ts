@@ -1,12 +1,15 @@
 /**
  * ZeroMQ endpoints as the command lines take them: `tcp://HOST:PORT` (HOST a name, an IPv4
  * address, `[IPv6]` or `*` to bind every interface; PORT 1-65535, or `*` for any free one
- * when binding), `ipc://PATH` or `inproc://NAME`.
+ * when binding) or `ipc://PATH` (a Unix socket, for slaves on the same machine).
+ * `inproc://` is refused: it reaches only sockets in the same process, and every slave is a
+ * process of its own (the master waited for slaves forever).
  */
 
 /** Why `endpoint` is not one (a message for `--bind`/`--connect`), or undefined when it is. */
 export function endpointProblem(endpoint: string): string | undefined {
-  if (!/^(tcp|ipc|inproc):\/\/.+/.test(endpoint)) return `must be an endpoint like tcp://127.0.0.1:5570, got ${JSON.stringify(endpoint)}`;
+  if (endpoint.startsWith('inproc://')) return `inproc:// reaches only the same process, and slaves run in their own: use tcp://HOST:PORT or ipc://PATH, got ${JSON.stringify(endpoint)}`;
+  if (!/^(tcp|ipc):\/\/.+/.test(endpoint)) return `must be an endpoint like tcp://127.0.0.1:5570, got ${JSON.stringify(endpoint)}`;
   if (!endpoint.startsWith('tcp://')) return undefined;
   const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:[\]/]+):(\d+|\*)$/.exec(endpoint);
   if (m === null) return `must be tcp://HOST:PORT (an IPv6 address in brackets: tcp://[::1]:5570), got ${JSON.stringify(endpoint)}`;

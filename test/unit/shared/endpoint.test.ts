@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { endpointProblem, wantsIpv6 } from '../../../shared/endpoint.js';
 
 describe('endpoints (--bind, --connect)', () => {
-  it('takes tcp://HOST:PORT with a name, IPv4, [IPv6] or *, ipc:// and inproc://', () => {
-    for (const e of ['tcp://127.0.0.1:5570', 'tcp://master.local:1', 'tcp://[::1]:65535', 'tcp://*:5570', 'tcp://127.0.0.1:*', 'ipc:///tmp/x', 'inproc://x']) {
+  it('takes tcp://HOST:PORT with a name, IPv4, [IPv6] or *, and ipc://', () => {
+    for (const e of ['tcp://127.0.0.1:5570', 'tcp://master.local:1', 'tcp://[::1]:65535', 'tcp://*:5570', 'tcp://127.0.0.1:*', 'ipc:///tmp/x']) {
       expect(endpointProblem(e), e).to.equal(undefined);
     }
   });
@@ -14,6 +14,8 @@ describe('endpoints (--bind, --connect)', () => {
     expect(endpointProblem('tcp://host')).to.match(/^must be tcp:\/\/HOST:PORT/);
     expect(endpointProblem('tcp://::1:5570')).to.match(/^must be tcp:\/\/HOST:PORT \(an IPv6 address in brackets/);
     expect(endpointProblem('http://x:1')).to.match(/^must be an endpoint like/);
+    // No slave process can reach it: the master waited for slaves forever.
+    expect(endpointProblem('inproc://x')).to.match(/^inproc:\/\/ reaches only the same process, and slaves run in their own/);
   });
 
   it('asks for ZMQ_IPV6 for an IPv6 address or every interface only', () => {
