@@ -13,7 +13,15 @@ export interface SlaveArgs {
   logJson: boolean;
   /** Exit when the parent process goes away (set by `master --local-slaves`). */
   exitWithParent: boolean;
+  /** Settings that are valid but probably not meant, for the log. */
+  warnings: string[];
 }
+
+/**
+ * Below this `--task-timeout` (ms) a warning is logged: a face task takes ~0.3 s on a PC and
+ * several seconds on a Raspberry Pi, and each one killed costs a worker restart (~1 s).
+ */
+const SHORT_TASK_TIMEOUT_MS = 5_000;
 
 /** The `slave` options (also the settings a `--config` file may hold, by these names). */
 function slaveOptionsTable(d: SlaveOptions) {
@@ -119,7 +127,11 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   } catch (err) {
     throw blameConfig(err, config, argv, table);
   }
-  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'] };
+  const warnings: string[] = [];
+  if (options.taskTimeoutMs < SHORT_TASK_TIMEOUT_MS) {
+    warnings.push(`--task-timeout ${options.taskTimeoutMs} ms is shorter than a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks running longer are killed with their worker and can fail`);
+  }
+  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'], warnings };
 }
 
 /**

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('slave', args.logLevel, args.logJson);
+  for (const warning of args.warnings) logger.warn(warning);
   let slave: Slave;
   try {
     slave = new Slave(args.options, logger);

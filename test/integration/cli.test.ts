@@ -377,7 +377,7 @@ describe('command-line interface', function () {
     expect(await waitExit(m, 30_000)).to.equal(MASTER_EXIT.interrupted);
   });
 
-  it('warns that --local-threads has no effect without local slaves, and of a lease shorter than a task can take', async () => {
+  it('warns that --local-threads has no effect without local slaves, and of a lease or --task-timeout shorter than a task can take', async () => {
     // Started from another folder: the hint names this checkout's bin/slave.js by its absolute path.
     const m = startMaster(['run', IMAGE, '--tasks', 'edge,face', '--out', join(tmp.dir, 'w.jsonl'), '--local-slaves', '0', '--local-threads', '4', '--lease', 'face=100', ...QUIET], { cwd: tmp.dir });
     await waitFor(() => /waiting for slaves/.test(m.stderr()), 30_000, 'the master to wait for slaves');
@@ -385,6 +385,12 @@ describe('command-line interface', function () {
     expect(m.stderr()).to.match(/warn +\[master\] --local-threads 4 has no effect with --local-slaves 0/);
     expect(m.stderr()).to.match(/warn +\[master\] --lease face=100 ms is shorter than such a task can take/);
     expect(m.stderr(), 'edge keeps its default lease').to.not.match(/edge=/);
+    // The slave's counterpart: every task longer than 100 ms would be killed with its worker.
+    const endpoint = /--connect (tcp:\/\/127\.0\.0\.1:\d+)/.exec(m.stderr())?.[1] ?? '';
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--task-timeout', '100']);
+    await waitFor(() => /warn +\[slave\] --task-timeout 100 ms is shorter than a task can take/.test(s.stderr()), 30_000, 'the slave to warn');
+    s.proc.kill('SIGTERM');
+    expect(await waitExit(s, 30_000)).to.equal(0);
     m.proc.kill('SIGTERM');
     expect(await waitExit(m, 30_000)).to.equal(MASTER_EXIT.interrupted);
   });
