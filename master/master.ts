@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -345,11 +345,18 @@ export class Master {
     this.stats.imagesResumed = this.done.size;
     report.imagesResumed = this.done.size;
     report.imagesResumedFailed = this.failedBefore;
-    try {
-      writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
-      writeFileSync(reportHtmlPath(this.options.reportFile), renderReportHtml(report, this.timeline));
-    } catch (err) {
-      this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
+    // A resume that finished no image (nothing was left, or Ctrl-C at once) would replace the
+    // report of the run that did the work with one of 0 images.
+    const nothingNew = this.done.size > 0 && report.images === 0 && existsSync(this.options.reportFile);
+    if (nothingNew) {
+      this.logger.info(`no image finished in this run: the report of the earlier run, ${this.options.reportFile}, is kept`);
+    } else {
+      try {
+        writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+        writeFileSync(reportHtmlPath(this.options.reportFile), renderReportHtml(report, this.timeline));
+      } catch (err) {
+        this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
+      }
     }
     let exitCode: number = interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 || this.failedBefore > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
     if (!interrupted && this.itemsFound === 0 && this.source === undefined) {

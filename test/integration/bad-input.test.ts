@@ -59,7 +59,7 @@ describe('bad input fails only its own tasks', function () {
     }
   });
 
-  it('--resume of a results file that holds failed images still exits 3 and counts them in the report', async () => {
+  it('--resume of a results file that holds failed images still exits 3 and says so, and keeps the report of the run that did the work', async () => {
     const tmp = tempDir();
     try {
       const good = join(tmp.dir, 'good.jpg');
@@ -70,12 +70,17 @@ describe('bad input fails only its own tasks', function () {
       const args = ['run', good, bad, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
       const first = startMaster(args);
       expect(await waitExit(first, 100_000), first.stderr()).to.equal(MASTER_EXIT.someFailed);
+      const firstReport = readFileSync(`${out}.report.json`, 'utf8');
       const resumed = startMaster([...args, '--resume']);
       expect(await waitExit(resumed, 100_000), resumed.stderr()).to.equal(MASTER_EXIT.someFailed);
       expect(resumed.stderr()).to.match(/2 images already done will be skipped \(1 of them with failed tasks/);
       expect(resumed.stdout()).to.match(/2 images were already in the results file and were skipped; 1 of them have failed tasks/);
+      // Nothing was left to do: the report of the run that did the work is kept, not replaced
+      // by one of 0 images.
+      expect(resumed.stderr()).to.match(/no image finished in this run: the report of the earlier run, \S+results\.jsonl\.report\.json, is kept/);
+      expect(readFileSync(`${out}.report.json`, 'utf8')).to.equal(firstReport);
       const report = readReport(`${out}.report.json`);
-      expect([report.images, report.imagesResumed, report.imagesResumedFailed]).to.deep.equal([0, 2, 1]);
+      expect([report.images, report.imagesFailed, report.imagesResumed]).to.deep.equal([2, 1, 0]);
       expect(readResults(out).records.map((r) => r.ok).sort()).to.deep.equal([false, true]);
     } finally {
       tmp.cleanup();

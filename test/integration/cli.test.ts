@@ -268,7 +268,7 @@ describe('command-line interface', function () {
     expect(existsSync(out)).to.equal(false);
   });
 
-  it('replaces its own report (OUT.report.json) on --overwrite and --resume', async () => {
+  it('replaces its own report (OUT.report.json) on --overwrite, and keeps it on a --resume with nothing left to do', async () => {
     const out = join(tmp.dir, 'again.jsonl');
     const args = ['run', IMAGE, '--tasks', 'edge', '--out', out, '--local-threads', '1', ...QUIET];
     expect((await run(startMaster, args)).code).to.equal(0);
@@ -276,9 +276,13 @@ describe('command-line interface', function () {
     const o = await run(startMaster, [...args, '--overwrite']);
     expect(o.code, o.err).to.equal(0);
     expect(statSync(`${out}.report.json`).mtimeMs).to.be.above(before);
+    // A resume with nothing left to do keeps the report of the run that did the work.
+    const kept = statSync(`${out}.report.json`).mtimeMs;
     const r = await run(startMaster, [...args, '--resume']);
     expect(r.code, r.err).to.equal(0);
-    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(1);
+    expect(r.err).to.match(/no image finished in this run: the report of the earlier run, \S+again\.jsonl\.report\.json, is kept/);
+    expect(statSync(`${out}.report.json`).mtimeMs).to.equal(kept);
+    expect(readReport(`${out}.report.json`).images).to.equal(1);
   });
 
   it('--resume skips the images already done however the inputs are named, from any directory', async () => {
@@ -301,7 +305,7 @@ describe('command-line interface', function () {
     const third = await run((a) => startMaster(a, { cwd: archive }), ['run', 'cam1', ...flags, '--resume']);
     expect(third.code, third.err).to.equal(0);
     expect(readResults(out).records).to.have.length(2);
-    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(2);
+    expect(readReport(`${out}.report.json`).imagesResumed, 'the second run\'s report, kept').to.equal(1);
     expect(third.err, 'cam1 covers cam1/a.jpg').to.not.include('does not name');
     // Resumed without one of the batch's inputs: said, not passed over in silence.
     const other = join(tmp.dir, 'other.jpg');
