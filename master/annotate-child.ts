@@ -28,3 +28,8 @@ process.on('message', (message: ToAnnotator) => {
 });
 // The master is gone (or done with us): nothing else to do.
 process.on('disconnect', () => process.exit(0));
+// A terminal's Ctrl-C reaches this process too (it is in the master's process group); the
+// master finishes it after its last image, so the signal is the master's to act on.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
+process.on('SIGHUP', () => undefined);

@@ -67,7 +67,10 @@ export class LocalSlaves {
         ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
       ];
       // Their log lines go through this process's, so a progress bar can make room for them.
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      // A process group of their own: a terminal's Ctrl-C goes to the foreground group, and the
+      // slave's own SIGINT then met the master's SIGTERM as a second signal ("exiting at once").
+      // The master stops them (stop()); they leave with it by --exit-with-parent.
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
       relayLogLines(proc.stderr);
       proc.on('exit', (code, signal) => {
         if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {

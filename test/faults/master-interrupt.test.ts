@@ -35,6 +35,22 @@ describe('faults: Ctrl-C on the master', function () {
     expect(readReport(`${out}.report.json`).imagesResumed).to.equal(kept.length);
   });
 
+  it('Ctrl-C in a terminal (SIGINT to the whole process group) stops the batch as quietly as SIGINT to the master alone', async () => {
+    // The local slave and the annotator were in the master's group: each got the terminal's
+    // SIGINT itself, and the slave then took the master's SIGTERM for a second Ctrl-C.
+    const out = join(tmp.dir, 'tty.jsonl');
+    const args = ['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'object,edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--annotate', join(tmp.dir, 'tty-ann'), '--progress', 'none'];
+    // A group of its own, as a shell gives a foreground job.
+    const m = startMaster(args, { detached: true });
+    await waitFor(() => recordsSoFar(out) >= 3, 120_000, 'first records');
+    process.kill(-m.pid, 'SIGINT');
+    expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+    expect(m.stderr()).to.not.match(/again: exiting at once|annotator process ended|local slave \d+ exited/);
+    expect(m.stderr()).to.match(/run the same command with --resume/);
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    expect(ps).to.not.include(`local-${m.pid}-`);
+  });
+
   it('SIGINT while a worker is stuck in a task: no slave or worker process outlives the master', async () => {
     // The injected hang never returns to the event loop, so that worker cannot notice its
     // slave leaving: only the slave killing it ends it.
