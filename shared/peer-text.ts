@@ -22,3 +22,12 @@ export const FREE_OF_CONTROL_CHARS = new RegExp(`^[^${CONTROL_OR_FORMAT_CHAR.sou
 export function printable(text: string, max = 64): string {
   return JSON.stringify(text.slice(0, max)).replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * Like {@link printable} without the quotes, for text a peer sends as prose (a master's
+ * DISCONNECT reason in a slave's log): at most `max` characters, control and format
+ * characters escaped (`\u000a`), so that it cannot forge a log line or drive the terminal.
+ */
+export function unquotedPrintable(text: string, max = 200): string {
+  return text.slice(0, max).replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}

@@ -7,6 +7,7 @@ import { ImageTooLargeError, toWireError, type ProtocolError } from '../shared/e
 import { systemClock } from '../shared/clock.js';
 import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { unquotedPrintable } from '../shared/peer-text.js';
 import { Connection, type ConnectionCurve } from './connection.js';
 import { SlaveMetrics } from './metrics.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
@@ -225,16 +226,19 @@ export class Slave {
         return;
       case 'HEARTBEAT':
         return;
-      case 'DISCONNECT':
-        this.logger.info(`master says: ${message.reason}`);
-        this.endSession(`master said DISCONNECT: ${message.reason}`);
+      case 'DISCONNECT': {
+        // The master's words, escaped: a newline or an ANSI escape in them forged log lines.
+        const reason = unquotedPrintable(message.reason);
+        this.logger.info(`master says: ${reason}`);
+        this.endSession(`master said DISCONNECT: ${reason}`);
         if (message.reason.startsWith('protocol version mismatch') || message.reason.startsWith(SLAVE_ID_IN_USE)) {
-          this.fatalError = message.reason;
-          this.onFatal?.(message.reason);
+          this.fatalError = reason;
+          this.onFatal?.(reason);
         } else if (!this.draining) {
           this.connection.masterLeft();
         }
         return;
+      }
       case 'READY':
       case 'RESULT':
       case 'FAIL':

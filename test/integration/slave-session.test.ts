@@ -150,6 +150,20 @@ describe('a slave and the end of its session with a master', function () {
     expect(s.stderr()).to.not.match(/finishing \d+ task\(s\) in flight/);
   });
 
+  it('logs a master\'s DISCONNECT reason with its control characters escaped: no forged log line, no terminal escape', async () => {
+    let ready = false;
+    const master = await fakeMaster('escaped', (m) => {
+      if (m.cmd === 'READY') ready = true;
+    });
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'escaped', '--log-level', 'info']);
+    await waitFor(() => ready, 30_000, 'the slave to send READY');
+    await master.send({ cmd: 'DISCONNECT', reason: 'bye\n12:00:00.000 error [slave] FORGED\u001b[31m' });
+    await waitFor(() => s.stderr().includes('master says: '), 30_000, 'the reason in the log');
+    expect(s.stderr()).to.include('master says: bye\\u000a12:00:00.000 error [slave] FORGED\\u001b[31m');
+    expect(s.stderr()).to.not.match(/^12:00:00\.000 error/m);
+    expect(s.stderr()).to.not.include('\u001b');
+  });
+
   it('after a batch ends it waits for the next master quietly (no "master silent" warning) and serves it', async () => {
     const endpoint = await loopbackEndpoint();
     const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'patient', '--log-level', 'info', '--heartbeat-interval', '500']);
