@@ -335,8 +335,8 @@ export class Master {
     await this.annotator?.finish();
     this.localKeys?.cleanup();
     await this.ingest?.return?.(undefined);
-    const report = buildReport(this.stats, this.registry.allTotals(), wallMs, this.options.out, this.options.kinds);
     const endMs = this.startedMs + wallMs;
+    const report = buildReport(this.stats, this.registry.allTotals(endMs), wallMs, this.options.out, this.options.kinds);
     report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
     report.bytesSent = this.router?.bytesSent ?? 0;
     report.bytesReceived = this.router?.bytesReceived ?? 0;
@@ -677,6 +677,7 @@ export class Master {
       // Not the task's fault: the attempt is given back (a hung task still uses up attempts by lease expiry).
       const d = this.table.fail(t.taskId, t.attemptsMade, slaveId, { name: 'SlaveLostError', message: reason, retryable: true }, false, proven);
       this.countFailDisposition(d, slaveId, t.kind, false);
+      if (d === 'retry') this.stats.retriesAfterSlaveLoss++;
     }
     this.registry.remove(slaveId);
     this.drainCompleted();

@@ -14,7 +14,7 @@ export function renderReportHtml(r: BatchReport, timeline: { counts: readonly nu
 </head><body>
 <h1>cctv-cluster batch report</h1>
 <p>${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = <b>${r.imagesPerSecond.toFixed(2)} images/s</b>;
-failed tasks ${r.tasksFailed}, retries ${r.retries}, slaves lost ${r.slavesLost}; speed-up ${r.speedUp.toFixed(2)}x, parallel efficiency ${Math.round(r.parallelEfficiency * 100)}%.</p>
+failed tasks ${r.tasksFailed}, retries ${r.retries}, slaves lost ${r.slavesLost}; speed-up ${r.speedUp.toFixed(2)}x, parallel efficiency (of the slaves' threads while connected) ${Math.round(r.parallelEfficiency * 100)}%.</p>
 <h2>Throughput over time</h2>
 ${throughputSvg(timeline)}
 <h2>Slaves</h2>

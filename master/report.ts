@@ -15,6 +15,8 @@ export interface BatchReport {
   tasks: number;
   tasksFailed: number;
   retries: number;
+  /** Of `retries`, tasks of slaves that left or were lost, put back without using an attempt. */
+  retriesAfterSlaveLoss: number;
   leasesExpired: number;
   /** Of the expired leases, those of tasks that had not started: given back without using an attempt. */
   leasesGivenBack: number;
@@ -28,7 +30,11 @@ export interface BatchReport {
   handshakesRefused: number;
   /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
   speedUp: number;
-  /** Speed-up over the total worker threads of the slaves seen (1.0 = every thread always computing). */
+  /**
+   * Compute time over the worker time the slaves offered (their threads times the time each
+   * was connected): 1.0 = every thread of every connected slave always computing. A slave
+   * that joined late or was restarted counts only while it was there.
+   */
   parallelEfficiency: number;
   /** Time tasks waited in the master's queue before their lease, ms. */
   queueWaitP50Ms: number;
@@ -47,7 +53,8 @@ export interface BatchReport {
   kinds: { kind: TaskKind; tasks: number; meanMs: number; p50Ms: number; p95Ms: number; maxMs: number; endToEndP50Ms: number; endToEndP95Ms: number }[];
   /**
    * Per slave: `tasks` done there; `failed`, attempts that failed there or ran out of their
-   * lease (most were retried and done elsewhere: tasks failed for good are `tasksFailed`).
+   * lease (most were retried and done elsewhere: tasks failed for good are `tasksFailed`);
+   * `utilization`, its compute time over the worker time it offered while connected.
    */
   slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
   resultsFile: string;
@@ -84,6 +91,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     tasks: stats.tasksDone + stats.tasksFailed,
     tasksFailed: stats.tasksFailed,
     retries: stats.retries,
+    retriesAfterSlaveLoss: stats.retriesAfterSlaveLoss,
     leasesExpired: stats.leasesExpired,
     leasesGivenBack: stats.leasesGivenBack,
     slavesLost: stats.slavesLost,
@@ -93,7 +101,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     messagesDropped: stats.messagesDropped,
     handshakesRefused: stats.handshakesRefused,
     speedUp: r2(computeSum / Math.max(wallMs, 1)),
-    parallelEfficiency: r2(computeSum / Math.max(wallMs, 1) / Math.max(1, slaves.reduce((n, s) => n + s.capacity, 0))),
+    parallelEfficiency: r2(computeSum / Math.max(1, slaves.reduce((n, s) => n + s.workerMs, 0))),
     queueWaitP50Ms: r1(stats.queueWait.percentile(50)),
     queueWaitP95Ms: r1(stats.queueWait.percentile(95)),
     processingMs: 0,
@@ -112,7 +120,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
       failed: s.tasksFailed,
       computeMs: Math.round(s.computeMs),
       tasksPerSecond: r2(s.tasksDone / wallS),
-      utilization: r2(s.computeMs / (Math.max(wallMs, 1) * s.capacity)),
+      utilization: r2(s.computeMs / Math.max(1, s.workerMs)),
     })),
     resultsFile,
   };
@@ -131,9 +139,9 @@ export function formatReport(r: BatchReport, interrupted = false): string {
     const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
   }
-  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
+  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left or were lost: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
-  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency: ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {
     lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received in ${r.messagesSent} / ${r.messagesReceived} messages; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);

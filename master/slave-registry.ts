@@ -49,6 +49,12 @@ export interface SlaveTotals {
   tasksDone: number;
   tasksFailed: number;
   computeMs: number;
+  /**
+   * Worker time it offered, ms: its threads (capacity) times the time it was connected,
+   * summed over its sessions (a restarted slave under the same id, a slave that joined
+   * late). What its utilization and the batch's parallel efficiency divide by.
+   */
+  workerMs: number;
 }
 
 /**
@@ -117,16 +123,29 @@ export class SlaveRegistry {
       tasksFailed: 0,
       computeMs: 0,
     };
+    // A READY again within a session (a restart the master has not noticed yet) ends that session.
+    this.closeSession(info.slaveId, info.joinedAtMs);
     this.slaves.set(info.slaveId, info);
-    if (!this.totals.has(info.slaveId)) {
-      this.totals.set(info.slaveId, { slaveId: info.slaveId, hostname: ready.host.hostname, capacity: ready.capacity, tasksDone: 0, tasksFailed: 0, computeMs: 0 });
+    const t = this.totals.get(info.slaveId);
+    if (t === undefined) {
+      this.totals.set(info.slaveId, { slaveId: info.slaveId, hostname: ready.host.hostname, capacity: ready.capacity, tasksDone: 0, tasksFailed: 0, computeMs: 0, workerMs: 0 });
+    } else {
+      t.capacity = Math.max(t.capacity, ready.capacity);
     }
     return info;
+  }
+
+  /** Adds the worker time of a slave's open session, until `endMs`, to its totals. */
+  private closeSession(slaveId: string, endMs: number): void {
+    const s = this.slaves.get(slaveId);
+    const t = this.totals.get(slaveId);
+    if (s !== undefined && t !== undefined) t.workerMs += s.capacity * Math.max(0, endMs - s.joinedAtMs);
   }
 
   /** Forgets a slave (dead or gone); returns it if it was known. */
   remove(slaveId: string): SlaveInfo | undefined {
     const info = this.slaves.get(slaveId);
+    this.closeSession(slaveId, this.clock.now());
     this.slaves.delete(slaveId);
     return info;
   }
@@ -182,8 +201,11 @@ export class SlaveRegistry {
     return this.totals.has(slaveId);
   }
 
-  /** Totals of every slave seen in this batch. */
-  allTotals(): SlaveTotals[] {
-    return [...this.totals.values()];
+  /** Totals of every slave seen in this batch, the sessions still open counted until `endMs` (monotonic ms). */
+  allTotals(endMs: number): SlaveTotals[] {
+    return [...this.totals.values()].map((t) => {
+      const s = this.slaves.get(t.slaveId);
+      return s === undefined ? { ...t } : { ...t, workerMs: t.workerMs + s.capacity * Math.max(0, endMs - s.joinedAtMs) };
+    });
   }
 }

@@ -46,6 +46,8 @@ export class BatchStats {
   tasksFailed = 0;
   /** Attempts put back in the queue after a retryable failure, expired lease or dead slave. */
   retries = 0;
+  /** Of those, the tasks of slaves that left or were lost, put back without using an attempt. */
+  retriesAfterSlaveLoss = 0;
   /** Leases that ran out. */
   leasesExpired = 0;
   /** Of those, leases of tasks that had not started (queued on their slave, or held by a slave that never answered): given back, no attempt used. */

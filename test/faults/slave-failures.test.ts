@@ -57,6 +57,10 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     expect(report.retries).to.be.above(0);
     const line = /slave kill-a is lost \(([^)]*)\); (\d+) task\(s\) go back/.exec(m.stderr());
     expect(line).to.not.equal(null);
+    // Put back without using an attempt, and said so: the records all show attempt 1.
+    expect(report.retriesAfterSlaveLoss).to.be.at.least(Number(line?.[2]));
+    expect(report.retriesAfterSlaveLoss).to.be.at.most(report.retries);
+    expect(m.stdout()).to.match(/retries: \d+ \(\d+ of them tasks of slaves that left or were lost: no attempt used\)/);
     process.stdout.write(`      [measured] dead slave noticed after ${noticedMs} ms (${line?.[1]}), ${line?.[2]} task(s) reassigned, duplicates dropped ${report.duplicatesDropped}\n`);
   });
 

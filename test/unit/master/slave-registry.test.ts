@@ -24,3 +24,27 @@ describe('SlaveRegistry', () => {
     expect(credit('greedy')).to.equal(16);
   });
 });
+
+describe('SlaveRegistry worker time (utilization, parallel efficiency)', () => {
+  it('counts each slave\'s threads only while it was connected, over all its sessions', () => {
+    const clock = new ManualClock(0);
+    const r = new SlaveRegistry(clock, 1000, 3);
+    r.add(ready('early', 2, 2));
+    clock.advance(6_000);
+    // Killed after 6 s, restarted under the same id 1 s later, there until the end (t = 10 s).
+    r.remove('early');
+    clock.advance(1_000);
+    r.add(ready('early', 2, 2));
+    clock.advance(1_000);
+    r.add(ready('late', 4, 4));
+    clock.advance(2_000);
+    r.recordDone('late', 7_000);
+    const totals = new Map(r.allTotals(clock.now()).map((t) => [t.slaveId, t]));
+    // Was threads x the whole wall time for each: 2 x 10 s and 4 x 10 s.
+    expect(totals.get('early')?.workerMs).to.equal(2 * 6_000 + 2 * 3_000);
+    expect(totals.get('late')?.workerMs).to.equal(4 * 2_000);
+    // Reading the totals closes nothing: the open sessions go on.
+    clock.advance(1_000);
+    expect(r.allTotals(clock.now()).find((t) => t.slaveId === 'late')?.workerMs).to.equal(4 * 3_000);
+  });
+});
