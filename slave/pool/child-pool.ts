@@ -45,6 +45,10 @@ interface Pending {
    * it may have started it already, and then its outcome counts too (the first one wins).
    */
   reclaimedFrom?: Worker;
+  /** A copy of this running job was queued for an idle worker ({@link ChildPool.stealForIdle}). */
+  copied?: boolean;
+  /** This is such a copy: it resolves the same promise, and is not copied again. */
+  speculative?: boolean;
 }
 
 interface Worker {
@@ -95,6 +99,17 @@ const COST_SMOOTHING = 0.1;
 const OVERDUE_FACTOR = 3;
 /** See {@link OVERDUE_FACTOR}, ms: below it, a second decode elsewhere is not worth it. */
 const OVERDUE_MIN_MS = 1_000;
+/**
+ * A running job counts as stuck when it has run this many times its kind's mean compute time,
+ * and at least {@link STUCK_MIN_MS}: a worker idle with nothing queued then runs a copy of it,
+ * and the first of the two to finish answers. After Google's MapReduce (Dean & Ghemawat,
+ * OSDI 2004) §3.6, backup tasks, inside one slave: the master's backups go only to other
+ * slaves, so a lone slave with a hung worker (frozen, stuck in a driver) and an idle one
+ * held the end of its batch for the whole lease (120 s; a tester's case).
+ */
+const STUCK_FACTOR = 10;
+/** See {@link STUCK_FACTOR}, ms: long enough that a merely slow task (a large image) is rarely copied. */
+const STUCK_MIN_MS = 10_000;
 
 /**
  * Pool of worker processes, each with its own OpenCV and one task at a time.
@@ -127,6 +142,8 @@ export class ChildPool implements Pool {
   private parts = 0;
   /** Jobs taken back from a worker for another ({@link reclaim}), by an idle worker or for a re-sent task. */
   reclaims = 0;
+  /** Copies of stuck running jobs run on idle workers ({@link STUCK_FACTOR}). */
+  copies = 0;
   /** Timer to look again for overdue workers to take jobs from, while a worker is idle. */
   private stealTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -411,6 +428,34 @@ export class ChildPool implements Pool {
   }
 
   /**
+   * Time until `worker`'s running job counts as stuck ({@link STUCK_FACTOR}), ms; Infinity
+   * for an idle worker, and for a job that is a copy or already has one.
+   */
+  private msUntilStuck(worker: Worker, now: number): number {
+    const running = worker.assigned[0];
+    if (running === undefined || running.copied === true || running.speculative === true) return Infinity;
+    return worker.runningSince + Math.max(STUCK_MIN_MS, STUCK_FACTOR * (this.meanComputeMs.get(running.job.kind) ?? 0)) - now;
+  }
+
+  /**
+   * Queues a copy of `worker`'s stuck running job for an idle worker: the same job and the
+   * same promise, so whichever copy answers first resolves it and the other's outcome is
+   * ignored. The stuck worker keeps its job until it answers or its task timeout kills it.
+   */
+  private copyStuck(worker: Worker, now: number): void {
+    const running = worker.assigned[0];
+    if (running === undefined) return;
+    running.copied = true;
+    this.copies++;
+    this.queue.unshift({ job: running.job, resolve: running.resolve, speculative: true });
+    const mean = this.meanComputeMs.get(running.job.kind);
+    this.options.logger.warn(
+      { worker: worker.index, taskId: running.job.taskId },
+      `task ${running.job.taskId} (${running.job.kind}) has run ${Math.round((now - worker.runningSince) / 1000)} s on worker ${worker.index}${mean === undefined ? '' : ` (such a task takes ~${Math.round(mean)} ms here)`}: running a copy on an idle worker, the first to finish answers`,
+    );
+  }
+
+  /**
    * With nothing queued and a worker idle: takes back the jobs waiting behind an overdue job
    * on another worker (its request sent ahead first, else the rest of its current request),
    * for the idle worker to run now. A worker stuck in native code otherwise held them until
@@ -432,6 +477,17 @@ export class ChildPool implements Pool {
       }
       if (victim.ahead.length > 0) this.reclaim(victim, victim.ahead.slice(), 'ahead', 'a worker is idle');
       else this.reclaim(victim, victim.assigned.slice(1), 'assigned', 'a worker is idle');
+      return;
+    }
+    // Nothing waits behind a slow job: the running jobs themselves, once stuck.
+    for (const victim of this.workers) {
+      if (!victim.ready) continue;
+      const stuckInMs = this.msUntilStuck(victim, now);
+      if (stuckInMs > 0) {
+        nextLookMs = Math.min(nextLookMs, stuckInMs);
+        continue;
+      }
+      this.copyStuck(victim, now);
       return;
     }
     if (nextLookMs === Infinity) return;

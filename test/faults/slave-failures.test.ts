@@ -265,5 +265,25 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       await killTree(s);
     }
   });
+  it('14. a worker of the only slave freezes (SIGSTOP) while the other runs dry: a copy of its task runs on the idle worker, and the batch ends without waiting out the 120 s lease', async () => {
+    // The master's backup copies go only to other slaves: a lone slave held the end of its
+    // batch for the whole lease (a tester's report: 124 s for a 5 s batch).
+    const m = master();
+    const s = slave('half-frozen', process.env, 2);
+    let frozen: number | undefined;
+    try {
+      await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+      const workers = descendants(s.pid).filter((p) => p.cmdline.includes('child-main'));
+      expect(workers, 'worker processes').to.have.length(2);
+      frozen = workers[0]?.pid;
+      if (frozen !== undefined) process.kill(frozen, 'SIGSTOP');
+      const report = await finishAndCheck(m);
+      expect(report.leasesExpired, 'no lease ran out: the copy answered first').to.equal(0);
+      expect(s.stderr()).to.match(/task \d+ \((object|face|edge|corner)\) has run \d+ s on worker \d[^:]*: running a copy on an idle worker, the first to finish answers/);
+    } finally {
+      if (frozen !== undefined) process.kill(frozen, 'SIGCONT');
+      await killTree(s);
+    }
+  });
 });
 
