@@ -69,6 +69,11 @@ async function main(): Promise<number> {
       return;
     }
     signals++;
+    if (!master.resultsOpen) {
+      // Still opening OUT (a named pipe without a reader): nothing to keep yet.
+      logger.warn(`${signal}: stopped before the results file ${args.options.out} was open; nothing was written`);
+      process.exit(MASTER_EXIT.interrupted);
+    }
     if (signals === 1) {
       logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
       master.stop();

@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../shared/errors.js';
@@ -53,6 +53,36 @@ function openForWriting(path: string, flags: 'w' | 'r+' | 'a'): number {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw InvalidArgumentError.format('--out', `${path} cannot be written (${e.code ?? e.message}): give a file in a folder you can write to`);
+  }
+}
+
+/** How often the master looks for a reader of a named pipe given as OUT, ms. */
+const PIPE_READER_POLL_MS = 200;
+
+/**
+ * {@link openForWriting} with `w`, except that a named pipe is opened only once it has a
+ * reader, polled without blocking (`O_NONBLOCK` fails with ENXIO until then: fifo(7)):
+ * a blocking open held a thread that Ctrl-C, and even `process.exit`, could not end.
+ *
+ * @throws {@link InvalidArgumentError} as {@link openForWriting} does
+ */
+async function openForWritingAsync(path: string): Promise<number> {
+  if (statSync(path, { throwIfNoEntry: false })?.isFIFO() !== true) return openForWriting(path, 'w');
+  for (;;) {
+    let probe: number;
+    try {
+      probe = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') return openForWriting(path, 'w');
+      await new Promise((r) => setTimeout(r, PIPE_READER_POLL_MS));
+      continue;
+    }
+    // A reader is there: a blocking descriptor opens at once (writes must block, not fail with EAGAIN).
+    try {
+      return openForWriting(path, 'w');
+    } finally {
+      closeSync(probe);
+    }
   }
 }
 
@@ -113,7 +143,10 @@ export class Journal {
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
   ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean; badLines: number[]; badLineCount: number; cutBytes: number }> {
-    const exists = existsSync(path) && fstatSize(path) > 0;
+    // Only a regular file holds an earlier batch. A named pipe is not opened to look: that
+    // open waited for a writer while the reader waited for us (a hang Ctrl-C could not end).
+    const st = statSync(path, { throwIfNoEntry: false });
+    const exists = st !== undefined && st.isFile() && st.size > 0;
     if (exists && !mode.overwrite) {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
@@ -130,7 +163,8 @@ export class Journal {
       closeSync(fd);
       return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
     }
-    const fd = openForWriting(path, 'w');
+    // Off the main thread: opening a named pipe waits for its reader, and Ctrl-C must work meanwhile.
+    const fd = await openForWritingAsync(path);
     writeSync(fd, `${JSON.stringify(header)}\n`);
     syncIfSupported(fd);
     return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };

@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,6 +205,7 @@ export class Master {
       const name = annotatedNameOfRecord(r);
       if (name !== undefined) annotatedBefore.push(name);
     };
+    if (statSync(o.out, { throwIfNoEntry: false })?.isFIFO() === true) this.logger.info(`--out ${o.out}: waiting for a reader of the named pipe (Ctrl-C to give up)`);
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite, ...(onRecord === undefined ? {} : { onRecord }) });
     this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
@@ -313,6 +314,14 @@ export class Master {
     if (this.stopping) return;
     this.stopping = true;
     this.finish?.(true);
+  }
+
+  /**
+   * Whether the results file is open. Before, nothing is written and no slave started: an
+   * interrupt can exit at once (the open of a named pipe as OUT waits for its reader).
+   */
+  get resultsOpen(): boolean {
+    return this.journal !== undefined;
   }
 
   /** PIDs of local slaves, for tests. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -246,6 +247,29 @@ describe('command-line interface', function () {
       expect(r.err, flags.join(' ')).to.not.match(/listening|fatal/);
     }
     expect(existsSync(join(tmp.dir, 'ok.jsonl'))).to.equal(false);
+  });
+
+  it('writes the results into a named pipe as its reader takes them, and a Ctrl-C while it waits for a reader ends it', async () => {
+    const fifo = join(tmp.dir, 'results.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A reader first: the master opened the pipe to read it, both waited for a writer, and
+    // only SIGKILL ended it.
+    let read = '';
+    const reader = createReadStream(fifo, { encoding: 'utf8' });
+    reader.on('data', (d) => (read += String(d)));
+    const ended = new Promise<void>((r) => reader.on('close', () => { r(); }));
+    const args = ['run', IMAGE, '--tasks', 'edge', '--local-threads', '1', '--report', join(tmp.dir, 'fifo-report.json'), ...QUIET];
+    const r = await run(startMaster, [...args, '--out', fifo]);
+    expect(r.code, r.err).to.equal(0);
+    await ended;
+    const lines = read.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).to.deep.equal(['batch', 'image']);
+    // No reader: it waits for one, and SIGINT ends the wait.
+    const m = startMaster([...args, '--out', fifo, '--overwrite', '--log-level', 'info']);
+    await waitFor(() => m.stderr().includes('waiting for a reader of the named pipe'), 30_000, 'the master to wait for a reader of the pipe');
+    m.proc.kill('SIGINT');
+    expect(await waitExit(m, 30_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+    expect(m.stderr()).to.match(/stopped before the results file \S+results\.fifo was open; nothing was written/);
   });
 
   it('refuses a --report that would overwrite the results or a file that is not a report', async () => {
