@@ -46,7 +46,7 @@ export function singleValued<T extends Record<string, Options>>(table: T): T {
     // `string: true` stops yargs-parser turning the text into a number first (`16MiB` -> NaN,
     // `--every=` -> 0); help still shows [number].
     else if (option.type === 'number') out[name] = { ...option, string: true, requiresArg: true, coerce: (v: unknown) => numberValue(name, v) };
-    else out[name] = { ...option, requiresArg: true, coerce: lastValue };
+    else out[name] = { ...option, requiresArg: true, coerce: (v: unknown) => stringValue(name, v) };
   }
   return out as T;
 }
@@ -72,6 +72,20 @@ export function booleanValueCheck(argv: readonly string[], table: Readonly<Recor
     if (value !== 'true' && value !== 'false') return `${word.slice(0, word.indexOf('='))} takes true or false, got ${JSON.stringify(value)}`;
   }
   return true;
+}
+
+/**
+ * The text a string option was given (its last value when repeated; a number from a config
+ * file as its decimal text).
+ *
+ * @throws Error `--NAME takes a value (--no-NAME is not an option)` for a boolean: yargs
+ *   reads `--no-tasks` as tasks=false, and the string checks then died on it with a
+ *   TypeError and exit 1; yargs reports this as a usage error (exit 2)
+ */
+export function stringValue(name: string, value: unknown): unknown {
+  const v = lastValue(value);
+  if (typeof v === 'boolean') throw new Error(`--${name} takes a value (--no-${name} is not an option)`);
+  return v;
 }
 
 /** A plain decimal number, as a user types it on a command line (`5`, `0.5`, `1e6`, `-1`). */

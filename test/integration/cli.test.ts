@@ -430,6 +430,10 @@ describe('command-line interface', function () {
     const s = await run(startSlave, ['--threads', '0']);
     expect(s.code).to.equal(2);
     expect(s.err).to.match(/--threads must be an integer from 1 to 256/);
+    // It connected as slave "false" and died on a TypeError.
+    const negated = await run(startSlave, ['--no-slave-id']);
+    expect(negated.code).to.equal(2);
+    expect(negated.err).to.match(/^slave: --slave-id takes a value \(--no-slave-id is not an option\)$/m);
   });
 
   it('serves its local slave over IPv6 loopback (tcp://[::1]), and refuses a port out of range', async () => {
@@ -516,6 +520,8 @@ describe('command-line interface', function () {
       [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
       // Was read as face=100.
       [['run', IMAGE, '--lease', 'face=100=5'], /^master: --lease entries look like object=120000, got "face=100=5"$/m],
+      // A string option negated: was a TypeError and exit 1.
+      [['run', IMAGE, '--no-tasks'], /^master: --tasks takes a value \(--no-tasks is not an option\)$/m],
       [['keygen', ''], /^master keygen: NAME must end in a file name, e.g. keys\/pi-1 .*got ""$/m],
       [['keygen', `${tmp.dir}/`], /^master keygen: NAME must end in a file name/m],
     ];
