@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
@@ -208,10 +209,12 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
 
 /**
  * `--report`'s default: `OUT.report.json`, or `cctv-report.json` in the current folder when
- * OUT is not a regular file (`--out /dev/stdout`, a named pipe: `/dev/stdout.report.json`
- * would land in /dev).
+ * OUT is not a regular file or lies in /dev or /proc (`--out /dev/stdout`, also redirected
+ * to a file; a named pipe: `/dev/stdout.report.json` would land in /dev).
  */
 export function defaultReportFile(out: string): string {
+  // `--out /dev/stdout > file`: a regular file behind it, but no place for a report beside it.
+  if (/^\/(dev|proc)\//.test(resolve(out))) return 'cctv-report.json';
   try {
     if (!statSync(out).isFile()) return 'cctv-report.json';
   } catch {

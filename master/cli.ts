@@ -1,3 +1,4 @@
+import { fstatSync, statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
@@ -101,7 +102,11 @@ async function main(): Promise<number> {
   }
   try {
     const outcome = await master.run(startMetrics);
-    process.stdout.write(`${formatReport(outcome.report, outcome.interrupted)}\n`);
+    // With the results on standard output (`--out /dev/stdout | jq`), the summary goes to
+    // stderr: it broke the JSONL stream, and written through stdout's own offset over a
+    // redirected file it overwrote the header and the first records.
+    const summaryTo = isStandardOutput(args.options.out) ? process.stderr : process.stdout;
+    summaryTo.write(`${formatReport(outcome.report, outcome.interrupted)}\n`);
     if (outcome.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
@@ -137,3 +142,14 @@ async function main(): Promise<number> {
 process.exitCode = await main();
 // Sockets and timers are closed; exit now rather than wait for stray handles.
 setTimeout(() => process.exit(), 100).unref();
+
+/** Whether `path` is this process's standard output (`/dev/stdout`, `/proc/self/fd/1`, or the file stdout is redirected to). */
+function isStandardOutput(path: string): boolean {
+  try {
+    const out = fstatSync(1);
+    const target = statSync(path);
+    return out.dev === target.dev && out.ino === target.ino;
+  } catch {
+    return false;
+  }
+}

@@ -362,7 +362,8 @@ export class Master {
     } else {
       try {
         writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
-        writeFileSync(reportHtmlPath(this.options.reportFile), renderReportHtml(report, this.timeline));
+        const html = reportHtmlPath(this.options.reportFile);
+        if (html !== undefined) writeFileSync(html, renderReportHtml(report, this.timeline));
       } catch (err) {
         this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
       }

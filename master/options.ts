@@ -213,11 +213,11 @@ export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | '
   checkFileTarget('--out', o.out);
   checkFileTarget('--report', o.reportFile);
   const html = reportHtmlPath(o.reportFile);
-  checkFileTarget('--report', html, ` (the HTML copy of --report ${o.reportFile})`);
+  if (html !== undefined) checkFileTarget('--report', html, ` (the HTML copy of --report ${o.reportFile})`);
   checkAgainstInputs(o);
   const out = canonicalPath(o.out);
   if (canonicalPath(o.reportFile) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} is the results file (--out): give the report another name`);
-  if (canonicalPath(html) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} would write its HTML copy over the results file ${o.out} (--out): give the report another name`);
+  if (html !== undefined && canonicalPath(html) === out) throw InvalidArgumentError.format('--report', `${o.reportFile} would write its HTML copy over the results file ${o.out} (--out): give the report another name`);
   if (o.annotate !== undefined) {
     const at = pathKind(o.annotate);
     if (at === 'file') throw InvalidArgumentError.format('--annotate', `${o.annotate} is a file, not a folder`);
@@ -229,13 +229,13 @@ export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | '
     }
     const dir = canonicalPath(o.annotate);
     if (dir === out) throw InvalidArgumentError.format('--annotate', `${o.annotate} is the results file (--out): give the folder another name`);
-    if (canonicalPath(o.reportFile) === dir || canonicalPath(html) === dir) {
+    if (canonicalPath(o.reportFile) === dir || (html !== undefined && canonicalPath(html) === dir)) {
       throw InvalidArgumentError.format('--report', `${o.reportFile} is the --annotate folder: give the report another name`);
     }
   }
   if (o.overwrite) return;
   for (const [file, ours] of [[o.reportFile, isOurJsonReport], [html, isOurHtmlReport]] as const) {
-    if (pathKind(file) === 'file' && !ours(file)) {
+    if (file !== undefined && pathKind(file) === 'file' && !ours(file)) {
       throw InvalidArgumentError.format(
         '--report',
         `${file} already exists and is not a cctv-cluster report${file === html ? ` (it is where --report ${o.reportFile} writes its HTML copy)` : ''}: give another name, or pass --overwrite to replace it`,

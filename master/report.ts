@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { TaskKind } from '../proto/task-kinds.js';
 import type { SlaveTotals } from './slave-registry.js';
 import type { BatchStats } from './stats.js';
@@ -179,7 +181,14 @@ function r2(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-/** The HTML report's path: the JSON report's, with `.html` for `.json` (or added). */
-export function reportHtmlPath(reportFile: string): string {
+/**
+ * The HTML report's path: the JSON report's, with `.html` for `.json` (or added); undefined,
+ * so no HTML copy, when the report is a device or pipe or lies in /dev or /proc
+ * (`--report /dev/null` wrote a regular file `/dev/null.html`).
+ */
+export function reportHtmlPath(reportFile: string): string | undefined {
+  if (/^\/(dev|proc)\//.test(resolve(reportFile))) return undefined;
+  const st = statSync(reportFile, { throwIfNoEntry: false });
+  if (st !== undefined && !st.isFile()) return undefined;
   return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
 }

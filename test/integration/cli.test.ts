@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -542,6 +542,20 @@ describe('command-line interface', function () {
     expect(devnull.code, devnull.err).to.equal(0);
     expect(existsSync(join(tmp.dir, 'cctv-report.json'))).to.equal(true);
     expect(existsSync('/dev/null.report.json')).to.equal(false);
+    // Standard output redirected to a file as OUT: valid JSONL (the summary went into it, over
+    // its first records), and no report beside /dev/stdout; --report /dev/null, no /dev/null.html.
+    const redirected = join(tmp.dir, 'stdout.jsonl');
+    const fd = openSync(redirected, 'w');
+    try {
+      const m = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', '/dev/stdout', '--report', '/dev/null', '--local-threads', '1', ...QUIET], { cwd: tmp.dir, stdio: ['ignore', fd, 'pipe'] });
+      expect(await waitExit(m, 60_000), m.stderr()).to.equal(0);
+      expect(m.stderr()).to.match(/^Batch finished: 1 images/m);
+    } finally {
+      closeSync(fd);
+    }
+    const lines = readFileSync(redirected, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(lines).to.deep.equal(['batch', 'image']);
+    expect(existsSync('/dev/stdout.report.json') || existsSync('/dev/null.html')).to.equal(false);
     // A --resume of a file that is not there is a new batch, said as much (a mistyped name went unnoticed).
     const fresh = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'fresh.jsonl'), '--local-threads', '1', '--resume', ...QUIET]);
     expect(fresh.code, fresh.err).to.equal(0);
