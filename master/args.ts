@@ -6,6 +6,7 @@ import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } fr
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
+import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
 
@@ -167,6 +168,8 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   if (short.length > 0) {
     warnings.push(`--lease ${short.join(',')} ms is shorter than such a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks not answered within it are given back and run again, and can fail`);
   }
+  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
+  if (silence !== undefined) warnings.push(silence);
   return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'], warnings };
 }
 

@@ -12,6 +12,26 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_LIVENESS = 3;
 
 /**
+ * Least liveness the command lines take: with 1, one heartbeat late by a millisecond (a GC
+ * pause, a busy core) declared the peer dead, and at 100 ms intervals the slaves were lost
+ * and rejoined once a second with no task ever finished (a tester's batch ran forever).
+ */
+export const MIN_HEARTBEAT_LIVENESS = 2;
+
+/**
+ * Below this silence window (interval x liveness, ms) a warning is logged: an event loop
+ * held that long (GC, a loaded machine) declares a live peer dead.
+ */
+export const SHORT_SILENCE_MS = 500;
+
+/** The warning for a silence window under {@link SHORT_SILENCE_MS}, or undefined. */
+export function shortSilenceWarning(intervalMs: number, liveness: number): string | undefined {
+  const windowMs = intervalMs * liveness;
+  if (windowMs >= SHORT_SILENCE_MS) return undefined;
+  return `--heartbeat-interval ${intervalMs} x --heartbeat-liveness ${liveness} = ${windowMs} ms of silence declares a peer dead: a busy or loaded machine can miss that, losing live slaves and their tasks' progress (the defaults give 3000 ms)`;
+}
+
+/**
  * Tracks one peer's liveness, Paranoid Pirate style: any message heard from the peer
  * resets it; the peer is dead once `intervalMs * liveness` ms pass in silence. Pure: time
  * comes from the injected {@link Clock}.

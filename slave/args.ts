@@ -2,6 +2,7 @@ import yargs, { type Options } from 'yargs';
 import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
+import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
 import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
@@ -131,6 +132,9 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   if (options.taskTimeoutMs < SHORT_TASK_TIMEOUT_MS) {
     warnings.push(`--task-timeout ${options.taskTimeoutMs} ms is shorter than a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks running longer are killed with their worker and can fail`);
   }
+  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
+  // A local slave takes its master's values: the master has said so already.
+  if (silence !== undefined && !a['exit-with-parent']) warnings.push(silence);
   return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'], warnings };
 }
 

@@ -430,6 +430,12 @@ describe('command-line interface', function () {
     const s = await run(startSlave, ['--threads', '0']);
     expect(s.code).to.equal(2);
     expect(s.err).to.match(/--threads must be an integer from 1 to 256/);
+    // Liveness 1: one late heartbeat lost a live slave; at 100 ms the batch never ended.
+    const lone = await run(startMaster, ['run', 'samples', '--heartbeat-liveness', '1']);
+    expect(lone.code).to.equal(MASTER_EXIT.usage);
+    expect(lone.err).to.match(/--heartbeat-liveness must be an integer from 2 to 100, got 1/);
+    const tight = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'tight.jsonl'), '--local-threads', '1', '--heartbeat-interval', '100', '--heartbeat-liveness', '2', ...QUIET]);
+    expect(tight.err).to.match(/warn +\[master\] --heartbeat-interval 100 x --heartbeat-liveness 2 = 200 ms of silence declares a peer dead/);
     // It connected as slave "false" and died on a TypeError.
     const negated = await run(startSlave, ['--no-slave-id']);
     expect(negated.code).to.equal(2);
