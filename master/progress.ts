@@ -31,6 +31,9 @@ class BarProgress implements ProgressSink {
         // Redraw every frame even when nothing changed: a log line clears the bar's line
         // (below) and the bar comes back on the next frame, under it.
         forceRedraw: true,
+        // `--progress bar` asked for by name draws also into a file or pipe (cli-progress
+        // draws nothing there by default: the user saw no progress at all).
+        noTTYOutput: true,
       },
       cliProgress.Presets.shades_classic,
     );

@@ -509,6 +509,13 @@ describe('command-line interface', function () {
     expect(readResults(out).records).to.have.length(1);
   });
 
+  it('draws the bar asked for by --progress bar also when stderr is a pipe', async () => {
+    // cli-progress draws nothing off a terminal unless told to: the user saw no progress.
+    const r = await run(startMaster, ['run', SAMPLE_FACES, '--tasks', 'edge', '--out', join(tmp.dir, 'bar.jsonl'), '--local-threads', '1', '--progress', 'bar', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.err).to.match(/ 3\/3 images \| [\d.]+ img\/s \| ETA/);
+  });
+
   it('goes on when the reader of its stderr goes away (`2>&1 | head -1`): the batch completes, exit 0', async () => {
     const out = join(tmp.dir, 'epipe.jsonl');
     const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'plain', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
