@@ -4,6 +4,7 @@ import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
 import { writeUsageError } from '../shared/cli-args.js';
 import { runKeygen } from '../shared/keygen-cli.js';
+import { unquotedPrintable } from '../shared/peer-text.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics-server.js';
 import { buildMasterArgs } from './args.js';
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
   const logJson = args.logJson;
   const notice = (level: 'warn' | 'error', text: string): void => {
     if (logJson) logger[level](text);
-    else process.stderr.write(`master: ${text}\n`);
+    else process.stderr.write(`master: ${unquotedPrintable(text, Infinity)}\n`);
   };
   for (const warning of args.warnings) logger.warn(warning);
   if (!isLoopbackEndpoint(args.options.bind) && !curveEnabled(args.options)) {

@@ -1,4 +1,5 @@
 import type { Argv, Options } from 'yargs';
+import { unquotedPrintable } from './peer-text.js';
 
 /**
  * Command-line conventions shared by `master` and `slave` (yargs 17):
@@ -16,7 +17,7 @@ import type { Argv, Options } from 'yargs';
 export function writeUsageError(tool: string, message: string, argv: readonly string[], help?: string): void {
   const json = argv.some((a) => a === '--log-json' || a === '--log-json=true');
   // Short options as typed: yargs names "-x" --x, like a long one.
-  const text = message.replace(/--([A-Za-z])(?![\w-])/g, '-$1');
+  const text = unquotedPrintable(message.replace(/--([A-Za-z])(?![\w-])/g, '-$1'), Infinity);
   if (json) process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: tool, msg: text })}\n`);
   else process.stderr.write(`${tool}: ${text}\n${help === undefined ? '' : `Run \`${help}\` for the options.\n`}`);
 }

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { unquotedPrintable } from './peer-text.js';
 
 /** Log levels accepted by `--log-level`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -70,7 +71,9 @@ export function createLogger(name: string, level: LogLevel, json: boolean): Logg
         delete rest['hostname'];
         const ts = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23);
         const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-        writeLogLine(`${ts} ${(levelNames[lv as number] ?? 'log').padEnd(5)} [${String(n)}] ${String(msg)}${extra}\n`);
+        // Control characters escaped: file names and peers' words reach messages, and a newline
+        // or an ANSI escape in them forged lines or drove the terminal.
+        writeLogLine(`${ts} ${(levelNames[lv as number] ?? 'log').padEnd(5)} [${String(n)}] ${unquotedPrintable(String(msg), Infinity)}${extra}\n`);
       } catch {
         writeLogLine(line);
       }

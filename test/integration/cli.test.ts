@@ -533,6 +533,8 @@ describe('command-line interface', function () {
       [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
       // Was read as face=100.
       [['run', IMAGE, '--lease', 'face=100=5'], /^master: --lease entries look like object=120000, got "face=100=5"$/m],
+      // An ANSI escape in a name reached the terminal raw (and turned it red).
+      [['run', '\u001b[31mRED.jpg'], /^master: input not found: \\u001b\[31mRED\.jpg$/m],
       // A string option negated: was a TypeError and exit 1.
       [['run', IMAGE, '--no-tasks'], /^master: --tasks takes a value \(--no-tasks is not an option\)$/m],
       [['keygen', ''], /^master keygen: NAME must end in a file name, e.g. keys\/pi-1 .*got ""$/m],
@@ -543,6 +545,7 @@ describe('command-line interface', function () {
       expect(r.code, args.join(' ')).to.equal(MASTER_EXIT.usage);
       expect(r.err, args.join(' ')).to.match(message);
       expect(r.err, args.join(' ')).to.not.match(/TypeError|^\s+at /m);
+      expect(r.err, args.join(' ')).to.not.include('\u001b');
     }
     expect(existsSync(join(tmp.dir, 'never.jsonl'))).to.equal(false);
     expect(existsSync(join(tmp.dir, '.key')) || existsSync('.key'), 'no hidden key file').to.equal(false);
