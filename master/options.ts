@@ -288,6 +288,8 @@ function inputRoot(input: string): string {
 /** `--out`/`--report` must name a file (not a folder) in an existing folder, and be writable ({@link probeWritable}). */
 function checkFileTarget(flag: string, path: string, which = ''): void {
   if (path.trim() === '') throw InvalidArgumentError.format(flag, 'must name a file, got ""');
+  // `dir/` names a folder, and its HTML copy `dir/.html` a file nobody asked for.
+  if (path.endsWith('/')) throw InvalidArgumentError.format(flag, `${path} ends in /, which names a folder; give a file name`);
   if (pathKind(path) === 'directory') throw InvalidArgumentError.format(flag, `${path}${which} is a directory; give a file name`);
   const parent = dirname(path);
   const kind = pathKind(parent);

@@ -232,6 +232,7 @@ describe('command-line interface', function () {
       [['--annotate', join(file, 'sub')], /^master: --annotate \S+sub cannot be created: \S+a-file\.jpg is a file, not a folder$/m],
       [['--report', ''], /^master: --report must name a file, got ""$/m],
       [['--report', dir], /^master: --report \S+a-dir is a directory; give a file name$/m],
+      [['--report', 'no-such-dir/'], /^master: --report no-such-dir\/ ends in \/, which names a folder; give a file name$/m],
       // Node's recursive mkdir loops forever on this one (the kernel says ENOENT under /proc).
       [['--annotate', '/proc/cctv-x/y'], /^master: --annotate cannot create the folder \/proc\/cctv-x\/y: ENOENT$/m],
       // Its folder exists, and the file cannot be made there: was a fatal error with exit 1.
