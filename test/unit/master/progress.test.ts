@@ -19,7 +19,7 @@ function stderrOf(fn: () => void): string {
 
 describe('plain progress lines', () => {
   it('separates every field with a comma, with and without an ETA', async () => {
-    const progress = createProgress('plain', 0);
+    const progress = createProgress('plain', 0, undefined, 0);
     expect(progress).to.not.equal(undefined);
     const unknownTotal = stderrOf(() => progress?.update({ done: 0, skipped: 0, failed: 0, slaves: 0, inFlight: 0 }));
     expect(unknownTotal).to.match(/^progress: 0 images, 0\.00 img\/s, slaves 0, in flight 0, failed 0\n$/);
@@ -30,8 +30,15 @@ describe('plain progress lines', () => {
     expect(withEta).to.match(/^progress: 4\/10 images, \d+\.\d\d img\/s, ETA \d+s, slaves 2, in flight 3, failed 1\n$/);
   });
 
-  it('counts the images a resumed file already held as done, and leaves them out of the rate and the ETA', async () => {
+  it('shows no rate or ETA in the first seconds: an image failed at once is not a rate', () => {
     const progress = createProgress('plain', 0);
+    progress?.setTotal(15);
+    const line = stderrOf(() => progress?.update({ done: 1, skipped: 0, failed: 1, slaves: 0, inFlight: 0 }));
+    expect(line).to.equal('progress: 1/15 images, 0.00 img/s, slaves 0, in flight 0, failed 1\n');
+  });
+
+  it('counts the images a resumed file already held as done, and leaves them out of the rate and the ETA', async () => {
+    const progress = createProgress('plain', 0, undefined, 0);
     progress?.setTotal(100);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // 80 images were done by the earlier run; this one has done 9 in ~1 s: 11 left at ~9 a second.
