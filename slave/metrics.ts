@@ -52,7 +52,7 @@ export interface SlaveMetricsSources {
   /** The slave's own counters (see {@link SlaveStats}). */
   stats: { readonly tasksRefused: number; readonly messagesRejected: number; readonly staleDropped: number };
   /** Its worker pool. */
-  pool: { readonly size: number; readonly busy: number; readonly queued: number; readonly reclaims: number };
+  pool: { readonly size: number; readonly busy: number; readonly queued: number; readonly reclaims: number; readonly copies: number };
   /** Thermal zones' directory. @defaultValue {@link THERMAL_ROOT} */
   thermalRoot?: string;
 }
@@ -96,6 +96,7 @@ export class SlaveMetrics {
       readCounter(registers, name, help, read);
     };
     total('cctv_slave_tasks_reclaimed_total', 'Tasks taken back from a worker, unstarted, for another: an idle worker took over those waiting behind an overdue task (work stealing), or the master sent one again.', () => pool.reclaims);
+    total('cctv_slave_task_copies_total', 'Copies of a stuck running task (10 times its kind\'s mean, at least 10 s) started on an idle worker with nothing queued; the first copy to finish answers.', () => pool.copies);
     total('cctv_slave_tasks_refused_total', 'Tasks refused because the slave was leaving (the master retries them elsewhere).', () => stats.tasksRefused);
     total('cctv_slave_stale_dropped_total', 'Tasks and results dropped because the session with the master that sent them ended (DISCONNECT or reconnect).', () => stats.staleDropped);
     total('cctv_slave_messages_rejected_total', 'Messages from the master dropped as malformed or unexpected.', () => stats.messagesRejected);

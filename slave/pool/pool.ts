@@ -57,6 +57,8 @@ export interface Pool {
   readonly queued: number;
   /** Jobs taken back, unstarted, from a worker for another (work stealing, or sent again by the master), so far. */
   readonly reclaims: number;
+  /** Copies of stuck running jobs started on idle workers (the first copy to finish answers), so far. */
+  readonly copies: number;
   /** The job each busy worker is running now (the same objects given to {@link Pool.run}). */
   running(): PoolJob[];
   /** Starts the workers; resolves when all are ready. */
