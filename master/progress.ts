@@ -52,7 +52,7 @@ class BarProgress implements ProgressSink {
 
   update(s: ProgressState): void {
     const elapsedS = (Date.now() - this.startedMs) / 1000;
-    const rate = elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
+    const rate = elapsedS > 0 && elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
     const value = s.done + s.skipped;
     const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - value) / rate) : undefined;
     const payload = {
@@ -103,7 +103,7 @@ class PlainProgress implements ProgressSink {
     if (now - this.lastMs < this.intervalMs) return;
     this.lastMs = now;
     const elapsedS = (now - this.startedMs) / 1000;
-    const rate = elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
+    const rate = elapsedS > 0 && elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
     const value = s.done + s.skipped;
     const total = this.total > 0 ? `/${this.total}` : '';
     const parts = [`${value}${total} images`, `${rate.toFixed(2)} img/s`];

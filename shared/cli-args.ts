@@ -17,7 +17,13 @@ import { unquotedPrintable } from './peer-text.js';
 export function writeUsageError(tool: string, message: string, argv: readonly string[], help?: string): void {
   const json = argv.some((a) => a === '--log-json' || a === '--log-json=true');
   // Short options as typed: yargs names "-x" --x, like a long one.
-  const text = unquotedPrintable(message.replace(/--([A-Za-z])(?![\w-])/g, '-$1'), Infinity);
+  // Control characters escaped (a name with an ANSI escape drove the terminal), line by line:
+  // yargs' own messages span lines ("Invalid values:\n  Argument: ...").
+  const text = message
+    .replace(/--([A-Za-z])(?![\w-])/g, '-$1')
+    .split('\n')
+    .map((line) => unquotedPrintable(line, Infinity))
+    .join('\n');
   if (json) process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, name: tool, msg: text })}\n`);
   else process.stderr.write(`${tool}: ${text}\n${help === undefined ? '' : `Run \`${help}\` for the options.\n`}`);
 }
