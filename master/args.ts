@@ -1,5 +1,3 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
@@ -9,6 +7,7 @@ import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
+import { isStreamOrDevice } from './report.js';
 
 /** Parsed `master run` command line. */
 export interface MasterArgs {
@@ -216,12 +215,5 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
  * to a file; a named pipe: `/dev/stdout.report.json` would land in /dev).
  */
 export function defaultReportFile(out: string): string {
-  // `--out /dev/stdout > file`: a regular file behind it, but no place for a report beside it.
-  if (/^\/(dev|proc)\//.test(resolve(out))) return 'cctv-report.json';
-  try {
-    if (!statSync(out).isFile()) return 'cctv-report.json';
-  } catch {
-    // Not there yet: it will be a regular file.
-  }
-  return `${out}.report.json`;
+  return isStreamOrDevice(out) ? 'cctv-report.json' : `${out}.report.json`;
 }

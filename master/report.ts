@@ -182,13 +182,22 @@ function r2(n: number): number {
 }
 
 /**
+ * Whether an output path is no place for files beside it: it lies in /dev or /proc
+ * (`/dev/stdout`, even when redirected to a regular file) or is there and is not a regular
+ * file (a device, a named pipe).
+ */
+export function isStreamOrDevice(path: string): boolean {
+  if (/^\/(dev|proc)\//.test(resolve(path))) return true;
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st !== undefined && !st.isFile();
+}
+
+/**
  * The HTML report's path: the JSON report's, with `.html` for `.json` (or added); undefined,
  * so no HTML copy, when the report is a device or pipe or lies in /dev or /proc
  * (`--report /dev/null` wrote a regular file `/dev/null.html`).
  */
 export function reportHtmlPath(reportFile: string): string | undefined {
-  if (/^\/(dev|proc)\//.test(resolve(reportFile))) return undefined;
-  const st = statSync(reportFile, { throwIfNoEntry: false });
-  if (st !== undefined && !st.isFile()) return undefined;
+  if (isStreamOrDevice(reportFile)) return undefined;
   return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
 }

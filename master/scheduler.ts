@@ -59,7 +59,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   for (const group of byImage.values()) {
     // No closure here: tsx names every closure it creates (keepNames), which cost ~7% of
     // the master's CPU in the dispatch bench when this loop made one per image.
-    const size = imageSize(table, group);
+    const size = imageSize(table, group[0]?.imageId);
     // A retried task waits for a slave that has not tried it, as long as one is connected.
     // (First attempts, the common case, allocate nothing here.)
     const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
@@ -118,7 +118,7 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     if (freeWorkers <= 0 || room <= 0) continue;
     const groups = new Map<number, TaskEntry[]>();
     for (const t of table.backupCandidates(s.slaveId)) {
-      if (planned.has(t.taskId) || !takesImage(s, imageSize(table, [t]))) continue;
+      if (planned.has(t.taskId) || !takesImage(s, imageSize(table, t.imageId))) continue;
       const g = groups.get(t.imageId);
       if (g) g.push(t);
       else groups.set(t.imageId, [t]);
@@ -144,10 +144,9 @@ function takesImage(slave: SlaveCredit, size: number): boolean {
   return slave.maxImageBytes === undefined || size <= slave.maxImageBytes;
 }
 
-/** The encoded size of the image of a group of tasks, bytes (0 when its bytes are gone). */
-function imageSize(table: TaskTable, group: readonly TaskEntry[]): number {
-  const first = group[0];
-  return first === undefined ? 0 : (table.image(first.imageId)?.bytes?.length ?? 0);
+/** The encoded size of an image, bytes (0 when its bytes are gone or there is none). */
+function imageSize(table: TaskTable, imageId: number | undefined): number {
+  return imageId === undefined ? 0 : (table.image(imageId)?.bytes?.length ?? 0);
 }
 
 /**
@@ -157,5 +156,5 @@ function imageSize(table: TaskTable, group: readonly TaskEntry[]): number {
 export function unplaceable(table: TaskTable, slaves: readonly SlaveCredit[]): TaskEntry[] {
   if (slaves.length === 0 || slaves.some((s) => s.maxImageBytes === undefined)) return [];
   const largest = Math.max(...slaves.map((s) => s.maxImageBytes ?? 0));
-  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, [t]) > largest);
+  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, t.imageId) > largest);
 }

@@ -20,7 +20,7 @@ export const FREE_OF_CONTROL_CHARS = new RegExp(`^[^${CONTROL_OR_FORMAT_CHAR.sou
  * U+202E and U+2028 raw.
  */
 export function printable(text: string, max = 64): string {
-  return JSON.stringify(text.slice(0, max)).replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return escapeControls(JSON.stringify(text.slice(0, max)));
 }
 
 /**
@@ -29,5 +29,10 @@ export function printable(text: string, max = 64): string {
  * characters escaped (`\u000a`), so that it cannot forge a log line or drive the terminal.
  */
 export function unquotedPrintable(text: string, max = 200): string {
-  return text.slice(0, max).replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return escapeControls(text.slice(0, max));
+}
+
+/** Every control or format character of `text` as `\uXXXX`. */
+function escapeControls(text: string): string {
+  return text.replace(EVERY_CONTROL_OR_FORMAT_CHAR, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }

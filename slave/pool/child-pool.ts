@@ -418,9 +418,17 @@ export class ChildPool implements Pool {
    * less once it does. Infinity for an idle worker.
    */
   private msUntilOverdue(worker: Worker, now = performance.now()): number {
+    return this.msUntilRunFor(worker, OVERDUE_FACTOR, OVERDUE_MIN_MS, now);
+  }
+
+  /**
+   * Time until `worker`'s running job has run `factor` times its kind's mean compute time,
+   * and at least `minMs`, ms (zero or less once it has); Infinity for an idle worker.
+   */
+  private msUntilRunFor(worker: Worker, factor: number, minMs: number, now: number): number {
     const kind = worker.assigned[0]?.job.kind;
     if (kind === undefined) return Infinity;
-    return worker.runningSince + Math.max(OVERDUE_MIN_MS, OVERDUE_FACTOR * (this.meanComputeMs.get(kind) ?? 0)) - now;
+    return worker.runningSince + Math.max(minMs, factor * (this.meanComputeMs.get(kind) ?? 0)) - now;
   }
 
   private overdue(worker: Worker): boolean {
@@ -433,8 +441,8 @@ export class ChildPool implements Pool {
    */
   private msUntilStuck(worker: Worker, now: number): number {
     const running = worker.assigned[0];
-    if (running === undefined || running.copied === true || running.speculative === true) return Infinity;
-    return worker.runningSince + Math.max(STUCK_MIN_MS, STUCK_FACTOR * (this.meanComputeMs.get(running.job.kind) ?? 0)) - now;
+    if (running?.copied === true || running?.speculative === true) return Infinity;
+    return this.msUntilRunFor(worker, STUCK_FACTOR, STUCK_MIN_MS, now);
   }
 
   /**
