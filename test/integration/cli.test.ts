@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeSync, copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -257,11 +257,19 @@ describe('command-line interface', function () {
     // only SIGKILL ended it.
     let read = '';
     const reader = createReadStream(fifo, { encoding: 'utf8' });
+    const reading = { open: false };
+    reader.on('open', () => (reading.open = true));
     reader.on('data', (d) => (read += String(d)));
     const ended = new Promise<void>((r) => reader.on('close', () => { r(); }));
     const args = ['run', IMAGE, '--tasks', 'edge', '--local-threads', '1', '--report', join(tmp.dir, 'fifo-report.json'), ...QUIET];
-    const r = await run(startMaster, [...args, '--out', fifo]);
-    expect(r.code, r.err).to.equal(0);
+    try {
+      const r = await run(startMaster, [...args, '--out', fifo]);
+      expect(r.code, r.err).to.equal(0);
+    } finally {
+      // Had the master never opened the pipe, the reader's open would hold a thread of this
+      // process for good (mocha runs without --exit): a writer's open and close releases it.
+      if (!reading.open) closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+    }
     await ended;
     const lines = read.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).to.deep.equal(['batch', 'image']);
