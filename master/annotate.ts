@@ -7,7 +7,7 @@
  * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
  * differ from OpenCV's).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
@@ -144,7 +144,13 @@ export class Annotator {
     const name = basename(record.source);
     label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
 
-    writeReplacing(join(this.dir, basename(file)), cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    const target = join(this.dir, basename(file));
+    if (isEntryOf(record.source, this.dir, basename(file))) {
+      // The input reached through a link to a file in this folder (or with --overwrite).
+      this.logger.warn(`annotate: not writing ${target}: it is the input ${record.source} itself`);
+      return;
+    }
+    writeReplacing(target, cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
   }
@@ -174,6 +180,19 @@ export class Annotator {
     const thumb = { detections, seq, mat };
     if (worst >= 0) this.thumbs[worst] = thumb;
     else this.thumbs.push(thumb);
+  }
+}
+
+/**
+ * Whether writing `name` into `dir` would replace `source` itself: its path with every link
+ * resolved is that entry (the copy is renamed over the entry, so a link there is replaced,
+ * not written through). False when either cannot be resolved.
+ */
+function isEntryOf(source: string, dir: string, name: string): boolean {
+  try {
+    return realpathSync(source) === join(realpathSync(dir), name);
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, opendirSync, openSync, readSync, realpathSync, rmSync, statSync, type Dir } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
@@ -209,7 +209,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
  *
  * @throws {@link InvalidArgumentError} naming the option and the problem
  */
-export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'inputs'>): void {
+export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'resume' | 'inputs'>): void {
   checkFileTarget('--out', o.out);
   checkFileTarget('--report', o.reportFile);
   const html = reportHtmlPath(o.reportFile);
@@ -231,6 +231,17 @@ export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | '
     if (dir === out) throw InvalidArgumentError.format('--annotate', `${o.annotate} is the results file (--out): give the folder another name`);
     if (canonicalPath(o.reportFile) === dir || (html !== undefined && canonicalPath(html) === dir)) {
       throw InvalidArgumentError.format('--report', `${o.reportFile} is the --annotate folder: give the report another name`);
+    }
+    // Annotated copies replace files of the same name: a user's photo, or an input reached
+    // through a link to a file, was written over without a word.
+    if (at === 'directory' && !o.overwrite && !o.resume) {
+      const held = firstVisibleEntry(o.annotate);
+      if (held !== undefined) {
+        throw InvalidArgumentError.format(
+          '--annotate',
+          `${o.annotate} is not empty (it holds ${JSON.stringify(held)}, for one), and annotated copies replace files of the same name: give an empty or new folder, --resume to add to an earlier run's copies, or --overwrite to replace them`,
+        );
+      }
     }
   }
   if (o.overwrite) return;
@@ -322,6 +333,22 @@ function probeWritable(flag: string, path: string, which: string): void {
 }
 
 /** What is at `path`; `missing` also when a parent is a file (ENOTDIR). @throws {@link InvalidArgumentError} when it cannot be looked at */
+/** The first entry of folder `dir` that is not hidden (dot files: `.DS_Store` and the like); undefined when none, or when it cannot be read. */
+function firstVisibleEntry(dir: string): string | undefined {
+  let handle: Dir | undefined;
+  try {
+    handle = opendirSync(dir);
+    for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+      if (!entry.name.startsWith('.')) return entry.name;
+    }
+  } catch {
+    // Unreadable: creating the copies will say so.
+  } finally {
+    handle?.closeSync();
+  }
+  return undefined;
+}
+
 function pathKind(path: string): 'missing' | 'file' | 'directory' {
   try {
     return statSync(path).isDirectory() ? 'directory' : 'file';

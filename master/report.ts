@@ -188,8 +188,14 @@ function r2(n: number): number {
  */
 export function isStreamOrDevice(path: string): boolean {
   if (/^\/(dev|proc)\//.test(resolve(path))) return true;
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st !== undefined && !st.isFile();
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st !== undefined && !st.isFile();
+  } catch {
+    // ENOTDIR (a file used as a folder), EACCES, ELOOP: not there as far as this goes;
+    // the check of the output paths names the problem.
+    return false;
+  }
 }
 
 /**

@@ -177,10 +177,34 @@ describe('master run --annotate', function () {
     // A leftover link where a.jpg's annotated copy goes, pointing at the input itself.
     symlinkSync(photo, join(dir, 'a.jpg'));
     const out = join(tmp.dir, 'links.jsonl');
-    const master = startMaster(['run', inputs, '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    // The folder is not empty: only with --overwrite.
+    const master = startMaster(['run', inputs, '--tasks', 'edge', '--annotate', dir, '--overwrite', '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
     expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
     expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
     expect(lstatSync(join(dir, 'a.jpg')).isSymbolicLink(), 'the link was replaced by the annotated copy').to.equal(false);
     expect(readdirSync(dir).sort()).to.deep.equal(['a.jpg', 'contact-sheet-2.jpg', CONTACT_SHEET.file].sort());
+  });
+  it('refuses a folder that already holds files without --overwrite or --resume, and never writes over an input linked from another folder', async () => {
+    const victims = join(tmp.dir, 'victims');
+    const links = join(tmp.dir, 'links');
+    mkdirSync(victims);
+    mkdirSync(links);
+    const photo = join(victims, 'photo.jpg');
+    copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), photo);
+    const original = readFileSync(photo);
+    // The input is a link to a file in the annotate folder: its copy would be named photo.jpg there.
+    symlinkSync(photo, join(links, 'photo.jpg'));
+    const out = join(tmp.dir, 'victim.jsonl');
+    const args = ['run', links, '--tasks', 'edge', '--annotate', victims, '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const refused = startMaster([...args, '--bind', await loopbackEndpoint()]);
+    expect(await waitExit(refused, 60_000), refused.stderr()).to.equal(MASTER_EXIT.usage);
+    expect(refused.stderr()).to.include('is not empty (it holds "photo.jpg", for one)');
+    expect(existsSync(out), 'nothing ran').to.equal(false);
+
+    const master = startMaster([...args, '--overwrite', '--bind', await loopbackEndpoint()]);
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
+    expect(master.stderr()).to.include('it is the input');
+    expect(readResults(out).records.map((r) => r.source)).to.deep.equal([join(links, 'photo.jpg')]);
   });
 });

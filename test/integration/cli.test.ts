@@ -230,6 +230,8 @@ describe('command-line interface', function () {
       [['--out', dir, '--overwrite'], /^master: --out \S+a-dir is a directory; give a file name$/m],
       [['--annotate', file], /^master: --annotate \S+a-file\.jpg is a file, not a folder$/m],
       [['--annotate', join(file, 'sub')], /^master: --annotate \S+sub cannot be created: \S+a-file\.jpg is a file, not a folder$/m],
+      // The default report's path was looked at first, and ENOTDIR ended the master with a stack trace.
+      [['--out', join(file, 'r.jsonl')], /^master: --out \S+r\.jsonl: \S+a-file\.jpg is a file, not a directory$/m],
       [['--report', ''], /^master: --report must name a file, got ""$/m],
       [['--report', dir], /^master: --report \S+a-dir is a directory; give a file name$/m],
       [['--report', 'no-such-dir/'], /^master: --report no-such-dir\/ ends in \/, which names a folder; give a file name$/m],
