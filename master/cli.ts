@@ -107,8 +107,8 @@ async function main(): Promise<number> {
     // stderr: it broke the JSONL stream, and written through stdout's own offset over a
     // redirected file it overwrote the header and the first records.
     const summaryTo = isStandardOutput(args.options.out) ? process.stderr : process.stdout;
-    summaryTo.write(`${formatReport(outcome.report, outcome.interrupted)}\n`);
-    if (outcome.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
+    summaryTo.write(`${formatReport(outcome.report)}\n`);
+    if (outcome.interrupted && outcome.exitCode === MASTER_EXIT.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
       const what: string[] = [];

@@ -107,6 +107,14 @@ export class Journal {
   private syncing = false;
   /** Records written by this process. */
   written = 0;
+  /**
+   * The error that stopped writing (EPIPE: the reader of a pipe went away; ENOSPC; EIO), or
+   * undefined. From then on records are dropped: their images are not in the file, so a
+   * `--resume` runs them again.
+   */
+  writeError: NodeJS.ErrnoException | undefined;
+  /** Told once, of {@link writeError}. */
+  onWriteError: ((err: NodeJS.ErrnoException) => void) | undefined;
 
   private constructor(
     readonly path: string,
@@ -177,6 +185,7 @@ export class Journal {
    * waited for the 200 ms timer; measured with `npm run bench`).
    */
   append(record: ImageRecord): void {
+    if (this.writeError !== undefined) return;
     this.buffer.push(JSON.stringify(record));
     this.written++;
     if (!this.writeScheduled) {
@@ -195,15 +204,27 @@ export class Journal {
    * so results waited and slaves were fed late. `force` (on close) syncs in place.
    */
   flush(force = false): void {
+    if (this.writeError !== undefined) return;
     if (this.buffer.length > 0) {
-      writeSync(this.fd, `${this.buffer.join('\n')}\n`);
+      const text = `${this.buffer.join('\n')}\n`;
       this.buffer = [];
+      try {
+        writeSync(this.fd, text);
+      } catch (err) {
+        this.failed(err as NodeJS.ErrnoException);
+        return;
+      }
       this.dirty = true;
     }
     if (!this.dirty) return;
     const now = Date.now();
     if (force) {
-      syncIfSupported(this.fd);
+      try {
+        syncIfSupported(this.fd);
+      } catch (err) {
+        this.failed(err as NodeJS.ErrnoException);
+        return;
+      }
       this.dirty = false;
       this.lastSyncMs = now;
     } else if (!this.syncing && now - this.lastSyncMs >= this.syncMs) {
@@ -220,6 +241,12 @@ export class Journal {
         if (this.fd < 0) closeSync(fd);
       });
     }
+  }
+
+  private failed(err: NodeJS.ErrnoException): void {
+    this.writeError = err;
+    this.buffer = [];
+    this.onWriteError?.(err);
   }
 
   /**

@@ -57,7 +57,7 @@ const UNPLACEABLE_GRACE_MS = 5_000;
 export const MASTER_EXIT = {
   /** Every task succeeded. */
   ok: 0,
-  /** Fatal error (e.g. address in use). */
+  /** Fatal error (e.g. address in use; the results file could not be written mid-batch). */
   fatal: 1,
   /** Bad usage: invalid flag or value, missing input, results file conflict. */
   usage: 2,
@@ -146,6 +146,8 @@ export class Master {
   private itemsSkipped = 0;
   private timer: NodeJS.Timeout | undefined;
   private finish: ((interrupted: boolean) => void) | undefined;
+  /** The results file could not be written: the batch stopped ({@link Journal.writeError}). */
+  private resultsWriteFailed = false;
   private stopping = false;
   private startedMs = 0;
   private droppedLogAtMs = 0;
@@ -209,6 +211,13 @@ export class Master {
     const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite, ...(onRecord === undefined ? {} : { onRecord }) });
     this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
+    this.journal.onWriteError = (err) => {
+      const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : (err.code ?? err.message);
+      const resumable = statSync(o.out, { throwIfNoEntry: false })?.isFile() === true;
+      this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? ': the records written so far are kept, and the same command with --resume runs the rest' : ''}`);
+      this.resultsWriteFailed = true;
+      this.stop();
+    };
     this.done = opened.done;
     this.failedBefore = opened.failedBefore;
     // Relative sources in the file are relative to the directory the batch started in; from
@@ -346,6 +355,8 @@ export class Master {
     await this.ingest?.return?.(undefined);
     const endMs = this.startedMs + wallMs;
     const report = buildReport(this.stats, this.registry.allTotals(endMs), wallMs, this.options.out, this.options.kinds);
+    report.interrupted = interrupted;
+    if (interrupted) report.stoppedBy = this.resultsWriteFailed ? 'results-write-error' : 'signal';
     report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
     report.bytesSent = this.router?.bytesSent ?? 0;
     report.bytesReceived = this.router?.bytesReceived ?? 0;
@@ -368,7 +379,7 @@ export class Master {
         this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
       }
     }
-    let exitCode: number = interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 || this.failedBefore > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    let exitCode: number = this.resultsWriteFailed ? MASTER_EXIT.fatal : interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 || this.failedBefore > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
     if (!interrupted && this.itemsFound === 0 && this.source === undefined) {
       this.logger.error(`no image or video found in ${this.options.inputs.join(', ')}`);
       exitCode = MASTER_EXIT.usage;

@@ -6,6 +6,13 @@ import type { BatchStats } from './stats.js';
 
 /** The timing report of one batch (also written as JSON next to the results). */
 export interface BatchReport {
+  /**
+   * The batch was stopped before its end: by Ctrl-C, SIGTERM or SIGHUP (`stoppedBy`
+   * `signal`), or because the results file could not be written (`results-write-error`).
+   * Its images so far are in the results file; `--resume` runs the rest.
+   */
+  interrupted: boolean;
+  stoppedBy?: 'signal' | 'results-write-error';
   /** Wall time from start to the last record, ms. */
   wallMs: number;
   images: number;
@@ -84,6 +91,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     });
   }
   return {
+    interrupted: false,
     wallMs: Math.round(wallMs),
     images: stats.imagesDone,
     imagesFailed: stats.imagesFailed,
@@ -128,15 +136,21 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
   };
 }
 
+/** The first words of a report's summary: how the batch ended. */
+export function batchEnding(r: Pick<BatchReport, 'interrupted' | 'stoppedBy'>): string {
+  if (!r.interrupted) return 'Batch finished';
+  if (r.stoppedBy === 'results-write-error') return 'Batch stopped (the results file could not be written)';
+  return 'Batch interrupted (run again with --resume to finish)';
+}
+
 /**
- * Formats the report as the plain-text table printed at the end of `master run`.
- *
- * @param interrupted - the batch was stopped (Ctrl-C): the first line says so
+ * Formats the report as the plain-text table printed at the end of `master run`; the
+ * first line says whether the batch finished or was stopped ({@link batchEnding}).
  */
-export function formatReport(r: BatchReport, interrupted = false): string {
+export function formatReport(r: BatchReport): string {
   const lines: string[] = [];
   lines.push('');
-  lines.push(`Batch ${interrupted ? 'interrupted (run again with --resume to finish)' : 'finished'}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
+  lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);

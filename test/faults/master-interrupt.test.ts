@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
@@ -20,6 +21,10 @@ describe('faults: Ctrl-C on the master', function () {
     expect(await waitExit(m, 60_000)).to.equal(MASTER_EXIT.interrupted);
     expect(m.stderr()).to.match(/run the same command with --resume/);
     expect(m.stdout()).to.match(/^Batch interrupted \(run again with --resume to finish\): \d+ images/m);
+    // The reports say so too (they read like a finished batch).
+    const stopped = readReport(`${out}.report.json`);
+    expect([stopped.interrupted, stopped.stoppedBy]).to.deep.equal([true, 'signal']);
+    expect(readFileSync(`${out}.report.html`, 'utf8')).to.include('<p class="interrupted">Batch interrupted (run again with --resume to finish): ');
     // Its local slaves (named local-<master pid>-N) are gone too.
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).to.not.include(`local-${m.pid}-`);
@@ -32,7 +37,9 @@ describe('faults: Ctrl-C on the master', function () {
     const all = readResults(out).records;
     expect(all).to.have.length(20);
     expect(new Set(all.map((x) => x.frame)).size).to.equal(20);
-    expect(readReport(`${out}.report.json`).imagesResumed).to.equal(kept.length);
+    const finished = readReport(`${out}.report.json`);
+    expect([finished.imagesResumed, finished.interrupted]).to.deep.equal([kept.length, false]);
+    expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`<p class="resumed">${kept.length} images were already in the results file and were skipped.</p>`);
   });
 
   it('Ctrl-C in a terminal (SIGINT to the whole process group) stops the batch as quietly as SIGINT to the master alone', async () => {

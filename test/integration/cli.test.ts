@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
-import { SAMPLE_FACES, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
@@ -587,6 +587,34 @@ describe('command-line interface', function () {
     const fresh = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'fresh.jsonl'), '--local-threads', '1', '--resume', ...QUIET]);
     expect(fresh.code, fresh.err).to.equal(0);
     expect(fresh.err).to.match(/--resume: \S+fresh\.jsonl does not exist yet \(or is empty\), so there is nothing to resume: starting a new batch there/);
+  });
+
+  it('stops cleanly, exit 1, when the reader of a piped --out goes away (EPIPE), and the report says the batch stopped', async () => {
+    // `--out /dev/stdout | head -1` in a shell; a named pipe here (a child's piped stdout is a socket).
+    const fifo = join(tmp.dir, 'head.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const report = join(tmp.dir, 'epipe.json');
+    const m = startMaster(['run', SAMPLE_VIDEO, '--every', '10', '--tasks', 'edge', '--out', fifo, '--report', report, '--local-threads', '1', ...QUIET]);
+    let read = '';
+    const reader = createReadStream(fifo, { encoding: 'utf8' });
+    const reading = { open: false };
+    reader.on('open', () => (reading.open = true));
+    reader.on('data', (d) => {
+      read += String(d);
+      // The reader takes the header line and closes the pipe.
+      if (read.includes('\n')) reader.destroy();
+    });
+    try {
+      expect(await waitExit(m, 90_000), m.stderr()).to.equal(MASTER_EXIT.fatal);
+    } finally {
+      if (!reading.open) closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+      reader.destroy();
+    }
+    expect(m.stderr()).to.match(/cannot write results to \S+head\.fifo \(EPIPE: the reader of the pipe went away\); stopping the batch$/m);
+    expect(m.stdout()).to.match(/^Batch stopped \(the results file could not be written\): /m);
+    expect(m.stderr(), 'no stack trace').to.not.match(/^\s+at /m);
+    const r = readReport(report);
+    expect({ interrupted: r.interrupted, stoppedBy: r.stoppedBy }).to.deep.equal({ interrupted: true, stoppedBy: 'results-write-error' });
   });
 
   it('refuses a missing input before starting', async () => {
