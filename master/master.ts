@@ -240,7 +240,8 @@ export class Master {
     if (o.resume && opened.created) this.logger.warn(`--resume: ${o.out} does not exist yet (or is empty), so there is nothing to resume: starting a new batch there`);
     if (this.done.size > 0) {
       const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';
-      this.logger.info(`resuming ${o.out}: ${this.done.size} images already done will be skipped${failed}`);
+      // The inputs may have changed since: how many are skipped is known only once they are read.
+      this.logger.info(`resuming ${o.out}: it holds ${this.done.size} images already done${failed}; the inputs among them are skipped`);
     }
     await checked?.();
 
@@ -362,8 +363,8 @@ export class Master {
     report.bytesReceived = this.router?.bytesReceived ?? 0;
     report.messagesSent = this.router?.messagesSent ?? 0;
     report.messagesReceived = this.router?.messagesReceived ?? 0;
-    this.stats.imagesResumed = this.done.size;
-    report.imagesResumed = this.done.size;
+    this.stats.imagesResumed = this.itemsSkipped;
+    report.imagesResumed = this.itemsSkipped;
     report.imagesResumedFailed = this.failedBefore;
     // A resume that finished no image (nothing was left, or Ctrl-C at once) would replace the
     // report of the run that did the work with one of 0 images.

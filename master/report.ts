@@ -17,8 +17,9 @@ export interface BatchReport {
   wallMs: number;
   images: number;
   imagesFailed: number;
+  /** Inputs skipped because the resumed results file already held them (`--resume`). */
   imagesResumed: number;
-  /** Of the images already in a resumed results file, those recorded with a failed task (they make the exit code 3 again). */
+  /** Images a resumed results file held with a failed task (they make the exit code 3 again), whether or not among this run's inputs. */
   imagesResumedFailed: number;
   imagesPerSecond: number;
   tasks: number;
@@ -152,7 +153,7 @@ export function formatReport(r: BatchReport): string {
   lines.push('');
   lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
   if (r.imagesResumed > 0) {
-    const failed = r.imagesResumedFailed > 0 ? `; ${r.imagesResumedFailed} of them have failed tasks` : '';
+    const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
   }
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left or were lost: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);

@@ -35,7 +35,7 @@ describe('faults: the master crashes and resumes', function () {
     const resumed: Tracked = startMaster([...args, '--resume']);
     const code = await waitExit(resumed, 200_000);
     expect(code, resumed.stderr().slice(-3000)).to.equal(0);
-    expect(resumed.stderr()).to.match(/resuming .*: \d+ images already done will be skipped/);
+    expect(resumed.stderr()).to.match(/resuming .*: it holds \d+ images already done; the inputs among them are skipped/);
     const report = readReport(`${out}.report.json`);
     expect(report.images + report.imagesResumed).to.equal(30);
     expect(report.images, 'finished images are not redone').to.equal(30 - report.imagesResumed);

@@ -73,8 +73,8 @@ describe('bad input fails only its own tasks', function () {
       const firstReport = readFileSync(`${out}.report.json`, 'utf8');
       const resumed = startMaster([...args, '--resume']);
       expect(await waitExit(resumed, 100_000), resumed.stderr()).to.equal(MASTER_EXIT.someFailed);
-      expect(resumed.stderr()).to.match(/2 images already done will be skipped \(1 of them with failed tasks/);
-      expect(resumed.stdout()).to.match(/2 images were already in the results file and were skipped; 1 of them have failed tasks/);
+      expect(resumed.stderr()).to.match(/it holds 2 images already done \(1 of them with failed tasks/);
+      expect(resumed.stdout()).to.match(/2 images were already in the results file and were skipped; the file holds 1 image\(s\) with failed tasks/);
       // Nothing was left to do: the report of the run that did the work is kept, not replaced
       // by one of 0 images.
       expect(resumed.stderr()).to.match(/no image finished in this run: the report of the earlier run, \S+results\.jsonl\.report\.json, is kept/);
@@ -82,6 +82,10 @@ describe('bad input fails only its own tasks', function () {
       const report = readReport(`${out}.report.json`);
       expect([report.images, report.imagesFailed, report.imagesResumed]).to.deep.equal([2, 1, 0]);
       expect(readResults(out).records.map((r) => r.ok).sort()).to.deep.equal([false, true]);
+      // One input fewer: the images skipped are counted, not the records in the file.
+      const fewer = startMaster([...args.filter((a) => a !== bad), '--resume']);
+      expect(await waitExit(fewer, 100_000), fewer.stderr()).to.equal(MASTER_EXIT.someFailed);
+      expect(fewer.stdout()).to.match(/^ {2}\(1 images were already in the results file and were skipped; the file holds 1 image\(s\) with failed tasks\)$/m);
     } finally {
       tmp.cleanup();
     }
