@@ -85,7 +85,12 @@ export interface ProgressSink {
    * file already held (they count towards the total, not towards this run's rate).
    */
   update(state: ProgressState): void;
-  stop(): void;
+  /**
+   * The batch is over. `final`, when it ran to its end: the last state, whose images seen
+   * are the total (a count made in advance trusts the frame counts videos announce, and a
+   * truncated video left the bar at 24/40).
+   */
+  stop(final?: ProgressState): void;
 }
 
 /** How a batch ended. */
@@ -345,7 +350,7 @@ export class Master {
     const wallMs = this.clock.now() - this.startedMs;
     this.drainCompleted();
     this.journal?.close();
-    this.progress?.stop();
+    this.progress?.stop(interrupted ? undefined : this.progressState());
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
     await this.router?.close(500);
@@ -674,9 +679,13 @@ export class Master {
   }
 
   private reportProgress(): void {
+    this.progress?.update(this.progressState());
+  }
+
+  private progressState(): ProgressState {
     let inFlight = 0;
     for (const s of this.registry.all()) inFlight += s.inFlight.size;
-    this.progress?.update({ done: this.stats.imagesDone, skipped: this.itemsSkipped, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight });
+    return { done: this.stats.imagesDone, skipped: this.itemsSkipped, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight };
   }
 
   /** A slave died or vanished: all its leases go back to the queue at once. */

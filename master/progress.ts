@@ -75,8 +75,12 @@ class BarProgress implements ProgressSink {
     }
   }
 
-  stop(): void {
+  stop(final?: ProgressState): void {
     if (!this.started) return;
+    if (final !== undefined) {
+      this.setTotal(final.done + final.skipped);
+      this.update(final);
+    }
     setLogLineWriter();
     this.bar.stop();
   }

@@ -527,6 +527,19 @@ describe('command-line interface', function () {
     expect(r.err).to.match(/ 3\/3 images \| [\d.]+ img\/s \| ETA/);
   });
 
+  it('ends the bar at the images seen when a truncated video announced more frames than it has', async () => {
+    const video = readFileSync(SAMPLE_VIDEO);
+    const cut = join(tmp.dir, 'cut.avi');
+    writeFileSync(cut, video.subarray(0, video.length >> 1));
+    const r = await run(startMaster, ['run', cut, '--every', '10', '--tasks', 'edge', '--out', join(tmp.dir, 'cut.jsonl'), '--local-threads', '1', '--progress', 'bar', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
+    expect(r.code, r.err).to.equal(MASTER_EXIT.someFailed);
+    const shown = [...r.err.matchAll(/ (\d+)\/(\d+|\?) images \|/g)].map((m) => [m[1], m[2]]);
+    const records = readResults(join(tmp.dir, 'cut.jsonl')).records.length;
+    // The count made in advance believed the header's frame count.
+    expect(shown.some(([, total]) => Number(total) > records), r.err).to.equal(true);
+    expect(shown.at(-1), r.err).to.deep.equal([String(records), String(records)]);
+  });
+
   it('goes on when the reader of its stderr goes away (`2>&1 | head -1`): the batch completes, exit 0', async () => {
     const out = join(tmp.dir, 'epipe.jsonl');
     const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'plain', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
