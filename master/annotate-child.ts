@@ -19,8 +19,8 @@ process.on('message', (message: ToAnnotator) => {
     annotator = new Annotator(message.dir, message.edge, createLogger('annotate', message.logLevel, message.logJson));
   } else if (message.type === 'image') {
     const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
-    annotator?.add(message.record, bytes);
-    reply({ type: 'done', bytes: bytes.length });
+    const written = annotator?.add(message.record, bytes) ?? false;
+    reply({ type: 'done', bytes: bytes.length, written });
   } else {
     annotator?.finish();
     reply({ type: 'finished', written: annotator?.written ?? 0 });

@@ -6,7 +6,7 @@ import { makeDirectory } from '../shared/make-directory.js';
 import { forkDyingWithParent } from '../shared/parent-death.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
-import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js';
+import { AnnotatedNames, annotatedName, isAnnotated, isEntryOf } from './annotated-name.js';
 import type { ImageRecord } from './merge.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
@@ -24,8 +24,10 @@ const FINISH_TIMEOUT_MS = 120_000;
 export class AnnotatorProcess {
   /** Encoded image bytes sent and not yet annotated. */
   pendingBytes = 0;
-  /** Annotated copies written, known once {@link finish} returns. */
+  /** Annotated copies written, as the process said of each image. */
   written = 0;
+  /** Records given the name of an annotated copy (`annotated`). */
+  named = 0;
   private readonly proc: ChildProcess;
   private alive = true;
   /** The process wrote the contact sheet and said so. */
@@ -38,7 +40,7 @@ export class AnnotatorProcess {
    *
    * @throws {@link InvalidArgumentError} when the folder cannot be created
    */
-  constructor(dir: string, edge: DetectorConfig['edge'], private readonly logger: Logger, logLevel: LogLevel, logJson: boolean) {
+  constructor(private readonly dir: string, edge: DetectorConfig['edge'], private readonly logger: Logger, logLevel: LogLevel, logJson: boolean) {
     try {
       makeDirectory(dir);
     } catch (err) {
@@ -47,9 +49,10 @@ export class AnnotatorProcess {
     this.proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
     relayLogLines(this.proc.stderr);
     this.proc.on('message', (message: FromAnnotator) => {
-      if (message.type === 'done') this.pendingBytes = Math.max(0, this.pendingBytes - message.bytes);
-      else {
-        this.written = message.written;
+      if (message.type === 'done') {
+        this.pendingBytes = Math.max(0, this.pendingBytes - message.bytes);
+        if (message.written) this.written++;
+      } else {
         this.finished = true;
         this.onFinished?.();
       }
@@ -83,12 +86,28 @@ export class AnnotatorProcess {
    */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
     if (!this.alive || bytes === undefined || bytes.length === 0 || !isAnnotated(record)) return;
-    record.annotated = this.names.take(annotatedName(record));
+    const base = annotatedName(record);
+    let name = this.names.take(base);
+    // The input itself, reached through a link to a file in the folder: the next free name.
+    if (isEntryOf(record.source, this.dir, name)) name = this.names.take(base);
+    record.annotated = name;
+    this.named++;
     this.pendingBytes += bytes.length;
     this.send({ type: 'image', record, bytes });
   }
 
-  /** Waits (at most {@link FINISH_TIMEOUT_MS}) for the images handed over and the contact sheet, then ends the process. */
+  /**
+   * Records that name an annotated copy that was not written (the process died or hung, or
+   * the image could not be drawn or written): final once {@link finish} returns.
+   */
+  get missing(): number {
+    return Math.max(0, this.named - this.written);
+  }
+
+  /**
+   * Waits (at most {@link FINISH_TIMEOUT_MS}) for the images handed over and the contact
+   * sheet, then ends the process; logs an error when annotated copies are {@link missing}.
+   */
   async finish(): Promise<void> {
     if (this.alive) {
       if (this.pendingBytes > 0) this.logger.info(`annotate: finishing the annotated copies (${(this.pendingBytes / 1e6).toFixed(1)} MB of images to go)`);
@@ -101,6 +120,7 @@ export class AnnotatorProcess {
         this.send({ type: 'finish' });
       });
     }
+    if (this.alive && !this.finished) this.logger.warn(`annotate: the annotator did not finish within ${FINISH_TIMEOUT_MS / 1000} s; stopping it`);
     this.alive = false;
     if (this.proc.connected) this.proc.disconnect();
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
@@ -111,6 +131,9 @@ export class AnnotatorProcess {
           resolve();
         });
       });
+    }
+    if (this.missing > 0) {
+      this.logger.error(`annotate: ${this.missing} of the ${this.named} annotated copies named in the results (\`annotated\`) were not written (see the warnings above)`);
     }
   }
 

@@ -15,7 +15,7 @@ export type ToAnnotator =
   | { type: 'finish' };
 
 export type FromAnnotator =
-  /** An image was annotated or skipped; `bytes` is its encoded size, for the master's accounting. */
-  | { type: 'done'; bytes: number }
+  /** An image was annotated (`written`) or skipped; `bytes` is its encoded size, for the master's accounting. */
+  | { type: 'done'; bytes: number; written: boolean }
   /** The contact sheet is written; `written` annotated copies in all. */
   | { type: 'finished'; written: number };

@@ -7,7 +7,7 @@
  * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
  * differ from OpenCV's).
  */
-import { realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
-import { CONTACT_SHEET_FILE } from './annotated-name.js';
+import { CONTACT_SHEET_FILE, isEntryOf } from './annotated-name.js';
 
 export { annotatedName, sanitizedBase } from './annotated-name.js';
 
@@ -69,20 +69,25 @@ export class Annotator {
 
   /**
    * Annotates one record's image as `record.annotated` (named by the master:
-   * `AnnotatedNames`); never throws (a failure is logged at debug and skipped).
+   * `AnnotatedNames`); never throws (a failure is logged and skipped).
+   *
+   * @returns whether the copy was written
    */
-  add(record: ImageRecord, bytes: Buffer | undefined): void {
-    if (bytes === undefined || bytes.length === 0) {
-      this.logger.debug(`annotate: no image bytes for ${record.source}; skipped`);
-      return;
-    }
+  add(record: ImageRecord, bytes: Buffer | undefined): boolean {
     // Not named by the master: every task failed (e.g. "JPEG is truncated"), nothing to draw.
     const name = record.annotated;
-    if (name === undefined) return;
+    if (name === undefined) return false;
+    const what = `${record.source}${record.frame === undefined ? '' : ` frame ${record.frame}`}`;
+    if (bytes === undefined || bytes.length === 0) {
+      this.logger.warn(`annotate: no image bytes for ${what}; ${name} not written`);
+      return false;
+    }
     try {
-      this.annotate(record, bytes, name);
+      return this.annotate(record, bytes, name);
     } catch (err) {
-      this.logger.debug(`annotate: ${record.source}${record.frame === undefined ? '' : ` frame ${record.frame}`} skipped: ${err instanceof Error ? err.message : String(err)}`);
+      // Its record names the copy: not a debug matter.
+      this.logger.warn(`annotate: ${what}: ${name} not written: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
     }
   }
 
@@ -113,7 +118,7 @@ export class Annotator {
     }
   }
 
-  private annotate(record: ImageRecord, bytes: Buffer, file: string): void {
+  private annotate(record: ImageRecord, bytes: Buffer, file: string): boolean {
     const image = cv.imdecode(bytes, cv.IMREAD_COLOR);
     if (image.empty || image.rows === 0 || image.cols === 0) throw new Error('image could not be decoded');
     if (record.width !== undefined && (record.width !== image.cols || record.height !== image.rows)) {
@@ -146,13 +151,14 @@ export class Annotator {
 
     const target = join(this.dir, basename(file));
     if (isEntryOf(record.source, this.dir, basename(file))) {
-      // The input reached through a link to a file in this folder (or with --overwrite).
+      // The master names around this (AnnotatorProcess.add); a last guard.
       this.logger.warn(`annotate: not writing ${target}: it is the input ${record.source} itself`);
-      return;
+      return false;
     }
     writeReplacing(target, cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
+    return true;
   }
 
   /** Keeps a labelled thumbnail when it is among the top {@link CONTACT_SHEET}.max by detections. */
@@ -180,19 +186,6 @@ export class Annotator {
     const thumb = { detections, seq, mat };
     if (worst >= 0) this.thumbs[worst] = thumb;
     else this.thumbs.push(thumb);
-  }
-}
-
-/**
- * Whether writing `name` into `dir` would replace `source` itself: its path with every link
- * resolved is that entry (the copy is renamed over the entry, so a link there is replaced,
- * not written through). False when either cannot be resolved.
- */
-function isEntryOf(source: string, dir: string, name: string): boolean {
-  try {
-    return realpathSync(source) === join(realpathSync(dir), name);
-  } catch {
-    return false;
   }
 }
 

@@ -1,4 +1,5 @@
-import { basename, extname } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import type { ImageRecord } from './merge.js';
 
 /** `cam 1/a.jpg` -> `a`; anything but `[A-Za-z0-9._-]` becomes `_`. */
@@ -72,5 +73,18 @@ export class AnnotatedNames {
       if (exact) this.used.add(name);
       else this.take(name);
     }
+  }
+}
+
+/**
+ * Whether writing `name` into `dir` would replace `source` itself: its path with every link
+ * resolved is that entry (a copy is renamed over the entry, so a link there is replaced,
+ * not written through). False when either cannot be resolved.
+ */
+export function isEntryOf(source: string, dir: string, name: string): boolean {
+  try {
+    return realpathSync(source) === join(realpathSync(dir), name);
+  } catch {
+    return false;
   }
 }

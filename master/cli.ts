@@ -112,9 +112,10 @@ async function main(): Promise<number> {
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
       const what: string[] = [];
-      if (r.tasksFailed > 0 || r.imagesResumedFailed === 0) what.push(`${r.tasksFailed} task(s) failed`);
+      if (r.tasksFailed > 0) what.push(`${r.tasksFailed} task(s) failed`);
       if (r.imagesResumedFailed > 0) what.push(`${r.imagesResumedFailed} image(s) already in the file had failed tasks (--overwrite runs everything again)`);
-      notice('warn', `${what.join('; ')}; their errors are in ${args.options.out}`);
+      const annotations = (r.annotatedMissing ?? 0) > 0 ? `${what.length > 0 ? '; ' : ''}${r.annotatedMissing} annotated copies were not written (see above)` : '';
+      notice('warn', `${what.length > 0 ? `${what.join('; ')}; their errors are in ${args.options.out}` : ''}${annotations}`);
     }
     const lingerMs = args.options.metricsLingerMs;
     if (metrics !== undefined && lingerMs > 0 && !outcome.interrupted) {

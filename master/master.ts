@@ -61,7 +61,10 @@ export const MASTER_EXIT = {
   fatal: 1,
   /** Bad usage: invalid flag or value, missing input, results file conflict. */
   usage: 2,
-  /** The batch finished but some tasks failed; their errors are in the results file. */
+  /**
+   * The batch finished but some tasks failed (their errors are in the results file), or
+   * annotated copies named in the results were not written (`--annotate`).
+   */
   someFailed: 3,
   /** Interrupted (Ctrl-C / SIGTERM / SIGHUP); run again with --resume to finish. */
   interrupted: 130,
@@ -371,6 +374,7 @@ export class Master {
     this.stats.imagesResumed = this.itemsSkipped;
     report.imagesResumed = this.itemsSkipped;
     report.imagesResumedFailed = this.failedBefore;
+    if (this.annotator !== undefined) report.annotatedMissing = this.annotator.missing;
     // A resume that finished no image (nothing was left, or Ctrl-C at once) would replace the
     // report of the run that did the work with one of 0 images.
     const nothingNew = this.done.size > 0 && report.images === 0 && existsSync(this.options.reportFile);
@@ -385,7 +389,8 @@ export class Master {
         this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
       }
     }
-    let exitCode: number = this.resultsWriteFailed ? MASTER_EXIT.fatal : interrupted ? MASTER_EXIT.interrupted : this.stats.tasksFailed > 0 || this.failedBefore > 0 ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    const someFailed = this.stats.tasksFailed > 0 || this.failedBefore > 0 || (report.annotatedMissing ?? 0) > 0;
+    let exitCode: number = this.resultsWriteFailed ? MASTER_EXIT.fatal : interrupted ? MASTER_EXIT.interrupted : someFailed ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
     if (!interrupted && this.itemsFound === 0 && this.source === undefined) {
       this.logger.error(`no image or video found in ${this.options.inputs.join(', ')}`);
       exitCode = MASTER_EXIT.usage;

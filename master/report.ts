@@ -17,6 +17,12 @@ export interface BatchReport {
   wallMs: number;
   images: number;
   imagesFailed: number;
+  /**
+   * With `--annotate`: records that name an annotated copy (`annotated`) that was not
+   * written (the annotator process died or hung, or the image could not be drawn or
+   * written). Makes the exit code 3.
+   */
+  annotatedMissing?: number;
   /** Inputs skipped because the resumed results file already held them (`--resume`). */
   imagesResumed: number;
   /** Images a resumed results file held with a failed task (they make the exit code 3 again), whether or not among this run's inputs. */
@@ -152,6 +158,7 @@ export function formatReport(r: BatchReport): string {
   const lines: string[] = [];
   lines.push('');
   lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
+  if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies named in the results but not written: ${r.annotatedMissing}`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);

@@ -5,9 +5,9 @@ import { CONTACT_SHEET, annotatedName } from '../../master/annotate.js';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure, type ImageRecord } from '../../master/merge.js';
 import { cv, type Mat } from '../../shared/opencv.js';
-import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, recordsSoFar, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, waitExit } from '../helpers/processes.js';
+import { descendants, startMaster, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -184,6 +184,26 @@ describe('master run --annotate', function () {
     expect(lstatSync(join(dir, 'a.jpg')).isSymbolicLink(), 'the link was replaced by the annotated copy').to.equal(false);
     expect(readdirSync(dir).sort()).to.deep.equal(['a.jpg', 'contact-sheet-2.jpg', CONTACT_SHEET.file].sort());
   });
+  it('when the annotator process dies mid-batch: the batch finishes, and the missing copies named in the results are counted, said and exit 3', async () => {
+    const out = join(tmp.dir, 'dies.jsonl');
+    const dir = join(tmp.dir, 'annotated-dies');
+    const master = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    // Held from the start, killed once every record is written: every named copy is missing.
+    let annotator: SeenProcess | undefined;
+    await waitFor(() => (annotator = descendants(master.pid).find((p) => p.cmdline.includes('annotate-child'))) !== undefined, 60_000, 'the annotator process');
+    process.kill(annotator?.pid ?? 0, 'SIGSTOP');
+    await waitFor(() => recordsSoFar(out) >= 20, 120_000, 'every record');
+    process.kill(annotator?.pid ?? 0, 'SIGKILL');
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records;
+    expect(records).to.have.length(20);
+    const named = records.filter((r) => r.annotated !== undefined);
+    const missing = named.filter((r) => !existsSync(join(dir, r.annotated ?? ''))).length;
+    expect([named.length, missing], 'copies named, and not written').to.deep.equal([20, 20]);
+    expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(missing);
+    expect(master.stderr()).to.include(`annotate: ${missing} of the ${named.length} annotated copies named in the results`);
+    expect(master.stdout()).to.include(`annotated copies named in the results but not written: ${missing}`);
+  });
   it('refuses a folder that already holds files without --overwrite or --resume, and never writes over an input linked from another folder', async () => {
     const victims = join(tmp.dir, 'victims');
     const links = join(tmp.dir, 'links');
@@ -204,7 +224,8 @@ describe('master run --annotate', function () {
     const master = startMaster([...args, '--overwrite', '--bind', await loopbackEndpoint()]);
     expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.ok);
     expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
-    expect(master.stderr()).to.include('it is the input');
-    expect(readResults(out).records.map((r) => r.source)).to.deep.equal([join(links, 'photo.jpg')]);
+    // Its copy takes the next free name instead.
+    expect(readResults(out).records.map((r) => [r.source, r.annotated])).to.deep.equal([[join(links, 'photo.jpg'), 'photo-2.jpg']]);
+    expect(existsSync(join(victims, 'photo-2.jpg'))).to.equal(true);
   });
 });
