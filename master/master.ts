@@ -806,12 +806,16 @@ export class Master {
           if (this.wrongKind(f.taskId, f.kind, refused)) continue;
           slave?.inFlight.delete(f.taskId);
           if (slave) slave.lastProgressMs = now;
-          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, f.error.name !== 'SlaveLeavingError');
+          // A draining slave hands back what it will not run: no attempt used, and no failed
+          // attempt in its row of the report (the summary said "failed attempts 8" of 0).
+          const leaving = f.error.name === 'SlaveLeavingError';
+          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, !leaving);
           if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
           else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
           else {
-            this.countFailDisposition(d, slaveId, f.kind);
+            this.countFailDisposition(d, slaveId, f.kind, !leaving);
+            if (leaving && d === 'retry') this.stats.retriesAfterSlaveLoss++;
             this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
           }
         }

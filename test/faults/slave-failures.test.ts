@@ -101,7 +101,8 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
 
   it('4. a slave joining mid-batch gets work; a slave leaving gracefully (SIGTERM) hands back nothing lost', async () => {
     const m = master();
-    const first = slave('join-a');
+    // A short drain: what it holds beyond its running task is handed back when it leaves.
+    const first = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'join-a', '--log-level', 'warn', '--drain-timeout', '300', ...HEARTBEAT]);
     await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
     slave('join-b');
     await waitFor(() => m.stderr().includes('slave join-b joined'), 30_000, 'the second slave to join');
@@ -113,6 +114,10 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     const report = await finishAndCheck(m);
     const b = report.slaves.find((s) => s.slaveId === 'join-b');
     expect(b?.tasks).to.be.above(0);
+    // What it handed back on leaving used no attempt and is no failed attempt of its own.
+    const a = report.slaves.find((s) => s.slaveId === 'join-a');
+    expect({ failed: a?.failed, retries: report.retries }, m.stderr()).to.deep.equal({ failed: 0, retries: report.retriesAfterSlaveLoss });
+    expect(report.retriesAfterSlaveLoss, 'tasks handed back').to.be.above(0);
     expect(m.stderr(), 'the leaving slave is not treated as lost').to.not.match(/slave join-a is lost/);
   });
 
