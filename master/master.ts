@@ -27,7 +27,7 @@ import { buildReport, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, type Refusal, type RouterCurve } from './router.js';
-import { planBackups, planDispatch, unplaceable } from './scheduler.js';
+import { planBackups, planDispatch, refusedByAll, unplaceable } from './scheduler.js';
 import { hasAnswered, SlaveRegistry, type SlaveInfo } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
@@ -623,10 +623,11 @@ export class Master {
   }
 
   /**
-   * Fails the images no connected slave accepts in a message (each slave's
-   * `--max-message-bytes`, {@link planDispatch} rule 5) once nothing else is running and
-   * that has lasted {@link UNPLACEABLE_GRACE_MS}: a slave that takes them may still join
-   * (slaves started together join some ms apart), but the batch must end.
+   * Fails the images no connected slave can take, once nothing else is running and that
+   * has lasted {@link UNPLACEABLE_GRACE_MS}: over every slave's `--max-message-bytes`
+   * ({@link planDispatch} rule 5), or refused by every one as over its own limits (rule 6).
+   * A slave that takes them may still join (slaves started together join some ms apart),
+   * but the batch must end.
    */
   private failUnplaceable(now: number): void {
     const slaves = this.registry.credits(this.options.kinds);
@@ -638,15 +639,17 @@ export class Master {
     this.unplaceableSinceMs ??= now;
     if (now - this.unplaceableSinceMs < UNPLACEABLE_GRACE_MS) return;
     const limits = slaves.map((s) => `${s.slaveId} ${s.maxImageBytes ?? '?'}`).join(', ');
-    const images = new Set(stuck.map((t) => t.imageId)).size;
-    this.logger.warn(`${images} image(s) are larger than any connected slave accepts in a message (--max-message-bytes: ${limits}): their tasks fail`);
+    const refused = stuck.filter((t) => refusedByAll(t, slaves));
+    const oversized = stuck.filter((t) => !refusedByAll(t, slaves));
+    const count = (tasks: readonly TaskEntry[]): number => new Set(tasks.map((t) => t.imageId)).size;
+    if (oversized.length > 0) this.logger.warn(`${count(oversized)} image(s) are larger than any connected slave accepts in a message (--max-message-bytes: ${limits}): their tasks fail`);
+    if (refused.length > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail`);
     for (const t of stuck) {
       const size = this.table.image(t.imageId)?.bytes?.length ?? 0;
-      const d = this.table.failPending(t.taskId, {
-        name: 'ImageTooLargeError',
-        message: `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`,
-        retryable: false,
-      });
+      const message = refusedByAll(t, slaves)
+        ? `${t.lastError?.message ?? 'image refused'}; refused by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
+        : `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`;
+      const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: false });
       this.countFailDisposition(d, undefined, t.kind);
     }
     this.unplaceableSinceMs = undefined;
@@ -809,7 +812,10 @@ export class Master {
           // A draining slave hands back what it will not run: no attempt used, and no failed
           // attempt in its row of the report (the summary said "failed attempts 8" of 0).
           const leaving = f.error.name === 'SlaveLeavingError';
-          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, !leaving);
+          // Over this slave's own limits: the image goes to another slave, using no attempt.
+          const refusedHere = f.error.name === 'ImageTooLargeError' && f.error.retryable;
+          if (refusedHere) this.table.markRefused(f.taskId, slaveId);
+          const d = this.table.fail(f.taskId, f.attempt, slaveId, f.error, !leaving && !refusedHere);
           if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
           else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);

@@ -1,6 +1,7 @@
 import type { TaskEntry, TaskTable } from './task-table.js';
 
 const NO_SLAVES: ReadonlySet<string> = new Set();
+const NO_REFUSALS: readonly string[] = [];
 
 /** What the scheduler needs to know of one slave. */
 export interface SlaveCredit {
@@ -38,6 +39,8 @@ export interface Assignment {
  * 4. Among eligible slaves, the one with most credit wins (spreads work evenly).
  * 5. An image goes to no slave whose `maxImageBytes` it exceeds: sent, ZeroMQ would drop
  *    that slave's connection. It waits for one that takes it ({@link unplaceable}).
+ * 6. Nor to a slave that refused it as over its own limits (`refusedBy`): it waits for one
+ *    that has not ({@link unplaceable} once every connected slave has).
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
  * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
@@ -64,10 +67,11 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     // (First attempts, the common case, allocate nothing here.)
     const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
     const freshExists = tried.size > 0 && slaves.some((s) => !tried.has(s.slaveId));
+    const refused = group[0]?.refusedBy ?? NO_REFUSALS;
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
       const room = Math.min(s.credit, maxTasksPerMessage - (out.get(s.slaveId)?.tasks.length ?? 0));
-      if (room < group.length || full(s.slaveId) || !takesImage(s, size)) continue;
+      if (room < group.length || full(s.slaveId) || !takesImage(s, size) || refused.includes(s.slaveId)) continue;
       if (freshExists && tried.has(s.slaveId)) continue;
       if (best === undefined || s.credit > best.credit) best = s;
     }
@@ -75,7 +79,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
-      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId) && !full(s.slaveId) && takesImage(s, size));
+      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !out.has(s.slaveId) && !full(s.slaveId) && takesImage(s, size) && !refused.includes(s.slaveId));
       if (best === undefined) continue;
       take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
     }
@@ -150,11 +154,18 @@ function imageSize(table: TaskTable, imageId: number | undefined): number {
 }
 
 /**
- * Pending tasks whose image is larger than every one of `slaves` accepts in a message
- * (rule 5 of {@link planDispatch}): none of them can take it. Pure.
+ * Pending tasks none of `slaves` can take: their image is larger than every one of them
+ * accepts in a message (rule 5 of {@link planDispatch}), or every one of them refused it
+ * (rule 6). Pure.
  */
 export function unplaceable(table: TaskTable, slaves: readonly SlaveCredit[]): TaskEntry[] {
-  if (slaves.length === 0 || slaves.some((s) => s.maxImageBytes === undefined)) return [];
-  const largest = Math.max(...slaves.map((s) => s.maxImageBytes ?? 0));
-  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, t.imageId) > largest);
+  if (slaves.length === 0) return [];
+  const largest = slaves.some((s) => s.maxImageBytes === undefined) ? Infinity : Math.max(...slaves.map((s) => s.maxImageBytes ?? 0));
+  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, t.imageId) > largest || refusedByAll(t, slaves));
+}
+
+/** Whether every one of `slaves` refused the task's image (rule 6 of {@link planDispatch}). */
+export function refusedByAll(t: TaskEntry, slaves: readonly SlaveCredit[]): boolean {
+  const refused = t.refusedBy;
+  return refused !== undefined && slaves.every((s) => refused.includes(s.slaveId));
 }

@@ -37,6 +37,13 @@ export interface TaskEntry {
    * away, so its late answer still counts). Freed with the task when its image completes.
    */
   triedBy: string[];
+  /**
+   * Slaves that refused the task's image as over their own limits (`ImageTooLargeError`:
+   * `--max-image-pixels`, `--max-image-bytes`): it never goes to them again, and such a
+   * refusal uses no attempt (a Pi's refusals used up the attempts of an image a PC beside
+   * it could run). Undefined until the first refusal.
+   */
+  refusedBy: string[] | undefined;
   lastError: WireError | undefined;
   /** A second copy running on another slave near the end of the batch, if any. */
   backup: BackupLease | undefined;
@@ -204,6 +211,7 @@ export class TaskTable {
         startedAtMs: undefined,
         queuedAtMs: nowMs,
         triedBy: [],
+        refusedBy: undefined,
         lastError: error,
         backup: undefined,
       };
@@ -281,6 +289,14 @@ export class TaskTable {
       t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };
       t.triedBy.push(slaveId);
     }
+  }
+
+  /** Notes that `slaveId` refused the task's image as over its own limits ({@link TaskEntry.refusedBy}). */
+  markRefused(taskId: number, slaveId: string): void {
+    const t = this.tasks.get(taskId);
+    if (t === undefined) return;
+    if (t.refusedBy === undefined) t.refusedBy = [slaveId];
+    else if (!t.refusedBy.includes(slaveId)) t.refusedBy.push(slaveId);
   }
 
   /** Forgets the backup copies held by `slaveId` (it is gone); the tasks keep their primary leases. */

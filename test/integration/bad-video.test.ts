@@ -7,7 +7,7 @@ import { cv } from '../../shared/opencv.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { killTree, startMaster, startSlave, waitExit } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
@@ -95,20 +95,32 @@ describe('bad videos and oversized images get error records', function () {
     expect(sources).to.deep.equal(['clip#0', 'clip#10', 'clip#5', 'photo#-']);
   });
 
-  it('refuses an image over the slave\'s pixel limit before decoding it, as retryable (another slave may take it), so it fails after --max-attempts', async () => {
-    const endpoint = await loopbackEndpoint();
-    const out = join(tmp.dir, 'r.jsonl');
-    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2']);
+  it('refuses an image over the slave\'s pixel limit before decoding it; a refusal uses no attempt, the image waits for a slave that takes it, and fails once every slave has refused it', async () => {
     // The sample photos are 500x375 (187,500 px) or so; allow 100,000.
-    startSlave(['--connect', endpoint, '--threads', '1', '--max-image-pixels', '100000', '--log-level', 'warn']);
+    const pi = ['--threads', '1', '--max-image-pixels', '100000', '--slave-id', 'pi', '--log-level', 'warn'];
+    const alone = await loopbackEndpoint();
+    const out = join(tmp.dir, 'r.jsonl');
+    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', alone, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2']);
+    startSlave(['--connect', alone, ...pi]);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    expect(m.stderr()).to.include('3 image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail');
     const records = readResults(out).records;
     expect(records).to.have.length(3);
     for (const r of records) {
-      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\)$/);
+      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\); refused by every connected slave \(pi\)$/);
       expect(isKindFailure(r.edge) && r.edge.error.name).to.equal('ImageTooLargeError');
-      expect(isKindFailure(r.edge) && r.edge.attempts, 'tried again: another slave may allow more').to.equal(2);
     }
+
+    // With one attempt: refused by the Pi, each image waits and the PC that joins runs it.
+    const both = await loopbackEndpoint();
+    const out2 = join(tmp.dir, 'r2.jsonl');
+    const m2 = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', both, '--local-slaves', '0', '--out', out2, '--progress', 'none', '--max-attempts', '1', '--log-level', 'debug']);
+    startSlave(['--connect', both, ...pi]);
+    await waitFor(() => /failed on pi: "ImageTooLargeError"/.test(m2.stderr()), 60_000, 'the pi to refuse an image');
+    startSlave(['--connect', both, '--threads', '1', '--slave-id', 'pc', '--log-level', 'warn']);
+    expect(await waitExit(m2, 100_000), m2.stderr()).to.equal(MASTER_EXIT.ok);
+    const done = readResults(out2).records;
+    expect(done.map((r) => [r.ok, r.edge?.slave, r.edge?.attempts]), m2.stderr()).to.deep.equal([0, 1, 2].map(() => [true, 'pc', 1]));
   });
 
   it('sends no image larger than a slave\'s --max-message-bytes to it: with no slave that takes it the image fails, saying why, and the rest is done', async () => {

@@ -87,6 +87,26 @@ describe('planDispatch retries', () => {
   });
 });
 
+describe('planDispatch refusals (a slave\'s own --max-image-pixels)', () => {
+  it('never sends an image back to a slave that refused it, even when every slave has tried it; refused by all connected, it is unplaceable', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(0), ['edge'], Buffer.from('x'), 0);
+    const id = img.taskIds[0]!;
+    t.lease([id], 'pi', 0, () => 1000);
+    t.markRefused(id, 'pi');
+    const refusal = { name: 'ImageTooLargeError', message: 'over 100000 px', retryable: true };
+    expect(t.fail(id, 1, 'pi', refusal, false)).to.equal('retry');
+    const pi = { slaveId: 'pi', credit: 50, inFlight: 0 };
+    expect(planDispatch(t, [pi], 4096), 'alone, the refusing slave gets it no more').to.deep.equal([]);
+    expect(unplaceable(t, [pi]).map((x) => x.taskId)).to.deep.equal([id]);
+    const pc = { slaveId: 'pc', credit: 5, inFlight: 0 };
+    expect(unplaceable(t, [pi, pc])).to.deep.equal([]);
+    const plan = planDispatch(t, [pi, pc], 4096);
+    expect(plan.map((p) => [p.slaveId, p.tasks.map((x) => x.taskId)])).to.deep.equal([['pc', [id]]]);
+    expect(plan[0]?.tasks[0]?.attemptsMade, 'the refusal used no attempt').to.equal(0);
+  });
+});
+
 describe('planDispatch message limits', () => {
   it('puts no more distinct images in one assignment than a message may carry', () => {
     const t = new TaskTable(3);
