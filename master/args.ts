@@ -1,4 +1,5 @@
 import yargs, { type Options } from 'yargs';
+import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
@@ -94,7 +95,8 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .check(() => booleanValueCheck(argv, { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS, force: { type: 'boolean' } }))
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      writeUsageError('master', msg || err.message, argv, argv[0] === 'keygen' ? 'master keygen --help' : 'master run --help');
+      const help = argv[0] === 'keygen' ? 'master keygen --help' : argv[0] === 'run' ? 'master run --help' : 'master --help';
+      writeUsageError('master', `${msg || err.message}${dashedFileHint(argv)}`, argv, help);
       process.exit(2);
     })
     .help()
@@ -216,4 +218,14 @@ function resolveMasterOptions(a: Record<string, unknown>, d: MasterOptions, loca
  */
 export function defaultReportFile(out: string): string {
   return isStreamOrDevice(out) ? 'cctv-report.json' : `${out}.report.json`;
+}
+
+/**
+ * A hint for a file named like an option (`master run -dash.jpg` read as -d -a -s ...):
+ * the first word before `--` that begins with `-` and names an existing file.
+ */
+function dashedFileHint(argv: readonly string[]): string {
+  const end = argv.indexOf('--');
+  const file = (end < 0 ? argv : argv.slice(0, end)).find((a) => a.startsWith('-') && a.length > 1 && existsSync(a));
+  return file === undefined ? '' : `\n(${JSON.stringify(file)} is a file: put \`--\` before file names that begin with -, e.g. \`master run -- ${file}\`)`;
 }

@@ -103,6 +103,12 @@ describe('command-line interface', function () {
     expect(mk.err).to.match(/^master: unknown option --max-Attempts\n/);
     const short = await run(startMaster, ['run', IMAGE, '-x', ...QUIET]);
     expect(short.err).to.match(/^master: unknown option -x\n/);
+    // A file named like an option gets a hint; a mistyped command points at the top help.
+    copyFileSync(IMAGE, join(tmp.dir, '-dash.jpg'));
+    const dashed = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', '-dash.jpg', ...QUIET]);
+    expect(dashed.err).to.match(/^master: unknown options: d, a, s\n\("-dash\.jpg" is a file: put `--` before file names that begin with -, e\.g\. `master run -- -dash\.jpg`\)\nRun `master run --help`/);
+    const typo = await run(startMaster, ['runn', 'x']);
+    expect(typo.err).to.match(/^master: unknown commands: runn, x; commands: run, keygen\nRun `master --help` for the options\.\n/);
     const kg = await run(startMaster, ['keygen', '--bogus']);
     expect(kg.err).to.match(/^master: unknown option --bogus\nRun `master keygen --help` for the options\.\n/);
     // A second NAME is named as such (it was "unknown command b"), and no key pair is written.
