@@ -31,6 +31,8 @@ const FONT = cv.FONT_HERSHEY_SIMPLEX;
 /** Opacity of the edge overlay. */
 const EDGE_ALPHA = 0.5;
 const JPEG_QUALITY = 90;
+/** Smallest side of an image that gets the source-name header, px (the header is ~17 px tall). */
+const MIN_HEADER_SIDE_PX = 64;
 
 /** Contact sheet layout. */
 export const CONTACT_SHEET = { file: CONTACT_SHEET_FILE, thumbWidth: 240, thumbMaxHeight: 480, columns: 4, max: 16 } as const;
@@ -147,7 +149,8 @@ export class Annotator {
     for (const b of boxes) label(image, b.label, b.x, b.y, b.colour, fontScale, s);
 
     const name = basename(record.source);
-    label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
+    // On a tiny image the header would cover it all (a 3x3 copy came out black).
+    if (Math.min(image.rows, image.cols) >= MIN_HEADER_SIDE_PX) label(image, record.frame === undefined ? name : `${name} frame ${record.frame}`, 0, 0, BLACK, fontScale, s, true);
 
     const target = join(this.dir, basename(file));
     if (isEntryOf(record.source, this.dir, basename(file))) {

@@ -108,6 +108,17 @@ describe('master run --annotate', function () {
     const sheet = cv.imread(join(dir, CONTACT_SHEET.file), cv.IMREAD_COLOR);
     expect([sheet.cols, sheet.rows]).to.deep.equal([CONTACT_SHEET.thumbWidth + 2 * 4, CONTACT_SHEET.thumbMaxHeight + 2 * 4]);
   });
+  it('draws no header over a tiny image (a 3x3 white image came out black)', async () => {
+    const tiny = join(tmp.dir, 'tiny.png');
+    cv.imwrite(tiny, new cv.Mat(3, 3, cv.CV_8UC3).setTo(new cv.Vec3(255, 255, 255)));
+    const out = join(tmp.dir, 'tiny.jsonl');
+    const dir = join(tmp.dir, 'annotated-tiny');
+    const master = startMaster(['run', tiny, '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.ok);
+    const copy = cv.imread(join(dir, 'tiny.jpg'), cv.IMREAD_COLOR);
+    expect([copy.cols, copy.rows]).to.deep.equal([3, 3]);
+    expect(meanAbsDiff(copy, cv.imread(tiny, cv.IMREAD_COLOR)), 'the copy is the white image').to.be.below(8);
+  });
   it('on --resume keeps the annotated copies of the earlier run: a new source of the same name gets NAME-2.jpg', async () => {
     const cam1 = join(tmp.dir, 'cam1');
     const cam2 = join(tmp.dir, 'cam2');
