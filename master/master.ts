@@ -505,13 +505,17 @@ export class Master {
     }
     // The end of the batch: nothing left to hand out, so idle workers re-run what others still hold.
     if (!this.options.backupTasks || !this.ingestDone || this.table.pendingCount > 0) return;
-    for (const { slaveId, tasks } of planBackups(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE)) {
+    // A backup on a slave that has answered nothing may move to another: peers that took
+    // tasks and never answered held the last image's backup while a real slave sat idle.
+    const replaceable = (holder: string): boolean => !hasAnswered(this.registry.get(holder));
+    for (const { slaveId, tasks } of planBackups(this.table, this.registry.credits(this.options.kinds), MAX_TASKS_PER_MESSAGE, MAX_PARTS_PER_MESSAGE, replaceable)) {
       if (this.registry.get(slaveId) === undefined) continue;
       this.table.leaseBackup(
         tasks.map((t) => t.taskId),
         slaveId,
         now,
         deadlineFor,
+        replaceable,
       );
       this.stats.backupTasks += tasks.length;
       const held = [...new Set(tasks.map((t) => `image ${t.imageId} (held by ${t.slaveId ?? '?'})`))].join(', ');

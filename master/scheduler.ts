@@ -105,7 +105,8 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
  * 1. Only a slave with a free worker (fewer tasks than workers) gets backups, one image
  *    per free worker, within its credit; it asks again as it frees up.
  * 2. Candidates come from {@link TaskTable.backupCandidates}: newest lease first, one
- *    backup per task, never on a slave the task was sent to, only with an attempt left.
+ *    backup per task (one held by a slave for which `replaceable` is true may move),
+ *    never on a slave the task was sent to, only with an attempt left.
  * 3. An image's candidate tasks go together (one transfer, one decode); a group larger
  *    than the slave's credit is cut to fit.
  * 4. No image goes to a slave whose `maxImageBytes` it exceeds ({@link planDispatch} rule 5).
@@ -113,7 +114,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
  * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
  */
-export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], maxTasksPerMessage: number, maxImagesPerMessage = Infinity): Assignment[] {
+export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], maxTasksPerMessage: number, maxImagesPerMessage = Infinity, replaceable?: (holder: string) => boolean): Assignment[] {
   const out: Assignment[] = [];
   const planned = new Set<number>();
   for (const s of slaves) {
@@ -121,7 +122,7 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     const room = Math.min(s.credit, maxTasksPerMessage);
     if (freeWorkers <= 0 || room <= 0) continue;
     const groups = new Map<number, TaskEntry[]>();
-    for (const t of table.backupCandidates(s.slaveId)) {
+    for (const t of table.backupCandidates(s.slaveId, replaceable)) {
       if (planned.has(t.taskId) || !takesImage(s, imageSize(table, t.imageId))) continue;
       const g = groups.get(t.imageId);
       if (g) g.push(t);

@@ -100,6 +100,7 @@ export function outcomeOf(image: ImageEntry, kind: TaskKind): KindOutcome | unde
 }
 
 const NONE: ImageEntry[] = [];
+const NEVER = (): boolean => false;
 
 /**
  * Leases of one task given back without an answer (its slave was lost, left or refused it)
@@ -262,28 +263,36 @@ export class TaskTable {
   /**
    * Leased tasks that `slaveId` could run as backups, newest lease first (those are the
    * likeliest to be still queued behind other work on their slave): not leased to it,
-   * never sent to it, without a backup yet, and with an attempt left.
+   * never sent to it, with an attempt left, and without a backup yet, or with one on a
+   * slave for which `replaceable` is true (those last).
+   *
+   * @param replaceable - whether a backup held by that slave may move to `slaveId`: the
+   *   master's rule is a slave that has answered nothing (a peer that takes tasks and never
+   *   answers held the last image's backup while a real slave sat idle)
    */
-  backupCandidates(slaveId: string): TaskEntry[] {
+  backupCandidates(slaveId: string, replaceable: (holder: string) => boolean = NEVER): TaskEntry[] {
     const out: TaskEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state === 'leased' && t.backup === undefined && t.attemptsMade < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
+      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && t.attemptsMade < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
     }
-    out.sort((a, b) => b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
+    // Tasks without a backup first.
+    out.sort((a, b) => Number(a.backup !== undefined) - Number(b.backup !== undefined) || b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
     return out;
   }
 
   /**
    * Sends backup copies of leased tasks to a second slave: each gets attempt
    * `attemptsMade + 1` there (counted in `attemptsMade` only if it takes over the lease).
+   * A backup already held by a slave for which `replaceable` is true moves to `slaveId`
+   * (the other copy's answer then counts as a duplicate).
    *
-   * @throws Error when a task is not leased, already has a backup, has no attempt left or
-   *   was already sent to `slaveId` (a scheduler bug)
+   * @throws Error when a task is not leased, already has a backup that may not move, has no
+   *   attempt left or was already sent to `slaveId` (a scheduler bug)
    */
-  leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number): void {
+  leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number, replaceable: (holder: string) => boolean = NEVER): void {
     for (const id of taskIds) {
       const t = this.tasks.get(id);
-      if (t?.state !== 'leased' || t.backup !== undefined || t.attemptsMade >= this.maxAttempts || t.triedBy.includes(slaveId)) {
+      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || t.attemptsMade >= this.maxAttempts || t.triedBy.includes(slaveId)) {
         throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
       }
       t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };

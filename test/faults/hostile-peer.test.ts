@@ -115,6 +115,48 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     }
   });
 
+  it('peers that take tasks and never answer (but heartbeat) hold no image past the time a real slave needs: their backups move to it', async () => {
+    const endpoint = await loopbackEndpoint();
+    const photos = join(tmp.dir, 'held');
+    mkdirSync(photos);
+    for (let i = 0; i < 6; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const out = join(tmp.dir, 'held.jsonl');
+    // Leases far longer than the test: only backups can finish the batch in time.
+    const master = startMaster(['run', photos, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--lease', 'edge=200000']);
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+      let received = 0;
+      for (let i = 0; i < 3; i++) {
+        const peer = new Dealer({ routingId: `silent-${i}`, linger: 0 });
+        sockets.push(peer);
+        peer.connect(endpoint);
+        await peer.send(encode({ cmd: 'READY', slaveId: `silent-${i}`, capacity: 1024, prefetch: 4096, kinds: ['edge'], host: { ...SAMPLE_HOST, pid: 4300 + i } }));
+        timers.push(setInterval(() => void peer.send(encode({ cmd: 'HEARTBEAT' } as Parameters<typeof encode>[0])).catch(() => undefined), 300));
+        void (async () => {
+          for (;;) {
+            const d = decode(await peer.receive());
+            if (d.ok && d.message.cmd === 'TASK') received += d.message.tasks.length;
+          }
+        })().catch(() => undefined);
+      }
+      // They hold every task, and backups of each other's, before a real slave comes.
+      await waitFor(() => received >= 12, 20_000, 'the peers to be sent every task and its backup');
+      const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+      try {
+        expect(await waitExit(master, 60_000), master.stderr().slice(-3000)).to.equal(0);
+      } finally {
+        await killTree(slave);
+      }
+      const records = readResults(out).records;
+      expect(records).to.have.length(6);
+      for (const r of records) expect((r.edge as { slave?: string } | undefined)?.slave, r.source).to.not.match(/^silent-/);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await killTree(master);
+    }
+  });
+
   it('two slave processes with one --slave-id: once each has announced itself twice in turn, the second is told to leave for good', async () => {
     const endpoint = await loopbackEndpoint();
     const master = startMaster(['run', SAMPLE_FACES, '--bind', endpoint, '--local-slaves', '0', '--out', join(tmp.dir, 'twin.jsonl'), '--progress', 'none']);

@@ -287,6 +287,20 @@ describe('TaskTable backup copies (MapReduce §3.6)', () => {
     expect(last.t.backupCandidates('b'), 'no attempt left').to.deep.equal([]);
   });
 
+  it('moves a backup held by a slave that may lose it (one that answered nothing) to another, last among the candidates', () => {
+    const t = new TaskTable(3);
+    const held = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const free = t.addImage(item(2), ['edge'], Buffer.from('x'), 0);
+    t.lease(held.taskIds, 'a', 10, lease);
+    t.lease(free.taskIds, 'a', 5, lease);
+    t.leaseBackup(held.taskIds, 'rogue', 20, lease);
+    const silent = (holder: string): boolean => holder === 'rogue';
+    expect(t.backupCandidates('c', silent).map((c) => c.taskId), 'without a backup first').to.deep.equal([free.taskIds[0], held.taskIds[0]]);
+    t.leaseBackup(held.taskIds, 'c', 30, lease, silent);
+    expect(t.backupCandidates('d', silent).map((c) => c.taskId), 'a backup on a slave that may keep it stays').to.deep.equal([free.taskIds[0]]);
+    expect(t.task(held.taskIds[0]!)!.backup).to.include({ slaveId: 'c', attempt: 2 });
+  });
+
   it('takes the first result, from the backup or the primary; the other is a duplicate', () => {
     const { t, id } = leasedEdge();
     t.leaseBackup([id], 'b', 5, lease);
