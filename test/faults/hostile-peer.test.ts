@@ -132,7 +132,7 @@ describe('hostile or mismatched peers on the master\'s port', function () {
         sockets.push(peer);
         peer.connect(endpoint);
         await peer.send(encode({ cmd: 'READY', slaveId: `silent-${i}`, capacity: 1024, prefetch: 4096, kinds: ['edge'], host: { ...SAMPLE_HOST, pid: 4300 + i } }));
-        timers.push(setInterval(() => void peer.send(encode({ cmd: 'HEARTBEAT' } as Parameters<typeof encode>[0])).catch(() => undefined), 300));
+        timers.push(setInterval(() => void peer.send(encode({ cmd: 'HEARTBEAT' })).catch(() => undefined), 300));
         void (async () => {
           for (;;) {
             const d = decode(await peer.receive());
