@@ -246,7 +246,10 @@ export class Connection {
         if (this.masterSaidBye) this.options.logger.info(`waiting for a master at ${this.options.endpoint} (the last one said DISCONNECT)`);
         else this.options.logger.warn(`no answer from a master at ${this.options.endpoint} for ${Math.round(silentMs / 1000)} s: is the master running, and is this its --bind address? (still trying)`);
       }
-      if (silentMs >= backstopMs) this.reconnect();
+      // No back-off here: libzmq itself retries the TCP connection every 0.1-2 s on the
+      // open socket; a growing delay only left the slave without a socket for up to 32 s
+      // at a time, and a master started after a long wait waited that long for it.
+      if (silentMs >= backstopMs) this.reconnect('no answer on this socket', true);
       return;
     }
     if (this.liveness.isDead()) {
@@ -258,9 +261,13 @@ export class Connection {
     }
   }
 
-  /** Closes the socket and opens a new one after the current back-off delay (doubled each time, up to `reconnectMaxMs`). */
-  private reconnect(why?: string): void {
-    const delay = this.reconnectDelayMs;
+  /**
+   * Closes the socket and opens a new one after the current back-off delay (doubled each
+   * time, up to `reconnectMaxMs`), or with `quick` after the first delay, leaving the
+   * back-off as it is.
+   */
+  private reconnect(why?: string, quick = false): void {
+    const delay = quick ? this.options.reconnectInitialMs : this.reconnectDelayMs;
     const silentMs = Math.round(this.liveness.silentForMs());
     const was = why ?? `${this.connected ? 'master silent' : 'no answer from master'} for ${silentMs} ms`;
     const log = why === undefined ? this.options.logger.warn.bind(this.options.logger) : this.options.logger.debug.bind(this.options.logger);
@@ -273,7 +280,7 @@ export class Connection {
     this.socket = undefined;
     this.queue = undefined;
     this.connected = false;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.options.reconnectMaxMs);
+    if (!quick) this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.options.reconnectMaxMs);
     // Keep the liveness timer from firing again while we wait.
     this.liveness = new Liveness(delay + this.options.heartbeatIntervalMs * this.options.heartbeatLiveness, 1, this.options.clock);
     setTimeout(() => {

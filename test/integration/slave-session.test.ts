@@ -183,4 +183,23 @@ describe('a slave and the end of its session with a master', function () {
     expect(s.stderr()).to.include('master says: batch complete');
     expect(s.stderr()).to.not.include('master silent');
   });
+
+  it('waiting with no master answering, it opens each new socket after the first delay (no growing back-off), and serves the master that comes', async () => {
+    const endpoint = await loopbackEndpoint();
+    // A new socket after 3 s without an answer (--reconnect-max), each after 1 s: a doubling
+    // back-off left an idle slave without a socket for up to 32 s at a time.
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'waiting', '--log-level', 'debug', '--reconnect-max', '3000', '--heartbeat-interval', '250']);
+    const delays = (): string[] => [...s.stderr().matchAll(/no answer on this socket at \S+; reconnecting in (\d+) ms/g)].map((m) => m[1] ?? '');
+    await waitFor(() => delays().length >= 3, 40_000, 'three new sockets');
+    expect(delays().slice(0, 3)).to.deep.equal(['1000', '1000', '1000']);
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.dir, 'late.jsonl');
+      const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+      expect(await waitExit(m, 60_000), m.stderr()).to.equal(0);
+      expect(readResults(out).records).to.have.length(3);
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });
