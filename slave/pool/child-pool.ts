@@ -49,6 +49,8 @@ interface Pending {
   copied?: boolean;
   /** This is such a copy: it resolves the same promise, and is not copied again. */
   speculative?: boolean;
+  /** The other of a stuck job and its copy: when one answers, the worker still on the other is stopped. */
+  twin?: Pending;
 }
 
 interface Worker {
@@ -79,6 +81,8 @@ interface Worker {
   failedStarts: number;
   /** Killed by the pool for running past the task timeout. */
   timedOut: boolean;
+  /** Killed by the pool because the other copy of its running job answered first. */
+  cancelled: boolean;
   /**
    * The last images whose bytes went to this worker, mirroring its decode cache (same
    * size, same insertion order), so the bytes go only with an image's first task.
@@ -281,7 +285,7 @@ export class ChildPool implements Pool {
         if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);
       });
     }
-    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, sent: new Map() };
+    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };
     const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
     worker.timer = setTimeout(() => {
       worker.timer = undefined;
@@ -342,6 +346,7 @@ export class ChildPool implements Pool {
       this.meanComputeMs.set(msg.outcome.kind, mean === undefined ? msg.outcome.computeMs : mean + (msg.outcome.computeMs - mean) * COST_SMOOTHING);
     }
     pending.resolve(msg.outcome);
+    if (pending.twin !== undefined) this.stopTwin(pending.twin, msg.outcome.taskId);
     if (worker.assigned.length === 0 && worker.ahead.length > 0) {
       worker.assigned = worker.ahead;
       worker.assignedSeq = worker.aheadSeq;
@@ -361,12 +366,14 @@ export class ChildPool implements Pool {
     }
     const pending = this.takeBack(worker);
     const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
-    this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
-    if (pending) {
+    if (worker.cancelled) this.options.logger.debug({ worker: worker.index }, `worker ${worker.index} stopped (${how}); restarting it`);
+    else this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
+    // A copy of a stuck job dying leaves the answer to the other copy.
+    if (pending && !this.twinCarriesOn(pending)) {
       pending.resolve(failure(pending.job, 'WorkerCrashError', `worker process died (${how}) while running this task`));
     }
-    // A death while running a task (or after a timeout kill) is the task's fault, not a failed start.
-    const failedStarts = pending !== undefined || worker.timedOut ? 0 : worker.failedStarts + 1;
+    // A death while running a task (or after a timeout or cancel kill) is not a failed start.
+    const failedStarts = pending !== undefined || worker.timedOut || worker.cancelled ? 0 : worker.failedStarts + 1;
     const replacement = this.spawn(worker.index, failedStarts);
     this.workers[worker.index] = replacement;
     if (failedStarts >= MAX_FAILED_STARTS) {
@@ -455,12 +462,55 @@ export class ChildPool implements Pool {
     if (running === undefined) return;
     running.copied = true;
     this.copies++;
-    this.queue.unshift({ job: running.job, resolve: running.resolve, speculative: true });
+    const copy: Pending = { job: running.job, resolve: running.resolve, speculative: true, twin: running };
+    running.twin = copy;
+    this.queue.unshift(copy);
     const mean = this.meanComputeMs.get(running.job.kind);
     this.options.logger.warn(
       { worker: worker.index, taskId: running.job.taskId },
       `task ${running.job.taskId} (${running.job.kind}) has run ${Math.round((now - worker.runningSince) / 1000)} s on worker ${worker.index}${mean === undefined ? '' : ` (such a task takes ~${Math.round(mean)} ms here)`}: running a copy on an idle worker, the first to finish answers`,
     );
+  }
+
+  /**
+   * Whether the other copy of `p` (a stuck job or its copy) is still queued or on a worker,
+   * so that `p` failing by its worker's death or timeout need not answer: the other may
+   * still succeed. Unlinks the two when it is.
+   */
+  private twinCarriesOn(p: Pending): boolean {
+    const twin = p.twin;
+    if (twin === undefined) return false;
+    const alive = this.queue.includes(twin) || this.workers.some((w) => w.ready && (w.assigned.includes(twin) || w.ahead.includes(twin)));
+    if (alive) {
+      delete twin.twin;
+      delete p.twin;
+    }
+    return alive;
+  }
+
+  /**
+   * The other copy of a stuck job answered (task `taskId`): the worker still running `twin`
+   * is stopped and replaced (~1 s to start one), rather than left frozen until the task
+   * timeout (5 minutes by default) or computing an answer nobody wants; the jobs queued
+   * behind it go back to the queue. A `twin` not started yet leaves the queue.
+   */
+  private stopTwin(twin: Pending, taskId: number): void {
+    const queued = this.queue.indexOf(twin);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      return;
+    }
+    const worker = this.workers.find((w) => w.assigned[0] === twin);
+    if (worker === undefined || !isRunning(worker.proc)) return;
+    if (worker.timer) clearTimeout(worker.timer);
+    worker.timer = undefined;
+    // Its running job is answered: only the ones behind it are put back.
+    worker.assigned.shift();
+    this.takeBack(worker);
+    worker.ready = false;
+    worker.cancelled = true;
+    this.options.logger.warn({ worker: worker.index, taskId }, `task ${taskId} answered on another worker first: stopping worker ${worker.index}, still on its copy, and starting another`);
+    worker.proc.kill('SIGKILL');
   }
 
   /**
@@ -643,7 +693,7 @@ export class ChildPool implements Pool {
       // Dying: it must not be handed another job before its exit event.
       worker.ready = false;
       worker.timedOut = true;
-      current?.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
+      if (current !== undefined && !this.twinCarriesOn(current)) current.resolve(failure(job, 'TaskTimeoutError', `task exceeded the slave's task timeout of ${this.options.taskTimeoutMs} ms; its worker was killed`));
       worker.proc.kill('SIGKILL');
       this.dispatch();
     }, this.options.taskTimeoutMs);

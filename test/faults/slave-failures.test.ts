@@ -4,7 +4,7 @@ import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, killSurvivors, killTree, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
+import { alive, descendants, killSurvivors, killTree, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -280,13 +280,23 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
       const workers = descendants(s.pid).filter((p) => p.cmdline.includes('child-main'));
       expect(workers, 'worker processes').to.have.length(2);
-      frozen = workers[0]?.pid;
+      const [stopped] = workers;
+      frozen = stopped?.pid;
       if (frozen !== undefined) process.kill(frozen, 'SIGSTOP');
       const report = await finishAndCheck(m);
       expect(report.leasesExpired, 'no lease ran out: the copy answered first').to.equal(0);
       expect(s.stderr()).to.match(/task \d+ \((object|face|edge|corner)\) has run \d+ s on worker \d[^:]*: running a copy on an idle worker, the first to finish answers/);
+      // Once the copy answered, the frozen worker is stopped and replaced, not left frozen
+      // until the task timeout (5 minutes).
+      expect(s.stderr()).to.match(/task \d+ answered on another worker first: stopping worker \d, still on its copy, and starting another/);
+      if (stopped !== undefined) await waitFor(() => !alive(stopped), 10_000, 'the frozen worker to be stopped');
+      await waitFor(() => descendants(s.pid).filter((p) => p.cmdline.includes('child-main') && p.pid !== frozen).length === 2, 30_000, 'a new worker in its place');
     } finally {
-      if (frozen !== undefined) process.kill(frozen, 'SIGCONT');
+      try {
+        if (frozen !== undefined) process.kill(frozen, 'SIGCONT');
+      } catch {
+        // Gone already: stopped by its slave.
+      }
       await killTree(s);
     }
   });
