@@ -784,9 +784,14 @@ export class Master {
           // An accepted task stays in the table until its image is taken out below.
           const task = this.table.task(r.taskId);
           const byBackup = task?.backup?.slaveId === slaveId;
+          // The holder of the other copy (primary or backup), whose answer is now a duplicate.
+          const otherCopy = byBackup ? task?.slaveId : task?.backup?.slaveId;
           const d = this.table.complete(r, slaveId);
           if (d === 'accepted') {
             if (byBackup) this.stats.backupsWon++;
+            // Not held any more as far as the batch goes: the in-flight gauge read 4 after a
+            // batch whose 4 backup copies lost, for as long as the master lingered.
+            if (otherCopy !== undefined && otherCopy !== slaveId) this.registry.get(otherCopy)?.inFlight.delete(r.taskId);
             const latencyMs = task === undefined ? 0 : now - task.queuedAtMs;
             this.stats.addTask(r.kind, r.computeMs, latencyMs);
             if (task) this.stats.queueWait.add(task.leasedAtMs - task.queuedAtMs);

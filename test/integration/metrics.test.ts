@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchReport } from '../../master/report.js';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { freePort, loopbackEndpoint } from '../helpers/ports.js';
 import { single, scrape, total, type Sample, type Scrape } from '../helpers/prometheus.js';
 import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
@@ -178,6 +178,30 @@ describe('Prometheus metrics of a real master and slave, set up by config files'
     } else {
       expect(temps).to.deep.equal([]);
       expect(atEnd.slave.text).to.include('# TYPE cctv_cpu_temperature_celsius gauge');
+    }
+  });
+});
+
+describe('Prometheus metrics after a batch with backup copies', function () {
+  this.timeout(180_000);
+
+  it('holds no task in flight once the batch is over, also when backup copies lost to their primaries', async () => {
+    const tmp = tempDir();
+    const port = await freePort();
+    const out = join(tmp.dir, 'backups.jsonl');
+    // Two slaves of one worker: the one that runs dry first gets a copy of the other's last image.
+    const master = startMaster(['run', SAMPLE_FACES, '--bind', await loopbackEndpoint(), '--local-slaves', '2', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', String(port), '--metrics-linger', '60000']);
+    try {
+      await waitFor(() => master.stdout().includes('Results:') || master.proc.exitCode !== null, 120_000, 'the batch to finish');
+      const report = readReport(`${out}.report.json`);
+      expect(report.backupTasks, 'backup copies were sent').to.be.above(0);
+      const m = (await scrape(`http://127.0.0.1:${port}/metrics`)).samples;
+      expect([single(m, 'cctv_in_flight_tasks'), single(m, 'cctv_pending_tasks'), single(m, 'cctv_backup_tasks_total')]).to.deep.equal([0, 0, report.backupTasks]);
+      master.proc.kill('SIGTERM');
+      expect(await waitExit(master, 20_000), master.stderr()).to.equal(0);
+    } finally {
+      master.proc.kill('SIGKILL');
+      tmp.cleanup();
     }
   });
 });
