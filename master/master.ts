@@ -785,7 +785,7 @@ export class Master {
           const task = this.table.task(r.taskId);
           const byBackup = task?.backup?.slaveId === slaveId;
           // The holder of the other copy (primary or backup), whose answer is now a duplicate.
-          const otherCopy = byBackup ? task?.slaveId : task?.backup?.slaveId;
+          const otherCopy = byBackup ? task.slaveId : task?.backup?.slaveId;
           const d = this.table.complete(r, slaveId);
           if (d === 'accepted') {
             if (byBackup) this.stats.backupsWon++;
