@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { wantsIpv6 } from '../shared/endpoint.js';
 import { Router } from 'zeromq';
 import { decode, encode } from '../proto/codec.js';
@@ -65,6 +67,8 @@ export class MasterRouter {
   private readonly queue: SendQueue<{ slaveId: string; parts: Buffer[] }>;
   private readonly zap: ZapHandler | undefined;
   private closed = false;
+  /** The socket file this master bound (`ipc://PATH`), removed on close. */
+  private boundIpcPath: string | undefined;
   /** Bytes sent, all parts counted. */
   bytesSent = 0;
   /** Bytes received, all parts counted. */
@@ -120,17 +124,18 @@ export class MasterRouter {
    * @throws Error when the address is in use or invalid
    */
   async bind(): Promise<string> {
-    if (this.zap !== undefined) {
-      // The ZAP handler answers before any peer can finish a handshake.
-      await this.zap.start();
-      void this.watchHandshakes();
-    }
+    // The ZAP handler answers before any peer can finish a handshake.
+    if (this.zap !== undefined) await this.zap.start();
+    // Also without CURVE: a slave with keys is refused then, and was not logged at all.
+    void this.watchHandshakes();
     try {
+      await refuseIpcInUse(this.options.bind);
       await this.socket.bind(this.options.bind);
     } catch (err) {
       this.zap?.close();
       throw err;
     }
+    this.boundIpcPath = ipcPath(this.options.bind);
     void this.receiveLoop();
     return this.socket.lastEndpoint ?? this.options.bind;
   }
@@ -155,14 +160,22 @@ export class MasterRouter {
     this.queue.close();
     this.socket.close();
     this.zap?.close();
+    // libzmq leaves the socket file behind; the next master's probe would find it dead anyway.
+    if (this.boundIpcPath !== undefined) rmSync(this.boundIpcPath, { force: true });
   }
 
-  /** Reports handshakes refused before ZAP (ZAP refusals are reported by the handler). */
+  /**
+   * Reports handshakes refused before ZAP (ZAP refusals are reported by the handler); on a
+   * master without CURVE, only peers that use CURVE.
+   */
   private async watchHandshakes(): Promise<void> {
     try {
       for await (const event of this.socket.events) {
+        // Without CURVE only a slave with keys is a refusal worth a word: other protocol
+        // errors are garbage on the port, counted where messages are dropped.
+        if (this.zap === undefined && !(event.type === 'handshake:error:protocol' && event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH')) continue;
         if (event.type === 'handshake:error:protocol') {
-          this.options.onRefused?.({ publicKey: undefined, address: undefined, reason: describeHandshakeFailure(event.error.code, 'server') });
+          this.options.onRefused?.({ publicKey: undefined, address: undefined, reason: describeHandshakeFailure(event.error.code, 'server', this.zap !== undefined) });
         } else if (event.type === 'handshake:error:other') {
           // A peer without CURVE may see the mismatch first and hang up before our side
           // reads its greeting: then all we get is this (e.g. "Broken pipe").
@@ -199,3 +212,37 @@ export class MasterRouter {
     }
   }
 }
+
+/** The file of an `ipc://PATH` endpoint; undefined for other transports and Linux's abstract names (`ipc://@name`). */
+function ipcPath(endpoint: string): string | undefined {
+  if (!endpoint.startsWith('ipc://')) return undefined;
+  const path = endpoint.slice('ipc://'.length);
+  return path.startsWith('@') ? undefined : path;
+}
+
+/**
+ * Refuses an `ipc://PATH` that a live process listens on: libzmq's bind replaces the socket
+ * file, so a second master on the same path took it over without a word and the first
+ * lost its slaves for good (TCP says "Address already in use"). A file nobody listens on
+ * (left by a master that died) is fine.
+ *
+ * @throws Error "Address already in use" when a connect to PATH succeeds
+ */
+async function refuseIpcInUse(endpoint: string): Promise<void> {
+  const path = ipcPath(endpoint);
+  if (path === undefined) return;
+  const listening = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path });
+    const done = (answer: boolean): void => {
+      probe.destroy();
+      resolve(answer);
+    };
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+    probe.setTimeout(IPC_PROBE_TIMEOUT_MS, () => done(false));
+  });
+  if (listening) throw new Error(`Address already in use: another process (a master?) listens on ${path}`);
+}
+
+/** Longest wait for a connect to an ipc:// path, ms (a live listener accepts at once). */
+const IPC_PROBE_TIMEOUT_MS = 1000;

@@ -136,9 +136,11 @@ export class ZapHandler {
  *
  * @param code - e.g. `ERR_ZMTP_MECHANISM_MISMATCH`, `ERR_ZMTP_CRYPTOGRAPHIC`
  * @param side - `server`: seen by the master about a peer; `client`: seen by a slave
+ * @param serverCurve - (`server`) whether the master itself runs with CURVE keys
  */
-export function describeHandshakeFailure(code: string, side: 'server' | 'client'): string {
+export function describeHandshakeFailure(code: string, side: 'server' | 'client', serverCurve = true): string {
   if (code === 'ERR_ZMTP_MECHANISM_MISMATCH') {
+    if (side === 'server' && !serverCurve) return 'the peer uses CURVE and this master runs without keys (start the slave without --curve-secret-key, or the master with --curve-secret-key and --allow-keys)';
     return side === 'server'
       ? 'the peer does not use CURVE (a slave started without --curve-secret-key and --master-public-key?)'
       : 'the master and this slave disagree on CURVE: one of them runs with keys and the other without';

@@ -204,7 +204,7 @@ export class Connection {
           // ignored, libzmq retried every 100 ms until a protocol error came through.
           message = this.options.curve === undefined
             ? `the master at ${at} hung up during the handshake (${event.error.message}): if it runs with CURVE keys, give this slave --curve-secret-key and --master-public-key`
-            : `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key?`;
+            : `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key, and does the master run with --curve-secret-key?`;
         }
         if (message === undefined) continue;
         this.handshakeFailures++;

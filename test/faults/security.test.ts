@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeKeyPair } from '../../shared/keys.js';
 import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 
 const KINDS = ['edge', 'corner'] as const;
 
@@ -173,6 +173,24 @@ describe('security: CurveZMQ with an allow-list', function () {
     // It was refused, not ignored: no "no answer from a master" warning.
     expect(s.stderr()).to.not.include('no answer from a master');
     process.stdout.write(`      [measured] joined ${joinedAfterS.toFixed(1)} s after the restart (was up to 32 s: libzmq does not retry after a ZAP refusal)\n`);
+  });
+
+  it('a master without keys logs and counts a slave that comes with CURVE keys, which is told what to change', async () => {
+    const port = await freePort();
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const master = writeKeyPair(join(keys, 'master'), false);
+    const slaveKeys = writeKeyPair(join(keys, 'keyed'), false);
+    const out = join(tmp.dir, 'plain.jsonl');
+    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    await waitFor(() => m.stderr().includes('listening on'), 20_000, 'master to listen');
+    const keyed = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'keyed', '--curve-secret-key', slaveKeys.secretFile, '--master-public-key', master.publicFile]);
+    await waitFor(() => m.stderr().includes('refused a peer: the peer uses CURVE and this master runs without keys'), 30_000, 'the master to say why');
+    // A slave without keys does the batch; the refusal is in the report.
+    startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+    expect(await waitExit(m, 60_000), m.stderr().slice(-3000)).to.equal(0);
+    expect(readReport(`${out}.report.json`).handshakesRefused).to.be.at.least(1);
+    expect(keyed.stderr()).to.match(/the master and this slave disagree on CURVE|does the master run with --curve-secret-key\?/);
+    await killTree(keyed);
   });
 
   for (const curve of [true, false]) {

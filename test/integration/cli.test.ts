@@ -526,6 +526,32 @@ describe('command-line interface', function () {
     expect(readResults(out).records).to.have.length(1);
   });
 
+  it('an ipc:// path a live master listens on: the second master exits 1 (it took the socket over), a dead one\'s file is reused, and the file goes at exit', async () => {
+    const sock = join(tmp.dir, 'm.sock');
+    const bind = `ipc://${sock}`;
+    const first = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'first.jsonl'), '--local-slaves', '0', '--progress', 'none', '--metrics-port', '0', '--bind', bind]);
+    try {
+      await waitFor(() => first.stderr().includes('listening on'), 30_000, 'the first master to listen');
+      const second = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'second.jsonl'), '--local-threads', '1', '--progress', 'none', '--metrics-port', '0', '--bind', bind]);
+      expect(second.code, second.err).to.equal(MASTER_EXIT.fatal);
+      expect(second.err).to.match(/cannot listen on ipc:\/\/\S+m\.sock: Address already in use: another process \(a master\?\) listens on/);
+      // The first still has its endpoint: a slave reaches it and the batch completes.
+      startSlave(['--connect', bind, '--threads', '1', '--log-level', 'warn']);
+      expect(await waitExit(first, 60_000), first.stderr()).to.equal(0);
+    } finally {
+      first.proc.kill('SIGKILL');
+    }
+    expect(existsSync(sock), 'the socket file is removed at exit').to.equal(false);
+    // A file left by a master killed with SIGKILL does not stop the next one.
+    const killed = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'killed.jsonl'), '--local-slaves', '0', '--progress', 'none', '--metrics-port', '0', '--bind', bind]);
+    await waitFor(() => killed.stderr().includes('listening on'), 30_000, 'a master to listen');
+    killed.proc.kill('SIGKILL');
+    await waitExit(killed, 10_000);
+    expect(existsSync(sock), 'left by SIGKILL').to.equal(true);
+    const next = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'next.jsonl'), '--local-threads', '1', '--progress', 'none', '--metrics-port', '0', '--bind', bind]);
+    expect(next.code, next.err).to.equal(0);
+  });
+
   it('draws the bar asked for by --progress bar also when stderr is a pipe', async () => {
     // cli-progress draws nothing off a terminal unless told to: the user saw no progress.
     const r = await run(startMaster, ['run', SAMPLE_FACES, '--tasks', 'edge', '--out', join(tmp.dir, 'bar.jsonl'), '--local-threads', '1', '--progress', 'bar', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
