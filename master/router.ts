@@ -237,9 +237,15 @@ async function refuseIpcInUse(endpoint: string): Promise<void> {
       probe.destroy();
       resolve(answer);
     };
-    probe.once('connect', () => done(true));
-    probe.once('error', () => done(false));
-    probe.setTimeout(IPC_PROBE_TIMEOUT_MS, () => done(false));
+    probe.once('connect', () => {
+      done(true);
+    });
+    probe.once('error', () => {
+      done(false);
+    });
+    probe.setTimeout(IPC_PROBE_TIMEOUT_MS, () => {
+      done(false);
+    });
   });
   if (listening) throw new Error(`Address already in use: another process (a master?) listens on ${path}`);
 }
