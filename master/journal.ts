@@ -266,9 +266,16 @@ export class Journal {
 /**
  * What differs between a results file's settings and this run's, one `path: before -> now`
  * per changed leaf (e.g. `every: 5 -> 7`, `detectors.face.minNeighbors: 3 -> 4`); empty when
- * they match. The order of the task kinds does not matter: a record holds one result per kind.
+ * they match. The order of the task kinds does not matter: a record holds one result per kind,
+ * and neither does `jpegQuality` when both runs send frames as PNG (it is not used then).
  */
-export function settingsChanges(before: unknown, now: unknown, path = ''): string[] {
+export function settingsChanges(before: unknown, now: unknown): string[] {
+  if (isPngFrames(before) && isPngFrames(now)) return changesAt({ ...before, jpegQuality: undefined }, { ...now, jpegQuality: undefined }, '');
+  return changesAt(before, now, '');
+}
+
+/** {@link settingsChanges} below `path` (`''` at the top). */
+function changesAt(before: unknown, now: unknown, path: string): string[] {
   if (path === 'tasks' && Array.isArray(before) && Array.isArray(now)) {
     const sorted = (v: unknown[]): string => JSON.stringify(v.map(String).sort());
     if (sorted(before as unknown[]) === sorted(now as unknown[])) return [];
@@ -276,11 +283,16 @@ export function settingsChanges(before: unknown, now: unknown, path = ''): strin
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObject(before) && isObject(now)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])];
-    return keys.flatMap((k) => settingsChanges(before[k], now[k], path === '' ? k : `${path}.${k}`));
+    return keys.flatMap((k) => changesAt(before[k], now[k], path === '' ? k : `${path}.${k}`));
   }
   const a = before === undefined ? 'unset' : JSON.stringify(before);
   const b = now === undefined ? 'unset' : JSON.stringify(now);
   return a === b ? [] : [`${path === '' ? 'settings' : (SETTING_FLAGS[path] ?? path)}: ${a} -> ${b}`];
+}
+
+/** Settings whose video frames travel as PNG (`frameFormat: png`). */
+function isPngFrames(settings: unknown): settings is Record<string, unknown> {
+  return typeof settings === 'object' && settings !== null && (settings as Record<string, unknown>)['frameFormat'] === 'png';
 }
 
 /** The command-line flag of each setting in the batch header, as the user knows it; the detector parameters have none. */

@@ -62,6 +62,10 @@ describe('Journal (the results file)', () => {
       'detectors.face.minNeighbors: 3 -> 4',
     ]);
     expect(settingsChanges({ every: 5 }, { every: 5, frameFormat: 'jpg' })).to.deep.equal(['--frame-format: unset -> "jpg"']);
+    // The JPEG quality of frames sent as PNG is not used: no change (a resume was refused over it).
+    expect(settingsChanges({ frameFormat: 'png', jpegQuality: 50 }, { frameFormat: 'png', jpegQuality: 90 })).to.deep.equal([]);
+    expect(settingsChanges({ frameFormat: 'jpg', jpegQuality: 50 }, { frameFormat: 'jpg', jpegQuality: 90 })).to.deep.equal(['--jpeg-quality: 50 -> 90']);
+    expect(settingsChanges({ frameFormat: 'png', jpegQuality: 50 }, { frameFormat: 'jpg', jpegQuality: 90 })).to.deep.equal(['--frame-format: "png" -> "jpg"', '--jpeg-quality: 50 -> 90']);
     const path = join(tmp.dir, 'r.jsonl');
     (await Journal.open(path, { ...header, settings: before }, { resume: false, overwrite: false })).journal.close();
     let message = '';
