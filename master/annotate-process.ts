@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
@@ -34,6 +36,8 @@ export class AnnotatorProcess {
   private finished = false;
   private onFinished: (() => void) | undefined;
   private readonly names = new AnnotatedNames();
+  /** The folder with every link resolved. */
+  private readonly realDir: string;
 
   /**
    * Creates the folder (with its parents) and starts the process.
@@ -46,6 +50,7 @@ export class AnnotatorProcess {
     } catch (err) {
       throw InvalidArgumentError.format('--annotate', `cannot create the folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    this.realDir = realpathSync(dir);
     this.proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
     relayLogLines(this.proc.stderr);
     this.proc.on('message', (message: FromAnnotator) => {
@@ -67,6 +72,22 @@ export class AnnotatorProcess {
       this.logger.warn(`annotate: annotator process error: ${err.message}`);
     });
     this.send({ type: 'init', dir, edge, logLevel, logJson });
+  }
+
+  /**
+   * Keeps annotated copies off an input: when `source`, links resolved, is a file in the
+   * folder, its name is taken so no copy gets it (an input reached through a link in a
+   * walked folder had another image's copy written over it). Call it as each input is read,
+   * before its record is named; a copy named before the input was read is not undone.
+   */
+  protect(source: string): void {
+    let real: string;
+    try {
+      real = realpathSync(source);
+    } catch {
+      return;
+    }
+    if (dirname(real) === this.realDir) this.names.take(basename(real));
   }
 
   /**

@@ -107,6 +107,8 @@ export class Journal {
   private syncing = false;
   /** Records written by this process. */
   written = 0;
+  /** Of {@link written}, those whole in the file (not lost to a {@link writeError}). */
+  persisted = 0;
   /**
    * The error that stopped writing (EPIPE: the reader of a pipe went away; ENOSPC; EIO), or
    * undefined. From then on records are dropped: their images are not in the file, so a
@@ -206,14 +208,20 @@ export class Journal {
   flush(force = false): void {
     if (this.writeError !== undefined) return;
     if (this.buffer.length > 0) {
-      const text = `${this.buffer.join('\n')}\n`;
+      const bytes = Buffer.from(`${this.buffer.join('\n')}\n`);
+      const records = this.buffer.length;
       this.buffer = [];
+      // writeSync may write part of it and return (a disk filling up): the rest follows in
+      // a loop, or the error that stops it does.
+      let written = 0;
       try {
-        writeSync(this.fd, text);
+        while (written < bytes.length) written += writeSync(this.fd, bytes, written);
       } catch (err) {
+        this.persisted += countLines(bytes.subarray(0, written));
         this.failed(err as NodeJS.ErrnoException);
         return;
       }
+      this.persisted += records;
       this.dirty = true;
     }
     if (!this.dirty) return;
@@ -288,6 +296,13 @@ function changesAt(before: unknown, now: unknown, path: string): string[] {
   const a = before === undefined ? 'unset' : JSON.stringify(before);
   const b = now === undefined ? 'unset' : JSON.stringify(now);
   return a === b ? [] : [`${path === '' ? 'settings' : (SETTING_FLAGS[path] ?? path)}: ${a} -> ${b}`];
+}
+
+/** Whole lines (newlines) in `bytes`. */
+function countLines(bytes: Buffer): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 /** Settings whose video frames travel as PNG (`frameFormat: png`). */

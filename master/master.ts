@@ -366,6 +366,13 @@ export class Master {
     const report = buildReport(this.stats, this.registry.allTotals(endMs), wallMs, this.options.out, this.options.kinds);
     report.interrupted = interrupted;
     if (interrupted) report.stoppedBy = this.resultsWriteFailed ? 'results-write-error' : 'signal';
+    const persisted = this.journal?.persisted ?? report.images;
+    if (this.resultsWriteFailed && persisted < report.images) {
+      // The report counts what the file holds: a --resume runs the rest again.
+      this.logger.warn(`${report.images - persisted} finished image(s) could not be written to ${this.options.out} and are not counted`);
+      report.images = persisted;
+      report.imagesFailed = Math.min(report.imagesFailed, persisted);
+    }
     report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
     report.bytesSent = this.router?.bytesSent ?? 0;
     report.bytesReceived = this.router?.bytesReceived ?? 0;
@@ -462,6 +469,7 @@ export class Master {
           }
         }
         if (bytes !== undefined) this.stats.imageBytesRead += bytes.length;
+        if (item.frame === undefined) this.annotator?.protect(item.source);
         this.table.addImage(item, this.options.kinds, bytes, this.clock.now(), error);
         this.drainCompleted();
         this.scheduleDispatch();
@@ -650,8 +658,9 @@ export class Master {
     if (refused.length > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail`);
     for (const t of stuck) {
       const size = this.table.image(t.imageId)?.bytes?.length ?? 0;
+      const refusal = t.lastError?.name === 'ImageTooLargeError' ? `${t.lastError.message}; ` : '';
       const message = refusedByAll(t, slaves)
-        ? `${t.lastError?.message ?? 'image refused'}; refused by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
+        ? `${refusal}refused as over their limits (--max-image-pixels, --max-image-bytes) by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
         : `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`;
       const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: false });
       this.countFailDisposition(d, undefined, t.kind);
@@ -828,8 +837,9 @@ export class Master {
           if (d === 'unknown') refused.add(`FAIL for unknown task ${f.taskId}`, 'unknown_task');
           else if (d === 'duplicate') this.stats.duplicatesDropped++;
           else if (d === 'backup-dropped') this.logger.debug(`backup of task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
+          else if (refusedHere && d === 'retry') this.logger.debug(`task ${f.taskId} (${f.kind}) refused by ${slaveId}, over its limits: ${errorText(f.error)}`);
           else {
-            this.countFailDisposition(d, slaveId, f.kind, !leaving);
+            this.countFailDisposition(d, slaveId, f.kind, !leaving && !refusedHere);
             if (leaving && d === 'retry') this.stats.retriesAfterSlaveLoss++;
             this.logger.debug(`task ${f.taskId} (${f.kind}) failed on ${slaveId}: ${errorText(f.error)}`);
           }
@@ -891,6 +901,9 @@ export class Master {
       this.noteRejoin(slaveId);
     }
     const info = this.registry.add(ready);
+    // A new session may run with other limits (a slave restarted without its
+    // --max-image-pixels was never offered the images it had refused).
+    this.table.clearRefusalsBy(slaveId);
     this.firstReadyMs ??= this.clock.now();
     this.logger.info(`slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
     this.router?.send(slaveId, { cmd: Command.Heartbeat });

@@ -308,6 +308,15 @@ export class TaskTable {
     else if (!t.refusedBy.includes(slaveId)) t.refusedBy.push(slaveId);
   }
 
+  /** Forgets the refusals of `slaveId` ({@link markRefused}): it started a new session, perhaps with other limits. */
+  clearRefusalsBy(slaveId: string): void {
+    for (const t of this.tasks.values()) {
+      if (t.refusedBy === undefined) continue;
+      const rest = t.refusedBy.filter((id) => id !== slaveId);
+      t.refusedBy = rest.length > 0 ? rest : undefined;
+    }
+  }
+
   /** Forgets the backup copies held by `slaveId` (it is gone); the tasks keep their primary leases. */
   dropBackupsOf(slaveId: string): void {
     for (const t of this.tasks.values()) if (t.backup?.slaveId === slaveId) t.backup = undefined;

@@ -92,6 +92,8 @@ export function booleanValueCheck(argv: readonly string[], table: Readonly<Recor
 export function stringValue(name: string, value: unknown): unknown {
   const v = lastValue(value);
   if (typeof v === 'boolean') throw new Error(`--${name} takes a value (--no-${name} is not an option)`);
+  // `-o.jsonl` is `o: { jsonl: true }` to yargs (dot notation): a TypeError deep inside before.
+  if (typeof v === 'object' && v !== null) throw new Error(`--${name} takes one value, not --${name}.KEY (to name a file that begins with -, put \`--\` before it)`);
   return v;
 }
 

@@ -214,6 +214,7 @@ describe('master run --annotate', function () {
     expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(missing);
     expect(master.stderr()).to.include(`annotate: ${missing} of the ${named.length} annotated copies named in the results`);
     expect(master.stdout()).to.include(`annotated copies named in the results but not written: ${missing}`);
+    expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`Annotated copies named in the results but not written: ${missing}.`);
   });
   it('refuses a folder that already holds files without --overwrite or --resume, and never writes over an input linked from another folder', async () => {
     const victims = join(tmp.dir, 'victims');
@@ -235,6 +236,15 @@ describe('master run --annotate', function () {
     const master = startMaster([...args, '--overwrite', '--bind', await loopbackEndpoint()]);
     expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.ok);
     expect(readFileSync(photo).equals(original), 'the input image is untouched').to.equal(true);
+    // Another input of that name, the link met in a walked folder: its copy is not written over the linked file.
+    const walked = join(tmp.dir, 'walked');
+    mkdirSync(walked);
+    symlinkSync(photo, join(walked, 'a.jpg'));
+    copyFileSync(join(SAMPLE_FACES, '2008_001322.jpg'), join(walked, 'photo.jpg'));
+    const other = startMaster(['run', walked, '--tasks', 'edge', '--annotate', victims, '--overwrite', '--local-threads', '1', '--out', join(tmp.dir, 'walked.jsonl'), '--progress', 'none', '--metrics-port', '0', '--bind', await loopbackEndpoint()]);
+    expect(await waitExit(other, 120_000), other.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readFileSync(photo).equals(original), 'the linked input is untouched').to.equal(true);
+    expect(readResults(join(tmp.dir, 'walked.jsonl')).records.map((r) => r.annotated).sort()).to.deep.equal(['a.jpg', 'photo-2.jpg']);
     // Its copy takes the next free name instead.
     expect(readResults(out).records.map((r) => [r.source, r.annotated])).to.deep.equal([[join(links, 'photo.jpg'), 'photo-2.jpg']]);
     expect(existsSync(join(victims, 'photo-2.jpg'))).to.equal(true);

@@ -107,7 +107,7 @@ describe('bad videos and oversized images get error records', function () {
     const records = readResults(out).records;
     expect(records).to.have.length(3);
     for (const r of records) {
-      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\); refused by every connected slave \(pi\)$/);
+      expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\); refused as over their limits \(--max-image-pixels, --max-image-bytes\) by every connected slave \(pi\)$/);
       expect(isKindFailure(r.edge) && r.edge.error.name).to.equal('ImageTooLargeError');
     }
 
@@ -116,11 +116,14 @@ describe('bad videos and oversized images get error records', function () {
     const out2 = join(tmp.dir, 'r2.jsonl');
     const m2 = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', both, '--local-slaves', '0', '--out', out2, '--progress', 'none', '--max-attempts', '1', '--log-level', 'debug']);
     startSlave(['--connect', both, ...pi]);
-    await waitFor(() => /failed on pi: "ImageTooLargeError"/.test(m2.stderr()), 60_000, 'the pi to refuse an image');
+    await waitFor(() => /refused by pi, over its limits: "ImageTooLargeError"/.test(m2.stderr()), 60_000, 'the pi to refuse an image');
     startSlave(['--connect', both, '--threads', '1', '--slave-id', 'pc', '--log-level', 'warn']);
     expect(await waitExit(m2, 100_000), m2.stderr()).to.equal(MASTER_EXIT.ok);
     const done = readResults(out2).records;
     expect(done.map((r) => [r.ok, r.edge?.slave, r.edge?.attempts]), m2.stderr()).to.deep.equal([0, 1, 2].map(() => [true, 'pc', 1]));
+    // A refusal is neither a retry nor a failed attempt of the slave.
+    const report = readReport(`${out2}.report.json`);
+    expect([report.retries, report.slaves.find((x) => x.slaveId === 'pi')?.failed]).to.deep.equal([0, 0]);
   });
 
   it('sends no image larger than a slave\'s --max-message-bytes to it: with no slave that takes it the image fails, saying why, and the rest is done', async () => {

@@ -104,6 +104,9 @@ describe('planDispatch refusals (a slave\'s own --max-image-pixels)', () => {
     const plan = planDispatch(t, [pi, pc], 4096);
     expect(plan.map((p) => [p.slaveId, p.tasks.map((x) => x.taskId)])).to.deep.equal([['pc', [id]]]);
     expect(plan[0]?.tasks[0]?.attemptsMade, 'the refusal used no attempt').to.equal(0);
+    // Restarted (a new session, perhaps without its limit): offered the image again.
+    t.clearRefusalsBy('pi');
+    expect(planDispatch(t, [pi], 4096).map((p) => p.slaveId)).to.deep.equal(['pi']);
   });
 });
 
