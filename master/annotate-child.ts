@@ -23,7 +23,7 @@ process.on('message', (message: ToAnnotator) => {
     reply({ type: 'done', bytes: bytes.length, written });
   } else {
     annotator?.finish();
-    reply({ type: 'finished', written: annotator?.written ?? 0 });
+    reply({ type: 'finished' });
   }
 });
 // The master is gone (or done with us): nothing else to do.

@@ -8,7 +8,7 @@ import { makeDirectory } from '../shared/make-directory.js';
 import { forkDyingWithParent } from '../shared/parent-death.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
-import { AnnotatedNames, annotatedName, isAnnotated, isEntryOf } from './annotated-name.js';
+import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js';
 import type { ImageRecord } from './merge.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
@@ -44,7 +44,7 @@ export class AnnotatorProcess {
    *
    * @throws {@link InvalidArgumentError} when the folder cannot be created
    */
-  constructor(private readonly dir: string, edge: DetectorConfig['edge'], private readonly logger: Logger, logLevel: LogLevel, logJson: boolean) {
+  constructor(dir: string, edge: DetectorConfig['edge'], private readonly logger: Logger, logLevel: LogLevel, logJson: boolean) {
     try {
       makeDirectory(dir);
     } catch (err) {
@@ -107,11 +107,8 @@ export class AnnotatorProcess {
    */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
     if (!this.alive || bytes === undefined || bytes.length === 0 || !isAnnotated(record)) return;
-    const base = annotatedName(record);
-    let name = this.names.take(base);
-    // The input itself, reached through a link to a file in the folder: the next free name.
-    if (isEntryOf(record.source, this.dir, name)) name = this.names.take(base);
-    record.annotated = name;
+    // An input that is a file in the folder had its name taken by protect() when it was read.
+    record.annotated = this.names.take(annotatedName(record));
     this.named++;
     this.pendingBytes += bytes.length;
     this.send({ type: 'image', record, bytes });

@@ -17,5 +17,5 @@ export type ToAnnotator =
 export type FromAnnotator =
   /** An image was annotated (`written`) or skipped; `bytes` is its encoded size, for the master's accounting. */
   | { type: 'done'; bytes: number; written: boolean }
-  /** The contact sheet is written; `written` annotated copies in all. */
-  | { type: 'finished'; written: number };
+  /** The contact sheet is written (or there was none to write). */
+  | { type: 'finished' };

@@ -54,8 +54,6 @@ function success(entry: Entry): KindSuccess | undefined {
 export class Annotator {
   private readonly thumbs: Thumb[] = [];
   private seq = 0;
-  /** Annotated copies written. */
-  written = 0;
 
   constructor(
     private readonly dir: string,
@@ -159,7 +157,6 @@ export class Annotator {
       return false;
     }
     writeReplacing(target, cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
-    this.written++;
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
     return true;
   }

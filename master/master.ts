@@ -154,8 +154,6 @@ export class Master {
   private itemsSkipped = 0;
   private timer: NodeJS.Timeout | undefined;
   private finish: ((interrupted: boolean) => void) | undefined;
-  /** The results file could not be written: the batch stopped ({@link Journal.writeError}). */
-  private resultsWriteFailed = false;
   private stopping = false;
   private startedMs = 0;
   private droppedLogAtMs = 0;
@@ -223,7 +221,6 @@ export class Master {
       const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : (err.code ?? err.message);
       const resumable = statSync(o.out, { throwIfNoEntry: false })?.isFile() === true;
       this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? ': the records written so far are kept, and the same command with --resume runs the rest' : ''}`);
-      this.resultsWriteFailed = true;
       this.stop();
     };
     this.done = opened.done;
@@ -340,6 +337,11 @@ export class Master {
    */
   get resultsOpen(): boolean {
     return this.journal !== undefined;
+  }
+
+  /** The results file could not be written, so the batch stopped ({@link Journal.writeError}). */
+  private get resultsWriteFailed(): boolean {
+    return this.journal?.writeError !== undefined;
   }
 
   /** PIDs of local slaves, for tests. */
@@ -651,15 +653,15 @@ export class Master {
     this.unplaceableSinceMs ??= now;
     if (now - this.unplaceableSinceMs < UNPLACEABLE_GRACE_MS) return;
     const limits = slaves.map((s) => `${s.slaveId} ${s.maxImageBytes ?? '?'}`).join(', ');
-    const refused = stuck.filter((t) => refusedByAll(t, slaves));
-    const oversized = stuck.filter((t) => !refusedByAll(t, slaves));
-    const count = (tasks: readonly TaskEntry[]): number => new Set(tasks.map((t) => t.imageId)).size;
+    const refused = new Set(stuck.filter((t) => refusedByAll(t, slaves)));
+    const oversized = stuck.filter((t) => !refused.has(t));
+    const count = (tasks: Iterable<TaskEntry>): number => new Set([...tasks].map((t) => t.imageId)).size;
     if (oversized.length > 0) this.logger.warn(`${count(oversized)} image(s) are larger than any connected slave accepts in a message (--max-message-bytes: ${limits}): their tasks fail`);
-    if (refused.length > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail`);
+    if (refused.size > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail`);
     for (const t of stuck) {
       const size = this.table.image(t.imageId)?.bytes?.length ?? 0;
       const refusal = t.lastError?.name === 'ImageTooLargeError' ? `${t.lastError.message}; ` : '';
-      const message = refusedByAll(t, slaves)
+      const message = refused.has(t)
         ? `${refusal}refused as over their limits (--max-image-pixels, --max-image-bytes) by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
         : `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`;
       const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: false });

@@ -332,7 +332,6 @@ function probeWritable(flag: string, path: string, which: string): void {
   if (created) rmSync(path, { force: true });
 }
 
-/** What is at `path`; `missing` also when a parent is a file (ENOTDIR). @throws {@link InvalidArgumentError} when it cannot be looked at */
 /** The first entry of folder `dir` that is not hidden (dot files: `.DS_Store` and the like); undefined when none, or when it cannot be read. */
 function firstVisibleEntry(dir: string): string | undefined {
   let handle: Dir | undefined;
@@ -349,6 +348,7 @@ function firstVisibleEntry(dir: string): string | undefined {
   return undefined;
 }
 
+/** What is at `path`; `missing` also when a parent is a file (ENOTDIR). @throws {@link InvalidArgumentError} when it cannot be looked at */
 function pathKind(path: string): 'missing' | 'file' | 'directory' {
   try {
     return statSync(path).isDirectory() ? 'directory' : 'file';
