@@ -4,13 +4,14 @@
  * 1. throughput on the PEERS.md workload (200 frames of vtest.avi, every 3rd from frame 0,
  *    JPEG quality 90, four tasks per frame): the sequential single-thread baseline, then
  *    the cluster with local slaves in several shapes; detections must be equal everywhere;
- * 2. dispatch overhead: no-op tasks through master -> slave -> master, 1 and 4 slaves;
+ * 2. dispatch overhead: no-op tasks through master -> slave -> master, 1 and 4 slaves, and
+ *    PEERS.md's dispatch peer (Python socket + pickle, pipelined) in the same rounds;
  * 3. master memory with 10,000 and 100,000 queued images;
  * 4. bytes on the wire per image against the encoded image size;
  * 5. the Python peers of PEERS.md on the same frames (when python3-opencv can be had).
  *
- * Parts 1, 2 and 5 run `--rounds` times, 1 and 5 interleaved (round 1: every configuration,
- * then round 2, ...); the tables show each configuration's fastest run (and the median). On a
+ * Parts 1, 2 and 5 run `--rounds` times (part 2 at least 5 times), 1 and 5 interleaved
+ * (round 1: every configuration, then round 2, ...), 2 with its Python peer; the tables show each configuration's fastest run (and the median). On a
  * shared 2-vCPU VM one run's images/s moves by up to ±4% from minute to minute (measured:
  * the same sequential run at 429 and 451 ms an image ten minutes apart; a cluster run
  * repeated every 50 s went 4.52, 4.49, 4.38, 4.35 images/s), more than the differences being
@@ -33,7 +34,7 @@ import { opencvVersion } from '../../shared/opencv.js';
 import { killAllTracked } from '../helpers/processes.js';
 import { measureDispatch, type DispatchFigures } from './dispatch.js';
 import { prepareFrames } from './frames.js';
-import { runPythonPeers, type PeerRun } from './peers.js';
+import { runDispatchPeer, runPythonPeers, type DispatchPeerRun, type PeerRun } from './peers.js';
 import { measureMasterMemory, type MemoryFigures } from './memory.js';
 import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigures } from './throughput.js';
 
@@ -228,25 +229,55 @@ try {
     log(out.slice(-2).join('\n'));
   }
 
-  // 2. Dispatch overhead.
+  // 2. Dispatch overhead, with PEERS.md's dispatch peer in the same rounds.
   if (!skip.has('dispatch')) {
-    const d: ReturnType<typeof bestOf<DispatchFigures>>[] = [];
-    for (const s of [1, 4]) {
-      const runs: DispatchFigures[] = [];
-      for (let round = 1; round <= rounds; round++) {
-        log(`dispatch with ${s} slave(s), run ${round} of ${rounds} ...`);
+    const runsBySlaves = new Map<number, DispatchFigures[]>([[1, []], [4, []]]);
+    const peerRuns: DispatchPeerRun[] = [];
+    let peerNote: string | undefined = skip.has('peers') ? 'skipped (--skip peers)' : undefined;
+    /** Our 1-slave tasks/s over the peer's, per round. */
+    const ratios: number[] = [];
+    // A run takes seconds, and the peer's rate swings by 2x from run to run (its sender and
+    // receiver threads share the GIL): at least 5 rounds.
+    const dispatchRounds = Math.max(rounds, 5);
+    for (let round = 1; round <= dispatchRounds; round++) {
+      // Odd rounds: ours first; even rounds: the peer first (drift cancels over pairs).
+      let peerRate: number | undefined;
+      const runPeer = (): void => {
+        if (peerNote !== undefined) return;
+        log(`dispatch peer (Python, socket + pickle, pipelined), run ${round} of ${dispatchRounds} ...`);
+        const p = runDispatchPeer(200_000);
+        if (typeof p === 'string') peerNote = p;
+        else {
+          peerRuns.push(p);
+          peerRate = p.tasksPerSecond;
+        }
+      };
+      if (round % 2 === 0) runPeer();
+      for (const [s, runs] of runsBySlaves) {
+        log(`dispatch with ${s} slave(s), run ${round} of ${dispatchRounds} ...`);
         runs.push(await measureDispatch(s, 200_000, work));
       }
-      d.push(bestOf(runs, (r) => r.tasksPerSecond));
+      if (round % 2 === 1) runPeer();
+      const ours = runsBySlaves.get(1)?.[round - 1]?.tasksPerSecond;
+      if (peerRate !== undefined && ours !== undefined) ratios.push(ours / peerRate);
     }
-    out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${rounds})`, '');
+    const d = [...runsBySlaves.values()].map((runs) => bestOf(runs, (r) => r.tasksPerSecond));
+    out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${dispatchRounds})`, '');
     out.push(
-      '| slaves | tasks/s | us per task | master / slaves CPU us per task | every run, tasks/s |',
-      '|---:|---:|---:|---:|---|',
-      ...d.map(({ best: x, all }) => `| ${x.slaves} | ${x.tasksPerSecond} | ${x.microsPerTask} | ${x.masterCpuMicrosPerTask} / ${x.slaveCpuMicrosPerTask} | ${all.join(', ')} |`),
-      '',
+      '| run | tasks/s | us per task | master / slaves CPU us per task | every run, tasks/s |',
+      '|---|---:|---:|---:|---|',
+      ...d.map(({ best: x, all }) => `| cluster: ${x.slaves} slave(s) | ${x.tasksPerSecond} | ${x.microsPerTask} | ${x.masterCpuMicrosPerTask} / ${x.slaveCpuMicrosPerTask} | ${all.join(', ')} |`),
     );
-    log(out.slice(-5).join('\n'));
+    if (peerRuns.length > 0) {
+      const p = bestOf(peerRuns, (r) => r.tasksPerSecond);
+      out.push(`| peer: Python socket + pickle, 1 slave, pipelined | ${p.best.tasksPerSecond} | ${((p.best.seconds * 1e6) / p.best.tasks).toFixed(1)} | | ${p.all.join(', ')} |`);
+    }
+    out.push('');
+    if (ratios.length > 0) {
+      const r = spread(ratios);
+      out.push(`1 slave against the peer of the same round: median ${r.median.toFixed(3)}x (range ${r.min.toFixed(3)}-${r.max.toFixed(3)}). The peer is PEERS.md's "socket + pickle master/slaves, all tasks pipelined" (test/bench/peers/python_dispatch.py): one pickled message per task each way, no results file, no leases. Ours writes every result to the results file and keeps a lease per task.`, '');
+    } else if (peerNote !== undefined) out.push(`Dispatch peer: ${peerNote}.`, '');
+    log(out.slice(-8).join('\n'));
   }
 
   // 3. Memory.

@@ -47,3 +47,25 @@ export function runPythonPeers(framesDir: string, poolSize: number): PeerRun[] |
   });
   return [convert('peer: Python, sequential, 1 process', raw.sequential), convert(`peer: Python multiprocessing.Pool(${poolSize}), one task at a time`, raw.pool)];
 }
+
+/** One run of the Python dispatch peer (`peers/python_dispatch.py`). */
+export interface DispatchPeerRun {
+  tasks: number;
+  seconds: number;
+  tasksPerSecond: number;
+}
+
+/**
+ * Runs PEERS.md's dispatch peer ("socket + pickle master/slaves, all tasks pipelined": a
+ * Python master and one slave over loopback TCP, one pickled message per task each way) on
+ * `tasks` no-op tasks, so our dispatch figure is compared with it in the same round.
+ *
+ * @returns the run, or the reason it could not run (no python3, or the script failed)
+ */
+export function runDispatchPeer(tasks: number): DispatchPeerRun | string {
+  const r = spawnSync('python3', [join(ROOT, 'test/bench/peers/python_dispatch.py'), String(tasks)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 300_000 });
+  if (r.error !== undefined) return `python3 could not be run: ${r.error.message}`;
+  if (r.status !== 0) return `python_dispatch.py failed (${String(r.status ?? r.signal)}): ${r.stderr.slice(-500)}`;
+  const raw = JSON.parse(r.stdout) as { tasks: number; seconds: number; tasks_per_second: number };
+  return { tasks: raw.tasks, seconds: raw.seconds, tasksPerSecond: Math.round(raw.tasks_per_second) };
+}
