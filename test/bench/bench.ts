@@ -11,15 +11,15 @@
  * 5. the Python peers of PEERS.md on the same frames (when python3-opencv can be had).
  *
  * Parts 1, 2 and 5 run `--rounds` times (part 2 at least 5 times), 1 and 5 interleaved
- * (round 1: every configuration, then round 2, ...), 2 with its Python peer; the tables show each configuration's fastest run (and the median). On a
- * shared 2-vCPU VM one run's images/s moves by up to ±4% from minute to minute (measured:
- * the same sequential run at 429 and 451 ms an image ten minutes apart; a cluster run
- * repeated every 50 s went 4.52, 4.49, 4.38, 4.35 images/s), more than the differences being
- * measured. Taking the fastest of several runs is `timeit`'s rule (Python docs: slower runs
- * are slower because other processes interfered), applied alike to the baseline, the cluster
- * and the peers. Because the drift is slow, the ratios are also given per round: each cluster
- * run against the baseline and the peer of its own round, which ran next to it
- * ({@link roundOrder}).
+ * (round 1: every configuration, then round 2, ...), 2 with its Python peer; the tables
+ * show each configuration's fastest run (and the median). On a shared 2-vCPU VM one run's
+ * images/s moves by up to ±4% from minute to minute (measured: the same sequential run at
+ * 429 and 451 ms an image ten minutes apart; a cluster run repeated every 50 s went 4.52,
+ * 4.49, 4.38, 4.35 images/s), more than the differences being measured. Taking the fastest
+ * of several runs is `timeit`'s rule (Python docs: slower runs are slower because other
+ * processes interfered), applied alike to the baseline, the cluster and the peers. Because
+ * the drift is slow, the ratios are also given per round: each cluster run against the
+ * baseline and the peer of its own round, which ran next to it ({@link roundOrder}).
  *
  * Prints a table and writes test/bench/RESULTS.md. Options: `--frames N` (default 200),
  * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory` to leave
@@ -262,6 +262,7 @@ try {
       if (peerRate !== undefined && ours !== undefined) ratios.push(ours / peerRate);
     }
     const d = [...runsBySlaves.values()].map((runs) => bestOf(runs, (r) => r.tasksPerSecond));
+    const dispatchStart = out.length;
     out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${dispatchRounds})`, '');
     out.push(
       '| run | tasks/s | us per task | master / slaves CPU us per task | every run, tasks/s |',
@@ -277,7 +278,7 @@ try {
       const r = spread(ratios);
       out.push(`1 slave against the peer of the same round: median ${r.median.toFixed(3)}x (range ${r.min.toFixed(3)}-${r.max.toFixed(3)}). The peer is PEERS.md's "socket + pickle master/slaves, all tasks pipelined" (test/bench/peers/python_dispatch.py): one pickled message per task each way, no results file, no leases. Ours writes every result to the results file and keeps a lease per task.`, '');
     } else if (peerNote !== undefined) out.push(`Dispatch peer: ${peerNote}.`, '');
-    log(out.slice(-8).join('\n'));
+    log(out.slice(dispatchStart).join('\n'));
   }
 
   // 3. Memory.
