@@ -47,13 +47,15 @@ const TSX_LOADER = import.meta.resolve('tsx');
  *
  * @param script - absolute path of the child's `.ts` entry module
  * @param stdio - stdio of the child; must include `'ipc'`
+ * @param env - the child's environment (default: this process's)
  */
-export function forkDyingWithParent(script: string, stdio: StdioOptions): ChildProcess {
+export function forkDyingWithParent(script: string, stdio: StdioOptions, env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const launcher = parentDeathLauncher();
   return fork(script, [], {
     ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
     execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
     serialization: 'advanced',
     stdio,
+    env,
   });
 }

@@ -8,7 +8,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
-import { decodeImage, type PreparedImage } from '../vision/decode.js';
+import { decodeImage, PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRequest, type ChildRunRequest, type ChildTaskRef } from './child-protocol.js';
 
@@ -55,7 +55,7 @@ function injectForget(req: ChildRunRequest): void {
   const key: `${string}:${string}` = `${req.tasks[0]?.kind ?? ''}:${String(req.imageId)}`;
   if (req.bytes === undefined && FAULTS.get(key) === 'forget') {
     FAULTS.delete(key);
-    cache.clear();
+    for (const id of [...cache.keys()]) evict(id);
   }
 }
 
@@ -65,6 +65,13 @@ const CACHE_SIZE = WORKER_CACHE_SIZE;
  * every batch, so a slave serving a second master could otherwise reuse a stale decode.
  */
 const cache = new Map<number, { bytes: Uint8Array; entry: PreparedImage | Error }>();
+
+/** Drops image `imageId` from the cache and frees its pixels now (see PreparedImage). */
+function evict(imageId: number): void {
+  const entry = cache.get(imageId)?.entry;
+  cache.delete(imageId);
+  if (entry instanceof PreparedImage) entry.release();
+}
 
 function send(message: ChildMessage): void {
   try {
@@ -112,11 +119,11 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
   } catch (err) {
     entry = err as Error;
   }
-  cache.delete(req.imageId);
+  evict(req.imageId);
   cache.set(req.imageId, { bytes: req.bytes, entry });
   if (cache.size > CACHE_SIZE) {
     const oldest = cache.keys().next().value;
-    if (oldest !== undefined) cache.delete(oldest);
+    if (oldest !== undefined) evict(oldest);
   }
   return entry instanceof Error ? entry : { image: entry, decodeMs: entry.decodeMs };
 }

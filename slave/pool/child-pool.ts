@@ -8,6 +8,7 @@ import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type Child
 import { splitLongestFirst } from './lpt.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
+import { workerEnv } from './worker-env.js';
 
 /** A worker's stderr line is logged up to this length, characters. */
 const MAX_STDERR_LINE_CHARS = 1000;
@@ -279,7 +280,7 @@ export class ChildPool implements Pool {
   private spawn(index: number, failedStarts: number): Worker {
     // stderr is piped into the slave's log: OpenCV and libjpeg write warnings there
     // ("Corrupt JPEG data: ..."), which would otherwise break up `--log-json` output.
-    const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc']);
+    const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc'], workerEnv());
     if (proc.stderr) {
       createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
         if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);

@@ -4,33 +4,39 @@ import { cv, type Mat } from '../../shared/opencv.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
 
 /**
- * An image decoded once and shared by all tasks of that image on one worker: the colour
- * image, its grey version, and the equalized grey version computed on first use.
+ * An image decoded once and shared by all tasks of that image on one worker: its grey
+ * version, and the equalized grey version computed on first use. Every detector works on
+ * grey, so the colour image is released as soon as it is converted.
+ *
+ * Call {@link release} when no task needs it any more: a Mat's pixels live outside V8's
+ * heap, which frees them only when it collects the wrapper. Two workers holding each
+ * other's garbage until then took ~1,700 more page faults and ~8 ms more system time
+ * per 768x576 image than a Python process freeing at once (test/bench/PROFILE.md).
  */
 export class PreparedImage {
   private equalized: Mat | undefined;
   constructor(
-    /** BGR, 8 bit, 3 channels. */
-    readonly colour: Mat,
-    /** 8 bit, 1 channel (`COLOR_BGR2GRAY`). */
+    /** 8 bit, 1 channel (`COLOR_BGR2GRAY` of the decoded BGR image). */
     readonly grey: Mat,
+    /** Width, px. */
+    readonly width: number,
+    /** Height, px. */
+    readonly height: number,
     /** Time spent decoding and converting, ms. */
     readonly decodeMs: number,
   ) {}
-
-  /** Width, px. */
-  get width(): number {
-    return this.colour.cols;
-  }
-  /** Height, px. */
-  get height(): number {
-    return this.colour.rows;
-  }
 
   /** `equalizeHist(grey)`, computed once. */
   equalizedGrey(): Mat {
     this.equalized ??= this.grey.equalizeHist();
     return this.equalized;
+  }
+
+  /** Frees the pixels now; the image must not be used after. Safe to call twice. */
+  release(): void {
+    this.equalized?.release();
+    this.equalized = undefined;
+    this.grey.release();
   }
 }
 
@@ -153,10 +159,14 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
     throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
   }
   if (colour.rows * colour.cols > maxPixels) {
-    throw tooManyPixels(colour.cols, colour.rows, maxPixels);
+    const { cols, rows } = colour;
+    colour.release();
+    throw tooManyPixels(cols, rows, maxPixels);
   }
   const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
-  return new PreparedImage(colour, grey, performance.now() - t0);
+  const { cols, rows } = colour;
+  colour.release();
+  return new PreparedImage(grey, cols, rows, performance.now() - t0);
 }
 
 /** The refusal of an image over `--max-image-pixels`, from its header or after decoding. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
@@ -273,6 +273,23 @@ describe('integration: child-process worker pool', function () {
     for (const o of rest) {
       expect(o.ok).to.equal(false);
       if (!o.ok) expect(o.error).to.include({ name: 'SlaveLeavingError', retryable: true });
+    }
+  });
+
+  it("starts its worker processes with glibc malloc's thresholds fixed (slave/pool/worker-env.ts)", async () => {
+    await startPool(2);
+    const workers = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('child-main');
+      } catch {
+        return false; // Ended meanwhile.
+      }
+    });
+    expect(workers, 'worker processes of this pool').to.have.length(2);
+    for (const pid of workers) {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(env, `worker ${pid}`).to.include.members([`MALLOC_MMAP_THRESHOLD_=${32 * 1024 * 1024}`, `MALLOC_TRIM_THRESHOLD_=${64 * 1024 * 1024}`]);
     }
   });
 

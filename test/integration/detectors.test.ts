@@ -105,9 +105,22 @@ describe('detectors on real images (OpenCV in this process)', () => {
     expect(() => decodeImage(good, 1000)).to.throw(ImageTooLargeError, /over this slave's limit of 1000 px \(--max-image-pixels\)/);
   });
 
+  it('a prepared image keeps only its grey pixels, and release() frees them at once (twice is harmless)', () => {
+    const image = decodeImage(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg')));
+    const { width, height } = image;
+    expect([image.grey.cols, image.grey.rows, image.grey.channels]).to.deep.equal([width, height, 1]);
+    const expected = runDetector('face', image, DEFAULT_DETECTOR_CONFIG).value;
+    image.release();
+    expect([image.grey.rows, image.grey.cols], 'grey pixels freed').to.deep.equal([0, 0]);
+    image.release();
+    expect([image.width, image.height], 'the size outlives the pixels').to.deep.equal([width, height]);
+    // A fresh decode of the same bytes finds the same faces: release() touched only that image.
+    expect(runDetector('face', decodeImage(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'))), DEFAULT_DETECTOR_CONFIG).value).to.deep.equal(expected);
+  });
+
   it('decodes a JPEG or PNG with data appended after its end (a motion photo\'s video, a vendor trailer), and still refuses one cut short', () => {
     const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
-    const png = cv.imencode('.png', decodeImage(jpeg).colour);
+    const png = cv.imencode('.png', cv.imdecode(jpeg, cv.IMREAD_COLOR));
     const expected = runDetector('edge', decodeImage(jpeg), DEFAULT_DETECTOR_CONFIG).value;
     // More than the 1 KiB tail that used to be searched for the end marker (40 KB after EOI
     // failed as "JPEG is truncated"), another whole JPEG after it, zeros after a PNG's IEND.
