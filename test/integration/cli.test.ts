@@ -107,8 +107,13 @@ describe('command-line interface', function () {
     copyFileSync(IMAGE, join(tmp.dir, '-dash.jpg'));
     const dashed = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', '-dash.jpg', ...QUIET]);
     expect(dashed.err).to.match(/^master: unknown options: d, a, s\n\("-dash\.jpg" is a file: put `--` before file names that begin with -, e\.g\. `master run -- -dash\.jpg`\)\nRun `master run --help`/);
+    // Only the mistyped word is named (it was "unknown commands: runn, x"), and a command in
+    // capitals is pointed at its lower-case name.
     const typo = await run(startMaster, ['runn', 'x']);
-    expect(typo.err).to.match(/^master: unknown commands: runn, x; commands: run, keygen\nRun `master --help` for the options\.\n/);
+    expect(typo.err).to.match(/^master: unknown command runn; commands: run, keygen\nRun `master --help` for the options\.\n/);
+    const upper = await run(startMaster, ['RUN', 'x.jpg']);
+    expect(upper.code).to.equal(MASTER_EXIT.usage);
+    expect(upper.err).to.match(/^master: unknown command RUN; commands: run, keygen \(lower case: `master run`\)\n/);
     const kg = await run(startMaster, ['keygen', '--bogus']);
     expect(kg.err).to.match(/^master: unknown option --bogus\nRun `master keygen --help` for the options\.\n/);
     // A second NAME is named as such (it was "unknown command b"), and no key pair is written.
