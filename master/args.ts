@@ -1,7 +1,7 @@
 import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, firstUnknownCommand, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -96,7 +96,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       const help = argv[0] === 'keygen' ? 'master keygen --help' : argv[0] === 'run' ? 'master run --help' : 'master --help';
-      writeUsageError('master', `${firstUnknownCommand(msg || err.message)}${dashedFileHint(argv)}`, argv, help);
+      writeUsageError('master', `${firstUnknownCommand('master', msg || err.message)}${dashedFileHint(argv)}`, argv, help);
       process.exit(2);
     })
     .help()
@@ -104,20 +104,6 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .version()
     .wrap(null);
   return withUsageStrings(parser, ['run', 'keygen']);
-}
-
-/**
- * yargs names every word as an unknown command when the first is one (`master runn x.jpg`:
- * "unknown commands: runn, x.jpg"): names only the first, the mistyped command, and says
- * when it differs from one only in case (`RUN`).
- */
-function firstUnknownCommand(message: string): string {
-  const m = /^unknown commands?:? (.*?); commands: (.*)$/s.exec(message);
-  if (m === null) return message;
-  const word = (m[1] ?? '').split(', ')[0] ?? '';
-  const commands = (m[2] ?? '').split(', ');
-  const cased = commands.find((c) => c === word.toLowerCase());
-  return `unknown command ${word}; commands: ${commands.join(', ')}${cased === undefined ? '' : ` (lower case: \`master ${cased}\`)`}`;
 }
 
 /** Parses `--tasks`. @throws {@link InvalidArgumentError} for an unknown kind */

@@ -134,3 +134,20 @@ export function withUsageStrings<T>(y: Argv<T>, commands: readonly string[] = []
   };
   return y.updateStrings(strings as unknown as Record<string, string>);
 }
+
+/**
+ * yargs names every word as an unknown command when the first is one (`master runn x.jpg`:
+ * "unknown commands: runn, x.jpg", in {@link withUsageStrings}' wording): names only the
+ * first, the mistyped command, and says when it differs from one only in case (`RUN`).
+ * Other messages are returned as they are.
+ *
+ * @param program - the program's name, for the hint (`master`)
+ */
+export function firstUnknownCommand(program: string, message: string): string {
+  const m = /^unknown commands?:? (.*?); commands: (.*)$/s.exec(message);
+  if (m === null) return message;
+  const word = (m[1] ?? '').split(', ')[0] ?? '';
+  const commands = (m[2] ?? '').split(', ');
+  const cased = commands.find((c) => c === word.toLowerCase());
+  return `unknown command ${word}; commands: ${commands.join(', ')}${cased === undefined ? '' : ` (lower case: \`${program} ${cased}\`)`}`;
+}

@@ -158,13 +158,12 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   if (colour.empty || colour.rows === 0 || colour.cols === 0) {
     throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
   }
-  if (colour.rows * colour.cols > maxPixels) {
-    const { cols, rows } = colour;
+  const { cols, rows } = colour;
+  if (rows * cols > maxPixels) {
     colour.release();
     throw tooManyPixels(cols, rows, maxPixels);
   }
   const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
-  const { cols, rows } = colour;
   colour.release();
   return new PreparedImage(grey, cols, rows, performance.now() - t0);
 }

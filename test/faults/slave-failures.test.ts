@@ -29,8 +29,8 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
 
   const master = (extra: string[] = []): Tracked =>
     startMaster(['run', SAMPLE_VIDEO, '--every', String(EVERY), '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT, ...extra]);
-  const slave = (id: string, env: NodeJS.ProcessEnv = process.env, threads = 1): Tracked =>
-    startSlave(['--connect', endpoint, '--threads', String(threads), '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT], { env });
+  const slave = (id: string, env: NodeJS.ProcessEnv = process.env, threads = 1, extra: string[] = []): Tracked =>
+    startSlave(['--connect', endpoint, '--threads', String(threads), '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT, ...extra], { env });
 
   async function finishAndCheck(m: Tracked): Promise<ReturnType<typeof readReport>> {
     const code = await waitExit(m, 200_000);
@@ -213,7 +213,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     // images did the same with the default leases); timed from each task's reported start,
     // with queued tasks kept while the slave makes progress, none runs out.
     const m = master(['--lease', 'object=2500,face=2500,edge=2500,corner=2500']);
-    const s = startSlave(['--connect', endpoint, '--threads', '1', '--prefetch', '40', '--slave-id', 'deep', '--log-level', 'warn', ...HEARTBEAT]);
+    const s = slave('deep', process.env, 1, ['--prefetch', '40']);
     const report = await finishAndCheck(m);
     expect(report.leasesExpired, m.stderr().slice(-2000)).to.equal(0);
     expect(report.retries).to.equal(0);
@@ -232,7 +232,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     // ran dry; then each ran out as an attempt, and their retries' results, held 5 s by the
     // slave for their hung first attempts, ran out again: with --max-attempts 2, failed.
     const m = master(['--lease', 'object=4000,face=4000,edge=4000,corner=4000', '--max-attempts', '2', '--log-level', 'debug']);
-    const s = startSlave(['--connect', endpoint, '--threads', '2', '--prefetch', '40', '--slave-id', 'half-hung', '--log-level', 'warn', ...HEARTBEAT], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:10:1' } });
+    const s = slave('half-hung', { ...process.env, CCTV_TEST_FAULT: 'hang:object:10:1' }, 2, ['--prefetch', '40']);
     try {
       const report = await finishAndCheck(m);
       expect(report.tasksFailed).to.equal(0);
@@ -255,7 +255,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     // Leases of 2.5 s against an 8 s task timeout: with --max-attempts 1 every task queued on
     // the slave when its worker hung used to run out its one attempt and fail for good.
     const m = master(['--lease', 'object=2500,face=2500,edge=2500,corner=2500', '--max-attempts', '1', '--log-level', 'debug']);
-    const s = startSlave(['--connect', endpoint, '--threads', '1', '--task-timeout', '8000', '--slave-id', 'one-hung', '--log-level', 'warn', ...HEARTBEAT], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:3:1' } });
+    const s = slave('one-hung', { ...process.env, CCTV_TEST_FAULT: 'hang:object:3:1' }, 1, ['--task-timeout', '8000']);
     try {
       expect(await waitExit(m, 200_000), m.stderr().slice(-4000)).to.equal(MASTER_EXIT.someFailed);
       const records = readResults(out).records;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
@@ -13,6 +13,7 @@ import type { ChildDropRequest, ChildMessage, ChildRunRequest } from '../../slav
 import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../helpers/fixtures.js';
+import { descendants } from '../helpers/processes.js';
 
 const KINDS: readonly TaskKind[] = ['object', 'face', 'edge', 'corner'];
 const IMAGE_ID = 7;
@@ -278,16 +279,9 @@ describe('integration: child-process worker pool', function () {
 
   it("starts its worker processes with glibc malloc's thresholds fixed (slave/pool/worker-env.ts)", async () => {
     await startPool(2);
-    const workers = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('child-main');
-      } catch {
-        return false; // Ended meanwhile.
-      }
-    });
+    const workers = descendants(process.pid).filter((p) => p.cmdline.includes('child-main'));
     expect(workers, 'worker processes of this pool').to.have.length(2);
-    for (const pid of workers) {
+    for (const { pid } of workers) {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       expect(env, `worker ${pid}`).to.include.members([`MALLOC_MMAP_THRESHOLD_=${32 * 1024 * 1024}`, `MALLOC_TRIM_THRESHOLD_=${64 * 1024 * 1024}`]);
     }
