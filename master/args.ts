@@ -51,7 +51,7 @@ function masterRunOptions(d: MasterOptions) {
     lease: { type: 'string', description: 'how long a task may run on a slave\'s worker before it is given to another, per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
     'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
-    window: { type: 'number', default: 0, description: 'images held in memory at once (0 = 2 x the slaves\' total credit, at least 16)' },
+    window: { type: 'number', default: 0, description: 'images held in memory at once (0 = the images the slaves\' total credit covers, plus a quarter, at least 16)' },
     'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
     'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes (a larger one drops its connection)' },
     progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },

@@ -43,6 +43,11 @@ import { TaskTable, type TaskEntry } from './task-table.js';
  */
 export const MAX_WINDOW_BYTES = 128 * 1024 * 1024;
 
+/** Images the default window holds per image the slaves' credit covers (see `windowSize`). */
+const WINDOW_PER_CREDIT = 1.25;
+/** Fewest images the default window holds, whatever the credit: a small cluster's slaves are never short of work. */
+const MIN_WINDOW_IMAGES = 16;
+
 /** Distinct refused slave keys logged each on its own line; beyond, refusals are logged once a second (975 random keys gave 990 lines). */
 const MAX_REFUSED_KEYS_LOGGED = 50;
 
@@ -407,11 +412,18 @@ export class Master {
     return { report, exitCode, interrupted };
   }
 
+  /**
+   * Images held at once: `--window`, or by default the images the slaves' credit covers
+   * plus a quarter, at least {@link MIN_WINDOW_IMAGES}. The quarter is pending work ready
+   * for credit as it comes back; slaves' own prefetch covers the rest. Twice the credit
+   * (the old default) cost the dispatch bench 5-12% more master CPU a task (8 interleaved
+   * pairs, 1 and 4 slaves: PROFILE.md): the extra images outlived V8's young generation.
+   */
   private windowSize(): number {
     if (this.options.window > 0) return this.options.window;
     let credit = 0;
     for (const s of this.registry.all()) credit += s.capacity + s.prefetch;
-    return Math.max(16, Math.ceil((2 * credit) / this.options.kinds.length));
+    return Math.max(MIN_WINDOW_IMAGES, Math.ceil((WINDOW_PER_CREDIT * credit) / this.options.kinds.length));
   }
 
   /** Whether the ingest loop should pull another item (state changes across its awaits). */
@@ -540,12 +552,13 @@ export class Master {
     if (slave === undefined || this.router === undefined) return;
     const parts: Buffer[] = [];
     const bundle = new SmallImageBundle(parts);
-    /** Where each image's bytes are in this message: its own part, or a slice of a shared one. */
-    const placed = new Map<number, ImagePlace>();
     const specs: TaskSpec[] = [];
+    // The planners put an image's tasks next to each other (Assignment), so only the last
+    // image placed is looked up: no map per message.
+    let placedImageId = -1;
+    let at: ImagePlace = { part: 0 };
     for (const t of tasks) {
-      let at = placed.get(t.imageId);
-      if (at === undefined) {
+      if (t.imageId !== placedImageId) {
         const bytes = this.table.image(t.imageId)?.bytes;
         if (bytes === undefined) continue;
         this.stats.imageBytesSent += bytes.length;
@@ -554,10 +567,15 @@ export class Master {
           at = { part: parts.length };
           parts.push(bytes);
         }
-        placed.set(t.imageId, at);
+        placedImageId = t.imageId;
       }
       const attempt = t.backup?.slaveId === slaveId ? t.backup.attempt : t.attemptsMade;
-      specs.push({ taskId: t.taskId, kind: t.kind, attempt, imageId: t.imageId, ...at });
+      // Built whole rather than spread from `at`: two fixed shapes, no copy per task.
+      specs.push(
+        'offset' in at
+          ? { taskId: t.taskId, kind: t.kind, attempt, imageId: t.imageId, part: at.part, offset: at.offset, length: at.length }
+          : { taskId: t.taskId, kind: t.kind, attempt, imageId: t.imageId, part: at.part },
+      );
       slave.inFlight.set(t.taskId, attempt);
     }
     bundle.close();

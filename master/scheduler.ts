@@ -20,7 +20,7 @@ export interface SlaveSlots extends SlaveCredit {
   capacity: number;
 }
 
-/** Tasks to send to one slave in one TASK message. */
+/** Tasks to send to one slave in one TASK message; an image's tasks are next to each other (the master places each image's bytes once by that). */
 export interface Assignment {
   slaveId: string;
   tasks: TaskEntry[];
@@ -50,16 +50,10 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   if (state.length === 0) return [];
   const totalCredit = state.reduce((n, s) => n + s.credit, 0);
   const pending = table.peekPending(totalCredit + 64);
-  const byImage = new Map<number, TaskEntry[]>();
-  for (const t of pending) {
-    const g = byImage.get(t.imageId);
-    if (g) g.push(t);
-    else byImage.set(t.imageId, [t]);
-  }
   const out = new Map<string, Assignment>();
   const imagesIn = new Map<string, number>();
   const full = (slaveId: string): boolean => (imagesIn.get(slaveId) ?? 0) >= maxImagesPerMessage;
-  for (const group of byImage.values()) {
+  for (const group of groupByImage(pending)) {
     // No closure here: tsx names every closure it creates (keepNames), which cost ~7% of
     // the master's CPU in the dispatch bench when this loop made one per image.
     const size = imageSize(table, group[0]?.imageId);
@@ -142,6 +136,35 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     out.push({ slaveId: s.slaveId, tasks });
   }
   return out;
+}
+
+/**
+ * Pending tasks grouped by image, in queue order. New images queue their tasks together
+ * and in image order, so the groups are the runs of equal `imageId`: no map (whose growth
+ * cost the dispatch bench ~100 bytes of garbage a task). A retried task is queued at the
+ * front, out of order; then a map brings an image's tasks together.
+ */
+export function groupByImage(pending: readonly TaskEntry[]): TaskEntry[][] {
+  const groups: TaskEntry[][] = [];
+  let last: TaskEntry[] | undefined;
+  let lastImageId = -Infinity;
+  for (const t of pending) {
+    if (t.imageId === lastImageId && last !== undefined) last.push(t);
+    else if (t.imageId > lastImageId) {
+      last = [t];
+      lastImageId = t.imageId;
+      groups.push(last);
+    } else {
+      const byImage = new Map<number, TaskEntry[]>();
+      for (const u of pending) {
+        const g = byImage.get(u.imageId);
+        if (g) g.push(u);
+        else byImage.set(u.imageId, [u]);
+      }
+      return [...byImage.values()];
+    }
+  }
+  return groups;
 }
 
 /** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}). */

@@ -28,7 +28,9 @@ export class Series {
   /** Nearest-rank percentile of the sample, `p` in 0..100. */
   percentile(p: number): number {
     if (this.samples.length === 0) return 0;
-    const sorted = [...this.samples].sort((a, b) => a - b);
+    // A typed array sorts numerically in C++; a comparator boxed a double per comparison
+    // (~5 MB of garbage for 20,000 samples).
+    const sorted = Float64Array.from(this.samples).sort();
     const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
     return sorted[rank] ?? 0;
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { planBackups, planDispatch, unplaceable } from '../../../master/scheduler.js';
+import { groupByImage, planBackups, planDispatch, unplaceable } from '../../../master/scheduler.js';
 import { TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import type { TaskKind } from '../../../proto/task-kinds.js';
@@ -47,6 +47,18 @@ describe('planDispatch', () => {
     expect(plan.reduce((n, p) => n + p.tasks.length, 0)).to.equal(16);
   });
 
+  it('keeps an image\'s tasks together and adjacent when a retried task is queued ahead of its image', () => {
+    const t = tableWith(2);
+    const [first, second] = [t.image(0)!, t.image(1)!];
+    // One task of the second image is leased and fails: it is queued again at the front,
+    // ahead of the first image's tasks and apart from its own image's other three.
+    t.lease([second.taskIds[0]!], 'a', 0, () => 1000);
+    t.fail(second.taskIds[0]!, 1, 'a', { name: 'E', message: 'x', retryable: true });
+    expect(t.peekPending(8).map((x) => x.imageId)).to.deep.equal([1, 0, 0, 0, 0, 1, 1, 1]);
+    const plan = planDispatch(t, [{ slaveId: 'b', credit: 16, inFlight: 0 }], 4096);
+    expect(plan[0]!.tasks.map((x) => x.taskId)).to.deep.equal([...second.taskIds, ...first.taskIds]);
+  });
+
   it('splits an image only onto an idle slave with too little credit', () => {
     const t = tableWith(1);
     expect(planDispatch(t, [{ slaveId: 'a', credit: 2, inFlight: 3 }], 4096)).to.deep.equal([]);
@@ -72,6 +84,19 @@ describe('planDispatch', () => {
     const t = tableWith(4);
     const plan = planDispatch(t, [{ slaveId: 'a', credit: 8, inFlight: 0 }, { slaveId: 'b', credit: 8, inFlight: 0 }], 4096);
     expect(plan.map((p) => p.tasks.length).sort()).to.deep.equal([8, 8]);
+  });
+});
+
+describe('groupByImage', () => {
+  it('groups tasks by image in queue order, whether or not an image\'s tasks are adjacent', () => {
+    const t = tableWith(3);
+    const ids = (groups: { taskId: number }[][]): number[][] => groups.map((g) => g.map((x) => x.taskId));
+    const all = t.peekPending(12);
+    expect(ids(groupByImage(all))).to.deep.equal([0, 1, 2].map((i) => t.image(i)!.taskIds));
+    // Out of order: image 2's first task, then images 0 and 1, then the rest of image 2.
+    const [a, ...rest] = all.slice(8);
+    expect(ids(groupByImage([a!, ...all.slice(0, 8), ...rest]))).to.deep.equal([2, 0, 1].map((i) => t.image(i)!.taskIds));
+    expect(groupByImage([])).to.deep.equal([]);
   });
 });
 

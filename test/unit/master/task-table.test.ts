@@ -259,6 +259,27 @@ describe('TaskTable', () => {
     t.fail(a.taskIds[0]!, 1, 's1', retryable);
     expect(t.peekPending(10)[0]!.taskId).to.equal(a.taskIds[0]);
   });
+
+  it('takes leased tasks out of the queue wherever they are in it, each task queued once', () => {
+    const t = new TaskTable(3);
+    const images = [1, 2, 3, 4].map((n) => t.addImage(item(n), ['edge', 'corner'], Buffer.from('x'), 0));
+    const ids = (): number[] => t.peekPending(20).map((x) => x.taskId);
+    const [a, b, c, d] = images.map((i) => i.taskIds);
+    // From the middle and the end, then from the head.
+    t.lease([...b!, d![1]!], 's1', 0, lease);
+    expect(ids()).to.deep.equal([...a!, ...c!, d![0]]);
+    t.lease(a!, 's1', 0, lease);
+    expect(ids()).to.deep.equal([...c!, d![0]]);
+    expect(t.pendingCount).to.equal(3);
+    // Given back and leased again: queued once each time.
+    t.fail(b![1]!, 1, 's1', retryable);
+    expect(ids()).to.deep.equal([b![1], ...c!, d![0]]);
+    t.lease([c![1]!], 's2', 0, lease);
+    expect(ids()).to.deep.equal([b![1], c![0], d![0]]);
+    t.lease([b![1]!, c![0]!, d![0]!], 's2', 0, lease);
+    expect(ids()).to.deep.equal([]);
+    expect(t.pendingCount).to.equal(0);
+  });
 });
 
 describe('TaskTable backup copies (MapReduce §3.6)', () => {
