@@ -262,7 +262,7 @@ export class TaskTable {
       if (t.triedBy.length === 0) t.triedBy = [slaveId];
       else if (!t.triedBy.includes(slaveId)) t.triedBy = [...t.triedBy, slaveId];
     }
-    this.dropLeased(taskIds.length);
+    this.dropNotPending(taskIds.length);
   }
 
   /**
@@ -338,8 +338,9 @@ export class TaskTable {
     if (t.state === 'done' || t.state === 'failed') return 'duplicate';
     const image = this.images.get(t.imageId);
     if (image === undefined) return 'duplicate';
-    if (t.state === 'pending') this.removePending(t.taskId);
+    const wasPending = t.state === 'pending';
     t.state = 'done';
+    if (wasPending) this.dropNotPending(1);
     t.slaveId = slaveId;
     t.backup = undefined;
     setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt) });
@@ -406,8 +407,9 @@ export class TaskTable {
   failPending(taskId: number, error: WireError): Disposition {
     const t = this.tasks.get(taskId);
     if (t?.state !== 'pending') return 'unknown';
-    this.removePending(taskId);
-    return this.failForGood(t, error);
+    const d = this.failForGood(t, error);
+    this.dropNotPending(1);
+    return d;
   }
 
   private failForGood(t: TaskEntry, error: WireError): Disposition {
@@ -543,21 +545,13 @@ export class TaskTable {
     }
   }
 
-  private removePending(taskId: number): void {
-    if (this.pending[this.pendingHead] === taskId) this.pendingHead++;
-    else {
-      this.pending = this.pending.slice(this.pendingHead).filter((id) => id !== taskId);
-      this.pendingHead = 0;
-    }
-    this.trimPending();
-  }
-
   /**
-   * Takes `count` tasks just leased out of the pending queue. They are almost always at its
-   * head (the scheduler takes them in queue order); a Set of their ids per lease cost the
-   * dispatch bench ~100 bytes of garbage a task.
+   * Takes out of the pending queue the `count` tasks whose state just left `pending`
+   * (leased, done, or failed for good). Leased ones are almost always at its head (the
+   * scheduler takes them in queue order); a Set of their ids per lease cost the dispatch
+   * bench ~100 bytes of garbage a task.
    */
-  private dropLeased(count: number): void {
+  private dropNotPending(count: number): void {
     let skipped = 0;
     while (this.pendingHead < this.pending.length && this.tasks.get(this.pending[this.pendingHead] ?? -1)?.state !== 'pending') {
       this.pendingHead++;
@@ -567,13 +561,7 @@ export class TaskTable {
       // Some were further back: keep only the tasks still pending.
       this.pending = this.pending.slice(this.pendingHead).filter((id) => this.tasks.get(id)?.state === 'pending');
       this.pendingHead = 0;
-    }
-    this.trimPending();
-  }
-
-  /** Drops the consumed head of the queue once it is most of the array. */
-  private trimPending(): void {
-    if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pending.length) {
+    } else if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pending.length) {
       this.pending = this.pending.slice(this.pendingHead);
       this.pendingHead = 0;
     }

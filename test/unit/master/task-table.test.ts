@@ -280,6 +280,31 @@ describe('TaskTable', () => {
     expect(ids()).to.deep.equal([]);
     expect(t.pendingCount).to.equal(0);
   });
+
+  it('takes a queued task out of the queue when a late answer completes it, or it fails for good', () => {
+    const t = new TaskTable(3);
+    const [a, b] = [1, 2].map((n) => t.addImage(item(n), ['edge', 'corner'], Buffer.from('x'), 0).taskIds);
+    const ids = (): number[] => t.peekPending(20).map((x) => x.taskId);
+    // a[0] is leased and given back: queued again at the front, while s1's answer is on its way.
+    t.lease([a![0]!], 's1', 0, lease);
+    t.fail(a![0]!, 1, 's1', retryable);
+    expect(ids()).to.deep.equal([a![0], a![1], ...b!]);
+    // The late answer of a task at the head, then one further back.
+    expect(t.complete(edgeResult(a![0]!), 's1')).to.equal('accepted');
+    expect(ids()).to.deep.equal([a![1], ...b!]);
+    expect(t.pendingCount).to.equal(3);
+    t.lease([b![0]!], 's1', 0, lease);
+    t.fail(b![0]!, 1, 's1', retryable);
+    t.lease([a![1]!], 's1', 0, lease);
+    t.fail(a![1]!, 1, 's1', retryable);
+    expect(ids()).to.deep.equal([a![1], b![0], b![1]]);
+    expect(t.complete(edgeResult(b![0]!), 's1')).to.equal('accepted');
+    expect(ids()).to.deep.equal([a![1], b![1]]);
+    expect(t.pendingCount).to.equal(2);
+    expect(t.failPending(b![1]!, retryable)).to.equal('failed');
+    expect(ids()).to.deep.equal([a![1]]);
+    expect(t.pendingCount).to.equal(1);
+  });
 });
 
 describe('TaskTable backup copies (MapReduce §3.6)', () => {
