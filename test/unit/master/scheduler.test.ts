@@ -140,7 +140,23 @@ describe('planDispatch message limits', () => {
     const t = new TaskTable(3);
     for (let i = 0; i < 10; i++) t.addImage(item(i), ['noop'], Buffer.from('x'), 0);
     const plan = planDispatch(t, [{ slaveId: 'a', credit: 100, inFlight: 0 }], 4096, 4);
-    expect(plan[0]!.tasks).to.have.length(4);
+    expect(plan.map((p) => p.tasks.length)).to.deep.equal([4, 4, 2]);
+    expect(plan.flatMap((p) => p.tasks.map((x) => x.imageId))).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('fills a slave\'s whole credit, in further messages when one cannot carry it', () => {
+    // One message per slave per plan left credit beyond a message unused: only one batch
+    // in flight, and master and slave took turns instead of overlapping.
+    const t = new TaskTable(3);
+    for (let i = 0; i < 3000; i++) t.addImage(item(i), ['noop'], Buffer.from('x'), 0);
+    const plan = planDispatch(t, [{ slaveId: 'a', credit: 2049, inFlight: 0 }, { slaveId: 'b', credit: 5, inFlight: 0 }], 4096, 1024);
+    const sizes = (slaveId: string): number[] => plan.filter((p) => p.slaveId === slaveId).map((p) => p.tasks.length);
+    expect(sizes('a')).to.deep.equal([1024, 1024, 1]);
+    expect(sizes('b')).to.deep.equal([5]);
+    // Tasks per message are limited too: 5 kinds an image, at most 12 tasks a message.
+    const five = new TaskTable(3);
+    for (let i = 0; i < 5; i++) five.addImage(item(i), ['object', 'face', 'edge', 'corner', 'noop'], Buffer.from('x'), 0);
+    expect(planDispatch(five, [{ slaveId: 'a', credit: 100, inFlight: 0 }], 12).map((p) => p.tasks.length)).to.deep.equal([10, 10, 5]);
   });
 });
 
