@@ -1,5 +1,8 @@
 import { z } from 'zod/v4';
 
+/** Odd kernel sizes 1-31, px (OpenCV's Gaussian kernels must be odd). */
+const ODD_KERNEL_SIZES_PX = Array.from({ length: 16 }, (_, i) => 2 * i + 1);
+
 /**
  * Parameters of every detector, sent with each TASK so that all slaves run the same
  * detectors, and recorded in the batch header of the results file.
@@ -36,8 +39,11 @@ export const DetectorConfigSchema = z.object({
   }),
   /** Canny edges on a Gaussian-blurred grey image (BORDER_REFLECT_101, OpenCV's default). */
   edge: z.object({
-    /** Gaussian kernel size, px (odd). */
-    blurKernelPx: z.int().min(1).max(31).refine((n) => n % 2 === 1, 'must be odd'),
+    /**
+     * Gaussian kernel size, px: odd, 1-31. A list rather than a refinement, so that TASK
+     * has a JSON Schema form and takes the compiled validator (`fast-validate.ts`).
+     */
+    blurKernelPx: z.literal(ODD_KERNEL_SIZES_PX),
     /** Gaussian sigma; 0 derives it from the kernel size. */
     blurSigma: z.number().min(0).max(100),
     /** Canny hysteresis thresholds. */

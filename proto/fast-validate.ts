@@ -2,11 +2,11 @@ import { _, Ajv2020, type KeywordCxt } from 'ajv/dist/2020.js';
 import { z } from 'zod/v4';
 import { Command } from './commands.js';
 import type { Message } from './messages.js';
-import { FailSchema, HeartbeatSchema, ResultSchema } from './schema.js';
+import { FailSchema, HeartbeatSchema, ResultSchema, TaskSchema } from './schema.js';
 
 /**
  * Compiled validators for the messages that arrive once per task or per heartbeat
- * (RESULT, FAIL, HEARTBEAT), generated from the zod schemas in `schema.ts` so there is
+ * (TASK, RESULT, FAIL, HEARTBEAT), generated from the zod schemas in `schema.ts` so there is
  * still one definition of each message.
  *
  * Why: zod 4 builds a `{value, issues}` object for every field it checks and returns a
@@ -20,9 +20,10 @@ import { FailSchema, HeartbeatSchema, ResultSchema } from './schema.js';
  * become `oneOf` with Ajv's `discriminator`, so only the branch the tag names is checked
  * (and stripped). Only plain objects pass (zod would copy a Buffer's keys into a new
  * object). Only schemas without zod refinements may be listed here: a refinement has no
- * JSON Schema form. TASK and READY (whose detector settings have refinements) and
- * DISCONNECT stay with zod. Whatever the compiled path refuses goes to zod, so it may be
- * stricter than zod but never more lenient: `test/unit/proto/fast-validate.test.ts` checks
+ * JSON Schema form. READY and DISCONNECT, once a session each, stay with zod. TASK came
+ * here when its one refinement (an odd kernel size) became a list of values: zod was the
+ * slave's largest cost per no-op task (dispatch bench, CPU profile). Whatever the
+ * compiled path refuses goes to zod, so it may be stricter than zod but never more lenient: `test/unit/proto/fast-validate.test.ts` checks
  * that on valid and mutated messages.
  */
 
@@ -83,6 +84,7 @@ function compile(schema: z.ZodType): (data: unknown) => boolean {
 
 /** Compiled validator per command; commands not listed are validated by zod only. */
 const FAST: ReadonlyMap<string, (data: unknown) => boolean> = new Map([
+  [Command.Task, compile(TaskSchema)],
   [Command.Result, compile(ResultSchema)],
   [Command.Fail, compile(FailSchema)],
   [Command.Heartbeat, compile(HeartbeatSchema)],
@@ -92,7 +94,7 @@ const FAST: ReadonlyMap<string, (data: unknown) => boolean> = new Map([
  * Checks a decoded msgpack header in place with the compiled validator of its command.
  *
  * @param raw - the decoded header (a plain object); unknown keys are deleted from it
- * @returns the header typed as a {@link Message} when it is a valid RESULT, FAIL or
+ * @returns the header typed as a {@link Message} when it is a valid TASK, RESULT, FAIL or
  *   HEARTBEAT; `undefined` when it is invalid or of another command (then zod decides,
  *   and gives the error message)
  */

@@ -13,13 +13,13 @@ const unpack = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 
 const wire = (o: unknown): Record<string, unknown> => unpack.unpack(pack.pack(o)) as Record<string, unknown>;
 
 // The shared samples of the per-task commands (RESULT has every task kind), as decoded.
-const valid = SAMPLE_MESSAGES.filter((m) => ['RESULT', 'FAIL', 'HEARTBEAT'].includes(m.name)).map((m) => ({ v: PROTOCOL_VERSION, ...m.msg }));
+const valid = SAMPLE_MESSAGES.filter((m) => ['TASK', 'RESULT', 'FAIL', 'HEARTBEAT'].includes(m.name)).map((m) => ({ v: PROTOCOL_VERSION, ...m.msg }));
 
-describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', () => {
+describe('proto fast-validate (compiled TASK / RESULT / FAIL / HEARTBEAT validators)', () => {
   it('accepts what zod accepts and returns the same object, unknown keys removed at every depth', () => {
     for (const m of valid) {
       const withExtras = wire({ ...m, extra: 1 });
-      for (const list of [withExtras['results'], withExtras['failures']]) {
+      for (const list of [withExtras['tasks'], withExtras['results'], withExtras['failures']]) {
         if (Array.isArray(list)) {
           for (const entry of list as Record<string, unknown>[]) {
             entry['junk'] = 'x';
@@ -27,6 +27,11 @@ describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', 
             if (value !== undefined) value['evil'] = { nested: true };
           }
         }
+      }
+      const config = withExtras['config'] as Record<string, Record<string, unknown>> | undefined;
+      if (config !== undefined) {
+        config['junk'] = { a: 1 };
+        (config['edge'] as Record<string, unknown>)['evil'] = 'x';
       }
       const zod = MessageSchema.safeParse(structuredClone(withExtras));
       expect(zod.success).to.equal(true);
@@ -56,9 +61,11 @@ describe('proto fast-validate (compiled RESULT / FAIL / HEARTBEAT validators)', 
         expect(zod.success, what).to.equal(true);
         expect(fast, what).to.deep.equal(zod.data);
       } else if (zod.success) leftToZod++;
-      // decode() = the compiled path, else zod: the same outcome as zod alone.
-      const d = decode([pack.pack(m)]);
-      expect(d.ok, what).to.equal(zod.success);
+      // decode() = the compiled path, else zod: the same outcome as zod alone (and, for a
+      // TASK, the check of its image parts: here one part of 5 bytes).
+      const d = decode([pack.pack(m), ...(m['cmd'] === 'TASK' ? [Buffer.alloc(5)] : [])]);
+      const partsOk = !zod.success || zod.data.cmd !== 'TASK' || zod.data.tasks.every((t) => t.part === 0 && (t.offset === undefined) === (t.length === undefined) && (t.offset ?? 0) + (t.length ?? 0) <= 5);
+      expect(d.ok, what).to.equal(zod.success && partsOk);
       if (d.ok && zod.success) expect(d.message, what).to.deep.equal(zod.data);
     }
     // Some mutations stay valid (a number replaced by another in range); most do not. Only
