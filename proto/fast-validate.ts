@@ -23,8 +23,9 @@ import { FailSchema, HeartbeatSchema, ResultSchema, TaskSchema } from './schema.
  * JSON Schema form. READY and DISCONNECT, once a session each, stay with zod. TASK came
  * here when its one refinement (an odd kernel size) became a list of values: zod was the
  * slave's largest cost per no-op task (dispatch bench, CPU profile). Whatever the
- * compiled path refuses goes to zod, so it may be stricter than zod but never more lenient: `test/unit/proto/fast-validate.test.ts` checks
- * that on valid and mutated messages.
+ * compiled path refuses goes to zod, so it may be stricter than zod but never more
+ * lenient: `test/unit/proto/fast-validate.test.ts` checks that on valid and mutated
+ * messages.
  */
 
 type JsonSchema = Record<string, unknown>;
