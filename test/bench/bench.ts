@@ -23,13 +23,15 @@
  *
  * Prints a table and writes test/bench/RESULTS.md. Options: `--frames N` (default 200),
  * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory` to leave
- * parts out. Exit 1 if detections differ.
+ * parts out, `--help`. Exit 1 if detections differ, 2 on a bad option; Ctrl-C (or SIGTERM)
+ * stops the processes it started and removes its scratch folder.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { opencvVersion } from '../../shared/opencv.js';
 import { killAllTracked } from '../helpers/processes.js';
 import { measureDispatch, type DispatchFigures } from './dispatch.js';
@@ -39,15 +41,50 @@ import { measureMasterMemory, type MemoryFigures } from './memory.js';
 import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigures } from './throughput.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const args = process.argv.slice(2);
-/** The value after `--name`, or undefined. */
-function option(name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? undefined : args[i + 1];
+const USAGE = `npm run bench [-- options]
+
+Runs the side-by-side benchmark of issue 4 (about 35 minutes with the defaults) and writes
+test/bench/RESULTS.md. Exits 1 if any configuration's detections differ from the baseline's.
+
+Options:
+  --frames N      frames of vtest.avi to use, every 3rd from frame 0 (default 200)
+  --rounds N      runs of every configuration, interleaved by round (default 3; 1 for a quick look)
+  --skip LIST     parts to leave out, comma-separated: peers, dispatch, memory
+  -h, --help      show this help
+`;
+
+/**
+ * The value of `--name` as a whole number >= 1, or `fallback` when the option is absent.
+ * @throws Error naming the option when the value is not a whole number >= 1
+ */
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number >= 1, not "${value}"`);
+  return n;
 }
-const frameCount = Number(option('frames') ?? 200) || 200;
-const rounds = Math.max(1, Math.floor(Number(option('rounds') ?? 3) || 3));
-const skip = new Set((option('skip') ?? '').split(','));
+
+const SKIPPABLE = ['peers', 'dispatch', 'memory'] as const;
+let parsed: { frames: number; rounds: number; skip: Set<string> };
+try {
+  const { values } = parseArgs({
+    options: { frames: { type: 'string' }, rounds: { type: 'string' }, skip: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const skipped = (values.skip ?? '').split(',').filter((x) => x !== '');
+  const unknown = skipped.filter((x) => !(SKIPPABLE as readonly string[]).includes(x));
+  if (unknown.length > 0) throw new Error(`--skip takes ${SKIPPABLE.join(', ')}; not ${unknown.join(', ')}`);
+  parsed = { frames: positiveInt('frames', values.frames, 200), rounds: positiveInt('rounds', values.rounds, 3), skip: new Set(skipped) };
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { frames: frameCount, rounds, skip } = parsed;
 
 /** Median, lowest and highest of `xs` (not empty). */
 function spread(xs: readonly number[]): { median: number; min: number; max: number } {
@@ -89,6 +126,18 @@ function log(line: string): void {
 
 const video = execFileSync('bash', [join(ROOT, 'scripts/bench-data.sh')], { encoding: 'utf8' }).trim();
 const work = mkdtempSync(join(tmpdir(), 'cctv-bench-'));
+// Ctrl-C or SIGTERM: leave at once. The exit hooks SIGKILL the masters this bench started,
+// by PID (test/helpers/processes.ts; their slaves and workers die with them), then remove
+// the scratch folder.
+process.on('exit', () => {
+  rmSync(work, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, stopping (RESULTS.md not written)\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 const out: string[] = [];
 try {
   log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, OpenCV ${opencvVersion()}`);
@@ -120,7 +169,7 @@ try {
     for (const step of roundOrder(round, shapes)) {
       if (step === 'baseline') {
         log(`round ${round} of ${rounds}: baseline ...`);
-        add(runBaseline(frames, names), 0);
+        add(await runBaseline(frames, names), 0);
       } else if (step === 'peers') {
         if (peersNote !== undefined) continue;
         log(`round ${round} of ${rounds}: the Python peers (PEERS.md) on the same frames ...`);

@@ -47,12 +47,12 @@ export interface RunFigures {
  * The baseline: the four detectors run one after another in this process and thread,
  * each task decoding its own JPEG, as every peer in PEERS.md does.
  */
-export function runBaseline(frames: readonly Buffer[], names: readonly string[]): RunFigures {
+export async function runBaseline(frames: readonly Buffer[], names: readonly string[]): Promise<RunFigures> {
   const detections: Detections = new Map();
   const sums = new Map<TaskKind, number>();
   const cpu0 = sampleCpu();
   const t0 = performance.now();
-  frames.forEach((bytes, i) => {
+  for (const [i, bytes] of frames.entries()) {
     const values = new Map<TaskKind, unknown>();
     for (const kind of KINDS) {
       const t = performance.now();
@@ -63,7 +63,10 @@ export function runBaseline(frames: readonly Buffer[], names: readonly string[])
       sums.set(kind, (sums.get(kind) ?? 0) + performance.now() - t);
     }
     detections.set(names[i] ?? '', values);
-  });
+    // A turn of the event loop between images (~0.4 s each), so that Ctrl-C is handled
+    // within one image rather than after the whole run.
+    await new Promise((r) => setImmediate(r));
+  }
   const ms = performance.now() - t0;
   const cpu = utilization(cpu0, sampleCpu());
   const computeMs = Object.fromEntries(KINDS.map((k) => [k, (sums.get(k) ?? 0) / frames.length]));
