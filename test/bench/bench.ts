@@ -144,7 +144,7 @@ try {
   log(`workload: ${frameCount} frames of ${video}, every 3rd from frame 0, JPEG q90, tasks ${KINDS.join(',')}`);
   const framesDir = join(work, 'frames');
   const { frames, names, totalBytes } = prepareFrames(video, frameCount, 3, framesDir);
-  log(`frames: ${frames.length}, ${(totalBytes / frames.length / 1024).toFixed(1)} KiB each on average`);
+  log(`frames: ${frames.length}, ${(totalBytes / frames.length / 1024).toFixed(1)} KiB each on average, in ${work} (removed at the end)`);
 
   // 1. Throughput (and 5. the peers), in interleaved rounds.
   const shapes: [number, number][] = [[1, 1], [1, 2], [2, 1]];
