@@ -188,13 +188,27 @@ describe('Prometheus metrics after a batch with backup copies', function () {
   it('holds no task in flight once the batch is over, also when backup copies lost to their primaries', async () => {
     const tmp = tempDir();
     const port = await freePort();
+    const endpoint = await loopbackEndpoint();
     const out = join(tmp.dir, 'backups.jsonl');
-    // Two slaves of one worker: the one that runs dry first gets a copy of the other's last image.
-    const master = startMaster(['run', SAMPLE_FACES, '--bind', await loopbackEndpoint(), '--local-slaves', '2', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', String(port), '--metrics-linger', '60000']);
+    // Two slaves of one worker, both ready before the master starts, so that they join
+    // within ZeroMQ's reconnect interval (100 ms) of each other. The face task of the last
+    // image (id 2) takes 600 ms longer on its first attempt, so whichever slave holds it
+    // is still busy when the other runs dry and gets backup copies of that image; the
+    // backup of the face task (attempt 2) never answers, so it loses to its primary.
+    // Before, the two slaves raced (no backup at all in ~1 run of 10, when both ran dry
+    // together).
+    const env = { ...process.env, CCTV_TEST_FAULT: 'slow:face:2:1,hang:face:2:2' };
+    const slaves = [1, 2].map((i) => startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', `backup-test-${i}`, '--drain-timeout', '1000'], { env }));
+    await waitFor(() => slaves.every((s) => s.stderr().includes('connecting to')), 60_000, 'both slaves to be ready');
+    const master = startMaster(['run', SAMPLE_FACES, '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', String(port), '--metrics-linger', '60000']);
     try {
       await waitFor(() => master.stdout().includes('Results:') || master.proc.exitCode !== null, 120_000, 'the batch to finish');
       const report = readReport(`${out}.report.json`);
-      expect(report.backupTasks, 'backup copies were sent').to.be.above(0);
+      expect(report.backupTasks, `backup copies were sent\n${master.stderr()}`).to.be.above(0);
+      expect(report.backupsWon, 'the face backup lost').to.be.below(report.backupTasks);
+      // Image 2 is whichever file the folder listing gave third; its face task had a backup.
+      const faceAttempts = readResults(out).records.map((r) => r.face?.attempts);
+      expect(faceAttempts, 'every face task answered by its first attempt').to.deep.equal([1, 1, 1]);
       const m = (await scrape(`http://127.0.0.1:${port}/metrics`)).samples;
       expect([single(m, 'cctv_in_flight_tasks'), single(m, 'cctv_pending_tasks'), single(m, 'cctv_backup_tasks_total')]).to.deep.equal([0, 0, report.backupTasks]);
       master.proc.kill('SIGTERM');
