@@ -126,9 +126,9 @@ function log(line: string): void {
 
 const video = execFileSync('bash', [join(ROOT, 'scripts/bench-data.sh')], { encoding: 'utf8' }).trim();
 const work = mkdtempSync(join(tmpdir(), 'cctv-bench-'));
-// Ctrl-C or SIGTERM: leave at once. The exit hooks SIGKILL the masters this bench started,
-// by PID (test/helpers/processes.ts; their slaves and workers die with them), then remove
-// the scratch folder.
+// The scratch folder goes on every exit. Ctrl-C or SIGTERM: leave at once; the exit hooks
+// SIGKILL the masters this bench started, by PID (test/helpers/processes.ts; their slaves
+// and workers die with them), then remove the folder.
 process.on('exit', () => {
   rmSync(work, { recursive: true, force: true });
 });
@@ -356,6 +356,5 @@ try {
   if (mismatches > 0) process.exitCode = 1;
 } finally {
   await killAllTracked();
-  rmSync(work, { recursive: true, force: true });
 }
 process.exit(process.exitCode ?? 0);

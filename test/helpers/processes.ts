@@ -29,13 +29,14 @@ const registry = globalThis as unknown as Record<symbol, Set<Tracked> | undefine
 const tracked: Set<Tracked> = (registry[TRACKED_KEY] ??= new Set<Tracked>());
 
 /**
- * Starts `node script args...` and tracks it; {@link killAllTracked} (run after every
+ * Starts `node [nodeArgs...] script args...` and tracks it; {@link killAllTracked} (run after every
  * test by the root hook) ends it by PID if it is still running.
  */
-export function startNode(script: string, args: string[], options: SpawnOptions & { netns?: string } = {}): Tracked {
-  const { netns, ...spawnOptions } = options;
+export function startNode(script: string, args: string[], options: SpawnOptions & { netns?: string; nodeArgs?: string[] } = {}): Tracked {
+  const { netns, nodeArgs = [], ...spawnOptions } = options;
   // `ip netns exec NS node ...` execs node in place, so the tracked PID is node's own.
-  const [cmd, argv] = netns === undefined ? [process.execPath, [script, ...args]] : ['ip', ['netns', 'exec', netns, process.execPath, script, ...args]];
+  const nodeArgv = [...nodeArgs, script, ...args];
+  const [cmd, argv] = netns === undefined ? [process.execPath, nodeArgv] : ['ip', ['netns', 'exec', netns, process.execPath, ...nodeArgv]];
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...spawnOptions });
   let out = '';
   let err = '';

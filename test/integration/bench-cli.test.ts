@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SAMPLE_VIDEO } from '../helpers/fixtures.js';
-import { alive, descendants, survivors, waitFor, type SeenProcess } from '../helpers/processes.js';
+import { ROOT, alive, descendants, startNode, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
 
 /** Runs `npm run bench`'s script with `args`; each case here stops at option parsing, before any work. */
@@ -47,31 +45,27 @@ describe('npm run bench: Ctrl-C', function () {
   this.timeout(180_000);
 
   it('stops the cluster it started and removes its scratch folder', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'test/bench/bench.ts', '--frames', '4', '--rounds', '1', '--skip', 'peers,dispatch,memory'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // Tracked: the root hook ends it by PID if this test fails before its SIGINT.
+    const p = startNode('test/bench/bench.ts', ['--frames', '4', '--rounds', '1', '--skip', 'peers,dispatch,memory'], {
+      nodeArgs: ['--import', 'tsx'],
       // The bundled clip, so that a fresh checkout does not download vtest.avi for this.
       env: { ...process.env, CCTV_BENCH_VIDEO: SAMPLE_VIDEO },
     });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', () => undefined);
-    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => { resolve(code); }));
     let below: SeenProcess[] = [];
     try {
       // The first run of round 1 is a cluster (1 x 2): interrupt it once its workers run.
-      await waitFor(() => /round 1 of 1: cluster/.test(out), 120_000, 'the first cluster run');
-      const work = /in (\S+) \(removed at the end\)/.exec(out)?.[1];
-      expect(work, out).to.match(/cctv-bench-/);
-      await waitFor(() => descendants(p.pid ?? 0).some((c) => c.cmdline.includes('child-main')), 60_000, "the cluster's workers");
-      below = descendants(p.pid ?? 0);
-      p.kill('SIGINT');
-      expect(await exited).to.equal(130);
+      await waitFor(() => /round 1 of 1: cluster/.test(p.stdout()), 120_000, 'the first cluster run');
+      const work = /in (\S+) \(removed at the end\)/.exec(p.stdout())?.[1];
+      expect(work, p.stdout()).to.match(/cctv-bench-/);
+      await waitFor(() => descendants(p.pid).some((c) => c.cmdline.includes('child-main')), 60_000, "the cluster's workers");
+      below = descendants(p.pid);
+      p.proc.kill('SIGINT');
+      expect(await waitExit(p, 30_000)).to.equal(130);
       expect(existsSync(work ?? '')).to.equal(false);
       // The master is SIGKILLed by PID; its slaves and workers leave with it (--exit-with-parent).
       expect(await survivors(below, 10_000)).to.deep.equal([]);
     } finally {
-      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      // What outlived the bench (none unless this test failed): its masters, slaves, workers.
       for (const c of below) if (alive(c)) process.kill(c.pid, 'SIGKILL');
     }
   });
