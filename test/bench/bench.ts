@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { opencvVersion } from '../../shared/opencv.js';
 import { killAllTracked } from '../helpers/processes.js';
-import { measureDispatch, type DispatchFigures } from './dispatch.js';
+import { DISPATCH_PREFETCH_TASKS, measureDispatch, type DispatchFigures } from './dispatch.js';
 import { prepareFrames } from './frames.js';
 import { runDispatchPeer, runPythonPeers, type DispatchPeerRun, type PeerRun } from './peers.js';
 import { measureMasterMemory, type MemoryFigures } from './memory.js';
@@ -312,7 +312,7 @@ try {
     }
     const d = [...runsBySlaves.values()].map((runs) => bestOf(runs, (r) => r.tasksPerSecond));
     const dispatchStart = out.length;
-    out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${dispatchRounds})`, '');
+    out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${dispatchRounds}; the slaves' --prefetch ${DISPATCH_PREFETCH_TASKS.toLocaleString('en-US')} tasks in all, split between them)`, '');
     out.push(
       '| run | tasks/s | us per task | master / slaves CPU us per task | every run, tasks/s |',
       '|---|---:|---:|---:|---|',

@@ -46,11 +46,21 @@ async function* syntheticSource(n: number): AsyncGenerator<IngestItem> {
 }
 
 /**
+ * Tasks the slaves of a dispatch run hold queued together (`--prefetch`, split evenly
+ * between them). 1 slave has had 2,048 since the seventeenth session (1,024 was no better
+ * there: PROFILE.md). Split rather than per slave: 4 x 2,048 made the master hold 16,384
+ * images, and 4 x 512 ran ~10% faster (PROFILE.md, twenty-third session).
+ */
+export const DISPATCH_PREFETCH_TASKS = 2048;
+
+/**
  * No-op tasks through a real master (in this process) and real slave processes over
  * loopback TCP: master -> slave -> master, one task per item, slaves answering in their
  * main process. Time is from the first READY to the last record.
+ *
+ * @param prefetch - each slave's `--prefetch`, tasks; by default {@link DISPATCH_PREFETCH_TASKS} split between the slaves
  */
-export async function measureDispatch(slaves: number, tasks: number, dir: string, prefetch = 2048): Promise<DispatchFigures> {
+export async function measureDispatch(slaves: number, tasks: number, dir: string, prefetch = Math.ceil(DISPATCH_PREFETCH_TASKS / slaves)): Promise<DispatchFigures> {
   // BENCH_ENDPOINT lets a profiled slave started by hand connect.
   const endpoint = process.env['BENCH_ENDPOINT'] ?? (await loopbackEndpoint());
   const options = {
@@ -101,10 +111,11 @@ export async function measureDispatch(slaves: number, tasks: number, dir: string
   };
 }
 
+// By hand: node --import tsx test/bench/dispatch.ts [TASKS [SLAVES [PREFETCH_PER_SLAVE]]]
 if (process.argv[1]?.endsWith('dispatch.ts')) {
   const n = Number(process.argv[2] ?? '100000');
   const s = Number(process.argv[3] ?? '1');
-  const f = await measureDispatch(s, n, '/tmp');
+  const f = await measureDispatch(s, n, '/tmp', process.argv[4] === undefined ? undefined : Number(process.argv[4]));
   console.log(JSON.stringify(f));
   process.exit(0);
 }
