@@ -157,7 +157,14 @@ try {
   const tablePosition = new Map<string, number>();
   /** images/s of every run of each round, by configuration name. */
   const perRound: Map<string, number>[] = [];
+  const roundsStartMs = performance.now();
   for (let round = 1; round <= rounds; round++) {
+    if (round > 1) {
+      // A round takes minutes: say how many are left (rounds cost about the same).
+      const roundMs = (performance.now() - roundsStartMs) / (round - 1);
+      const minutes = (ms: number): string => (ms < 600_000 ? (ms / 60_000).toFixed(1) : (ms / 60_000).toFixed(0));
+      log(`round ${round} of ${rounds}: a round takes ~${minutes(roundMs)} min, so ~${minutes(roundMs * (rounds - round + 1))} min of rounds left${skip.has('dispatch') && skip.has('memory') ? '' : ', then dispatch and memory (a few minutes)'}`);
+    }
     const seen = new Map<string, number>();
     perRound.push(seen);
     const add = (r: RunFigures, position: number): void => {
