@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isRunning } from '../shared/child-process.js';
 import { relayLogLines, type Logger } from '../shared/logger.js';
+import { localSlaveMemoryBudgetMb } from '../shared/memory.js';
 
 const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
 
@@ -51,9 +52,13 @@ export class LocalSlaves {
   /** Starts the slaves (does not wait for them to connect). */
   start(): void {
     const o = this.options;
+    // One slave measures the memory free once its workers are ready; several started at
+    // once would each count the same memory as their own.
+    const memory = o.count > 1 ? ['--memory-budget', String(localSlaveMemoryBudgetMb(o.count, o.threads))] : [];
     for (let i = 0; i < o.count; i++) {
       const args = [
         SLAVE_BIN,
+        ...memory,
         '--connect', o.endpoint,
         '--threads', String(o.threads),
         '--slave-id', `local-${process.pid}-${i + 1}`,

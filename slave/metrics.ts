@@ -5,7 +5,7 @@ import { FastCounter, FastHistogram, type FastIncrementer, type FastObserver } f
 import type { TaskKind } from '../proto/task-kinds.js';
 import { COMPUTE_BUCKETS_S, collectProcessMetrics } from '../shared/metrics-server.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
-import type { PoolOutcome } from './pool/pool.js';
+import type { Pool, PoolOutcome } from './pool/pool.js';
 import { readCounter, readGauge } from '../shared/metrics-readers.js';
 
 /** Where Linux exposes its thermal zones (`thermal_zoneN/temp` in millidegrees Celsius, `thermal_zoneN/type`). */
@@ -52,7 +52,7 @@ export interface SlaveMetricsSources {
   /** The slave's own counters (see {@link SlaveStats}). */
   stats: { readonly tasksRefused: number; readonly messagesRejected: number; readonly staleDropped: number };
   /** Its worker pool. */
-  pool: { readonly size: number; readonly busy: number; readonly queued: number; readonly reclaims: number; readonly copies: number };
+  pool: Pick<Pool, 'size' | 'busy' | 'queued' | 'reclaims' | 'copies' | 'memoryBudgetBytes' | 'reservedBytes' | 'memoryWaits'>;
   /** Thermal zones' directory. @defaultValue {@link THERMAL_ROOT} */
   thermalRoot?: string;
 }
@@ -92,11 +92,14 @@ export class SlaveMetrics {
     gauge('cctv_slave_workers', 'Worker processes (tasks run at once).', () => pool.size);
     gauge('cctv_slave_busy_workers', 'Worker processes running a task now.', () => pool.busy);
     gauge('cctv_slave_queued_tasks', 'Tasks received and waiting for a worker.', () => pool.queued);
+    gauge('cctv_slave_memory_budget_bytes', 'Memory the images running at once may take in the workers (--memory-budget; -1: no limit).', () => (pool.memoryBudgetBytes === Infinity ? -1 : pool.memoryBudgetBytes));
+    gauge('cctv_slave_memory_reserved_bytes', 'Memory the images on the workers now are estimated to take (from their pixels and task kinds).', () => pool.reservedBytes);
     const total = (name: string, help: string, read: () => number): void => {
       readCounter(registers, name, help, read);
     };
     total('cctv_slave_tasks_reclaimed_total', 'Tasks taken back from a worker, unstarted, for another: an idle worker took over those waiting behind an overdue task (work stealing), or the master sent one again.', () => pool.reclaims);
     total('cctv_slave_task_copies_total', 'Copies of a stuck running task (10 times its kind\'s mean, at least 10 s) started on an idle worker with nothing queued; the first copy to finish answers.', () => pool.copies);
+    total('cctv_slave_memory_waits_total', 'Times a worker was left idle because the next image did not fit in the memory budget.', () => pool.memoryWaits);
     total('cctv_slave_tasks_refused_total', 'Tasks refused because the slave was leaving (the master retries them elsewhere).', () => stats.tasksRefused);
     total('cctv_slave_stale_dropped_total', 'Tasks and results dropped because the session with the master that sent them ended (DISCONNECT or reconnect).', () => stats.staleDropped);
     total('cctv_slave_messages_rejected_total', 'Messages from the master dropped as malformed or unexpected.', () => stats.messagesRejected);

@@ -31,6 +31,13 @@ export interface SlaveOptions {
   taskTimeoutMs: number;
   /** Largest image decoded, px (checked from the header before decoding). @defaultValue 50000000 */
   maxImagePixels: number;
+  /**
+   * Memory the images running at once may take in the workers, MiB; 0: no limit. An image
+   * waits for a worker while its need (estimated from its pixels and task kinds) does not
+   * fit, rather than risk the kernel's OOM killer. @defaultValue undefined: 90% of the
+   * memory available (within a cgroup's limit) once the workers are ready
+   */
+  memoryBudgetMb: number | undefined;
   /** Largest encoded image part accepted, bytes (checked before decoding). @defaultValue 64 MiB */
   maxImageBytes: number;
   /** Largest message accepted, bytes. @defaultValue 268435456 */
@@ -74,6 +81,7 @@ export function defaultSlaveOptions(): SlaveOptions {
     reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
     taskTimeoutMs: 300_000,
     maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
+    memoryBudgetMb: undefined,
     maxImageBytes: DEFAULT_MAX_IMAGE_BYTES,
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     drainTimeoutMs: 30_000,
@@ -104,6 +112,7 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   requireInteger('--heartbeat-liveness', o.heartbeatLiveness, MIN_HEARTBEAT_LIVENESS, 100);
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
+  if (o.memoryBudgetMb !== undefined) requireInteger('--memory-budget', o.memoryBudgetMb, 0, 2 ** 31 - 1);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
   requireInteger('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
   positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);

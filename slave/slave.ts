@@ -104,6 +104,7 @@ export class Slave {
       size: options.threads,
       taskTimeoutMs: options.taskTimeoutMs,
       maxImagePixels: options.maxImagePixels,
+      memoryBudgetBytes: options.memoryBudgetMb === undefined ? undefined : options.memoryBudgetMb === 0 ? Infinity : options.memoryBudgetMb * 2 ** 20,
       logger,
     });
     this.metrics = new SlaveMetrics({ stats: this.stats, pool: this.pool });
@@ -135,7 +136,9 @@ export class Slave {
   async start(): Promise<void> {
     await this.pool.start();
     this.opencv = this.pool.opencvVersion;
-    this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), connecting to ${this.options.connect}`);
+    const budget = this.pool.memoryBudgetBytes;
+    const memory = budget === Infinity ? 'no memory budget' : `${Math.round(budget / 2 ** 20)} MiB of memory for images at once (--memory-budget)`;
+    this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), ${memory}, connecting to ${this.options.connect}`);
     if (this.publicKey !== undefined) this.logger.info(`CURVE on: this slave's public key is ${this.publicKey} (it must be on the master's allow-list)`);
     this.connection.start();
     this.startTimer = setInterval(() => {

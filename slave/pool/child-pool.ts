@@ -6,6 +6,8 @@ import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
+import { availableMemoryBytes, defaultMemoryBudget } from '../../shared/memory.js';
+import { imagePixels, workerBytesPerPixel } from './memory-budget.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
@@ -26,6 +28,12 @@ export interface ChildPoolOptions {
    * start), ms; default {@link WORKER_START_TIMEOUT_MS}.
    */
   startTimeoutMs?: number;
+  /**
+   * Memory the images running at once may take in the workers, bytes (each image's need
+   * estimated by `workerBytesPerPixel`); Infinity: no limit. Default: `defaultMemoryBudget` of
+   * the memory available once the workers are ready.
+   */
+  memoryBudgetBytes?: number | undefined;
   logger: Logger;
 }
 
@@ -76,6 +84,10 @@ interface Worker {
   reclaimed: Map<number, Pending>;
   /** Timeout of the running job, or of the start until the worker is ready. */
   timer: NodeJS.Timeout | undefined;
+  /** Memory the request in `assigned` may take, bytes (`workerBytesPerPixel`); counted while `assigned` is not empty. */
+  assignedBytes: number;
+  /** The same for the request in `ahead`. */
+  aheadBytes: number;
   /** Image the worker decoded last: later tasks of it skip the decode there. */
   lastImageId: number | undefined;
   /** Consecutive deaths without completing a task, to stop respawn loops. */
@@ -115,6 +127,8 @@ const OVERDUE_MIN_MS = 1_000;
 const STUCK_FACTOR = 10;
 /** See {@link STUCK_FACTOR}, ms: long enough that a merely slow task (a large image) is rarely copied. */
 const STUCK_MIN_MS = 10_000;
+/** Pixel counts of images seen, by their bytes (the header is read once per image, not per request). */
+const pixelsOf = new WeakMap<Buffer, number>();
 
 /**
  * Pool of worker processes, each with its own OpenCV and one task at a time.
@@ -129,6 +143,12 @@ const STUCK_MIN_MS = 10_000;
  * its next image's request then, so it does not wait a round trip between images. Only the
  * last queued image (a short batch, or the end of one) is split among the workers, so none
  * runs dry while one still has a whole image ahead of it.
+ *
+ * Images start only while the memory they need fits in the pool's memory budget (each
+ * request's need estimated from the image's pixels and its task kinds, `workerBytesPerPixel`),
+ * and one image always may: a worker waits for memory rather than all of them being killed
+ * by the kernel's OOM killer (measured: 4 workers on 1080p frames in 1 GB took 14 OOM kills
+ * and 2.8 times as long as 2 workers; test/bench/PROFILE.md, twenty-fifth session).
  */
 export class ChildPool implements Pool {
   readonly size: number;
@@ -149,6 +169,12 @@ export class ChildPool implements Pool {
   reclaims = 0;
   /** Copies of stuck running jobs run on idle workers ({@link STUCK_FACTOR}). */
   copies = 0;
+  /** Times a worker was left idle because the next image's memory did not fit the budget. */
+  memoryWaits = 0;
+  /** Memory the images running at once may take, bytes (Infinity: no limit); set by {@link start} unless given. */
+  memoryBudgetBytes: number;
+  /** The largest memory the images running at once were estimated to take, bytes. */
+  peakReservedBytes = 0;
   /** Timer to look again for overdue workers to take jobs from, while a worker is idle. */
   private stealTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -157,6 +183,14 @@ export class ChildPool implements Pool {
 
   constructor(private readonly options: ChildPoolOptions) {
     this.size = options.size;
+    this.memoryBudgetBytes = options.memoryBudgetBytes ?? Infinity;
+  }
+
+  /** Memory the requests on the workers now are estimated to take, bytes. */
+  get reservedBytes(): number {
+    let sum = 0;
+    for (const w of this.workers) sum += reservation(w);
+    return sum;
   }
 
   get busy(): number {
@@ -196,6 +230,8 @@ export class ChildPool implements Pool {
       };
       check();
     });
+    // Measured now, so that the workers' own memory is taken already.
+    if (this.options.memoryBudgetBytes === undefined) this.memoryBudgetBytes = defaultMemoryBudget(availableMemoryBytes());
   }
 
   run(job: PoolJob): Promise<PoolOutcome> {
@@ -286,7 +322,7 @@ export class ChildPool implements Pool {
         if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);
       });
     }
-    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };
+    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, assignedBytes: 0, aheadBytes: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };
     const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
     worker.timer = setTimeout(() => {
       worker.timer = undefined;
@@ -351,6 +387,7 @@ export class ChildPool implements Pool {
     if (worker.assigned.length === 0 && worker.ahead.length > 0) {
       worker.assigned = worker.ahead;
       worker.assignedSeq = worker.aheadSeq;
+      worker.assignedBytes = worker.aheadBytes;
       worker.ahead = [];
       worker.answered = false;
     }
@@ -398,21 +435,26 @@ export class ChildPool implements Pool {
       const index = this.pickJob(worker.lastImageId, owned);
       const [first] = this.queue.splice(index, 1);
       if (first === undefined) continue;
-      owned.add(first.job.imageId);
-      let group = this.takeSiblings(first, index);
-      if (this.queue.length === 0 && ready > 1 && group.length > 1 && first.part === undefined) {
-        // The last queued image (a short batch, or the end of one): rather than run all its
-        // jobs here while the other workers run dry, take the longest share and leave the
-        // others for the next free workers, each share one request.
-        const [mine = group, ...rest] = splitLongestFirst(group, ready, (p) => this.meanComputeMs.get(p.job.kind) ?? 1);
-        for (const share of rest) {
-          const part = ++this.parts;
-          for (const p of share) p.part = part;
-        }
-        this.queue.unshift(...rest.flat());
-        group = mine;
+      const group = this.takeSiblings(first, index);
+      // The last queued image (a short batch, or the end of one): rather than run all its
+      // jobs here while the other workers run dry, take the longest share and leave the
+      // others for the next free workers, each share one request.
+      const split = this.queue.length === 0 && ready > 1 && group.length > 1 && first.part === undefined;
+      const [mine = group, ...rest] = split ? splitLongestFirst(group, ready, (p) => this.meanComputeMs.get(p.job.kind) ?? 1) : [group];
+      const need = requestBytes(mine, this.options.maxImagePixels);
+      if (!this.fits(worker, need)) {
+        // Back where they were; the next outcome frees memory and dispatches again.
+        this.queue.splice(index, 0, ...group);
+        this.waitForMemory(worker, first.job, need);
+        break;
       }
-      this.post(worker, group, false);
+      owned.add(first.job.imageId);
+      for (const share of rest) {
+        const part = ++this.parts;
+        for (const p of share) p.part = part;
+      }
+      this.queue.unshift(...rest.flat());
+      this.post(worker, mine, false, need);
     }
     // Idle workers first; then busy ones may get their next image ahead.
     for (const worker of this.workers) {
@@ -600,10 +642,38 @@ export class ChildPool implements Pool {
     // Or every other worker has its next image already, so none can run dry before this one.
     if (!more && this.workers.some((w) => w !== worker && w.ready && w.ahead.length === 0)) return;
     this.queue.splice(index, 1);
+    const group = this.takeSiblings(first, index);
+    const need = requestBytes(group, this.options.maxImagePixels);
+    if (!this.fits(worker, need)) {
+      this.queue.splice(index, 0, ...group);
+      return;
+    }
     owned.add(first.job.imageId);
     // Always with the bytes: a request that could miss the cache must not wait behind
     // another, or the worker would run the request after it first.
-    this.post(worker, this.takeSiblings(first, index), true);
+    this.post(worker, group, true, need);
+  }
+
+  /**
+   * Whether a request needing `need` bytes may go to `worker` now (to run next, or ahead):
+   * with it, the requests on the workers stay within the memory budget, or no other
+   * worker holds any (an image larger than the whole budget then runs alone). A worker's
+   * two requests run one after the other, so it holds the larger of the two.
+   */
+  private fits(worker: Worker, need: number): boolean {
+    if (need === 0 || this.memoryBudgetBytes === Infinity) return true;
+    const others = this.reservedBytes - reservation(worker);
+    const own = worker.assigned.length > 0 ? Math.max(worker.assignedBytes, need) : need;
+    return others === 0 || others + own <= this.memoryBudgetBytes;
+  }
+
+  /** Counts and reports an idle worker left waiting for memory (logged the first time, then at debug level). */
+  private waitForMemory(worker: Worker, job: PoolJob, need: number): void {
+    this.memoryWaits++;
+    const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+    const message = `worker ${worker.index} waits for memory: image ${job.imageId} needs ~${mb(need)} MiB and the images running take ~${mb(this.reservedBytes)} MiB of this slave's ${mb(this.memoryBudgetBytes)} MiB (--memory-budget)`;
+    if (this.memoryWaits === 1) this.options.logger.info({ worker: worker.index }, `${message}; images wait for memory rather than risk the OOM killer`);
+    else this.options.logger.debug({ worker: worker.index }, message);
   }
 
   /**
@@ -639,17 +709,20 @@ export class ChildPool implements Pool {
    * Hands `group` (jobs of one image, at least one) to a worker in one request: to run now
    * (an idle worker), or `ahead`, to run when its current request ends.
    */
-  private post(worker: Worker, group: Pending[], ahead: boolean): void {
+  private post(worker: Worker, group: Pending[], ahead: boolean, need = requestBytes(group, this.options.maxImagePixels)): void {
     const first = group[0];
     if (first === undefined) return;
     const seq = ++this.requests;
     if (ahead) {
       worker.ahead = group;
       worker.aheadSeq = seq;
+      worker.aheadBytes = need;
     } else {
       worker.assigned = group;
       worker.assignedSeq = seq;
+      worker.assignedBytes = need;
     }
+    if (need > 0) this.peakReservedBytes = Math.max(this.peakReservedBytes, this.reservedBytes);
     worker.lastImageId = first.job.imageId;
     const { job } = first;
     const request: ChildRunRequest = {
@@ -699,6 +772,29 @@ export class ChildPool implements Pool {
       this.dispatch();
     }, this.options.taskTimeoutMs);
   }
+}
+
+/** Memory `worker`'s requests hold, bytes: the larger of the two, as they run one after the other. */
+function reservation(worker: Worker): number {
+  return Math.max(worker.assigned.length > 0 ? worker.assignedBytes : 0, worker.ahead.length > 0 ? worker.aheadBytes : 0);
+}
+
+/**
+ * Memory a worker needs to run `group` (jobs of one image), bytes ({@link workerBytesPerPixel});
+ * none for an image over `maxImagePixels`, which is refused from its header undecoded.
+ */
+function requestBytes(group: readonly Pending[], maxImagePixels: number): number {
+  const first = group[0];
+  if (first === undefined) return 0;
+  const perPixel = workerBytesPerPixel(group.map((p) => p.job.kind));
+  if (perPixel === 0) return 0;
+  const { bytes } = first.job;
+  let pixels = pixelsOf.get(bytes);
+  if (pixels === undefined) {
+    pixels = imagePixels(bytes);
+    pixelsOf.set(bytes, pixels);
+  }
+  return pixels > maxImagePixels ? 0 : pixels * perPixel;
 }
 
 /** The pool is closing: every job handed to `worker` fails (retryably, elsewhere). */

@@ -59,6 +59,12 @@ export interface Pool {
   readonly reclaims: number;
   /** Copies of stuck running jobs started on idle workers (the first copy to finish answers), so far. */
   readonly copies: number;
+  /** Memory the images running at once may take, bytes (Infinity: no limit); known once started. */
+  readonly memoryBudgetBytes: number;
+  /** Memory the images on the workers now are estimated to take, bytes. */
+  readonly reservedBytes: number;
+  /** Times a worker was left idle because the next image's memory did not fit the budget, so far. */
+  readonly memoryWaits: number;
   /** The job each busy worker is running now (the same objects given to {@link Pool.run}). */
   running(): PoolJob[];
   /** Starts the workers; resolves when all are ready. */

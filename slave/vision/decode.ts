@@ -41,7 +41,7 @@ export class PreparedImage {
 }
 
 /**
- * Reads the width and height of a PNG/JPEG/GIF/BMP/WebP header without decoding, so an
+ * Reads the width and height of a PNG/JPEG/BMP header without decoding, so an
  * oversized image is refused before it is decoded. Returns undefined for other formats.
  */
 export function peekImageSize(bytes: Buffer): { width: number; height: number } | undefined {

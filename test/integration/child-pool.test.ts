@@ -10,6 +10,7 @@ import { createLogger } from '../../shared/logger.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
 import type { ChildDropRequest, ChildMessage, ChildRunRequest } from '../../slave/pool/child-protocol.js';
+import { imagePixels, workerBytesFor } from '../../slave/pool/memory-budget.js';
 import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../helpers/fixtures.js';
@@ -92,6 +93,40 @@ describe('integration: child-process worker pool', function () {
     const running = KINDS.map((kind, i) => p.run(job(kind, i)));
     await Promise.resolve();
     expect({ busy: p.busy, queued: p.queued, requests: p.requests }).to.deep.equal({ busy: 2, queued: 0, requests: 2 });
+    const outcomes = await Promise.all(running);
+    outcomes.forEach((o, i) => {
+      expectSuccess(o, KINDS[i] as TaskKind);
+    });
+  });
+
+  it('with memory for one image at a time, runs the images one after another instead of two at once, and every job answers', async () => {
+    const need = workerBytesFor(imagePixels(bytes), KINDS);
+    pool = new ChildPool({ size: 2, taskTimeoutMs: 60_000, maxImagePixels: 50_000_000, memoryBudgetBytes: need + 1, logger: createLogger('test', 'silent', false) });
+    const p = pool;
+    await p.start();
+    expect(p.memoryBudgetBytes).to.equal(need + 1);
+    const images = [IMAGE_ID, IMAGE_ID + 1, IMAGE_ID + 2];
+    const running = images.flatMap((imageId, n) => KINDS.map((kind, i) => p.run(job(kind, 4 * n + i, imageId))));
+    await Promise.resolve();
+    // Without the budget, two images start at once (the test above); here the second waits.
+    expect({ busy: p.busy, queued: p.queued, requests: p.requests, reservedBytes: p.reservedBytes }).to.deep.equal({ busy: 1, queued: 8, requests: 1, reservedBytes: need });
+    expect(p.memoryWaits).to.be.at.least(1);
+    const outcomes = await Promise.all(running);
+    outcomes.forEach((o, i) => {
+      expectSuccess(o, KINDS[i % 4] as TaskKind);
+    });
+    expect(p.peakReservedBytes).to.equal(need);
+    expect(p.reservedBytes).to.equal(0);
+  });
+
+  it('runs an image larger than the whole memory budget alone, and a lone image is then not shared among workers', async () => {
+    pool = new ChildPool({ size: 2, taskTimeoutMs: 60_000, maxImagePixels: 50_000_000, memoryBudgetBytes: 1, logger: createLogger('test', 'silent', false) });
+    const p = pool;
+    await p.start();
+    const running = KINDS.map((kind, i) => p.run(job(kind, i)));
+    await Promise.resolve();
+    // Without the budget its jobs go out in two shares at once (the test above).
+    expect({ busy: p.busy, requests: p.requests }).to.deep.equal({ busy: 1, requests: 1 });
     const outcomes = await Promise.all(running);
     outcomes.forEach((o, i) => {
       expectSuccess(o, KINDS[i] as TaskKind);

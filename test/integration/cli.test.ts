@@ -35,7 +35,7 @@ describe('command-line interface', function () {
   it('slave --help documents every flag', async () => {
     const { code, out } = await run(startSlave, ['--help']);
     expect(code).to.equal(0);
-    for (const flag of ['--connect', '--threads', '--prefetch', '--slave-id', '--heartbeat-interval', '--heartbeat-liveness', '--reconnect-max', '--task-timeout', '--max-image-pixels', '--max-image-bytes', '--max-message-bytes', '--curve-secret-key', '--master-public-key', '--drain-timeout', '--log-level', '--log-json']) {
+    for (const flag of ['--connect', '--threads', '--prefetch', '--slave-id', '--heartbeat-interval', '--heartbeat-liveness', '--reconnect-max', '--task-timeout', '--max-image-pixels', '--memory-budget', '--max-image-bytes', '--max-message-bytes', '--curve-secret-key', '--master-public-key', '--drain-timeout', '--log-level', '--log-json']) {
       expect(out, flag).to.include(flag);
     }
   });

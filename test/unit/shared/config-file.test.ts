@@ -89,11 +89,13 @@ describe('config files', () => {
   });
 
   it('sets slave options from the file, flags winning', async () => {
-    const cfg = file('slave.yaml', 'connect: tcp://10.0.0.5:5570\nthreads: 3\nslave-id: pi-7\nmetrics-port: 9465\nmetrics-host: "::"\ndrain-timeout: 0\n');
+    const cfg = file('slave.yaml', 'connect: tcp://10.0.0.5:5570\nthreads: 3\nslave-id: pi-7\nmetrics-port: 9465\nmetrics-host: "::"\ndrain-timeout: 0\nmemory-budget: 600\n');
     const a = await buildSlaveArgs(['--config', cfg]);
-    expect(a.options).to.include({ connect: 'tcp://10.0.0.5:5570', threads: 3, prefetch: 24, slaveId: 'pi-7', metricsPort: 9465, metricsHost: '::', drainTimeoutMs: 0 });
-    const b = await buildSlaveArgs(['--config', cfg, '--threads', '1', '--metrics-port', '0']);
-    expect(b.options).to.include({ threads: 1, prefetch: 8, metricsPort: 0, slaveId: 'pi-7' });
+    expect(a.options).to.include({ connect: 'tcp://10.0.0.5:5570', threads: 3, prefetch: 24, slaveId: 'pi-7', metricsPort: 9465, metricsHost: '::', drainTimeoutMs: 0, memoryBudgetMb: 600 });
+    const b = await buildSlaveArgs(['--config', cfg, '--threads', '1', '--metrics-port', '0', '--memory-budget', '0']);
+    expect(b.options).to.include({ threads: 1, prefetch: 8, metricsPort: 0, slaveId: 'pi-7', memoryBudgetMb: 0 });
+    expect((await buildSlaveArgs([])).options.memoryBudgetMb).to.equal(undefined);
+    await expect(buildSlaveArgs(['--memory-budget', '-5'])).to.be.rejectedWith(InvalidArgumentError, /--memory-budget must be an integer from 0/);
     const bad = file('bad.yaml', 'metrics-host: "not a host"\n');
     await expect(buildSlaveArgs(['--config', bad])).to.be.rejectedWith(InvalidArgumentError, /--metrics-host must be an IP address or host name/);
   });

@@ -20,7 +20,7 @@ interface Panel {
 /** Every series name the two registries can export (histograms with their suffixes). */
 async function exportedNames(): Promise<Set<string>> {
   const master = new MasterMetrics(['object'], { stats: new BatchStats(), table: { pendingCount: 0, imageCount: 0 }, slaves: { size: 0, all: () => [] }, router: () => undefined });
-  const slave = new SlaveMetrics({ stats: { tasksRefused: 0, messagesRejected: 0, staleDropped: 0 }, pool: { size: 1, busy: 0, queued: 0, reclaims: 0, copies: 0 } });
+  const slave = new SlaveMetrics({ stats: { tasksRefused: 0, messagesRejected: 0, staleDropped: 0 }, pool: { size: 1, busy: 0, queued: 0, reclaims: 0, copies: 0, memoryBudgetBytes: Infinity, reservedBytes: 0, memoryWaits: 0 } });
   master.collectDefaults();
   slave.collectDefaults();
   const names = new Set<string>();

@@ -105,7 +105,7 @@ describe('metrics', () => {
 
     it('counts outcomes by kind and reads the pool and the temperature at scrape time', async () => {
       zone('thermal_zone0', '61000', 'cpu-thermal');
-      const pool = { size: 2, busy: 1, queued: 5, reclaims: 6, copies: 1 };
+      const pool = { size: 2, busy: 1, queued: 5, reclaims: 6, copies: 1, memoryBudgetBytes: 900 * 2 ** 20, reservedBytes: 224 * 2 ** 20, memoryWaits: 7 };
       const stats = { tasksRefused: 3, messagesRejected: 1, staleDropped: 4 };
       const m = new SlaveMetrics({ stats, pool, thermalRoot: tmp.dir });
       m.taskOutcome({ ok: true, taskId: 1, attempt: 1, kind: 'face', computeMs: 300, width: 1, height: 1, value: { count: 0, boxes: [] } });
@@ -120,6 +120,9 @@ describe('metrics', () => {
       expect(single(s, 'cctv_slave_queued_tasks')).to.equal(5);
       expect(single(s, 'cctv_slave_tasks_reclaimed_total')).to.equal(6);
       expect(single(s, 'cctv_slave_task_copies_total')).to.equal(1);
+      expect(single(s, 'cctv_slave_memory_budget_bytes')).to.equal(900 * 2 ** 20);
+      expect(single(s, 'cctv_slave_memory_reserved_bytes')).to.equal(224 * 2 ** 20);
+      expect(single(s, 'cctv_slave_memory_waits_total')).to.equal(7);
       expect(single(s, 'cctv_slave_tasks_refused_total')).to.equal(3);
       expect(single(s, 'cctv_slave_messages_rejected_total')).to.equal(1);
       expect(single(s, 'cctv_slave_stale_dropped_total')).to.equal(4);

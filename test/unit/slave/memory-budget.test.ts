@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableMemoryBytes, defaultMemoryBudget, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, WORKER_IDLE_BYTES } from '../../../shared/memory.js';
+import { imagePixels, MAX_WORKER_BYTES_PER_PIXEL, WORKER_BYTES_PER_PIXEL, workerBytesFor } from '../../../slave/pool/memory-budget.js';
+import { decodeImage } from '../../../slave/vision/decode.js';
+import { SAMPLE_FACES } from '../../helpers/fixtures.js';
+
+/** What a worker is expected to need for an image, from which the pool admits images (slave/pool/memory-budget.ts). */
+describe('unit: memory a worker needs for an image', () => {
+  it("is the sum of each kind's bytes per pixel (repeats counted once) up to what all four measured, and nothing for noop", () => {
+    const px = 1920 * 1080;
+    expect(workerBytesFor(px, ['edge'])).to.equal(px * WORKER_BYTES_PER_PIXEL.edge);
+    expect(workerBytesFor(px, ['face', 'face', 'edge'])).to.equal(px * (WORKER_BYTES_PER_PIXEL.face + WORKER_BYTES_PER_PIXEL.edge));
+    // All four kinds at 1080p: ~168 MB, the ~165-180 MB measured above an idle worker.
+    const all = workerBytesFor(px, ['object', 'face', 'edge', 'corner']);
+    expect(all).to.equal(px * MAX_WORKER_BYTES_PER_PIXEL);
+    expect(all / 2 ** 20).to.be.within(160, 180);
+    expect(workerBytesFor(px, ['noop'])).to.equal(0);
+    expect(workerBytesFor(px, [])).to.equal(0);
+  });
+
+  it("reads an image's pixels from its header, and estimates them from the length for a format it does not read", () => {
+    const bytes = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    const image = decodeImage(bytes);
+    expect(imagePixels(bytes)).to.equal(image.width * image.height);
+    image.release();
+    const tiffLike = Buffer.concat([Buffer.from('II*\0'), Buffer.alloc(996)]);
+    expect(imagePixels(tiffLike)).to.equal(3000);
+  });
+
+  it('budgets 90% of the memory available by default, measured within any cgroup limit', () => {
+    expect(MEMORY_BUDGET_SHARE).to.equal(0.9);
+    expect(defaultMemoryBudget(1000 * 2 ** 20)).to.equal(Math.floor(900 * 2 ** 20));
+    const available = availableMemoryBytes();
+    expect(available).to.be.above(0);
+    expect(available).to.be.at.most(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("shares the memory among local slaves started together, less their workers' idle size", () => {
+    const gib = 2 ** 30;
+    expect(localSlaveMemoryBudgetMb(1, 2, gib)).to.equal(Math.floor(((gib - 2 * WORKER_IDLE_BYTES) * 0.9) / 2 ** 20));
+    expect(localSlaveMemoryBudgetMb(2, 1, gib)).to.equal(Math.floor(((gib - 2 * WORKER_IDLE_BYTES) * 0.9) / 2 / 2 ** 20));
+    expect(localSlaveMemoryBudgetMb(16, 4, gib), 'never below 1 MiB').to.equal(1);
+  });
+});
