@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { availableMemoryBytes, defaultMemoryBudget, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, WORKER_IDLE_BYTES } from '../../../shared/memory.js';
+import { availableMemoryBytes, defaultMemoryBudget, inactiveFileBytes, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, memoryCgroupFiles, WORKER_IDLE_BYTES } from '../../../shared/memory.js';
 import { imagePixels, MAX_WORKER_BYTES_PER_PIXEL, WORKER_BYTES_PER_PIXEL, workerBytesFor } from '../../../slave/pool/memory-budget.js';
 import { decodeImage } from '../../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../../helpers/fixtures.js';
@@ -35,6 +36,24 @@ describe('unit: memory a worker needs for an image', () => {
     const available = availableMemoryBytes();
     expect(available).to.be.above(0);
     expect(available).to.be.at.most(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("finds the memory cgroup's files for cgroup v1 and v2, and reads its inactive file cache (counted as free: the kernel reclaims it first)", () => {
+    const v1 = '12:pids:/x\n4:memory:/process_api/abc\n3:cpuset:/\n0::/\n';
+    expect(memoryCgroupFiles(v1)).to.deep.equal({ stat: '/sys/fs/cgroup/memory/process_api/abc/memory.stat', key: 'total_inactive_file' });
+    expect(memoryCgroupFiles('0::/system.slice/cctv-slave.service\n')).to.deep.equal({ stat: '/sys/fs/cgroup/system.slice/cctv-slave.service/memory.stat', key: 'inactive_file' });
+    expect(memoryCgroupFiles('')).to.deep.equal({ stat: undefined, key: '' });
+    const dir = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    try {
+      const stat = join(dir, 'memory.stat');
+      writeFileSync(stat, 'cache 650461184\ninactive_file 7\ntotal_inactive_file 648138752\n');
+      expect(inactiveFileBytes({ stat, key: 'total_inactive_file' })).to.equal(648138752);
+      expect(inactiveFileBytes({ stat, key: 'inactive_file' })).to.equal(7);
+      expect(inactiveFileBytes({ stat, key: 'missing' })).to.equal(0);
+      expect(inactiveFileBytes({ stat: join(dir, 'none'), key: 'inactive_file' })).to.equal(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("shares the memory among local slaves started together, less their workers' idle size", () => {
