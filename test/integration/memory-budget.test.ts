@@ -11,9 +11,8 @@ const EVERY = 10;
 
 /**
  * `slave --memory-budget` through real processes: a slave of two workers whose budget holds
- * less than one image runs its images one at a time (slave/pool/child-pool.ts: the pool's
- * own test shows the order), and loses
- * nothing by it.
+ * less than one image runs its images one at a time (slave/pool/child-pool.ts; the pool's
+ * own test shows the order), and loses nothing by it.
  */
 describe('integration: a slave with a memory budget smaller than an image', function () {
   this.timeout(240_000);
