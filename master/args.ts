@@ -6,6 +6,7 @@ import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
+import { fewerWorkersWarning } from '../shared/memory.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
 import { isStreamOrDevice } from './report.js';
@@ -45,7 +46,7 @@ function masterRunOptions(d: MasterOptions) {
     'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },
     'allow-keys': { type: 'string', description: 'slaves admitted: a file of Z85 public keys (one a line, # comments) or a folder of *.pub files' },
     'local-slaves': { type: 'number', default: d.localSlaves, description: 'slave processes to start on this machine (0 = remote slaves only)' },
-    'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves; no effect with --local-slaves 0)' },
+    'local-threads': { type: 'number', description: 'worker processes per local slave (default: CPU cores / local slaves, fewer where memory is short; no effect with --local-slaves 0)' },
     'max-attempts': { type: 'number', default: d.maxAttempts, description: 'attempts per task before it is recorded as failed' },
     'backup-tasks': { type: 'boolean', default: d.backupTasks, description: 'at the end of a batch, run copies of the tasks still in flight on slaves with a free worker; the first answer wins (--no-backup-tasks: off)' },
     lease: { type: 'string', description: 'how long a task may run on a slave\'s worker before it is given to another, per kind in ms, e.g. object=120000,face=120000 (defaults: object/face 120000, edge/corner 60000)' },
@@ -163,6 +164,8 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   if (localSlaves === 0 && a['local-threads'] !== undefined) {
     warnings.push(`--local-threads ${options.localThreads} has no effect with --local-slaves 0: no slave is started on this machine`);
   }
+  const fewer = localSlaves > 0 && a['local-threads'] === undefined ? fewerWorkersWarning(d.localThreads, '--local-threads') : undefined;
+  if (fewer !== undefined) warnings.push(fewer);
   // A lease shorter than the task: every copy is given back and sent again until the task
   // fails (--lease face=100 failed every face task although the slave answered each late).
   const short = options.kinds.filter((k) => options.leaseMs[k] < SHORT_LEASE_MS).map((k) => `${k}=${options.leaseMs[k]}`);

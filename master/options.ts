@@ -1,5 +1,4 @@
 import { closeSync, existsSync, opendirSync, openSync, readSync, realpathSync, rmSync, statSync, type Dir } from 'node:fs';
-import { cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
@@ -11,6 +10,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MIN_HEARTBEA
 import type { LogLevel } from '../shared/logger.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
+import { defaultWorkerCount } from '../shared/memory.js';
 import { isWithin } from '../shared/path-within.js';
 import { reportHtmlPath } from './report.js';
 import { mediaType } from './ingest/extensions.js';
@@ -60,7 +60,7 @@ export interface MasterOptions {
   jpegQuality: number;
   /** Slave processes to start on this machine. @defaultValue 1 */
   localSlaves: number;
-  /** Worker processes per local slave. @defaultValue CPU cores / local slaves */
+  /** Worker processes per local slave. @defaultValue CPU cores (fewer where memory is short: {@link defaultWorkerCount}) / local slaves */
   localThreads: number;
   /** Attempts per task before it is recorded as failed. @defaultValue 3 */
   maxAttempts: number;
@@ -122,7 +122,7 @@ export function defaultMasterOptions(): MasterOptions {
     frameFormat: 'jpg',
     jpegQuality: 90,
     localSlaves: 1,
-    localThreads: Math.max(1, cpus().length),
+    localThreads: defaultWorkerCount(),
     maxAttempts: 3,
     backupTasks: true,
     leaseMs: { ...DEFAULT_LEASE_MS },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { freemem, totalmem } from 'node:os';
+import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -11,10 +11,42 @@ export const MEMORY_BUDGET_SHARE = 0.9;
 
 /**
  * An idle worker process's private memory once it has loaded OpenCV and the detectors'
- * models, bytes (~70-85 MB measured on x86-64, Debian's OpenCV 4.6): what each worker
- * not yet started will take of the memory available now.
+ * models, bytes (92 MB measured on x86-64, Debian's OpenCV 4.6; its shared libraries
+ * come on top, once for all workers): what each worker not yet started will take of the
+ * memory available now.
  */
-export const WORKER_IDLE_BYTES = 85 * 1024 * 1024;
+export const WORKER_IDLE_BYTES = 95 * 1024 * 1024;
+
+/**
+ * Memory one worker needs to be worth starting, bytes: its idle size and a 768x576 frame's
+ * four tasks (~37 MB at 85 bytes a pixel, slave/pool/memory-budget.ts).
+ */
+export const WORKER_MIN_BYTES = WORKER_IDLE_BYTES + 40 * 1024 * 1024;
+
+/**
+ * The default number of workers on this machine: one per core, but no more than
+ * {@link MEMORY_BUDGET_SHARE} of the memory available holds at {@link WORKER_MIN_BYTES}
+ * each (a 512 MB board with 4 cores gets 2: four idle workers alone would take ~380 MB),
+ * and at least one.
+ *
+ * @param cores - CPU cores (default: this machine's)
+ * @param available - memory available, bytes (default: now, {@link availableMemoryBytes})
+ */
+export function defaultWorkerCount(cores = cpus().length, available = availableMemoryBytes()): number {
+  return Math.max(1, Math.min(cores, Math.floor((available * MEMORY_BUDGET_SHARE) / WORKER_MIN_BYTES)));
+}
+
+/**
+ * The warning that the default number of workers, `workers`, is below the core count
+ * because of memory ({@link defaultWorkerCount}); undefined when it is not.
+ *
+ * @param flag - the option that sets the number, named in the warning
+ */
+export function fewerWorkersWarning(workers: number, flag: string, cores = cpus().length, available = availableMemoryBytes()): string | undefined {
+  if (workers >= cores) return undefined;
+  const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
+  return `${workers} worker(s), not one per core (${cores}): ${mib(available)} MiB of memory is available and a worker needs ~${mib(WORKER_MIN_BYTES)} MiB; ${flag} sets the number`;
+}
 
 /**
  * Memory available to this process now, bytes: the kernel's MemAvailable (`os.freemem()`),

@@ -5,6 +5,7 @@ import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
+import { fewerWorkersWarning, WORKER_MIN_BYTES } from '../shared/memory.js';
 import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
 /** Parsed `slave` command line. */
@@ -28,7 +29,7 @@ const SHORT_TASK_TIMEOUT_MS = 5_000;
 function slaveOptionsTable(d: SlaveOptions) {
   return singleValued({
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
-    threads: { type: 'number', default: d.threads, description: 'worker processes = tasks run at once (default: CPU cores)' },
+    threads: { type: 'number', description: `worker processes = tasks run at once (default: CPU cores, fewer where memory is short: ~${Math.round(WORKER_MIN_BYTES / 2 ** 20)} MiB each; ${d.threads} here)` },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
@@ -104,7 +105,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   // The file's settings go in below the flags (yargs' config object).
   const config = loadConfig(argv, { options: table, command: 'slave' });
   const a = await slaveParser(argv, config?.values).parseAsync();
-  const threads = a.threads;
+  const threads = a.threads ?? d.threads;
   let options: SlaveOptions;
   try {
     options = validateSlaveOptions({
@@ -131,6 +132,8 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
     throw blameConfig(err, config, argv, table);
   }
   const warnings: string[] = [];
+  const fewer = a.threads === undefined ? fewerWorkersWarning(threads, '--threads') : undefined;
+  if (fewer !== undefined) warnings.push(fewer);
   if (options.taskTimeoutMs < SHORT_TASK_TIMEOUT_MS) {
     warnings.push(`--task-timeout ${options.taskTimeoutMs} ms is shorter than a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks running longer are killed with their worker and can fail`);
   }

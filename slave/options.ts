@@ -1,16 +1,16 @@
-import { cpus } from 'node:os';
 import { endpointProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { InvalidArgumentError, requireInteger } from '../shared/errors.js';
 import { DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
+import { defaultWorkerCount } from '../shared/memory.js';
 
 /** Everything a slave can be told; every field documented with unit and default. */
 export interface SlaveOptions {
   /** Master endpoint. @defaultValue `tcp://127.0.0.1:5570` */
   connect: string;
-  /** Worker processes, i.e. tasks run at once. @defaultValue the number of CPU cores */
+  /** Worker processes, i.e. tasks run at once. @defaultValue the number of CPU cores, fewer where memory is short ({@link defaultWorkerCount}) */
   threads: number;
   /**
    * Tasks accepted queued beyond `threads`, so workers never wait on the network.
@@ -69,7 +69,7 @@ export function defaultPrefetch(threads: number): number {
 
 /** The defaults of {@link SlaveOptions}. */
 export function defaultSlaveOptions(): SlaveOptions {
-  const threads = Math.max(1, cpus().length);
+  const threads = defaultWorkerCount();
   return {
     connect: 'tcp://127.0.0.1:5570',
     threads,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { availableMemoryBytes, defaultMemoryBudget, inactiveFileBytes, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, memoryCgroupFiles, WORKER_IDLE_BYTES } from '../../../shared/memory.js';
+import { availableMemoryBytes, defaultMemoryBudget, defaultWorkerCount, fewerWorkersWarning, inactiveFileBytes, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, memoryCgroupFiles, WORKER_IDLE_BYTES, WORKER_MIN_BYTES } from '../../../shared/memory.js';
 import { imagePixels, MAX_WORKER_BYTES_PER_PIXEL, WORKER_BYTES_PER_PIXEL, workerBytesFor } from '../../../slave/pool/memory-budget.js';
 import { decodeImage } from '../../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../../helpers/fixtures.js';
@@ -54,6 +54,17 @@ describe('unit: memory a worker needs for an image', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('starts one worker per core by default, fewer where memory is short (and says so), never none', () => {
+    const mib = 2 ** 20;
+    expect(WORKER_MIN_BYTES).to.equal(WORKER_IDLE_BYTES + 40 * mib);
+    expect(defaultWorkerCount(4, 24 * 1024 * mib)).to.equal(4);
+    // A 512 MB board with 4 cores, ~400 MB free: four idle workers alone would take ~380 MB.
+    expect(defaultWorkerCount(4, 400 * mib)).to.equal(2);
+    expect(defaultWorkerCount(4, 10 * mib)).to.equal(1);
+    expect(fewerWorkersWarning(4, '--threads', 4, 400 * mib)).to.equal(undefined);
+    expect(fewerWorkersWarning(2, '--threads', 4, 400 * mib)).to.equal('2 worker(s), not one per core (4): 400 MiB of memory is available and a worker needs ~135 MiB; --threads sets the number');
   });
 
   it("shares the memory among local slaves started together, less their workers' idle size", () => {
