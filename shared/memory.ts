@@ -44,8 +44,12 @@ export function defaultWorkerCount(cores = cpus().length, available = availableM
  */
 export function fewerWorkersWarning(workers: number, flag: string, cores = cpus().length, available = availableMemoryBytes()): string | undefined {
   if (workers >= cores) return undefined;
-  const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
-  return `${workers} worker(s), not one per core (${cores}): ${mib(available)} MiB of memory is available and a worker needs ~${mib(WORKER_MIN_BYTES)} MiB; ${flag} sets the number`;
+  return `${workers} worker(s), not one per core (${cores}): ${toMiB(available)} MiB of memory is available and a worker needs ~${toMiB(WORKER_MIN_BYTES)} MiB; ${flag} sets the number`;
+}
+
+/** `bytes` in MiB, rounded to the nearest, for messages. */
+export function toMiB(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 /**

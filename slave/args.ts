@@ -5,7 +5,7 @@ import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
-import { fewerWorkersWarning, WORKER_MIN_BYTES } from '../shared/memory.js';
+import { fewerWorkersWarning, toMiB, WORKER_MIN_BYTES } from '../shared/memory.js';
 import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
 /** Parsed `slave` command line. */
@@ -29,7 +29,7 @@ const SHORT_TASK_TIMEOUT_MS = 5_000;
 function slaveOptionsTable(d: SlaveOptions) {
   return singleValued({
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
-    threads: { type: 'number', description: `worker processes = tasks run at once (default: CPU cores, fewer where memory is short: ~${Math.round(WORKER_MIN_BYTES / 2 ** 20)} MiB each; ${d.threads} here)` },
+    threads: { type: 'number', description: `worker processes = tasks run at once (default: CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },

@@ -8,6 +8,7 @@ import { systemClock } from '../shared/clock.js';
 import { readPublicKeyFile, readSecretKeyFile } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { unquotedPrintable } from '../shared/peer-text.js';
+import { toMiB } from '../shared/memory.js';
 import { Connection, type ConnectionCurve } from './connection.js';
 import { SlaveMetrics } from './metrics.js';
 import { SUPPORTED_KINDS } from './detectors/kinds.js';
@@ -137,7 +138,7 @@ export class Slave {
     await this.pool.start();
     this.opencv = this.pool.opencvVersion;
     const budget = this.pool.memoryBudgetBytes;
-    const memory = budget === Infinity ? 'no memory budget' : `${Math.round(budget / 2 ** 20)} MiB of memory for images at once (--memory-budget)`;
+    const memory = budget === Infinity ? 'no memory budget' : `${toMiB(budget)} MiB of memory for images at once (--memory-budget)`;
     this.logger.info(`slave ${this.id}: ${this.pool.size} worker(s), ${memory}, connecting to ${this.options.connect}`);
     if (this.publicKey !== undefined) this.logger.info(`CURVE on: this slave's public key is ${this.publicKey} (it must be on the master's allow-list)`);
     this.connection.start();

@@ -6,7 +6,7 @@ import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
-import { availableMemoryBytes, defaultMemoryBudget } from '../../shared/memory.js';
+import { availableMemoryBytes, defaultMemoryBudget, toMiB } from '../../shared/memory.js';
 import { imagePixels, workerBytesPerPixel } from './memory-budget.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
@@ -670,8 +670,7 @@ export class ChildPool implements Pool {
   /** Counts and reports an idle worker left waiting for memory (logged the first time, then at debug level). */
   private waitForMemory(worker: Worker, job: PoolJob, need: number): void {
     this.memoryWaits++;
-    const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
-    const message = `worker ${worker.index} waits for memory: image ${job.imageId} needs ~${mb(need)} MiB and the images running take ~${mb(this.reservedBytes)} MiB of this slave's ${mb(this.memoryBudgetBytes)} MiB (--memory-budget)`;
+    const message = `worker ${worker.index} waits for memory: image ${job.imageId} needs ~${toMiB(need)} MiB and the images running take ~${toMiB(this.reservedBytes)} MiB of this slave's ${toMiB(this.memoryBudgetBytes)} MiB (--memory-budget)`;
     if (this.memoryWaits === 1) this.options.logger.info({ worker: worker.index }, `${message}; images wait for memory rather than risk the OOM killer`);
     else this.options.logger.debug({ worker: worker.index }, message);
   }
