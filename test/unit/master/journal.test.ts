@@ -1,12 +1,22 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
 
 const header: BatchHeader = { type: 'batch', tool: 'cctv-cluster', protocol: 2, startedAt: '2026-11-21T00:00:00.000Z', settings: { tasks: ['edge'] }, cwd: '/archive' };
 const record = (n: number) => ({ type: 'image' as const, source: `img${n}.jpg`, ok: true });
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** Descriptors of this process open on `path` (only those: other tests' children and sockets open and close their own meanwhile). */
+const fdsOn = (path: string): number => {
+  const target = realpathSync(path);
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === target;
+    } catch {
+      return false; // closed since the listing (the listing's own descriptor among them)
+    }
+  }).length;
+};
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('Journal (the results file)', () => {
@@ -14,9 +24,9 @@ describe('Journal (the results file)', () => {
 
   it('writes records at the end of the turn, syncs off the main thread, and closes safely with a sync in flight', async () => {
     const path = join(tmp.dir, 'results.jsonl');
-    const fdsBefore = openFds();
     // syncMs 0: every write-out starts a background fdatasync.
     const { journal } = await Journal.open(path, header, { resume: false, overwrite: false }, 60_000, 0);
+    expect(fdsOn(path), 'the results file is open').to.equal(1);
     for (let i = 0; i < 3; i++) journal.append(record(i));
     expect(readFileSync(path, 'utf8').trim().split('\n')).to.have.length(1);
     await nextTurn();
@@ -30,8 +40,8 @@ describe('Journal (the results file)', () => {
     // Keyed by absolute path: the relative sources resolved against the header's cwd.
     expect([...done].sort()).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => `/archive/img${i}.jpg`));
     // A background fdatasync took ~190 ms on this VM, longer under load: wait up to 5 s.
-    for (let i = 0; i < 500 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(openFds(), 'the results file descriptor is closed').to.equal(fdsBefore);
+    for (let i = 0; i < 500 && fdsOn(path) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(fdsOn(path), 'the results file descriptor is closed').to.equal(0);
   });
 
   it('on resume skips a line that is not a record between records and keeps the records after it; cuts what follows the last record', async () => {
