@@ -21,7 +21,8 @@
  * the drift is slow, the ratios are also given per round: each cluster run against the
  * baseline and the peer of its own round, which ran next to it ({@link roundOrder}).
  *
- * Prints a table and writes test/bench/RESULTS.md. Options: `--frames N` (default 200),
+ * Prints a table and writes test/bench/RESULTS.md, headed by issue 4's targets and whether this
+ * run met them (`targets.ts`). Options: `--frames N` (default 200),
  * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory` to leave
  * parts out, `--help`. Exit 1 if detections differ, 2 on a bad option; Ctrl-C (or SIGTERM)
  * stops the processes it started and removes its scratch folder.
@@ -38,6 +39,7 @@ import { DISPATCH_PREFETCH_TASKS, measureDispatch, type DispatchFigures } from '
 import { prepareFrames } from './frames.js';
 import { runDispatchPeer, runPythonPeers, type DispatchPeerRun, type PeerRun } from './peers.js';
 import { measureMasterMemory, type MemoryFigures } from './memory.js';
+import { targetsSection, type Spread, type TargetFigures } from './targets.js';
 import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigures } from './throughput.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -139,6 +141,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const out: string[] = [];
+/** What issue 4's targets are checked on, filled in part by part. */
+const targetFigures: TargetFigures = { speedUps: [] };
+/** {@link spread} with the count, for the targets table. */
+const counted = (xs: readonly number[]): Spread => ({ ...spread(xs), count: xs.length });
 try {
   log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, OpenCV ${opencvVersion()}`);
   log(`workload: ${frameCount} frames of ${video}, every 3rd from frame 0, JPEG q90, tasks ${KINDS.join(',')}`);
@@ -255,6 +261,8 @@ try {
   const throughputStart = out.length;
   out.push('## Throughput', '', throughputTable.join('\n'), '');
   const bestOurs = Math.max(...configs.slice(1).map((c) => c.best.imagesPerSecond));
+  /** The peer with the highest median images/s. */
+  const fastestPeerName = peerConfigs.length === 0 ? undefined : peerConfigs.reduce((a, b) => (b.median > a.median ? b : a)).best.name;
   if (peerConfigs.length === 0) {
     out.push(`Python peers: not run: ${peersNote ?? 'no runs'}.`, '');
   } else {
@@ -262,8 +270,16 @@ try {
     const medianOurs = Math.max(...configs.slice(1).map((c) => c.median));
     const medianPeer = Math.max(...peerConfigs.map((c) => c.median));
     out.push(`Python peers (test/bench/peers/python_peers.py, Debian's python3-opencv, cv2.setNumThreads(1), each task decoding its own JPEG) ran on the same frames in every round; their totals ${differingPeers.length === 0 ? 'equal ours' : 'DIFFER from ours'}. Best cluster run / best peer run: ${(bestOurs / bestPeer).toFixed(3)}x (medians: ${(medianOurs / medianPeer).toFixed(3)}x). A peer's images/s is timed from its first task to its last (pool start-up excluded).`, '');
-    const fastestPeer = peerConfigs.reduce((a, b) => (b.median > a.median ? b : a)).best.name;
+    const fastestPeer = fastestPeerName ?? '';
     out.push(`Each cluster shape against ${fastestPeer} of the same round, median (range): ${configs.slice(1).map((c) => `${c.best.name.replace('cluster: ', '')} ${sameRound(c.best.name, fastestPeer)}`).join('; ')}.`, '');
+  }
+  // Issue 4's targets are for its 2-core machine: the shapes with two workers.
+  for (const c of configs.slice(1).filter((x) => x.best.threads === 2)) {
+    const shape = c.best.name.replace('cluster: ', '');
+    const r = ratios(c.best.name, baseline.name);
+    if (r.length > 0) targetFigures.speedUps.push({ shape, ratios: counted(r) });
+    const p = fastestPeerName === undefined ? [] : ratios(c.best.name, fastestPeerName);
+    if (fastestPeerName !== undefined && p.length > 0) (targetFigures.peerRatios ??= []).push({ shape, peer: fastestPeerName.replace('peer: ', ''), ratios: counted(p) });
   }
   const medianRatio = Math.max(...configs.slice(1).map((c) => c.median)) / baselineRuns.median;
   out.push(`Best cluster / best baseline: ${(bestOurs / baseline.imagesPerSecond).toFixed(3)}x; median cluster / median baseline: ${medianRatio.toFixed(3)}x. Each cluster shape against the baseline of the same round, median (range): ${configs.slice(1).map((c) => `${c.best.name.replace('cluster: ', '')} ${sameRound(c.best.name, baseline.name)}`).join('; ')}. The same-round ratios pair runs made minutes apart, so the machine's drift in speed largely cancels; the best and median of each configuration compare runs up to ${rounds > 1 ? 'a whole bench' : 'a round'} apart.`, '');
@@ -281,6 +297,7 @@ try {
     const perImage = two.bytesSent / two.images;
     const encoded = two.imageBytesRead / two.images;
     out.push('## Bytes on the wire (2 slaves x 1 thread)', '');
+    targetFigures.wireRatio = perImage / encoded;
     out.push(`master -> slaves: ${(perImage / 1024).toFixed(1)} KiB per image for ${(encoded / 1024).toFixed(1)} KiB of encoded image = ${(perImage / encoded).toFixed(3)}x (image parts alone: ${(two.imageBytesSent / two.imageBytesRead).toFixed(3)}x); slaves -> master: ${(two.bytesReceived / two.images / 1024).toFixed(1)} KiB per image (results).`, '');
     log(out.slice(-2).join('\n'));
   }
@@ -318,6 +335,8 @@ try {
       if (peerRate !== undefined && ours !== undefined) ratios.push(ours / peerRate);
     }
     const d = [...runsBySlaves.values()].map((runs) => bestOf(runs, (r) => r.tasksPerSecond));
+    const one = d.find((x) => x.best.slaves === 1);
+    if (one) targetFigures.dispatch = { best: one.best.tasksPerSecond, median: one.median, ...(ratios.length > 0 ? { peerRatio: counted(ratios) } : {}) };
     const dispatchStart = out.length;
     out.push(`## Dispatch overhead (no-op tasks, 16-byte payload, 200,000 tasks, best of ${dispatchRounds}; the slaves' --prefetch ${DISPATCH_PREFETCH_TASKS.toLocaleString('en-US')} tasks in all, split between them)`, '');
     out.push(
@@ -347,6 +366,7 @@ try {
     const growth = ((m[1]?.peakRssBytes ?? 0) - (m[0]?.peakRssBytes ?? 0)) / 1e6;
     out.push('## Master memory (peak RSS, no-op tasks, images streamed from a folder)', '');
     out.push('| queued images | peak RSS MB | wall s |', '|---:|---:|---:|', ...m.map((x) => `| ${x.images} | ${(x.peakRssBytes / 1e6).toFixed(1)} | ${(x.wallMs / 1000).toFixed(1)} |`), '');
+    targetFigures.memoryGrowthMb = growth;
     out.push(`Growth from 10,000 to 100,000 queued images: ${growth.toFixed(1)} MB.`, '');
     log(out.slice(-6).join('\n'));
   }
@@ -358,7 +378,9 @@ try {
     `Workload: ${frames.length} frames of vtest.avi (every 3rd from frame 0, JPEG quality 90, ${(totalBytes / frames.length / 1024).toFixed(1)} KiB on average), tasks ${KINDS.join(', ')}, detector parameters of ../shared/PEERS.md.`,
     '',
   ];
-  writeFileSync(join(ROOT, 'test/bench/RESULTS.md'), [...header, ...out].join('\n'));
+  const targets = targetsSection(targetFigures);
+  log(targets.join('\n'));
+  writeFileSync(join(ROOT, 'test/bench/RESULTS.md'), [...header, ...targets, ...out].join('\n'));
   log('wrote test/bench/RESULTS.md');
   if (mismatches > 0) process.exitCode = 1;
 } finally {
