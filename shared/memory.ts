@@ -11,9 +11,10 @@ export const MEMORY_BUDGET_SHARE = 0.9;
 
 /**
  * An idle worker process's private memory once it has loaded OpenCV and the detectors'
- * models, bytes (92 MB measured on x86-64, Debian's OpenCV 4.6; its shared libraries
- * come on top, once for all workers): what each worker not yet started will take of the
- * memory available now.
+ * models, bytes (92 MB measured on x86-64, Debian's OpenCV 4.6, with workers run through
+ * tsx; ~25 MB less since they run compiled, shared/child-script.ts, kept as a margin where
+ * the entry cannot be compiled; its shared libraries come on top, once for all workers):
+ * what each worker not yet started will take of the memory available now.
  */
 export const WORKER_IDLE_BYTES = 95 * 1024 * 1024;
 

@@ -1,4 +1,5 @@
 import { fork, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { childScript } from './child-script.js';
 
 /** A command prefix that runs a program with a parent-death signal, or none. */
 export interface ParentDeathLauncher {
@@ -36,14 +37,12 @@ export function parentDeathLauncher(): ParentDeathLauncher | undefined {
   return probed;
 }
 
-/** tsx's ESM loader, so a child runs TypeScript like its parent (resolved from here, not the working folder). */
-const TSX_LOADER = import.meta.resolve('tsx');
-
 /**
  * Forks a TypeScript module as a child process with an IPC channel (`advanced`
  * serialization, so Buffers travel as such), through {@link parentDeathLauncher} where it
- * can, so the child dies with this process even by SIGKILL. Used for the slave's workers
- * and the master's annotator.
+ * can, so the child dies with this process even by SIGKILL. The module runs compiled
+ * ({@link childScript}), or through tsx when it could not be compiled. Used for the
+ * slave's workers and the master's annotator.
  *
  * @param script - absolute path of the child's `.ts` entry module
  * @param stdio - stdio of the child; must include `'ipc'`
@@ -51,9 +50,10 @@ const TSX_LOADER = import.meta.resolve('tsx');
  */
 export function forkDyingWithParent(script: string, stdio: StdioOptions, env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const launcher = parentDeathLauncher();
-  return fork(script, [], {
+  const compiled = childScript(script);
+  return fork(compiled.script, [], {
     ...(launcher === undefined ? {} : { execPath: launcher.execPath }),
-    execArgv: [...(launcher?.args ?? []), '--import', TSX_LOADER],
+    execArgv: [...(launcher?.args ?? []), ...compiled.execArgv],
     serialization: 'advanced',
     stdio,
     env,

@@ -8,6 +8,7 @@ import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type Child
 import { splitLongestFirst } from './lpt.js';
 import { availableMemoryBytes, defaultMemoryBudget, toMiB } from '../../shared/memory.js';
 import { imagePixels, workerBytesPerPixel } from './memory-budget.js';
+import { childScript } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
@@ -220,6 +221,9 @@ export class ChildPool implements Pool {
 
   async start(): Promise<void> {
     process.on('exit', this.killOnExit);
+    const { fallbackReason } = childScript(CHILD_MAIN);
+    // Not a fault (a read-only checkout, as under the systemd unit): workers start as before.
+    if (fallbackReason !== undefined) this.options.logger.info(`workers run through tsx (slower to start, ~25 MB more each): their entry was not compiled: ${fallbackReason}`);
     for (let i = 0; i < this.size; i++) this.workers.push(this.spawn(i, 0));
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_DETECTOR_CONFIG } from '../../proto/detector-config.js';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { pino } from 'pino';
+import { CHILD_SCRIPT_DIR } from '../../shared/child-script.js';
 import { createLogger } from '../../shared/logger.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
@@ -319,6 +320,16 @@ describe('integration: child-process worker pool', function () {
     for (const { pid } of workers) {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       expect(env, `worker ${pid}`).to.include.members([`MALLOC_MMAP_THRESHOLD_=${32 * 1024 * 1024}`, `MALLOC_TRIM_THRESHOLD_=${64 * 1024 * 1024}`]);
+    }
+  });
+
+  it('starts its workers from the compiled entry, without the tsx loader (shared/child-script.ts)', async () => {
+    await startPool(2);
+    const workers = descendants(process.pid).filter((p) => p.cmdline.includes('child-main'));
+    expect(workers, 'worker processes of this pool').to.have.length(2);
+    for (const { pid, cmdline } of workers) {
+      expect(cmdline, `worker ${pid}`).to.include(CHILD_SCRIPT_DIR);
+      expect(cmdline, `worker ${pid}`).to.not.include('tsx');
     }
   });
 

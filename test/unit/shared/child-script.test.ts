@@ -1,0 +1,35 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CHILD_SCRIPT_DIR, childScript } from '../../../shared/child-script.js';
+import { useTempDir } from '../../helpers/fixtures.js';
+
+describe('childScript (a child process entry compiled, without tsx)', () => {
+  const tmp = useTempDir();
+
+  it('compiles a TypeScript entry and its imports into one module that plain node runs, named by its content', () => {
+    const dir = tmp.dir;
+    writeFileSync(join(dir, 'helper.ts'), 'export const twice = (n: number): number => n * 2;\n');
+    // A .js import of a .ts file, as the sources write them; a package import stays an import.
+    writeFileSync(join(dir, 'entry.ts'), "import { twice } from './helper.js';\nimport { z } from 'zod/v4';\nconst n: number = z.number().parse(21);\nconsole.log(twice(n));\n");
+    const compiled = childScript(join(dir, 'entry.ts'));
+    expect(compiled.fallbackReason).to.equal(undefined);
+    expect(dirname(compiled.script)).to.equal(CHILD_SCRIPT_DIR.replace(/\/$/, ''));
+    expect(compiled.script).to.match(/\/entry-[0-9a-f]{16}\.mjs$/);
+    expect(compiled.execArgv).to.not.include('--import');
+    expect(execFileSync(process.execPath, [...compiled.execArgv, compiled.script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })).to.equal('42\n');
+    // Once per process: the same entry is not compiled again.
+    expect(childScript(join(dir, 'entry.ts'))).to.equal(compiled);
+  });
+
+  it('falls back to tsx, saying why, when the entry does not compile', () => {
+    const entry = join(tmp.dir, 'broken.ts');
+    writeFileSync(entry, 'export const x = ;\n');
+    const compiled = childScript(entry);
+    expect(compiled.script).to.equal(entry);
+    expect(compiled.execArgv[0]).to.equal('--import');
+    expect(compiled.execArgv[1]).to.match(/tsx/);
+    expect(compiled.fallbackReason).to.match(/Unexpected ";"|error/i);
+  });
+});
