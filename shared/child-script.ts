@@ -20,6 +20,9 @@ export interface ChildScript {
  */
 export const CHILD_SCRIPT_DIR = fileURLToPath(new URL('../node_modules/.cache/cctv-cluster/', import.meta.url));
 
+/** The project's folder: esbuild writes paths relative to it, so the output (and its name) does not depend on the working folder. */
+const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
+
 /** tsx's ESM loader, for the fallback (resolved from here, not the working folder). */
 const TSX_LOADER = import.meta.resolve('tsx');
 
@@ -52,6 +55,7 @@ export function childScript(entry: string): ChildScript {
       sourcemap: 'inline',
       write: false,
       logLevel: 'silent',
+      absWorkingDir: PROJECT_DIR,
     }).outputFiles[0];
     if (out === undefined) throw new Error('esbuild wrote no output');
     const hash = createHash('sha256').update(out.contents).digest('hex').slice(0, 16);

@@ -156,6 +156,14 @@ case "$arch" in amd64|arm64) ;; *) build_env+=(VCPKG_FORCE_SYSTEM_BINARIES=1) ;;
 (cd "$DEST" && runuser -u "$USER_NAME" -- env "${build_env[@]}" bash scripts/setup.sh)
 (cd "$DEST" && runuser -u "$USER_NAME" -- node bin/slave.js --version >/dev/null) \
   || die "bin/slave.js does not start as $USER_NAME; see the output above"
+# The worker processes' entry, compiled now (shared/child-script.ts): the service cannot
+# write /opt, and without it each worker starts through tsx (slower, ~25 MB more).
+(cd "$DEST" && runuser -u "$USER_NAME" -- node --import tsx --input-type=module -e "
+  const { childScript } = await import('./shared/child-script.ts');
+  for (const entry of ['slave/pool/child-main.ts', 'master/annotate-child.ts']) {
+    const r = childScript(process.cwd() + '/' + entry);
+    if (r.fallbackReason !== undefined) throw new Error(entry + ': ' + r.fallbackReason);
+  }") || log "could not compile the workers' entry; they will start through tsx"
 
 # --- service ------------------------------------------------------------------------------
 if cmp -s "$DEST/deploy/systemd/cctv-slave.service" "$UNIT"; then
