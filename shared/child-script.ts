@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync, stop } from 'esbuild';
+import type * as Esbuild from 'esbuild';
 
 /** How to start a child process's TypeScript entry with `node`. */
 export interface ChildScript {
@@ -44,8 +45,11 @@ export function childScript(entry: string): ChildScript {
   const known = compiled.get(entry);
   if (known !== undefined) return known;
   let result: ChildScript;
+  // Loaded here, not with this module: a master without --annotate never needs it.
+  let esbuild: typeof Esbuild | undefined;
   try {
-    const out = buildSync({
+    esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
+    const out = esbuild.buildSync({
       entryPoints: [entry],
       bundle: true,
       platform: 'node',
@@ -76,7 +80,7 @@ export function childScript(entry: string): ChildScript {
   } finally {
     // buildSync leaves a worker thread and an esbuild process running for the next call
     // (~5 MB, for the life of a slave): there is none.
-    void stop();
+    void esbuild?.stop();
   }
   compiled.set(entry, result);
   return result;

@@ -63,7 +63,10 @@ describe('protocol fuzzer: hostile frames never crash a master or a slave', func
       '--out', out, '--progress', 'none', '--max-message-bytes', String(16 * 1024 * 1024),
     ]);
     await waitFor(() => m.stderr().includes('listening on'), 20_000, 'master to listen');
-    // Baseline once OpenCV is loaded and the master holds its window of frames.
+    // Baseline once OpenCV is loaded (~70 MB; the video reader loads it after the master
+    // listens, and a busy CI once took the baseline before it) and the master holds its
+    // window of frames.
+    await waitFor(() => readFileSync(`/proc/${m.pid}/maps`, 'utf8').includes('libopencv_videoio'), 30_000, 'OpenCV loaded in the master');
     const rssBefore = await steadyRss(m.pid);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => {
