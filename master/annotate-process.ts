@@ -11,7 +11,8 @@ import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
 import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js';
 import type { ImageRecord } from './merge.js';
 
-const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
+/** The annotator process's entry module (deploy/pi/setup.sh compiles it at install). */
+export const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
 /** Longest wait for the contact sheet at the end, ms. */
 const FINISH_TIMEOUT_MS = 120_000;
 

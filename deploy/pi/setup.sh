@@ -160,8 +160,10 @@ case "$arch" in amd64|arm64) ;; *) build_env+=(VCPKG_FORCE_SYSTEM_BINARIES=1) ;;
 # write /opt, and without it each worker starts through tsx (slower, ~25 MB more).
 (cd "$DEST" && runuser -u "$USER_NAME" -- node --import tsx --input-type=module -e "
   const { childScript } = await import('./shared/child-script.ts');
-  for (const entry of ['slave/pool/child-main.ts', 'master/annotate-child.ts']) {
-    const r = childScript(process.cwd() + '/' + entry);
+  const { CHILD_MAIN: worker } = await import('./slave/pool/child-pool.ts');
+  const { CHILD_MAIN: annotator } = await import('./master/annotate-process.ts');
+  for (const entry of [worker, annotator]) {
+    const r = childScript(entry);
     if (r.fallbackReason !== undefined) throw new Error(entry + ': ' + r.fallbackReason);
   }") || log "could not compile the workers' entry; they will start through tsx"
 

@@ -104,7 +104,8 @@ interface Worker {
   sent: Map<number, Buffer>;
 }
 
-const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
+/** The worker process's entry module (deploy/pi/setup.sh compiles it at install). */
+export const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */
