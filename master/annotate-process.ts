@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
 import { makeDirectory } from '../shared/make-directory.js';
+import { childScript } from '../shared/child-script.js';
 import { forkDyingWithParent } from '../shared/parent-death.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
@@ -52,6 +53,9 @@ export class AnnotatorProcess {
       throw InvalidArgumentError.format('--annotate', `cannot create the folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     this.realDir = realpathSync(dir);
+    const { fallbackReason } = childScript(CHILD_MAIN);
+    // Not a fault (a read-only checkout, as under the systemd unit): the annotator starts as before.
+    if (fallbackReason !== undefined) logger.info(`annotate: the annotator runs through tsx (slower to start, ~25 MB more): its entry was not compiled: ${fallbackReason}`);
     this.proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
     relayLogLines(this.proc.stderr);
     this.proc.on('message', (message: FromAnnotator) => {

@@ -1059,7 +1059,10 @@ export class Master {
   private onSendFailed(slaveId: string, err: unknown): void {
     if (this.stopping) return;
     if (this.registry.get(slaveId) !== undefined) {
-      this.loseSlave(slaveId, `unreachable: ${(err as Error).message}`);
+      // ROUTER_MANDATORY refuses a send to a peer whose connection has closed with
+      // EHOSTUNREACH ("Host unreachable"), which read as a network fault when a slave had died.
+      const code = (err as { code?: unknown }).code;
+      this.loseSlave(slaveId, code === 'EHOSTUNREACH' ? 'its connection closed: the process ended or the network dropped it' : `sending to it failed: ${(err as Error).message}`);
     }
   }
 
