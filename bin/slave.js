@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript source through tsx (no separate build step to forget).
-import { register } from 'tsx/esm/api';
+// Runs slave/cli.ts compiled by esbuild (no separate build step to forget), or through tsx
+// when it cannot be compiled (compiled-entry.mjs).
+import { LAUNCHER_ENTRIES, runEntry } from './compiled-entry.mjs';
 
-register();
-await import('../slave/cli.ts');
+await runEntry(LAUNCHER_ENTRIES.slave);

@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
 import { makeDirectory } from '../shared/make-directory.js';
@@ -11,9 +10,10 @@ import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
 import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js';
 import type { ImageRecord } from './merge.js';
+import { projectPath } from '../shared/project-path.js';
 
 /** The annotator process's entry module (deploy/pi/setup.sh compiles it at install). */
-export const CHILD_MAIN = fileURLToPath(new URL('./annotate-child.ts', import.meta.url));
+export const CHILD_MAIN = projectPath('master/annotate-child.ts');
 /** Longest wait for the contact sheet at the end, ms. */
 const FINISH_TIMEOUT_MS = 120_000;
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { isRunning } from '../shared/child-process.js';
 import { relayLogLines, type Logger } from '../shared/logger.js';
 import { localSlaveMemoryBudgetMb } from '../shared/memory.js';
+import { projectPath } from '../shared/project-path.js';
 
-const SLAVE_BIN = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
+const SLAVE_BIN = projectPath('bin/slave.js');
 
 /** Time a local slave gets to leave after SIGTERM before it is SIGKILLed, ms. */
 export const LOCAL_SLAVE_STOP_GRACE_MS = 3000;

@@ -1,7 +1,6 @@
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec, TaskStart } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
@@ -32,6 +31,7 @@ import { hasAnswered, SlaveRegistry, type SlaveInfo } from './slave-registry.js'
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
 import { TaskTable, type TaskEntry } from './task-table.js';
+import { projectPath } from '../shared/project-path.js';
 
 /**
  * Most encoded image bytes the master holds at once, whatever the window in images
@@ -52,7 +52,7 @@ const MIN_WINDOW_IMAGES = 16;
 const MAX_REFUSED_KEYS_LOGGED = 50;
 
 /** The slave's command-line entry point in this checkout. */
-const SLAVE_SCRIPT = fileURLToPath(new URL('../bin/slave.js', import.meta.url));
+const SLAVE_SCRIPT = projectPath('bin/slave.js');
 /** How long work waits with no slave connected before the master says so, ms. */
 const NO_SLAVE_WARN_MS = 10_000;
 /** How long images no connected slave accepts (--max-message-bytes) wait, with nothing else running, before they fail: slaves started together join some ms apart. */

@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { isRunning } from '../../shared/child-process.js';
 import type { Logger } from '../../shared/logger.js';
@@ -12,6 +11,7 @@ import { childScript } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
+import { projectPath } from '../../shared/project-path.js';
 
 /** A worker's stderr line is logged up to this length, characters. */
 const MAX_STDERR_LINE_CHARS = 1000;
@@ -105,7 +105,7 @@ interface Worker {
 }
 
 /** The worker process's entry module (deploy/pi/setup.sh compiles it at install). */
-export const CHILD_MAIN = fileURLToPath(new URL('./child-main.ts', import.meta.url));
+export const CHILD_MAIN = projectPath('slave/pool/child-main.ts');
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */

@@ -32,6 +32,14 @@ describe('command-line interface', function () {
     }
   });
 
+  it('master and its local slave run compiled from the sources, without tsx (bin/compiled-entry.mjs)', async () => {
+    const { code, err } = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'c.jsonl'), '--log-level', 'debug', '--local-threads', '1', ...QUIET]);
+    expect(code).to.equal(0);
+    // Each logs the module it runs: the compiled one, not the .ts source.
+    expect(err).to.match(/\[master\] running \S*\/node_modules\/\.cache\/cctv-cluster\/master-cli-[0-9a-f]{16}\.mjs\n/);
+    expect(err).to.match(/\[slave\] running \S*\/node_modules\/\.cache\/cctv-cluster\/slave-cli-[0-9a-f]{16}\.mjs\n/);
+  });
+
   it('slave --help documents every flag', async () => {
     const { code, out } = await run(startSlave, ['--help']);
     expect(code).to.equal(0);

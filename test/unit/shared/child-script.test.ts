@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CHILD_SCRIPT_DIR, childScript } from '../../../shared/child-script.js';
+import { PROJECT_DIR } from '../../../shared/project-path.js';
 import { useTempDir } from '../../helpers/fixtures.js';
 
 describe('childScript (a child process entry compiled, without tsx)', () => {
@@ -31,6 +33,15 @@ describe('childScript (a child process entry compiled, without tsx)', () => {
     // The JS API's buildSync left its esbuild process running (a zombie after stop()) for the life of the process.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(children().filter((c) => !before.has(c))).to.deep.equal([]);
+  });
+
+  it("names the project's files from a compiled module too (projectPath), whose import.meta.url is elsewhere", () => {
+    writeFileSync(join(tmp.dir, 'paths.ts'), `import { projectPath } from '${join(PROJECT_DIR, 'shared/project-path.ts')}';\nconsole.log(import.meta.url);\nconsole.log(projectPath('bin/slave.js'));\n`);
+    const compiled = childScript(join(tmp.dir, 'paths.ts'));
+    expect(compiled.fallbackReason).to.equal(undefined);
+    const [url, slave] = execFileSync(process.execPath, [compiled.script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }).trim().split('\n');
+    expect(url).to.equal(pathToFileURL(compiled.script).href);
+    expect(slave).to.equal(fileURLToPath(new URL('../../../bin/slave.js', import.meta.url)));
   });
 
   it('falls back to tsx, saying why, when the entry does not compile', () => {
