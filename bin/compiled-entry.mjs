@@ -5,7 +5,7 @@
 // shared/project-path.ts.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,8 +56,13 @@ export function projectPath(inProject) {
   return join(PROJECT_DIR, inProject);
 }
 
-/** The launchers' entries, by command (bin/master.js, bin/slave.js; deploy/pi/setup.sh compiles them at install). */
-export const LAUNCHER_ENTRIES = Object.freeze({ master: 'master/cli.ts', slave: 'slave/cli.ts' });
+/**
+ * Every entry module the project runs, as paths inside it: the launchers' (bin/master.js,
+ * bin/slave.js) and the child processes' (a slave's worker, the master's annotator).
+ * `node bin/compiled-entry.mjs` compiles them all, for installs whose project folder the
+ * service cannot write (deploy/pi/setup.sh, deploy/container/Dockerfile).
+ */
+export const ENTRIES = Object.freeze({ master: 'master/cli.ts', slave: 'slave/cli.ts', worker: 'slave/pool/child-main.ts', annotator: 'master/annotate-child.ts' });
 
 /** tsx's ESM loader (a file: URL), for the fallback; a bare name resolves from the bundle's place too. */
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -98,7 +103,63 @@ function entryName(entry) {
   return name.replace(/\.[cm]?ts$/, '');
 }
 
-/** @type {Map<string, import('./compiled-entry.d.mts').ChildScript>} */
+/**
+ * Another compiled file of an entry compiled anew is deleted when it was last written or
+ * used this long ago, ms: one file per source version otherwise piles up in COMPILED_DIR.
+ * A process still running an older one writes it again when it next needs it.
+ */
+const PRUNE_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Deletes the other compiled files (and leftover temporary files) of `name` older than
+ * {@link PRUNE_AFTER_MS}; any error (a read-only folder) leaves them.
+ *
+ * @param {string} name - the entry's file name stem ({@link entryName})
+ * @param {string} keep - absolute path of the current compiled file
+ */
+function pruneOthers(name, keep) {
+  const mine = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{16}\\.mjs(\\.\\d+\\.tmp)?$`);
+  try {
+    for (const file of readdirSync(COMPILED_DIR)) {
+      const path = join(COMPILED_DIR, file);
+      if (!mine.test(file) || path === keep) continue;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > PRUNE_AFTER_MS) unlinkSync(path);
+      } catch {
+        // gone already, or not ours to delete
+      }
+    }
+  } catch {
+    // no folder to read
+  }
+}
+
+/**
+ * Writes `content` to `path` unless it is there, through a file of this process's own
+ * renamed into place: processes started together write the same content at once, and none
+ * may run a half-written file. Marks it used (its time) when it is there.
+ *
+ * @param {string} path
+ * @param {Buffer} content
+ * @throws Error when it cannot be written
+ */
+function materialize(path, content) {
+  if (existsSync(path)) {
+    try {
+      const now = new Date();
+      utimesSync(path, now, now);
+    } catch {
+      // a read-only install: nothing prunes it there either
+    }
+    return;
+  }
+  mkdirSync(COMPILED_DIR, { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, path);
+}
+
+/** @type {Map<string, { result: import('./compiled-entry.d.mts').ChildScript, content?: Buffer }>} */
 const compiled = new Map();
 
 /**
@@ -117,26 +178,41 @@ const compiled = new Map();
  */
 export function compiledEntry(entry) {
   const known = compiled.get(entry);
-  if (known !== undefined) return known;
-  let result;
-  try {
-    const out = compile(entry);
-    const hash = createHash('sha256').update(out).digest('hex').slice(0, 16);
-    const path = join(COMPILED_DIR, `${entryName(entry)}-${hash}.mjs`);
-    if (!existsSync(path)) {
-      mkdirSync(COMPILED_DIR, { recursive: true });
-      // Through a file of this process's own, renamed into place: processes started
-      // together write the same content at once, and none may run a half-written file.
-      const temporary = `${path}.${process.pid}.tmp`;
-      writeFileSync(temporary, out);
-      renameSync(temporary, path);
+  if (known?.content !== undefined && !existsSync(known.result.script)) {
+    // Pruned by a process of a newer version (a worker restarted a day later): this
+    // process's own version again, not the current sources'.
+    try {
+      materialize(known.result.script, known.content);
+    } catch (err) {
+      return fallback(entry, err);
     }
+  }
+  if (known !== undefined) return known.result;
+  let result;
+  let content;
+  try {
+    content = compile(entry);
+    const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
+    const name = entryName(entry);
+    const path = join(COMPILED_DIR, `${name}-${hash}.mjs`);
+    materialize(path, content);
+    pruneOthers(name, path);
     result = { script: path, execArgv: [] };
   } catch (err) {
-    result = { script: entry, execArgv: ['--import', TSX_LOADER], fallbackReason: err.message };
+    result = fallback(entry, err);
+    content = undefined;
   }
-  compiled.set(entry, result);
+  compiled.set(entry, { result, content });
   return result;
+}
+
+/**
+ * @param {string} entry - absolute path of the `.ts` entry module
+ * @param {Error} err - why it is not compiled
+ * @returns {import('./compiled-entry.d.mts').ChildScript} the entry through tsx
+ */
+function fallback(entry, err) {
+  return { script: entry, execArgv: ['--import', TSX_LOADER], fallbackReason: err.message };
 }
 
 /** @type {string | undefined} */
@@ -171,4 +247,17 @@ export async function runEntry(inProject) {
   const { register } = await import('tsx/esm/api');
   register();
   await import(pathToFileURL(entry).href);
+}
+
+// `node bin/compiled-entry.mjs`: compile every entry now; exit 1 naming any that fails.
+// (Not when bundled into another entry: that module is run by its own name.)
+const runAsScript = basename(fileURLToPath(import.meta.url)) === 'compiled-entry.mjs' && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (runAsScript) {
+  for (const inProject of Object.values(ENTRIES)) {
+    const { script, fallbackReason } = compiledEntry(projectPath(inProject));
+    if (fallbackReason !== undefined) {
+      process.stderr.write(`${inProject}: not compiled: ${fallbackReason}\n`);
+      process.exitCode = 1;
+    } else process.stdout.write(`${inProject}: ${script}\n`);
+  }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs master/cli.ts compiled by esbuild (no separate build step to forget), or through tsx
 // when it cannot be compiled (compiled-entry.mjs).
-import { LAUNCHER_ENTRIES, runEntry } from './compiled-entry.mjs';
+import { ENTRIES, runEntry } from './compiled-entry.mjs';
 
-await runEntry(LAUNCHER_ENTRIES.master);
+await runEntry(ENTRIES.master);

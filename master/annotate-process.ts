@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
 import { makeDirectory } from '../shared/make-directory.js';
-import { childScript } from '../shared/child-script.js';
+import { childScript, ENTRIES } from '../shared/child-script.js';
 import { forkDyingWithParent } from '../shared/parent-death.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { FromAnnotator, ToAnnotator } from './annotate-protocol.js';
@@ -12,8 +12,8 @@ import { AnnotatedNames, annotatedName, isAnnotated } from './annotated-name.js'
 import type { ImageRecord } from './merge.js';
 import { projectPath } from '../shared/project-path.js';
 
-/** The annotator process's entry module (deploy/pi/setup.sh compiles it at install). */
-export const CHILD_MAIN = projectPath('master/annotate-child.ts');
+/** The annotator process's entry module. */
+export const CHILD_MAIN = projectPath(ENTRIES.annotator);
 /** Longest wait for the contact sheet at the end, ms. */
 const FINISH_TIMEOUT_MS = 120_000;
 

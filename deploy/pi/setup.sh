@@ -156,17 +156,11 @@ case "$arch" in amd64|arm64) ;; *) build_env+=(VCPKG_FORCE_SYSTEM_BINARIES=1) ;;
 (cd "$DEST" && runuser -u "$USER_NAME" -- env "${build_env[@]}" bash scripts/setup.sh)
 (cd "$DEST" && runuser -u "$USER_NAME" -- node bin/slave.js --version >/dev/null) \
   || die "bin/slave.js does not start as $USER_NAME; see the output above"
-# The launchers' and the child processes' entries, compiled now (bin/compiled-entry.mjs):
-# the service cannot write /opt, and without them the slave and each worker start through
-# tsx (slower, ~30 MB more each).
-(cd "$DEST" && runuser -u "$USER_NAME" -- node --import tsx --input-type=module -e "
-  const { compiledEntry, projectPath, LAUNCHER_ENTRIES } = await import('./bin/compiled-entry.mjs');
-  const { CHILD_MAIN: worker } = await import('./slave/pool/child-pool.ts');
-  const { CHILD_MAIN: annotator } = await import('./master/annotate-process.ts');
-  for (const entry of [...Object.values(LAUNCHER_ENTRIES).map(projectPath), worker, annotator]) {
-    const r = compiledEntry(entry);
-    if (r.fallbackReason !== undefined) throw new Error(entry + ': ' + r.fallbackReason);
-  }") || log "could not compile the entries; the slave and its workers will start through tsx"
+# Every entry (the launchers' and the child processes'), compiled now
+# (bin/compiled-entry.mjs): the service cannot write /opt, and without them the slave and
+# each worker start through tsx (slower, ~30 MB more each).
+(cd "$DEST" && runuser -u "$USER_NAME" -- node bin/compiled-entry.mjs >/dev/null) \
+  || log "could not compile the entries; the slave and its workers will start through tsx"
 
 # --- service ------------------------------------------------------------------------------
 if cmp -s "$DEST/deploy/systemd/cctv-slave.service" "$UNIT"; then

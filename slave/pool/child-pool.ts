@@ -7,7 +7,7 @@ import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type Child
 import { splitLongestFirst } from './lpt.js';
 import { availableMemoryBytes, defaultMemoryBudget, toMiB } from '../../shared/memory.js';
 import { imagePixels, workerBytesPerPixel } from './memory-budget.js';
-import { childScript } from '../../shared/child-script.js';
+import { childScript, ENTRIES } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
@@ -104,8 +104,8 @@ interface Worker {
   sent: Map<number, Buffer>;
 }
 
-/** The worker process's entry module (deploy/pi/setup.sh compiles it at install). */
-export const CHILD_MAIN = projectPath('slave/pool/child-main.ts');
+/** The worker process's entry module. */
+export const CHILD_MAIN = projectPath(ENTRIES.worker);
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */

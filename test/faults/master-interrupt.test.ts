@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
+import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, runsEntry } from '../helpers/processes.js';
 
 
 describe('faults: Ctrl-C on the master', function () {
@@ -69,7 +69,7 @@ describe('faults: Ctrl-C on the master', function () {
       // Images 1 and 2 done on the other worker: image 0's task has been stuck since the start.
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the two images that do not hang');
       tree = descendants(m.pid);
-      expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
+      expect(tree.filter((p) => runsEntry(p, 'child-main')), 'worker processes').to.have.length(2);
       m.proc.kill('SIGINT');
       expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
       expect(await survivors(tree, 10_000), 'the slave and its workers outlived the master').to.deep.equal([]);

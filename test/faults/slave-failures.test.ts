@@ -4,7 +4,7 @@ import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { alive, descendants, killSurvivors, killTree, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
+import { alive, descendants, killSurvivors, killTree, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, type Tracked, runsEntry } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -155,7 +155,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       // Two images done by the other worker: image 0, dispatched first, has been stuck since.
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'the images that do not hang');
       tree = descendants(s.proc.pid ?? 0);
-      expect(tree.filter((p) => p.cmdline.includes('child-main')), 'worker processes').to.have.length(2);
+      expect(tree.filter((p) => runsEntry(p, 'child-main')), 'worker processes').to.have.length(2);
       s.proc.kill('SIGKILL');
       expect(await survivors(tree, 10_000), 'workers outlived their slave').to.deep.equal([]);
     } finally {
@@ -285,7 +285,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     let frozen: number | undefined;
     try {
       await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
-      const workers = descendants(s.pid).filter((p) => p.cmdline.includes('child-main'));
+      const workers = descendants(s.pid).filter((p) => runsEntry(p, 'child-main'));
       expect(workers, 'worker processes').to.have.length(2);
       const [stopped] = workers;
       frozen = stopped?.pid;
@@ -297,7 +297,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
       // until the task timeout (5 minutes).
       expect(s.stderr()).to.match(/task \d+ answered on another worker first: stopping worker \d, still on its copy, and starting another/);
       if (stopped !== undefined) await waitFor(() => !alive(stopped), 10_000, 'the frozen worker to be stopped');
-      await waitFor(() => descendants(s.pid).filter((p) => p.cmdline.includes('child-main') && p.pid !== frozen).length === 2, 30_000, 'a new worker in its place');
+      await waitFor(() => descendants(s.pid).filter((p) => runsEntry(p, 'child-main') && p.pid !== frozen).length === 2, 30_000, 'a new worker in its place');
     } finally {
       try {
         if (frozen !== undefined) process.kill(frozen, 'SIGCONT');

@@ -141,6 +141,14 @@ export function cmdlineOf(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether `p` is a Node process running `entry` (e.g. `child-main`, `annotate-child`), compiled
+ * or not: not the esbuild process compiling it, whose command line names the entry too.
+ */
+export function runsEntry(p: SeenProcess, entry: string): boolean {
+  return p.cmdline.startsWith(`${process.execPath} `) && p.cmdline.includes(entry);
+}
+
 /** Whether that process still runs (the same command line guards against a reused PID). */
 export function alive(p: SeenProcess): boolean {
   return cmdlineOf(p.pid) === p.cmdline;

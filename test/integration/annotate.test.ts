@@ -7,7 +7,7 @@ import { isKindFailure, type ImageRecord } from '../../master/merge.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, recordsSoFar, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, startMaster, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
+import { descendants, startMaster, waitExit, waitFor, type SeenProcess, runsEntry } from '../helpers/processes.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -201,7 +201,7 @@ describe('master run --annotate', function () {
     const master = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
     // Held from the start, killed once every record is written: every named copy is missing.
     let annotator: SeenProcess | undefined;
-    await waitFor(() => (annotator = descendants(master.pid).find((p) => p.cmdline.includes('annotate-child'))) !== undefined, 60_000, 'the annotator process');
+    await waitFor(() => (annotator = descendants(master.pid).find((p) => runsEntry(p, 'annotate-child'))) !== undefined, 60_000, 'the annotator process');
     process.kill(annotator?.pid ?? 0, 'SIGSTOP');
     await waitFor(() => recordsSoFar(out) >= 20, 120_000, 'every record');
     process.kill(annotator?.pid ?? 0, 'SIGKILL');

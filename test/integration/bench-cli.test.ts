@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SAMPLE_VIDEO } from '../helpers/fixtures.js';
-import { ROOT, alive, descendants, startNode, survivors, waitExit, waitFor, type SeenProcess } from '../helpers/processes.js';
+import { ROOT, alive, descendants, startNode, survivors, waitExit, waitFor, type SeenProcess, runsEntry } from '../helpers/processes.js';
 
 const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
 
@@ -57,7 +57,7 @@ describe('npm run bench: Ctrl-C', function () {
       await waitFor(() => /round 1 of 1: cluster/.test(p.stdout()), 120_000, 'the first cluster run');
       const work = /in (\S+) \(removed at the end\)/.exec(p.stdout())?.[1];
       expect(work, p.stdout()).to.match(/cctv-bench-/);
-      await waitFor(() => descendants(p.pid).some((c) => c.cmdline.includes('child-main')), 60_000, "the cluster's workers");
+      await waitFor(() => descendants(p.pid).some((c) => runsEntry(c, 'child-main')), 60_000, "the cluster's workers");
       below = descendants(p.pid);
       p.proc.kill('SIGINT');
       expect(await waitExit(p, 30_000)).to.equal(130);

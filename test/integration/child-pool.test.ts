@@ -15,7 +15,7 @@ import { imagePixels, workerBytesFor } from '../../slave/pool/memory-budget.js';
 import type { PoolJob, PoolOutcome } from '../../slave/pool/pool.js';
 import { decodeImage } from '../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../helpers/fixtures.js';
-import { descendants } from '../helpers/processes.js';
+import { descendants, runsEntry } from '../helpers/processes.js';
 
 const KINDS: readonly TaskKind[] = ['object', 'face', 'edge', 'corner'];
 const IMAGE_ID = 7;
@@ -315,7 +315,7 @@ describe('integration: child-process worker pool', function () {
 
   it("starts its worker processes with glibc malloc's thresholds fixed (slave/pool/worker-env.ts)", async () => {
     await startPool(2);
-    const workers = descendants(process.pid).filter((p) => p.cmdline.includes('child-main'));
+    const workers = descendants(process.pid).filter((p) => runsEntry(p, 'child-main'));
     expect(workers, 'worker processes of this pool').to.have.length(2);
     for (const { pid } of workers) {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
@@ -325,7 +325,7 @@ describe('integration: child-process worker pool', function () {
 
   it('starts its workers from the compiled entry, without the tsx loader (shared/child-script.ts)', async () => {
     await startPool(2);
-    const workers = descendants(process.pid).filter((p) => p.cmdline.includes('child-main'));
+    const workers = descendants(process.pid).filter((p) => runsEntry(p, 'child-main'));
     expect(workers, 'worker processes of this pool').to.have.length(2);
     for (const { pid, cmdline } of workers) {
       expect(cmdline, `worker ${pid}`).to.include(CHILD_SCRIPT_DIR);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CHILD_SCRIPT_DIR, childScript } from '../../../shared/child-script.js';
@@ -42,6 +42,41 @@ describe('childScript (a child process entry compiled, without tsx)', () => {
     const [url, slave] = execFileSync(process.execPath, [compiled.script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }).trim().split('\n');
     expect(url).to.equal(pathToFileURL(compiled.script).href);
     expect(slave).to.equal(fileURLToPath(new URL('../../../bin/slave.js', import.meta.url)));
+  });
+
+  it("deletes an entry's other compiled files unused for a day, and nothing else", () => {
+    const stamp = Date.now().toString(16).padStart(16, '0').slice(-16);
+    const name = `prune${stamp.slice(-6)}`;
+    const at = (file: string): string => join(CHILD_SCRIPT_DIR, file);
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    const files = { stale: `${name}-${'a'.repeat(16)}.mjs`, leftover: `${name}-${'b'.repeat(16)}.mjs.4242.tmp`, recent: `${name}-${'c'.repeat(16)}.mjs`, otherEntry: `${name}x-${'d'.repeat(16)}.mjs` };
+    mkdirSync(CHILD_SCRIPT_DIR, { recursive: true });
+    for (const f of Object.values(files)) writeFileSync(at(f), '');
+    for (const f of [files.stale, files.leftover, files.otherEntry]) utimesSync(at(f), old, old);
+    let compiled: ReturnType<typeof childScript> | undefined;
+    try {
+      writeFileSync(join(tmp.dir, `${name}.ts`), 'console.log(2);\n');
+      compiled = childScript(join(tmp.dir, `${name}.ts`));
+      expect(compiled.fallbackReason).to.equal(undefined);
+      expect(existsSync(compiled.script)).to.equal(true);
+      expect(existsSync(at(files.stale)), 'a day-old file of the entry').to.equal(false);
+      expect(existsSync(at(files.leftover)), 'a day-old temporary file of the entry').to.equal(false);
+      expect(existsSync(at(files.recent)), 'a recent file of the entry').to.equal(true);
+      expect(existsSync(at(files.otherEntry)), "another entry's file").to.equal(true);
+    } finally {
+      // The entry's name is this run's own: nothing would prune its file later.
+      for (const f of [...Object.values(files), ...(compiled === undefined ? [] : [compiled.script])]) rmSync(f.startsWith('/') ? f : at(f), { force: true });
+    }
+  });
+
+  it('writes its compiled file again when it was deleted since (by a newer version pruning it)', () => {
+    writeFileSync(join(tmp.dir, 'again.ts'), 'console.log(3);\n');
+    const compiled = childScript(join(tmp.dir, 'again.ts'));
+    const content = readFileSync(compiled.script);
+    rmSync(compiled.script);
+    // A worker restarted later: the same entry, this process's version of it.
+    expect(childScript(join(tmp.dir, 'again.ts'))).to.equal(compiled);
+    expect(readFileSync(compiled.script).equals(content)).to.equal(true);
   });
 
   it('falls back to tsx, saying why, when the entry does not compile', () => {
