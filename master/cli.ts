@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { fstatSync, statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from '../shared/clock.js';
@@ -8,7 +7,7 @@ import { runKeygen } from '../shared/keygen-cli.js';
 import { unquotedPrintable } from '../shared/peer-text.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics-server.js';
-import { launcherFallbackReason } from '../shared/child-script.js';
+import { logLaunch } from '../shared/child-script.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
@@ -30,11 +29,7 @@ async function main(): Promise<number> {
   }
   if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
-  // Compiled by bin/compiled-entry.mjs, or the .ts source when it runs through tsx.
-  logger.debug(`running ${fileURLToPath(import.meta.url)}`);
-  const fallback = launcherFallbackReason();
-  // Not a fault (a read-only checkout): it starts as before, slower.
-  if (fallback !== undefined) logger.info(`running through tsx (slower to start, ~30 MB more): its entry could not be compiled: ${fallback}`);
+  logLaunch(logger, import.meta.url);
   // FFmpeg, inside OpenCV's video reader, prints each decode error of damaged footage
   // ("[h264 @ 0x...] error while decoding MB ...") straight to stderr, naming no file, between
   // the log lines. Such frames decode with artefacts and are processed as they are; their

@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { hideBin } from 'yargs/helpers';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { writeUsageError } from '../shared/cli-args.js';
 import { startMetricsServer } from '../shared/metrics-server.js';
-import { launcherFallbackReason } from '../shared/child-script.js';
+import { logLaunch } from '../shared/child-script.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
 
@@ -30,11 +29,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('slave', args.logLevel, args.logJson);
-  // Compiled by bin/compiled-entry.mjs, or the .ts source when it runs through tsx.
-  logger.debug(`running ${fileURLToPath(import.meta.url)}`);
-  const fallback = launcherFallbackReason();
-  // Not a fault (a read-only checkout): it starts as before, slower.
-  if (fallback !== undefined) logger.info(`running through tsx (slower to start, ~30 MB more): its entry could not be compiled: ${fallback}`);
+  logLaunch(logger, import.meta.url);
   for (const warning of args.warnings) logger.warn(warning);
   let slave: Slave;
   try {

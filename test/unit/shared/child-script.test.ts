@@ -65,7 +65,7 @@ describe('childScript (a child process entry compiled, without tsx)', () => {
       expect(existsSync(at(files.otherEntry)), "another entry's file").to.equal(true);
     } finally {
       // The entry's name is this run's own: nothing would prune its file later.
-      for (const f of [...Object.values(files), ...(compiled === undefined ? [] : [compiled.script])]) rmSync(f.startsWith('/') ? f : at(f), { force: true });
+      for (const path of [...Object.values(files).map(at), ...(compiled === undefined ? [] : [compiled.script])]) rmSync(path, { force: true });
     }
   });
 
