@@ -12,7 +12,7 @@ export declare const PROJECT_DIR: string;
 /** Where compiled entries go (`node_modules/.cache/cctv-cluster` of the project). */
 export declare const COMPILED_DIR: string;
 /** Every entry module the project runs (paths inside it): the launchers' and the child processes'. */
-export declare const ENTRIES: Readonly<{ master: string; slave: string; worker: string; annotator: string }>;
+export declare const ENTRIES: Readonly<{ master: string; slave: string; worker: string; annotator: string; reader: string }>;
 /** Absolute path of `inProject`, a path inside the project (e.g. `bin/slave.js`). */
 export declare function projectPath(inProject: string): string;
 /** A TypeScript entry compiled into one plain ES module, cached by content; never throws (see `fallbackReason`). */

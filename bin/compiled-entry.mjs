@@ -58,11 +58,11 @@ export function projectPath(inProject) {
 
 /**
  * Every entry module the project runs, as paths inside it: the launchers' (bin/master.js,
- * bin/slave.js) and the child processes' (a slave's worker, the master's annotator).
+ * bin/slave.js) and the child processes' (a slave's worker, the master's annotator and video readers).
  * `node bin/compiled-entry.mjs` compiles them all, for installs whose project folder the
  * service cannot write (deploy/pi/setup.sh, deploy/container/Dockerfile).
  */
-export const ENTRIES = Object.freeze({ master: 'master/cli.ts', slave: 'slave/cli.ts', worker: 'slave/pool/child-main.ts', annotator: 'master/annotate-child.ts' });
+export const ENTRIES = Object.freeze({ master: 'master/cli.ts', slave: 'slave/cli.ts', worker: 'slave/pool/child-main.ts', annotator: 'master/annotate-child.ts', reader: 'master/ingest/video-child.ts' });
 
 /** tsx's ESM loader (a file: URL), for the fallback; a bare name resolves from the bundle's place too. */
 const TSX_LOADER = import.meta.resolve('tsx');

@@ -312,6 +312,7 @@ export class Master {
         every: o.every,
         encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
         maxImageBytes: o.maxImageBytes,
+        videoReaders: o.videoReaders,
         warn: (message) => {
           this.logger.warn(message);
         },

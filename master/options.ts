@@ -1,4 +1,5 @@
 import { closeSync, existsSync, opendirSync, openSync, readSync, realpathSync, rmSync, statSync, type Dir } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../proto/detector-config.js';
@@ -24,6 +25,14 @@ export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
  * the work five-fold.
  */
 export const DEFAULT_EVERY = 5;
+
+/**
+ * Default videos read at once: one a core, at most 4. A reader reads only a few frames
+ * ahead (`READ_AHEAD_FRAMES`, ingest/video-readers.ts), so idle ones cost memory (~70 MB each), not CPU; one
+ * reader took 35 ms an image of 1080p H.264 at --every 5, a ceiling of ~28 images/s for
+ * the whole cluster when it was the master's thread.
+ */
+export const DEFAULT_VIDEO_READERS = Math.max(1, Math.min(4, availableParallelism()));
 
 /**
  * Default lease per kind, ms: how long a task may run on a slave's worker (timed from the
@@ -58,6 +67,8 @@ export interface MasterOptions {
   frameFormat: 'jpg' | 'png';
   /** JPEG quality of video frames. @defaultValue 90 */
   jpegQuality: number;
+  /** Videos read at once, each by a reader process of its own. @defaultValue {@link DEFAULT_VIDEO_READERS} */
+  videoReaders: number;
   /** Slave processes to start on this machine. @defaultValue 1 */
   localSlaves: number;
   /** Worker processes per local slave. @defaultValue CPU cores (fewer where memory is short: {@link defaultWorkerCount}) / local slaves */
@@ -121,6 +132,7 @@ export function defaultMasterOptions(): MasterOptions {
     every: DEFAULT_EVERY,
     frameFormat: 'jpg',
     jpegQuality: 90,
+    videoReaders: DEFAULT_VIDEO_READERS,
     localSlaves: 1,
     localThreads: defaultWorkerCount(),
     maxAttempts: 3,
@@ -180,6 +192,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   }
   requireInteger('--every', o.every, 1, 1_000_000);
   requireInteger('--jpeg-quality', o.jpegQuality, 1, 100);
+  requireInteger('--video-readers', o.videoReaders, 1, 64);
   requireInteger('--local-slaves', o.localSlaves, 0, 64);
   requireInteger('--local-threads', o.localThreads, 1, 256);
   requireInteger('--max-attempts', o.maxAttempts, 1, 100);

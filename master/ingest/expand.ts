@@ -5,7 +5,9 @@ import { InputError } from '../../shared/errors.js';
 import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.js';
 import { globMedia } from './glob.js';
 import { itemKey, type IngestItem } from './item.js';
-import { videoFrames, type FrameEncoding } from './video.js';
+import { IngestStream, type IngestUnit } from './interleave.js';
+import type { FrameEncoding } from './video-protocol.js';
+import { VideoReaderPool, type VideoReaderPoolOptions } from './video-readers.js';
 import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
 
 /** Options of {@link expandInputs}. */
@@ -17,6 +19,10 @@ export interface IngestOptions {
   maxImageBytes: number;
   /** Told about inputs that hold no media and about files named twice. */
   warn?: (message: string) => void;
+  /** Videos read at once, each by a reader process of its own (default 1). */
+  videoReaders?: number;
+  /** The readers' stall timeout and read-ahead (tests). */
+  readerOptions?: VideoReaderPoolOptions;
 }
 
 /** What an INPUT names: a file or directory that exists (taken literally, even with `*` or `[` in its name), a glob pattern, or nothing usable. */
@@ -123,8 +129,16 @@ export class DuplicateFilter {
  * A directory that cannot be read becomes a failed item of its own (its record says why)
  * and the other inputs go on. An input that yields no image at all, and a file reached
  * twice, are reported through `options.warn`.
+ *
+ * Videos are read by reader processes (`options.videoReaders` at once, {@link IngestStream});
+ * the stream's end or `return()` ends them.
  */
-export async function* expandInputs(inputs: readonly string[], options: IngestOptions): AsyncGenerator<IngestItem> {
+export function expandInputs(inputs: readonly string[], options: IngestOptions): IngestStream {
+  const pool = new VideoReaderPool(options.readerOptions);
+  return new IngestStream(ingestUnits(inputs, options, pool), pool, Math.max(1, options.videoReaders ?? 1));
+}
+
+async function* ingestUnits(inputs: readonly string[], options: IngestOptions, pool: VideoReaderPool): AsyncGenerator<IngestUnit> {
   const filter = new DuplicateFilter(inputs.length);
   for (const input of inputs) {
     let found = 0;
@@ -132,7 +146,7 @@ export async function* expandInputs(inputs: readonly string[], options: IngestOp
     for await (const entry of inputEntries(input, (path) => linked.push(path))) {
       found++;
       if (entry.error !== undefined) yield errorItem(entry.path, entry.error);
-      else if (filter.first(entry.path)) yield* fileItems(entry, options);
+      else if (filter.first(entry.path)) yield* fileUnits(entry, options, pool);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
     if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
@@ -144,7 +158,7 @@ function errorItem(path: string, error: string): IngestItem {
   return { key: itemKey(path), source: path, load: () => Promise.reject(new InputError(error)), error };
 }
 
-async function* fileItems(entry: WalkEntry, options: IngestOptions): AsyncGenerator<IngestItem> {
+async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoReaderPool): AsyncGenerator<IngestUnit> {
   const { path, rawPath } = entry;
   const type = mediaType(path);
   if (rawPath === undefined && path.includes('\ufffd')) {
@@ -156,7 +170,7 @@ async function* fileItems(entry: WalkEntry, options: IngestOptions): AsyncGenera
     // Read by its bytes; OpenCV's VideoCapture takes a name as text only, which a UTF-8
     // name shown escaped (it reads like `\xNN` itself) still has.
     const text = rawPath.toString('utf8');
-    if (type === 'video' && Buffer.from(text, 'utf8').equals(rawPath)) yield* videoFrames(path, options.every, options.encoding, text);
+    if (type === 'video' && Buffer.from(text, 'utf8').equals(rawPath)) yield pool.frames(path, options.every, options.encoding, text);
     else if (type === 'video') yield errorItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
     else yield { key: itemKey(path), source: path, load: () => loadImageFile(rawPath, options.maxImageBytes, path) };
     return;
@@ -164,7 +178,7 @@ async function* fileItems(entry: WalkEntry, options: IngestOptions): AsyncGenera
   // A file named on the command line with another extension (`cam1.dat`, `clip.264`): an
   // image if its first bytes say so, else tried as a video (FFmpeg probes the content).
   if (type === 'video' || (type === 'other' && !(await startsLikeImage(path)))) {
-    yield* videoFrames(path, options.every, options.encoding);
+    yield pool.frames(path, options.every, options.encoding);
     return;
   }
   yield { key: itemKey(path), source: path, load: () => loadImageFile(path, options.maxImageBytes) };

@@ -1,0 +1,112 @@
+import { stat } from 'node:fs/promises';
+import type { FrameEncoding } from './video-protocol.js';
+
+/** Failed reads in a row after which a video is taken to have ended (a corrupt frame fails one read, and the next frame reads again). */
+const MAX_FAILED_READS_IN_A_ROW = 25;
+/** Highest frame rate believed: MPEG-TS reports its 90 kHz time base as the rate (and a frame count made from it). */
+const MAX_PLAUSIBLE_FPS = 1000;
+
+/** One sampled frame of a video as read: its encoded bytes, or why it could not be had. */
+export interface VideoRecord {
+  /** Frame index from 0; absent when the whole video failed (it could not be opened). */
+  frame?: number;
+  /** The frame's time from the start of the video, ms, when known. */
+  timestampMs?: number;
+  /** The frame encoded as `encoding` says; absent when `error` is set. */
+  bytes?: Buffer;
+  /** Why the frame (or, without `frame`, the video) could not be read. */
+  error?: string;
+}
+
+/**
+ * Reads every `every`-th frame of a video (frames 0, every, 2*every, ...) and encodes it,
+ * decoding the video sequentially with OpenCV's VideoCapture (every frame is decoded: the
+ * binding has no `grab()`). Frames are read one at a time, so memory does not grow with
+ * the video's length. Runs in the video reader process (`video-child.ts`): a read blocks
+ * its thread (1080p H.264: ~6 ms a frame, ~15 ms a JPEG encode), and a hostile file that
+ * crashes or hangs FFmpeg takes that process with it, not the master.
+ *
+ * - A video that cannot be opened, or yields no frame at all, is one record with `error`
+ *   and no `frame`.
+ * - A frame that cannot be decoded in the middle of a video (a read that fails, followed
+ *   by one that works) fails that frame's record if it is sampled; reading goes on.
+ * - A video that ends (reads fail {@link MAX_FAILED_READS_IN_A_ROW} times in a row, or at
+ *   the announced frame count) before its announced frame count yields a record for the
+ *   first missing sampled frame with `error` set. The announced count is believed only
+ *   with a plausible frame rate (at most {@link MAX_PLAUSIBLE_FPS}).
+ * - `timestampMs` is frame / fps with a plausible rate, otherwise the capture's own
+ *   position (`CAP_PROP_POS_MSEC`) when it gives one.
+ *
+ * @param path - the file to open (OpenCV takes a name as text only)
+ * @param every - sampling step, frames (>= 1)
+ */
+export async function* readVideo(path: string, every: number, encoding: FrameEncoding): AsyncGenerator<VideoRecord> {
+  const { cv } = await import('../../shared/opencv.js');
+  const size = await stat(path).then((s) => s.size, () => undefined);
+  if (size === 0) {
+    yield { error: 'video file is empty (0 bytes)' };
+    return;
+  }
+  let cap: InstanceType<typeof cv.VideoCapture>;
+  try {
+    cap = new cv.VideoCapture(path);
+  } catch {
+    // The binding's text ("VideoCapture::New - failed to open capture") says no more.
+    yield { error: 'video could not be opened (unknown codec or container, corrupt, or not a video)' };
+    return;
+  }
+  try {
+    const reportedFps = cap.get(cv.CAP_PROP_FPS);
+    const fps = reportedFps > 0 && reportedFps <= MAX_PLAUSIBLE_FPS ? reportedFps : undefined;
+    const announced = fps === undefined ? 0 : Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
+    /** A frame's time from the start, ms (µs precision), when the frame rate is believed. */
+    const frameTime = (frame: number): number | undefined => (fps === undefined ? undefined : Math.round((frame * 1000 * 1000) / fps) / 1000);
+    const failedFrame = (frame: number, error: string): VideoRecord => {
+      const timestampMs = frameTime(frame);
+      return { frame, ...(timestampMs !== undefined ? { timestampMs } : {}), error };
+    };
+    const ext = encoding.format === 'png' ? '.png' : '.jpg';
+    const flags = encoding.format === 'png' ? [cv.IMWRITE_PNG_COMPRESSION, 1] : [cv.IMWRITE_JPEG_QUALITY, encoding.jpegQuality];
+    let index = 0;
+    let readOk = 0;
+    /** First frame of the current run of failed reads, and its length. */
+    let failedFrom = 0;
+    let failedReads = 0;
+    for (;;) {
+      // Synchronous on purpose: the binding's *Async calls allocate Mats on libuv threads,
+      // whose allocator then enters V8 from a foreign thread and later aborts the process
+      // ("Check failed: marking_done_", seen here).
+      const frame = cap.read();
+      if (frame.empty) {
+        if (failedReads === 0) failedFrom = index;
+        failedReads++;
+        index++;
+        if (failedReads >= MAX_FAILED_READS_IN_A_ROW || (announced > 0 && index >= announced)) break;
+        continue;
+      }
+      // Reads failed and then worked again: those frames were corrupt, not the end.
+      for (let i = failedFrom; i < failedFrom + failedReads; i++) {
+        if (i % every === 0) yield failedFrame(i, `frame ${i} could not be decoded (corrupt data in the video); the frames after it were read`);
+      }
+      failedReads = 0;
+      readOk++;
+      if (index % every === 0) {
+        const bytes = cv.imencode(ext, frame, flags);
+        const positionMs = cap.get(cv.CAP_PROP_POS_MSEC);
+        const timestampMs = frameTime(index) ?? (Number.isFinite(positionMs) && positionMs >= 0 ? Math.round(positionMs * 1000) / 1000 : undefined);
+        yield { frame: index, ...(timestampMs !== undefined ? { timestampMs } : {}), bytes };
+      }
+      frame.release();
+      index++;
+    }
+    const ended = failedReads > 0 ? failedFrom : index;
+    if (readOk === 0) {
+      yield { error: 'video could not be opened or has no readable frame (unknown codec, corrupt or not a video)' };
+    } else if (announced > 0 && ended < announced - 1) {
+      const next = Math.ceil(ended / every) * every;
+      if (next < announced) yield failedFrame(next, `video ended early: read ${ended} of ${announced} announced frames`);
+    }
+  } finally {
+    cap.release();
+  }
+}

@@ -1,0 +1,314 @@
+import type { ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { ENTRIES } from '../../shared/child-script.js';
+import { InputError } from '../../shared/errors.js';
+import { relayLogLines } from '../../shared/logger.js';
+import { forkDyingWithParent } from '../../shared/parent-death.js';
+import { projectPath } from '../../shared/project-path.js';
+import { itemKey, type IngestItem } from './item.js';
+import type { FrameEncoding, FromVideoReader, ToVideoReader } from './video-protocol.js';
+
+/** The video reader process's entry module. */
+export const READER_MAIN = projectPath(ENTRIES.reader);
+/** Frames a reader may read ahead of the master, per video: enough to hide a read's latency, few enough that 4K frames (~2 MB each as JPEG) stay a few MB. */
+export const READ_AHEAD_FRAMES = 4;
+/**
+ * Longest a reader may take for one frame it owes before it is taken to hang and is
+ * killed, ms. Reading and encoding an 8000x6000 frame takes ~2 s here; with `--every 25`
+ * on a Raspberry Pi, 25 reads per frame sent, so the bound is loose.
+ */
+export const READER_STALL_MS = 300_000;
+
+/** Options of {@link VideoReaderPool}. */
+export interface VideoReaderPoolOptions {
+  /** {@link READER_STALL_MS} unless set (tests), ms. */
+  stallMs?: number;
+  /** {@link READ_AHEAD_FRAMES} unless set. */
+  readAhead?: number;
+}
+
+let nextVideoId = 1;
+
+/**
+ * Video reader processes (`video-child.ts`), each reading one video at a time and kept
+ * for the next video, so a batch of many short clips does not start a process (~0.5 s of
+ * CPU) per clip. A reader that crashes or hangs is replaced; {@link close} ends them all.
+ */
+export class VideoReaderPool {
+  private readonly idle: ChildProcess[] = [];
+  private readonly all = new Set<ChildProcess>();
+  private closed = false;
+  readonly stallMs: number;
+  readonly readAhead: number;
+
+  constructor(options: VideoReaderPoolOptions = {}) {
+    this.stallMs = options.stallMs ?? READER_STALL_MS;
+    this.readAhead = options.readAhead ?? READ_AHEAD_FRAMES;
+  }
+
+  /**
+   * The sampled frames of one video as items, read by a process of this pool once the
+   * first item is asked for (or {@link VideoFrames.start}).
+   *
+   * @param path - the video as its items name it (`source`)
+   * @param every - sampling step, frames (>= 1)
+   * @param openPath - where to open it, when not `path` (a name shown escaped)
+   */
+  frames(path: string, every: number, encoding: FrameEncoding, openPath = path): VideoFrames {
+    return new VideoFrames(this, path, every, encoding, openPath);
+  }
+
+  /** PIDs of the reader processes alive, for tests. */
+  get pids(): number[] {
+    return [...this.all].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+  }
+
+  /** @internal A reader for one video: an idle one, or a new process. */
+  acquire(): ChildProcess {
+    const proc = this.idle.pop() ?? this.spawn();
+    proc.ref();
+    proc.channel?.ref();
+    return proc;
+  }
+
+  /** @internal Takes back a reader that finished its video. */
+  release(proc: ChildProcess): void {
+    if (this.closed || !proc.connected) {
+      this.discard(proc);
+      return;
+    }
+    // Idle readers do not keep the master's process alive.
+    proc.unref();
+    proc.channel?.unref();
+    this.idle.push(proc);
+  }
+
+  /** @internal Ends a reader (crashed, hung, or its video abandoned mid-read). */
+  discard(proc: ChildProcess): void {
+    this.all.delete(proc);
+    const i = this.idle.indexOf(proc);
+    if (i >= 0) this.idle.splice(i, 1);
+    // Nothing to save in a reader, and one stuck in FFmpeg would ignore anything milder.
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+
+  /** Ends every reader; videos still being read end with a failed item for their next frame. */
+  close(): void {
+    this.closed = true;
+    for (const proc of [...this.all]) this.discard(proc);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private spawn(): ChildProcess {
+    const proc = forkDyingWithParent(READER_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
+    // FFmpeg's warnings about damaged data go through the log, so a progress bar stays whole.
+    relayLogLines(proc.stderr);
+    this.all.add(proc);
+    proc.on('exit', () => {
+      this.all.delete(proc);
+      const i = this.idle.indexOf(proc);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+    // A failure to start is reported by the video that asked for the reader.
+    proc.on('error', () => undefined);
+    return proc;
+  }
+}
+
+/**
+ * One video's sampled frames as items ({@link readVideo} in a reader process, with the
+ * same failed items), at most {@link VideoReaderPool.readAhead} ahead of the consumer
+ * (credit-based flow control, ZeroMQ Guide ch.7). When the reader dies or hangs
+ * ({@link VideoReaderPool.stallMs} without a frame it owes), the video ends with a failed
+ * item for the next sampled frame (or, when nothing was read, for the whole video): the
+ * rest of the video is lost, never the batch. `next()` must not be called again before
+ * its promise settles; `return()` ends the video at once, reader and all.
+ */
+export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined> {
+  private readonly id = nextVideoId++;
+  private readonly queue: IngestItem[] = [];
+  private waiter: ((result: IteratorResult<IngestItem, undefined>) => void) | undefined;
+  private state: 'new' | 'reading' | 'done' = 'new';
+  private proc: ChildProcess | undefined;
+  /** Frames the reader may still send before it needs more credit. */
+  private owed = 0;
+  /** Some record came (the video opened, or was found not to). */
+  private anyRecord = false;
+  /** First sampled frame after the last record's. */
+  private nextFrame = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onMessage = (message: FromVideoReader): void => {
+    this.message(message);
+  };
+  private readonly onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+    this.fail(`the video reader process ended (${signal ?? `exit code ${code ?? '?'}`}) while reading it: the video decoder crashed on its data (corrupt or unsupported?)`);
+  };
+  private readonly onError = (err: Error): void => {
+    this.fail(`the video reader process could not be started or reached: ${err.message}`);
+  };
+
+  /** @internal Made by {@link VideoReaderPool.frames}. */
+  constructor(
+    private readonly pool: VideoReaderPool,
+    readonly path: string,
+    private readonly every: number,
+    private readonly encoding: FrameEncoding,
+    private readonly openPath: string,
+    /** Closed with the video (videoFrames' own pool). */
+    private readonly ownPool = false,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** PID of the reader process while one reads this video, for tests. */
+  get readerPid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Starts reading (reading ahead) before the first item is asked for. */
+  start(): void {
+    if (this.state !== 'new') return;
+    this.state = 'reading';
+    if (this.pool.isClosed) {
+      this.fail('reading stopped');
+      return;
+    }
+    const proc = this.pool.acquire();
+    this.proc = proc;
+    proc.on('message', this.onMessage);
+    proc.once('exit', this.onExit);
+    proc.once('error', this.onError);
+    this.owed = this.pool.readAhead;
+    // Absolute: a reader kept from an earlier video may have started in another working directory.
+    this.send({ type: 'read', id: this.id, path: resolve(this.openPath), every: this.every, encoding: this.encoding, credit: this.owed });
+    this.armTimer();
+  }
+
+  next(): Promise<IteratorResult<IngestItem, undefined>> {
+    this.start();
+    const item = this.queue.shift();
+    if (item !== undefined) {
+      this.granted();
+      return Promise.resolve({ value: item, done: false });
+    }
+    if (this.state === 'done') return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Ends the video now: its reader is ended and items not yet taken are dropped. */
+  return(): Promise<IteratorResult<IngestItem, undefined>> {
+    this.queue.length = 0;
+    this.finish(false);
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  private message(message: FromVideoReader): void {
+    if (message.id !== this.id || this.state !== 'reading') return;
+    if (message.type === 'end') {
+      this.finish(true);
+      return;
+    }
+    this.owed--;
+    this.anyRecord = true;
+    if (message.frame !== undefined) this.nextFrame = message.frame + this.every;
+    const key = itemKey(this.path, message.frame);
+    const where = { key, source: this.path, ...(message.frame !== undefined ? { frame: message.frame } : {}), ...(message.timestampMs !== undefined ? { timestampMs: message.timestampMs } : {}) };
+    const { bytes, error } = message;
+    let item: IngestItem;
+    if (error !== undefined || bytes === undefined) {
+      const text = error ?? 'the video reader sent a frame without bytes';
+      item = { ...where, error: text, load: () => Promise.reject(new InputError(text)) };
+    } else {
+      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      item = { ...where, load: () => Promise.resolve(buffer) };
+    }
+    this.armTimer();
+    this.deliver(item);
+  }
+
+  /** The consumer took an item: the reader may read one more. */
+  private granted(): void {
+    if (this.state !== 'reading') return;
+    this.owed++;
+    this.send({ type: 'credit', id: this.id, frames: 1 });
+    this.armTimer();
+  }
+
+  private deliver(item: IngestItem): void {
+    const waiter = this.waiter;
+    if (waiter === undefined) {
+      this.queue.push(item);
+      return;
+    }
+    this.waiter = undefined;
+    this.granted();
+    waiter({ value: item, done: false });
+  }
+
+  /** The reader was lost: the video ends with a failed item where reading stopped. */
+  private fail(reason: string): void {
+    if (this.state === 'done') return;
+    const text = this.anyRecord ? `${reason}; frames from ${this.nextFrame} on were not read` : `${reason}; no frame was read`;
+    const frame = this.anyRecord ? this.nextFrame : undefined;
+    this.queue.push({ key: itemKey(this.path, frame), source: this.path, ...(frame !== undefined ? { frame } : {}), error: text, load: () => Promise.reject(new InputError(text)) });
+    this.finish(false);
+  }
+
+  /**
+   * Stops listening to the reader and hands it back (read to its end) or ends it; a
+   * waiting `next()` gets the next queued item, or the end.
+   */
+  private finish(readToEnd: boolean): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const proc = this.proc;
+    this.proc = undefined;
+    this.state = 'done';
+    if (proc !== undefined) {
+      proc.off('message', this.onMessage);
+      proc.off('exit', this.onExit);
+      proc.off('error', this.onError);
+      if (readToEnd) this.pool.release(proc);
+      else this.pool.discard(proc);
+    }
+    if (this.ownPool) this.pool.close();
+    const waiter = this.waiter;
+    if (waiter === undefined) return;
+    this.waiter = undefined;
+    const item = this.queue.shift();
+    waiter(item === undefined ? { value: undefined, done: true } : { value: item, done: false });
+  }
+
+  /** Times the reader while it owes frames; a reader waiting for credit is not hung. */
+  private armTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.state !== 'reading' || this.owed <= 0) return;
+    this.timer = setTimeout(() => {
+      this.fail(`no frame from the video reader for ${Math.round(this.pool.stallMs / 1000)} s: the video decoder hung on its data, and the reader was ended`);
+    }, this.pool.stallMs);
+    // The reader's channel keeps the process alive while it reads; the timer need not.
+    this.timer.unref();
+  }
+
+  private send(message: ToVideoReader): void {
+    const proc = this.proc;
+    if (proc === undefined || !proc.connected) return;
+    proc.send(message, (err) => {
+      // The channel closed under a message: the reader's exit says what happened.
+      if (err !== null) return;
+    });
+  }
+}
+
+/** @internal For `videoFrames()`: a video with a pool of its own, closed when it ends. */
+export function videoWithOwnPool(path: string, every: number, encoding: FrameEncoding, openPath: string, options?: VideoReaderPoolOptions): VideoFrames {
+  return new VideoFrames(new VideoReaderPool(options), path, every, encoding, openPath, true);
+}

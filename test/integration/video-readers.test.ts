@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expandInputs } from '../../master/ingest/expand.js';
+import type { IngestItem } from '../../master/ingest/item.js';
+import { videoFrames } from '../../master/ingest/video.js';
+import { SAMPLE_VIDEO, useTempDir } from '../helpers/fixtures.js';
+
+const JPEG = { format: 'jpg', jpegQuality: 90 } as const;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until none of `pids` is alive. */
+async function gone(pids: number[], timeoutMs = 10_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (pids.some(alive)) {
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+describe('video reader processes: videos are read off the master\'s thread, several at once, and a reader lost costs only its video\'s rest', function () {
+  this.timeout(120_000);
+  const tmp = useTempDir();
+  /** Readers stopped by a test, resumed (and so ended) after it whatever happened. */
+  const stopped: number[] = [];
+  afterEach(() => {
+    for (const pid of stopped.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it('reads the same frames in its own process, and that process ends with the video', async () => {
+    const video = videoFrames(SAMPLE_VIDEO, 10, JPEG);
+    const first = await video.next();
+    const pid = video.readerPid;
+    expect(pid).to.be.a('number');
+    expect(pid).to.not.equal(process.pid);
+    const frames = [first.value as IngestItem];
+    for await (const item of video) frames.push(item);
+    expect(frames.map((f) => f.frame)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 10));
+    expect(frames.every((f) => f.error === undefined && f.timestampMs === (f.frame ?? 0) * 100)).to.equal(true);
+    const bytes = await frames[3]!.load();
+    expect(bytes.subarray(0, 3).toString('hex')).to.equal('ffd8ff');
+    expect(await gone([pid!])).to.equal(true);
+  });
+
+  it('a reader that dies mid-video fails the next sampled frame with the reason; the frames before it stand', async () => {
+    const video = videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1 });
+    const a = await video.next();
+    const b = await video.next();
+    expect([a.value?.frame, b.value?.frame]).to.deep.equal([0, 5]);
+    const pid = video.readerPid!;
+    process.kill(pid, 'SIGKILL');
+    const rest: IngestItem[] = [];
+    for await (const item of video) rest.push(item);
+    // With one frame of read-ahead, frame 10 may have arrived before the kill.
+    const last = rest.at(-1)!;
+    expect(rest.slice(0, -1).every((i) => i.error === undefined)).to.equal(true);
+    expect(rest.length).to.be.within(1, 2);
+    expect(last.frame).to.equal(rest.length === 1 ? 10 : 15);
+    expect(last.error).to.match(/^the video reader process ended \(SIGKILL\) while reading it: .*; frames from 1[05] on were not read$/);
+    expect(last.key).to.equal(`${SAMPLE_VIDEO}#${last.frame}`);
+    const loaded = await last.load().then(() => 'loaded', (err: unknown) => (err as Error).message);
+    expect(loaded).to.equal(last.error);
+  });
+
+  it('a reader that hangs is ended after the stall timeout, failing the frame it owed', async () => {
+    const video = videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1, stallMs: 1_500 });
+    expect((await video.next()).value?.frame).to.equal(0);
+    const pid = video.readerPid!;
+    // Let the owed frame 5 arrive, then stop the reader before it can read frame 10.
+    expect((await video.next()).value?.frame).to.equal(5);
+    process.kill(pid, 'SIGSTOP');
+    stopped.push(pid);
+    const rest: IngestItem[] = [];
+    for await (const item of video) rest.push(item);
+    const last = rest.at(-1)!;
+    expect(last.error).to.match(/^no frame from the video reader for 2 s: the video decoder hung on its data, and the reader was ended; frames from (10|15) on were not read$/);
+    expect(await gone([pid])).to.equal(true);
+  });
+
+  it('return() ends a video at once, even while its reader hangs, and ends the reader', async () => {
+    const video = videoFrames(SAMPLE_VIDEO, 1, JPEG, SAMPLE_VIDEO, { readAhead: 1 });
+    await video.next();
+    const pid = video.readerPid!;
+    process.kill(pid, 'SIGSTOP');
+    stopped.push(pid);
+    const pending = video.next();
+    await video.return();
+    expect((await pending).done).to.equal(true);
+    expect(await gone([pid])).to.equal(true);
+  });
+
+  it('a batch of videos reads two at once (--video-readers 2), yields every frame of each once, and ends its readers', async () => {
+    const videos = ['a.avi', 'b.avi', 'c.avi'].map((name) => {
+      const path = join(tmp.dir, name);
+      copyFileSync(SAMPLE_VIDEO, path);
+      return path;
+    });
+    const stream = expandInputs(videos, { every: 20, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 2 });
+    const items: IngestItem[] = [];
+    let mostReaders = 0;
+    for await (const item of stream) {
+      items.push(item);
+      mostReaders = Math.max(mostReaders, stream.readerPids.length);
+    }
+    expect(mostReaders).to.equal(2);
+    const keys = items.map((i) => i.key);
+    const expected = videos.flatMap((v) => [0, 20, 40, 60, 80, 100].map((f) => `${v}#${f}`));
+    expect([...keys].sort()).to.deep.equal([...expected].sort());
+    expect(items.every((i) => i.error === undefined)).to.equal(true);
+    // Each video's own frames keep their order.
+    for (const v of videos) {
+      const frames = items.filter((i) => i.source === v).map((i) => i.frame);
+      expect(frames).to.deep.equal([0, 20, 40, 60, 80, 100]);
+    }
+    expect(stream.readerPids).to.deep.equal([]);
+  });
+
+  it('with one reader, a batch\'s items keep the order of its inputs, and one reader process reads every video', async () => {
+    const videos = ['a.avi', 'b.avi'].map((name) => {
+      const path = join(tmp.dir, name);
+      copyFileSync(SAMPLE_VIDEO, path);
+      return path;
+    });
+    const stream = expandInputs(videos, { every: 50, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 1 });
+    const keys: string[] = [];
+    const pids = new Set<number>();
+    for await (const item of stream) {
+      keys.push(item.key);
+      for (const pid of stream.readerPids) pids.add(pid);
+    }
+    expect(keys).to.deep.equal(videos.flatMap((v) => [0, 50, 100].map((f) => `${v}#${f}`)));
+    expect(pids.size).to.equal(1);
+  });
+});
