@@ -7,7 +7,7 @@
  * channel to the master closes.
  */
 import type { FromVideoReader, ToVideoReader } from './video-protocol.js';
-import { readVideo } from './video-read.js';
+import { announcedFrames, readVideo } from './video-read.js';
 
 /** Video being read, and how many more of its frames may be sent. */
 let current: { id: number; credit: number } | undefined;
@@ -41,6 +41,10 @@ async function read(message: Extract<ToVideoReader, { type: 'read' }>): Promise<
 process.on('message', (message: ToVideoReader) => {
   if (message.type === 'read') {
     void read(message);
+  } else if (message.type === 'count') {
+    void announcedFrames(message.path).then((frames) => {
+      send({ type: 'counted', id: message.id, frames });
+    });
   } else if (message.id === current?.id) {
     current.credit += message.frames;
     wake?.();

@@ -13,6 +13,8 @@ export interface FrameEncoding {
 export type ToVideoReader =
   /** Read this video; send at most `credit` frames before more credit comes. */
   | { type: 'read'; id: number; path: string; every: number; encoding: FrameEncoding; credit: number }
+  /** Say how many frames video `path` announces (for the progress bar's total), without reading it. */
+  | { type: 'count'; id: number; path: string }
   /** The master took `frames` more frames of video `id`: that many more may be sent (ZeroMQ Guide ch.7, credit-based flow control). */
   | { type: 'credit'; id: number; frames: number };
 
@@ -24,4 +26,6 @@ export type FromVideoReader =
    */
   | { type: 'frame'; id: number; frame?: number; timestampMs?: number; bytes?: Uint8Array; error?: string }
   /** Video `id` is read to its end; the reader waits for the next `read`. */
-  | { type: 'end'; id: number };
+  | { type: 'end'; id: number }
+  /** The frame count video `id` announces (`CAP_PROP_FRAME_COUNT`); 0 when it announces none or cannot be opened. */
+  | { type: 'counted'; id: number; frames: number };

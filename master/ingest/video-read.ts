@@ -110,3 +110,20 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
     cap.release();
   }
 }
+
+/**
+ * The frame count a video announces (`CAP_PROP_FRAME_COUNT`, rounded), without reading
+ * it; 0 when it announces none or cannot be opened. Opening probes the file with FFmpeg,
+ * so this too runs in a reader process.
+ */
+export async function announcedFrames(path: string): Promise<number> {
+  const { cv } = await import('../../shared/opencv.js');
+  try {
+    const cap = new cv.VideoCapture(path);
+    const n = Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
+    cap.release();
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}

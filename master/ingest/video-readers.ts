@@ -58,6 +58,46 @@ export class VideoReaderPool {
     return new VideoFrames(this, path, every, encoding, openPath);
   }
 
+  /**
+   * The frame count a video announces, asked of a reader (opening a video probes it with
+   * FFmpeg, which must not crash or hold the master): 0 when it announces none, cannot be
+   * opened, or the reader dies or takes over {@link stallMs} over it.
+   */
+  async countFrames(path: string): Promise<number> {
+    if (this.closed) return 0;
+    const proc = this.acquire();
+    const id = nextVideoId++;
+    let timer: NodeJS.Timeout | undefined;
+    let onMessage: ((message: FromVideoReader) => void) | undefined;
+    let onExit: (() => void) | undefined;
+    const frames = await new Promise<number | undefined>((settle) => {
+      onMessage = (message: FromVideoReader): void => {
+        if (message.type === 'counted' && message.id === id) settle(message.frames);
+      };
+      onExit = (): void => {
+        settle(undefined);
+      };
+      timer = setTimeout(() => {
+        settle(undefined);
+      }, this.stallMs);
+      proc.on('message', onMessage);
+      proc.once('exit', onExit);
+      proc.once('error', onExit);
+      const message: ToVideoReader = { type: 'count', id, path: resolve(path) };
+      if (proc.connected) proc.send(message, () => undefined);
+      else settle(undefined);
+    });
+    clearTimeout(timer);
+    if (onMessage !== undefined) proc.off('message', onMessage);
+    if (onExit !== undefined) {
+      proc.off('exit', onExit);
+      proc.off('error', onExit);
+    }
+    if (frames === undefined) this.discard(proc);
+    else this.release(proc);
+    return frames ?? 0;
+  }
+
   /** PIDs of the reader processes alive, for tests. */
   get pids(): number[] {
     return [...this.all].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
@@ -215,6 +255,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
       this.finish(true);
       return;
     }
+    if (message.type !== 'frame') return;
     this.owed--;
     this.anyRecord = true;
     if (message.frame !== undefined) this.nextFrame = message.frame + this.every;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { countInputs } from '../../master/ingest/count.js';
 import { expandInputs } from '../../master/ingest/expand.js';
 import type { IngestItem } from '../../master/ingest/item.js';
 import { videoFrames } from '../../master/ingest/video.js';
@@ -145,5 +146,14 @@ describe('video reader processes: videos are read off the master\'s thread, seve
     }
     expect(keys).to.deep.equal(videos.flatMap((v) => [0, 50, 100].map((f) => `${v}#${f}`)));
     expect(pids.size).to.equal(1);
+  });
+
+  it('counts a batch\'s frames for the progress bar with the videos opened by a reader, not in this process', async () => {
+    const fake = join(tmp.dir, 'fake.avi');
+    writeFileSync(fake, 'this is not a video\n');
+    const video = join(tmp.dir, 'cam.avi');
+    copyFileSync(SAMPLE_VIDEO, video);
+    // 120 frames at --every 7: 18 items; a video that cannot be opened is one failed item.
+    expect(await countInputs([video, fake], 7)).to.equal(19);
   });
 });
