@@ -26,6 +26,18 @@ function seed(): number {
 }
 
 /** A process's RSS once two readings 250 ms apart differ by under 2 MB (at most 10 s), bytes. */
+/** Command lines of a process's children (empty for a child gone meanwhile). */
+function childCommands(pid: number): string[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((c) => c !== '');
+  return children.map((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, 'utf8');
+    } catch {
+      return '';
+    }
+  });
+}
+
 async function steadyRss(pid: number): Promise<number> {
   let last = rssBytes(pid);
   for (let i = 0; i < 40; i++) {
@@ -63,10 +75,9 @@ describe('protocol fuzzer: hostile frames never crash a master or a slave', func
       '--out', out, '--progress', 'none', '--max-message-bytes', String(16 * 1024 * 1024),
     ]);
     await waitFor(() => m.stderr().includes('listening on'), 20_000, 'master to listen');
-    // Baseline once OpenCV is loaded (~70 MB; the video reader loads it after the master
-    // listens, and a busy CI once took the baseline before it) and the master holds its
-    // window of frames.
-    await waitFor(() => readFileSync(`/proc/${m.pid}/maps`, 'utf8').includes('libopencv_videoio'), 30_000, 'OpenCV loaded in the master');
+    // Baseline once the master's video reader runs (it loads OpenCV in its own process; a
+    // busy CI once took the baseline before the master held its window of frames).
+    await waitFor(() => childCommands(m.pid).some((c) => c.includes('video-child')), 30_000, 'the master\'s video reader');
     const rssBefore = await steadyRss(m.pid);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => {
