@@ -41,7 +41,7 @@ function masterRunOptions(d: MasterOptions) {
     every: { type: 'number', default: DEFAULT_EVERY, description: 'process every Nth video frame (5 = 2 frames/s of 10 fps CCTV)' },
     'frame-format': { choices: ['jpg', 'png'] as const, default: 'jpg' as const, description: 'how video frames are encoded for the slaves' },
     'jpeg-quality': { type: 'number', default: d.jpegQuality, description: 'JPEG quality of video frames (1-100)' },
-    'video-readers': { type: 'number', default: d.videoReaders, description: 'videos read at once, each by a process of its own (default: CPU cores, at most 4)' },
+    'video-readers': { type: 'number', default: d.videoReaders, description: 'videos read at once, each by a process of its own (~120 MB each at 1080p) (default: CPU cores, at most 4, fewer where memory is short)' },
     bind: { type: 'string', default: DEFAULT_BIND, description: 'endpoint slaves connect to (loopback by default)' },
     'allow-insecure': { type: 'boolean', default: false, description: 'allow --bind on a network address without CURVE (anyone reaching it can take tasks, read the images and forge results)' },
     'curve-secret-key': { type: 'string', description: 'master secret key file (`master keygen`): encrypt with CurveZMQ; needs --allow-keys' },

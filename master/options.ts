@@ -11,7 +11,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MIN_HEARTBEA
 import type { LogLevel } from '../shared/logger.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
-import { defaultWorkerCount } from '../shared/memory.js';
+import { availableMemoryBytes, defaultWorkerCount } from '../shared/memory.js';
 import { isWithin } from '../shared/path-within.js';
 import { reportHtmlPath } from './report.js';
 import { mediaType } from './ingest/extensions.js';
@@ -27,12 +27,26 @@ export const DEFAULT_BIND = 'tcp://127.0.0.1:5570';
 export const DEFAULT_EVERY = 5;
 
 /**
- * Default videos read at once: one a core, at most 4. A reader reads only a few frames
- * ahead (`READ_AHEAD_FRAMES`, ingest/video-readers.ts), so idle ones cost memory (~70 MB each), not CPU; one
+ * A video reader's private memory reading 1080p H.264, bytes (117-119 MB measured, x86-64,
+ * Debian's OpenCV 4.6: FFmpeg's frame buffers for its decoding threads; ~49 MB at 768x576).
+ */
+export const VIDEO_READER_BYTES = 120 * 1024 * 1024;
+
+/**
+ * The default number of videos read at once: one a core, at most 4, and at most one per
+ * 4 x {@link VIDEO_READER_BYTES} of the memory available (a 1 GB board running slaves
+ * too gets 1 or 2), and at least one. A reader reads only a few frames ahead
+ * (`READ_AHEAD_FRAMES`, ingest/video-readers.ts), so idle ones cost memory, not CPU; one
  * reader took 35 ms an image of 1080p H.264 at --every 5, a ceiling of ~28 images/s for
  * the whole cluster when it was the master's thread.
+ *
+ * @param cores - CPU cores (default: this machine's)
+ * @param available - memory available, bytes (default: now)
  */
-export const DEFAULT_VIDEO_READERS = Math.max(1, Math.min(4, availableParallelism()));
+export function defaultVideoReaders(cores = availableParallelism(), available = availableMemoryBytes()): number {
+  return Math.max(1, Math.min(4, cores, Math.floor(available / (4 * VIDEO_READER_BYTES))));
+}
+
 
 /**
  * Default lease per kind, ms: how long a task may run on a slave's worker (timed from the
@@ -67,7 +81,7 @@ export interface MasterOptions {
   frameFormat: 'jpg' | 'png';
   /** JPEG quality of video frames. @defaultValue 90 */
   jpegQuality: number;
-  /** Videos read at once, each by a reader process of its own. @defaultValue {@link DEFAULT_VIDEO_READERS} */
+  /** Videos read at once, each by a reader process of its own. @defaultValue {@link defaultVideoReaders} */
   videoReaders: number;
   /** Slave processes to start on this machine. @defaultValue 1 */
   localSlaves: number;
@@ -132,7 +146,7 @@ export function defaultMasterOptions(): MasterOptions {
     every: DEFAULT_EVERY,
     frameFormat: 'jpg',
     jpegQuality: 90,
-    videoReaders: DEFAULT_VIDEO_READERS,
+    videoReaders: defaultVideoReaders(),
     localSlaves: 1,
     localThreads: defaultWorkerCount(),
     maxAttempts: 3,
