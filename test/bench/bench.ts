@@ -8,7 +8,9 @@
  *    PEERS.md's dispatch peer (Python socket + pickle, pipelined) in the same rounds;
  * 3. master memory with 10,000 and 100,000 queued images;
  * 4. bytes on the wire per image against the encoded image size;
- * 5. the Python peers of PEERS.md on the same frames (when python3-opencv can be had).
+ * 5. the Python peers of PEERS.md on the same frames (when python3-opencv can be had);
+ * 6. video ingest: images/s the master makes of 4 copies of vtest.avi against reading them
+ *    sequentially in one process (`video-ingest.ts`).
  *
  * Parts 1, 2 and 5 run `--rounds` times (part 2 at least 5 times), 1 and 5 interleaved
  * (round 1: every configuration, then round 2, ...), 2 with its Python peer; the tables
@@ -23,7 +25,7 @@
  *
  * Prints a table and writes test/bench/RESULTS.md, headed by issue 4's targets and whether this
  * run met them (`targets.ts`). Options: `--frames N` (default 200),
- * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory` to leave
+ * `--rounds N` (default 3; 1 for a quick look), `--skip peers,dispatch,memory,video` to leave
  * parts out, `--help`. Exit 1 if detections differ, 2 on a bad option; Ctrl-C (or SIGTERM)
  * stops the processes it started and removes its scratch folder.
  */
@@ -39,6 +41,7 @@ import { DISPATCH_PREFETCH_TASKS, measureDispatch, type DispatchFigures } from '
 import { prepareFrames } from './frames.js';
 import { runDispatchPeer, runPythonPeers, type DispatchPeerRun, type PeerRun } from './peers.js';
 import { measureMasterMemory, type MemoryFigures } from './memory.js';
+import { measureVideoIngest, VIDEO_INGEST_EVERY } from './video-ingest.js';
 import { targetsSection, type Spread, type TargetFigures } from './targets.js';
 import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigures } from './throughput.js';
 
@@ -51,7 +54,7 @@ test/bench/RESULTS.md. Exits 1 if any configuration's detections differ from the
 Options:
   --frames N      frames of vtest.avi to use, every 3rd from frame 0 (default 200)
   --rounds N      runs of every configuration, interleaved by round (default 3; 1 for a quick look)
-  --skip LIST     parts to leave out, comma-separated: peers, dispatch, memory
+  --skip LIST     parts to leave out, comma-separated: peers, dispatch, memory, video
   -h, --help      show this help
 `;
 
@@ -66,7 +69,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
-const SKIPPABLE = ['peers', 'dispatch', 'memory'] as const;
+const SKIPPABLE = ['peers', 'dispatch', 'memory', 'video'] as const;
 let parsed: { frames: number; rounds: number; skip: Set<string> };
 try {
   const { values } = parseArgs({
@@ -369,6 +372,23 @@ try {
     targetFigures.memoryGrowthMb = growth;
     out.push(`Growth from 10,000 to 100,000 queued images: ${growth.toFixed(1)} MB.`, '');
     log(out.slice(-6).join('\n'));
+  }
+
+  // 6. Video ingest.
+  if (!skip.has('video')) {
+    const copies = 4;
+    log(`video ingest: ${copies} copies of ${video}, read sequentially and by the master ...`);
+    const runs = await measureVideoIngest(video, copies, join(work, 'video-ingest'));
+    const sequential = runs[0]?.imagesPerSecond ?? 0;
+    const start = out.length;
+    out.push(`## Video ingest (${copies} copies of vtest.avi, every ${VIDEO_INGEST_EVERY}rd frame, JPEG q90; master with no-op tasks, 1 slave x 1 thread)`, '');
+    out.push('| reading | images | images/s | vs sequential |', '|---|---:|---:|---:|');
+    for (const r of runs) {
+      const what = r.readers === 'sequential' ? 'sequential, one process (the master\'s own thread before its video readers)' : `master, --video-readers ${r.readers}`;
+      out.push(`| ${what} | ${r.images} | ${r.imagesPerSecond.toFixed(1)} | ${(r.imagesPerSecond / sequential).toFixed(3)}x |`);
+    }
+    out.push('', 'One run each. The master\'s figure counts from the first slave\'s READY and includes dispatch and results; its readers decode beside it (PROFILE.md, twenty-ninth session).', '');
+    log(out.slice(start).join('\n'));
   }
 
   const header = [

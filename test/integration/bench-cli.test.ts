@@ -30,7 +30,7 @@ describe('npm run bench: command line', function () {
       [['--frame', '3'], "Unknown option '--frame'"],
       [['--rounds', '0'], '--rounds must be a whole number >= 1, not "0"'],
       [['--frames', 'many'], '--frames must be a whole number >= 1, not "many"'],
-      [['--skip', 'peers,pears'], '--skip takes peers, dispatch, memory; not pears'],
+      [['--skip', 'peers,pears'], '--skip takes peers, dispatch, memory, video; not pears'],
     ];
     for (const [args, reason] of cases) {
       const { code, out, err } = bench(args);
@@ -46,7 +46,7 @@ describe('npm run bench: Ctrl-C', function () {
 
   it('stops the cluster it started and removes its scratch folder', async () => {
     // Tracked: the root hook ends it by PID if this test fails before its SIGINT.
-    const p = startNode('test/bench/bench.ts', ['--frames', '4', '--rounds', '1', '--skip', 'peers,dispatch,memory'], {
+    const p = startNode('test/bench/bench.ts', ['--frames', '4', '--rounds', '1', '--skip', 'peers,dispatch,memory,video'], {
       nodeArgs: ['--import', 'tsx'],
       // The bundled clip, so that a fresh checkout does not download vtest.avi for this.
       env: { ...process.env, CCTV_BENCH_VIDEO: SAMPLE_VIDEO },
