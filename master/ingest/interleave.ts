@@ -22,8 +22,10 @@ export class IngestStream implements AsyncIterableIterator<IngestItem, undefined
   private readonly ready: [VideoFrames, IteratorResult<IngestItem, undefined>][] = [];
   private unitsDone = false;
   private closed = false;
-  /** Wakes the pending `next()`: a video's result came, or the stream was closed. */
+  /** Wakes a `next()` waiting for the videos: a video's result came, or the stream was closed. */
   private wake: (() => void) | undefined;
+  /** Ends a `next()` waiting for the walk of the inputs: the stream was closed (only then: the walk's next unit must not be dropped). */
+  private onClose: (() => void) | undefined;
 
   /**
    * @param units - the walk of the inputs
@@ -100,17 +102,15 @@ export class IngestStream implements AsyncIterableIterator<IngestItem, undefined
 
   /** `promise`, or {@link CLOSED} as soon as the stream is closed. */
   private async untilClosed<T>(promise: Promise<T>): Promise<T | typeof CLOSED> {
-    let onClose: (() => void) | undefined;
     const closed = new Promise<typeof CLOSED>((resolve) => {
-      onClose = () => {
+      this.onClose = () => {
         resolve(CLOSED);
       };
     });
-    this.wake = onClose;
     try {
       return await Promise.race([promise, closed]);
     } finally {
-      this.wake = undefined;
+      this.onClose = undefined;
     }
   }
 
@@ -118,6 +118,7 @@ export class IngestStream implements AsyncIterableIterator<IngestItem, undefined
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    this.onClose?.();
     for (const video of this.active) void video.return();
     this.active.clear();
     this.ready.length = 0;
