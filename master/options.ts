@@ -47,7 +47,6 @@ export function defaultVideoReaders(cores = availableParallelism(), available = 
   return Math.max(1, Math.min(4, cores, Math.floor(available / (4 * VIDEO_READER_BYTES))));
 }
 
-
 /**
  * Default lease per kind, ms: how long a task may run on a slave's worker (timed from the
  * start the slave reports; queue wait is covered while the slave makes progress,

@@ -4,10 +4,10 @@ import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
 import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.js';
 import { globMedia } from './glob.js';
-import { itemKey, type IngestItem } from './item.js';
+import { failedItem, itemKey } from './item.js';
 import { IngestStream, type IngestUnit } from './interleave.js';
 import type { FrameEncoding } from './video-protocol.js';
-import { VideoReaderPool, type VideoReaderPoolOptions } from './video-readers.js';
+import { VideoReaderPool } from './video-readers.js';
 import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
 
 /** Options of {@link expandInputs}. */
@@ -21,8 +21,6 @@ export interface IngestOptions {
   warn?: (message: string) => void;
   /** Videos read at once, each by a reader process of its own (default 1). */
   videoReaders?: number;
-  /** The readers' stall timeout and read-ahead (tests). */
-  readerOptions?: VideoReaderPoolOptions;
 }
 
 /** What an INPUT names: a file or directory that exists (taken literally, even with `*` or `[` in its name), a glob pattern, or nothing usable. */
@@ -134,7 +132,7 @@ export class DuplicateFilter {
  * the stream's end or `return()` ends them.
  */
 export function expandInputs(inputs: readonly string[], options: IngestOptions): IngestStream {
-  const pool = new VideoReaderPool(options.readerOptions);
+  const pool = new VideoReaderPool();
   return new IngestStream(ingestUnits(inputs, options, pool), pool, Math.max(1, options.videoReaders ?? 1));
 }
 
@@ -145,7 +143,7 @@ async function* ingestUnits(inputs: readonly string[], options: IngestOptions, p
     const linked: string[] = [];
     for await (const entry of inputEntries(input, (path) => linked.push(path))) {
       found++;
-      if (entry.error !== undefined) yield errorItem(entry.path, entry.error);
+      if (entry.error !== undefined) yield failedItem(entry.path, entry.error);
       else if (filter.first(entry.path)) yield* fileUnits(entry, options, pool);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
@@ -154,16 +152,12 @@ async function* ingestUnits(inputs: readonly string[], options: IngestOptions, p
   if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input were processed once`);
 }
 
-function errorItem(path: string, error: string): IngestItem {
-  return { key: itemKey(path), source: path, load: () => Promise.reject(new InputError(error)), error };
-}
-
 async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoReaderPool): AsyncGenerator<IngestUnit> {
   const { path, rawPath } = entry;
   const type = mediaType(path);
   if (rawPath === undefined && path.includes('\ufffd')) {
     // A glob match (fast-glob reads names as text): the name's bytes are lost already.
-    yield errorItem(path, `${path}: the file name is not UTF-8 and a glob cannot pass it on; name the folder that holds it instead, or rename it (e.g. convmv -f latin1 -t utf8)`);
+    yield failedItem(path, `${path}: the file name is not UTF-8 and a glob cannot pass it on; name the folder that holds it instead, or rename it (e.g. convmv -f latin1 -t utf8)`);
     return;
   }
   if (rawPath !== undefined) {
@@ -171,7 +165,7 @@ async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoR
     // name shown escaped (it reads like `\xNN` itself) still has.
     const text = rawPath.toString('utf8');
     if (type === 'video' && Buffer.from(text, 'utf8').equals(rawPath)) yield pool.frames(path, options.every, options.encoding, text);
-    else if (type === 'video') yield errorItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
+    else if (type === 'video') yield failedItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
     else yield { key: itemKey(path), source: path, load: () => loadImageFile(rawPath, options.maxImageBytes, path) };
     return;
   }

@@ -1,3 +1,5 @@
+import { InputError } from '../../shared/errors.js';
+
 /**
  * One image to process: a still image file, or one sampled frame of a video.
  * Items are produced lazily by the ingest stream, so a batch of any size is never held
@@ -25,4 +27,19 @@ export interface IngestItem {
 /** Key of an item: `source` or `source#frame`. */
 export function itemKey(source: string, frame?: number): string {
   return frame === undefined ? source : `${source}#${frame}`;
+}
+
+/**
+ * An item known to be unusable: `load` rejects with an {@link InputError} saying `error`,
+ * and the record says it too.
+ */
+export function failedItem(source: string, error: string, frame?: number, timestampMs?: number): IngestItem {
+  return {
+    key: itemKey(source, frame),
+    source,
+    ...(frame !== undefined ? { frame } : {}),
+    ...(timestampMs !== undefined ? { timestampMs } : {}),
+    error,
+    load: () => Promise.reject(new InputError(error)),
+  };
 }

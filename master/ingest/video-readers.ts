@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { ENTRIES } from '../../shared/child-script.js';
-import { InputError } from '../../shared/errors.js';
 import { relayLogLines } from '../../shared/logger.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import { projectPath } from '../../shared/project-path.js';
-import { itemKey, type IngestItem } from './item.js';
+import { failedItem, itemKey, type IngestItem } from './item.js';
 import type { FrameEncoding, FromVideoReader, ToVideoReader } from './video-protocol.js';
 
 /** The video reader process's entry module. */
@@ -125,9 +124,7 @@ export class VideoReaderPool {
 
   /** @internal Ends a reader (crashed, hung, or its video abandoned mid-read). */
   discard(proc: ChildProcess): void {
-    this.all.delete(proc);
-    const i = this.idle.indexOf(proc);
-    if (i >= 0) this.idle.splice(i, 1);
+    this.forget(proc);
     // Nothing to save in a reader, and one stuck in FFmpeg would ignore anything milder.
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   }
@@ -142,15 +139,20 @@ export class VideoReaderPool {
     return this.closed;
   }
 
+  /** Drops a reader from the pool's lists (it exited, or is being ended). */
+  private forget(proc: ChildProcess): void {
+    this.all.delete(proc);
+    const i = this.idle.indexOf(proc);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
   private spawn(): ChildProcess {
     const proc = forkDyingWithParent(READER_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
     // FFmpeg's warnings about damaged data go through the log, so a progress bar stays whole.
     relayLogLines(proc.stderr);
     this.all.add(proc);
     proc.on('exit', () => {
-      this.all.delete(proc);
-      const i = this.idle.indexOf(proc);
-      if (i >= 0) this.idle.splice(i, 1);
+      this.forget(proc);
     });
     // A failure to start is reported by the video that asked for the reader.
     proc.on('error', () => undefined);
@@ -259,16 +261,13 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     this.owed--;
     this.anyRecord = true;
     if (message.frame !== undefined) this.nextFrame = message.frame + this.every;
-    const key = itemKey(this.path, message.frame);
-    const where = { key, source: this.path, ...(message.frame !== undefined ? { frame: message.frame } : {}), ...(message.timestampMs !== undefined ? { timestampMs: message.timestampMs } : {}) };
-    const { bytes, error } = message;
+    const { frame, timestampMs, bytes, error } = message;
     let item: IngestItem;
     if (error !== undefined || bytes === undefined) {
-      const text = error ?? 'the video reader sent a frame without bytes';
-      item = { ...where, error: text, load: () => Promise.reject(new InputError(text)) };
+      item = failedItem(this.path, error ?? 'the video reader sent a frame without bytes', frame, timestampMs);
     } else {
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      item = { ...where, load: () => Promise.resolve(buffer) };
+      item = { key: itemKey(this.path, frame), source: this.path, ...(frame !== undefined ? { frame } : {}), ...(timestampMs !== undefined ? { timestampMs } : {}), load: () => Promise.resolve(buffer) };
     }
     this.armTimer();
     this.deliver(item);
@@ -297,8 +296,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   private fail(reason: string): void {
     if (this.state === 'done') return;
     const text = this.anyRecord ? `${reason}; frames from ${this.nextFrame} on were not read` : `${reason}; no frame was read`;
-    const frame = this.anyRecord ? this.nextFrame : undefined;
-    this.queue.push({ key: itemKey(this.path, frame), source: this.path, ...(frame !== undefined ? { frame } : {}), error: text, load: () => Promise.reject(new InputError(text)) });
+    this.queue.push(failedItem(this.path, text, this.anyRecord ? this.nextFrame : undefined));
     this.finish(false);
   }
 

@@ -33,7 +33,14 @@ describe('video reader processes: videos are read off the master\'s thread, seve
   const tmp = useTempDir();
   /** Readers stopped by a test, resumed (and so ended) after it whatever happened. */
   const stopped: number[] = [];
-  afterEach(() => {
+  /** Videos and streams a test opened: ended after it (and their readers with them), also when it failed midway. */
+  const opened: { return(): Promise<unknown> }[] = [];
+  const open = <T extends { return(): Promise<unknown> }>(x: T): T => {
+    opened.push(x);
+    return x;
+  };
+  afterEach(async () => {
+    for (const x of opened.splice(0)) await x.return();
     for (const pid of stopped.splice(0)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -44,7 +51,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
   });
 
   it('reads the same frames in its own process, and that process ends with the video', async () => {
-    const video = videoFrames(SAMPLE_VIDEO, 10, JPEG);
+    const video = open(videoFrames(SAMPLE_VIDEO, 10, JPEG));
     const first = await video.next();
     const pid = video.readerPid;
     expect(pid).to.be.a('number');
@@ -59,7 +66,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
   });
 
   it('a reader that dies mid-video fails the next sampled frame with the reason; the frames before it stand', async () => {
-    const video = videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1 });
+    const video = open(videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1 }));
     const a = await video.next();
     const b = await video.next();
     expect([a.value?.frame, b.value?.frame]).to.deep.equal([0, 5]);
@@ -79,7 +86,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
   });
 
   it('a reader that hangs is ended after the stall timeout, failing the frame it owed', async () => {
-    const video = videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1, stallMs: 1_500 });
+    const video = open(videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1, stallMs: 1_500 }));
     expect((await video.next()).value?.frame).to.equal(0);
     const pid = video.readerPid!;
     // Let the owed frame 5 arrive, then stop the reader before it can read frame 10.
@@ -94,7 +101,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
   });
 
   it('return() ends a video at once, even while its reader hangs, and ends the reader', async () => {
-    const video = videoFrames(SAMPLE_VIDEO, 1, JPEG, SAMPLE_VIDEO, { readAhead: 1 });
+    const video = open(videoFrames(SAMPLE_VIDEO, 1, JPEG, SAMPLE_VIDEO, { readAhead: 1 }));
     await video.next();
     const pid = video.readerPid!;
     process.kill(pid, 'SIGSTOP');
@@ -111,7 +118,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
       copyFileSync(SAMPLE_VIDEO, path);
       return path;
     });
-    const stream = expandInputs(videos, { every: 20, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 2 });
+    const stream = open(expandInputs(videos, { every: 20, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 2 }));
     const items: IngestItem[] = [];
     let mostReaders = 0;
     for await (const item of stream) {
@@ -137,7 +144,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
       copyFileSync(SAMPLE_VIDEO, path);
       return path;
     });
-    const stream = expandInputs(videos, { every: 50, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 1 });
+    const stream = open(expandInputs(videos, { every: 50, encoding: JPEG, maxImageBytes: 1e8, videoReaders: 1 }));
     const keys: string[] = [];
     const pids = new Set<number>();
     for await (const item of stream) {
