@@ -17,6 +17,13 @@ export const READ_AHEAD_FRAMES = 4;
  * on a Raspberry Pi, 25 reads per frame sent, so the bound is loose.
  */
 export const READER_STALL_MS = 300_000;
+/**
+ * How long a reader may stay idle before it is ended, ms. An idle reader keeps what FFmpeg
+ * and glibc held for its last video (RSS ~240 MB after 1080p H.264, ~170 MB after
+ * 768x576, measured here), which a batch whose videos are behind it has no use for; a new
+ * one starts in ~0.4 s, so a reader is still reused across videos read back to back.
+ */
+export const READER_IDLE_MS = 10_000;
 
 /** Options of {@link VideoReaderPool}. */
 export interface VideoReaderPoolOptions {
@@ -24,6 +31,8 @@ export interface VideoReaderPoolOptions {
   stallMs?: number;
   /** {@link READ_AHEAD_FRAMES} unless set. */
   readAhead?: number;
+  /** {@link READER_IDLE_MS} unless set (tests), ms. */
+  idleMs?: number;
 }
 
 let nextVideoId = 1;
@@ -31,18 +40,22 @@ let nextVideoId = 1;
 /**
  * Video reader processes (`video-child.ts`), each reading one video at a time and kept
  * for the next video, so a batch of many short clips does not start a process (~0.5 s of
- * CPU) per clip. A reader that crashes or hangs is replaced; {@link close} ends them all.
+ * CPU) per clip; one idle for {@link idleMs} is ended. A reader that crashes or hangs is
+ * replaced; {@link close} ends them all.
  */
 export class VideoReaderPool {
-  private readonly idle: ChildProcess[] = [];
+  /** Idle readers, each with the timer that ends it. */
+  private readonly idle = new Map<ChildProcess, NodeJS.Timeout>();
   private readonly all = new Set<ChildProcess>();
   private closed = false;
   readonly stallMs: number;
   readonly readAhead: number;
+  readonly idleMs: number;
 
   constructor(options: VideoReaderPoolOptions = {}) {
     this.stallMs = options.stallMs ?? READER_STALL_MS;
     this.readAhead = options.readAhead ?? READ_AHEAD_FRAMES;
+    this.idleMs = options.idleMs ?? READER_IDLE_MS;
   }
 
   /**
@@ -104,7 +117,10 @@ export class VideoReaderPool {
 
   /** @internal A reader for one video: an idle one, or a new process. */
   acquire(): ChildProcess {
-    const proc = this.idle.pop() ?? this.spawn();
+    // The newest: those idle longer may then reach their timeout.
+    const last = [...this.idle.keys()].at(-1);
+    if (last !== undefined) this.forgetIdle(last);
+    const proc = last ?? this.spawn();
     proc.ref();
     proc.channel?.ref();
     return proc;
@@ -119,7 +135,11 @@ export class VideoReaderPool {
     // Idle readers do not keep the master's process alive.
     proc.unref();
     proc.channel?.unref();
-    this.idle.push(proc);
+    const timer = setTimeout(() => {
+      this.discard(proc);
+    }, this.idleMs);
+    timer.unref();
+    this.idle.set(proc, timer);
   }
 
   /** @internal Ends a reader (crashed, hung, or its video abandoned mid-read). */
@@ -142,8 +162,13 @@ export class VideoReaderPool {
   /** Drops a reader from the pool's lists (it exited, or is being ended). */
   private forget(proc: ChildProcess): void {
     this.all.delete(proc);
-    const i = this.idle.indexOf(proc);
-    if (i >= 0) this.idle.splice(i, 1);
+    this.forgetIdle(proc);
+  }
+
+  /** Takes a reader off the idle list, its timer stopped. */
+  private forgetIdle(proc: ChildProcess): void {
+    clearTimeout(this.idle.get(proc));
+    this.idle.delete(proc);
   }
 
   private spawn(): ChildProcess {

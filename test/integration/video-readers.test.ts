@@ -5,6 +5,7 @@ import { countInputs } from '../../master/ingest/count.js';
 import { expandInputs } from '../../master/ingest/expand.js';
 import type { IngestItem } from '../../master/ingest/item.js';
 import { videoFrames } from '../../master/ingest/video.js';
+import { VideoReaderPool } from '../../master/ingest/video-readers.js';
 import { SAMPLE_VIDEO, useTempDir } from '../helpers/fixtures.js';
 
 const JPEG = { format: 'jpg', jpegQuality: 90 } as const;
@@ -153,6 +154,35 @@ describe('video reader processes: videos are read off the master\'s thread, seve
     }
     expect(keys).to.deep.equal(videos.flatMap((v) => [0, 50, 100].map((f) => `${v}#${f}`)));
     expect(pids.size).to.equal(1);
+  });
+
+  it('keeps a reader for the next video, and ends one left idle for its idle timeout', async () => {
+    const pool = new VideoReaderPool({ idleMs: 1_000 });
+    opened.push({
+      return: () => {
+        pool.close();
+        return Promise.resolve();
+      },
+    });
+    const readAll = async (): Promise<number | undefined> => {
+      const video = open(pool.frames(SAMPLE_VIDEO, 40, JPEG));
+      let pid: number | undefined;
+      for await (const item of video) {
+        expect(item.error).to.equal(undefined);
+        pid ??= video.readerPid;
+      }
+      return pid;
+    };
+    const first = await readAll();
+    expect(pool.pids).to.deep.equal([first]);
+    // Within the idle timeout: the same process reads the next video.
+    expect(await readAll()).to.equal(first);
+    expect(pool.pids).to.deep.equal([first]);
+    expect(await gone([first!], 10_000)).to.equal(true);
+    expect(pool.pids).to.deep.equal([]);
+    // The pool still works: a new reader starts for the next video.
+    const next = await readAll();
+    expect(next).to.be.a('number').and.not.equal(first);
   });
 
   it('counts a batch\'s frames for the progress bar with the videos opened by a reader, not in this process', async () => {
