@@ -30,16 +30,23 @@ export function itemKey(source: string, frame?: number): string {
 }
 
 /**
- * An item known to be unusable: `load` rejects with an {@link InputError} saying `error`,
- * and the record says it too.
+ * The item of `source` (of its `frame`, taken at `timestampMs` into the video, when it is a
+ * video's) whose encoded bytes `load` gives.
  */
-export function failedItem(source: string, error: string, frame?: number, timestampMs?: number): IngestItem {
+export function makeItem(source: string, load: () => Promise<Buffer>, frame?: number, timestampMs?: number): IngestItem {
   return {
     key: itemKey(source, frame),
     source,
     ...(frame !== undefined ? { frame } : {}),
     ...(timestampMs !== undefined ? { timestampMs } : {}),
-    error,
-    load: () => Promise.reject(new InputError(error)),
+    load,
   };
+}
+
+/**
+ * An item known to be unusable: `load` rejects with an {@link InputError} saying `error`,
+ * and the record says it too.
+ */
+export function failedItem(source: string, error: string, frame?: number, timestampMs?: number): IngestItem {
+  return { ...makeItem(source, () => Promise.reject(new InputError(error)), frame, timestampMs), error };
 }

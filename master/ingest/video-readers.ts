@@ -4,7 +4,7 @@ import { ENTRIES } from '../../shared/child-script.js';
 import { relayLogLines } from '../../shared/logger.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import { projectPath } from '../../shared/project-path.js';
-import { failedItem, itemKey, type IngestItem } from './item.js';
+import { failedItem, makeItem, type IngestItem } from './item.js';
 import type { FrameEncoding, FromVideoReader, ToVideoReader } from './video-protocol.js';
 
 /** The video reader process's entry module. */
@@ -292,7 +292,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
       item = failedItem(this.path, error ?? 'the video reader sent a frame without bytes', frame, timestampMs);
     } else {
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      item = { key: itemKey(this.path, frame), source: this.path, ...(frame !== undefined ? { frame } : {}), ...(timestampMs !== undefined ? { timestampMs } : {}), load: () => Promise.resolve(buffer) };
+      item = makeItem(this.path, () => Promise.resolve(buffer), frame, timestampMs);
     }
     this.armTimer();
     this.deliver(item);
