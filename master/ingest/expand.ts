@@ -2,6 +2,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
+import { notRegularFile } from './file-kind.js';
 import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.js';
 import { globMedia } from './glob.js';
 import { failedItem, itemKey } from './item.js';
@@ -125,14 +126,15 @@ export class DuplicateFilter {
  * there are several inputs; see {@link DuplicateFilter}).
  *
  * A directory that cannot be read becomes a failed item of its own (its record says why)
- * and the other inputs go on. An input that yields no image at all, and a file reached
- * twice, are reported through `options.warn`.
+ * and the other inputs go on. An input that yields no image at all, a file reached
+ * twice, and what a video reader writes on its stderr (FFmpeg's complaints about a
+ * damaged video) are reported through `options.warn`.
  *
  * Videos are read by reader processes (`options.videoReaders` at once, {@link IngestStream});
  * the stream's end or `return()` ends them.
  */
 export function expandInputs(inputs: readonly string[], options: IngestOptions): IngestStream {
-  const pool = new VideoReaderPool();
+  const pool = new VideoReaderPool(options.warn === undefined ? {} : { warn: options.warn });
   return new IngestStream(ingestUnits(inputs, options, pool), pool, Math.max(1, options.videoReaders ?? 1));
 }
 
@@ -178,10 +180,14 @@ async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoR
   yield { key: itemKey(path), source: path, load: () => loadImageFile(path, options.maxImageBytes) };
 }
 
-/** Whether the file begins like an image; true when it cannot be read (loading it then says why). */
+/**
+ * Whether the file begins like an image; true when it cannot be read or is not a regular
+ * file (loading it then says why, where opening a FIFO would wait for a writer for good).
+ */
 async function startsLikeImage(path: string): Promise<boolean> {
   let file: FileHandle | undefined;
   try {
+    if (notRegularFile(await stat(path)) !== undefined) return true;
     file = await open(path, 'r');
     const head = Buffer.alloc(16);
     const { bytesRead } = await file.read(head, 0, head.length, 0);
@@ -202,7 +208,8 @@ export async function loadImageFile(path: string | Buffer, maxBytes: number, sho
   let size: number;
   try {
     const s = await stat(path);
-    if (!s.isFile()) throw new InputError(`${shown} is not a regular file (${s.isDirectory() ? 'a directory' : s.isFIFO() ? 'a pipe' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSocket() ? 'a socket' : 'not a file'})`);
+    const what = notRegularFile(s);
+    if (what !== undefined) throw new InputError(`${shown} is not a regular file (${what})`);
     size = s.size;
   } catch (err) {
     if (err instanceof InputError) throw err;

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { FrameEncoding } from './video-protocol.js';
+import { notRegularFile } from './file-kind.js';
 
 /** Failed reads in a row after which a video is taken to have ended (a corrupt frame fails one read, and the next frame reads again). */
 const MAX_FAILED_READS_IN_A_ROW = 25;
@@ -26,8 +27,8 @@ export interface VideoRecord {
  * its thread (1080p H.264: ~6 ms a frame, ~15 ms a JPEG encode), and a hostile file that
  * crashes or hangs FFmpeg takes that process with it, not the master.
  *
- * - A video that cannot be opened, or yields no frame at all, is one record with `error`
- *   and no `frame`.
+ * - A video that is not a regular file (a FIFO, a device), cannot be opened, or yields no
+ *   frame at all, is one record with `error` and no `frame`.
  * - A frame that cannot be decoded in the middle of a video (a read that fails, followed
  *   by one that works) fails that frame's record if it is sampled; reading goes on.
  * - A video that ends (reads fail {@link MAX_FAILED_READS_IN_A_ROW} times in a row, or at
@@ -42,8 +43,14 @@ export interface VideoRecord {
  */
 export async function* readVideo(path: string, every: number, encoding: FrameEncoding): AsyncGenerator<VideoRecord> {
   const { cv } = await import('../../shared/opencv.js');
-  const size = await stat(path).then((s) => s.size, () => undefined);
-  if (size === 0) {
+  const stats = await stat(path).catch(() => undefined);
+  const what = stats === undefined ? undefined : notRegularFile(stats);
+  if (what !== undefined) {
+    // FFmpeg would wait on a FIFO for a writer, and read /dev/zero for good.
+    yield { error: `not a regular file (${what})` };
+    return;
+  }
+  if (stats?.size === 0) {
     yield { error: 'video file is empty (0 bytes)' };
     return;
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, openSync, statSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { expandInputs } from '../../master/ingest/expand.js';
@@ -139,6 +139,38 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     expect((await expand(['cam'], tmp.dir)).sources).to.deep.equal(['cam/pipe.jpg']);
   });
 
+
+  it('fails a pipe with no known extension, a pipe named .avi and a device by their own records, without waiting on them', async () => {
+    execFileSync('mkfifo', [join(tmp.dir, 'pipe')]);
+    execFileSync('mkfifo', [join(tmp.dir, 'clip.avi')]);
+    copyFileSync(PHOTO, join(tmp.dir, 'photo.jpg'));
+    // Should a regression open a FIFO for reading, that waits for a writer (before, `pipe` held
+    // the batch at 0 images, past Ctrl-C): a writer that comes and goes after 10 s ends the
+    // wait, so the test fails on its records instead of hanging the run.
+    const unblock = setTimeout(() => {
+      for (const f of ['pipe', 'clip.avi']) {
+        try {
+          closeSync(openSync(join(tmp.dir, f), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+        } catch {
+          // ENXIO: nobody is reading it.
+        }
+      }
+    }, 10_000);
+    try {
+      const r = await expand(['pipe', 'clip.avi', '/dev/zero', 'photo.jpg'], tmp.dir);
+      expect(r.sources).to.deep.equal(['pipe', 'clip.avi', '/dev/zero', 'photo.jpg']);
+      const was = process.cwd();
+      process.chdir(tmp.dir);
+      try {
+        const errors = await Promise.all(r.items.map((i) => i.load().then(() => '', (e: unknown) => (e as Error).message)));
+        expect(errors).to.deep.equal(['pipe is not a regular file (a pipe)', 'not a regular file (a pipe)', '/dev/zero is not a regular file (a device)', '']);
+      } finally {
+        process.chdir(was);
+      }
+    } finally {
+      clearTimeout(unblock);
+    }
+  });
   it('processes images whose names are not UTF-8 (Latin-1 bytes, in a folder whose name is not UTF-8 either), shown as \\xNN', async () => {
     const dir = join(tmp.dir, 'cam');
     const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
