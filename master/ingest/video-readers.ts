@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { ENTRIES } from '../../shared/child-script.js';
-import { relayLogLines } from '../../shared/logger.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
+import { unquotedPrintable } from '../../shared/peer-text.js';
 import { projectPath } from '../../shared/project-path.js';
 import { failedItem, makeItem, type IngestItem } from './item.js';
 import type { FrameEncoding, FromVideoReader, ToVideoReader } from './video-protocol.js';
@@ -33,7 +34,17 @@ export interface VideoReaderPoolOptions {
   readAhead?: number;
   /** {@link READER_IDLE_MS} unless set (tests), ms. */
   idleMs?: number;
+  /**
+   * Told each line a reader writes on its stderr (FFmpeg's and OpenCV's own complaints
+   * about a damaged file, such as "Unexpected element. Expected: LIST"), with the video it
+   * was reading, shown as given; without it such lines are dropped (the video's records
+   * say what failed).
+   */
+  warn?: (message: string) => void;
 }
+
+/** A reader's stderr line is passed on up to this length, characters. */
+const MAX_STDERR_LINE_CHARS = 1000;
 
 let nextVideoId = 1;
 
@@ -47,6 +58,9 @@ export class VideoReaderPool {
   /** Idle readers, each with the timer that ends it. */
   private readonly idle = new Map<ChildProcess, NodeJS.Timeout>();
   private readonly all = new Set<ChildProcess>();
+  /** The video each busy reader was given, as shown, for its stderr lines. */
+  private readonly reading = new Map<ChildProcess, string>();
+  private readonly warn: ((message: string) => void) | undefined;
   private closed = false;
   readonly stallMs: number;
   readonly readAhead: number;
@@ -56,6 +70,7 @@ export class VideoReaderPool {
     this.stallMs = options.stallMs ?? READER_STALL_MS;
     this.readAhead = options.readAhead ?? READ_AHEAD_FRAMES;
     this.idleMs = options.idleMs ?? READER_IDLE_MS;
+    this.warn = options.warn;
   }
 
   /**
@@ -77,7 +92,7 @@ export class VideoReaderPool {
    */
   async countFrames(path: string): Promise<number> {
     if (this.closed) return 0;
-    const proc = this.acquire();
+    const proc = this.acquire(path);
     const id = nextVideoId++;
     let timer: NodeJS.Timeout | undefined;
     let onMessage: ((message: FromVideoReader) => void) | undefined;
@@ -115,12 +130,16 @@ export class VideoReaderPool {
     return [...this.all].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
   }
 
-  /** @internal A reader for one video: an idle one, or a new process. */
-  acquire(): ChildProcess {
+  /**
+   * @internal A reader for one video: an idle one, or a new process.
+   * @param video - the video it is for, as shown
+   */
+  acquire(video: string): ChildProcess {
     // The newest: those idle longer may then reach their timeout.
     const last = [...this.idle.keys()].at(-1);
     if (last !== undefined) this.forgetIdle(last);
     const proc = last ?? this.spawn();
+    this.reading.set(proc, video);
     proc.ref();
     proc.channel?.ref();
     return proc;
@@ -128,6 +147,7 @@ export class VideoReaderPool {
 
   /** @internal Takes back a reader that finished its video. */
   release(proc: ChildProcess): void {
+    this.reading.delete(proc);
     if (this.closed || !proc.connected) {
       this.discard(proc);
       return;
@@ -162,6 +182,7 @@ export class VideoReaderPool {
   /** Drops a reader from the pool's lists (it exited, or is being ended). */
   private forget(proc: ChildProcess): void {
     this.all.delete(proc);
+    this.reading.delete(proc);
     this.forgetIdle(proc);
   }
 
@@ -173,8 +194,16 @@ export class VideoReaderPool {
 
   private spawn(): ChildProcess {
     const proc = forkDyingWithParent(READER_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
-    // FFmpeg's warnings about damaged data go through the log, so a progress bar stays whole.
-    relayLogLines(proc.stderr);
+    // FFmpeg's and OpenCV's warnings about damaged data are bare text: they go through the
+    // master's log as its own lines (levels, --log-json, a progress bar kept whole).
+    if (proc.stderr !== null) {
+      createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim() === '' || this.warn === undefined) return;
+        const video = this.reading.get(proc);
+        // The text may quote the file's bytes ("Expected: LIST. Got: ...").
+        this.warn(`video reader${video === undefined ? '' : ` (${video})`}: ${unquotedPrintable(line, MAX_STDERR_LINE_CHARS)}`);
+      });
+    }
     this.all.add(proc);
     proc.on('exit', () => {
       this.forget(proc);
@@ -245,7 +274,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
       this.fail('reading stopped');
       return;
     }
-    const proc = this.pool.acquire();
+    const proc = this.pool.acquire(this.path);
     this.proc = proc;
     proc.on('message', this.onMessage);
     proc.once('exit', this.onExit);

@@ -12,6 +12,7 @@ import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
 import { projectPath } from '../../shared/project-path.js';
+import { unquotedPrintable } from '../../shared/peer-text.js';
 
 /** A worker's stderr line is logged up to this length, characters. */
 const MAX_STDERR_LINE_CHARS = 1000;
@@ -324,7 +325,8 @@ export class ChildPool implements Pool {
     const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc'], workerEnv());
     if (proc.stderr) {
       createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${line.slice(0, MAX_STDERR_LINE_CHARS)}`);
+        // Decoders may quote an image's bytes (a PNG chunk's name): escaped, never raw to a terminal.
+        if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${unquotedPrintable(line, MAX_STDERR_LINE_CHARS)}`);
       });
     }
     const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, assignedBytes: 0, aheadBytes: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };

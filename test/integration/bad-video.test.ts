@@ -69,6 +69,33 @@ describe('bad videos and oversized images get error records', function () {
     expect(byFrame.get(12)?.timestampMs, 'a failed frame keeps its time').to.equal(1200);
   });
 
+  it('logs what a reader writes on stderr about a damaged video as a log line of the master naming it (JSON under --log-json, the file\'s bytes escaped), and not at all under --log-level error', async () => {
+    const { cv } = await import('../../shared/opencv.js');
+    const path = join(tmp.dir, 'header.avi');
+    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
+    const writer = new cv.VideoWriter(path, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(768, 576), true);
+    for (let i = 0; i < 5; i++) writer.write(cap.read());
+    writer.release();
+    cap.release();
+    // The AVI header after "RIFF....AVI " overwritten: OpenCV's own AVI parser prints
+    // "Unexpected element. Expected: LIST. Got: <4 bytes of the file>." on stderr.
+    const bytes = readFileSync(path);
+    bytes.fill(0x1b, 12, 2000);
+    writeFileSync(path, bytes);
+    const args = ['run', path, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', join(tmp.dir, 'header.jsonl'), '--overwrite', '--progress', 'none', '--metrics-port', '0'];
+    const m = startMaster([...args, '--log-json']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const lines = m.stderr().split('\n').filter((l) => l.startsWith('{'));
+    const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).to.include(`video reader (${path}): Unexpected element. Expected: LIST. Got: \\u001b\\u001b\\u001b\\u001b.`);
+    // Before, the line went to stderr as it came: neither JSON nor escaped (ESC drives a terminal).
+    expect(m.stderr()).to.not.include('\u001b');
+    expect(m.stderr()).to.not.match(/^Unexpected element/m);
+    const quiet = startMaster([...args, '--log-level', 'error']);
+    expect(await waitExit(quiet, 100_000), quiet.stderr()).to.equal(MASTER_EXIT.someFailed);
+    expect(quiet.stderr()).to.not.include('Unexpected element');
+  });
+
   it('reads MPEG-TS (.ts) in a folder, with timestamps from the stream (its 90 kHz time base is no frame rate) and no false "ended early"', async () => {
     const { cv } = await import('../../shared/opencv.js');
     const dir = join(tmp.dir, 'ts');
