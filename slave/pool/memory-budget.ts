@@ -1,5 +1,5 @@
 import type { TaskKind } from '../../proto/task-kinds.js';
-import { peekImageSize } from '../vision/decode.js';
+import { peekImageSize } from '../vision/image-size.js';
 
 /**
  * Memory a worker process takes above its idle size while it runs one task kind on an
@@ -22,8 +22,8 @@ export const WORKER_BYTES_PER_PIXEL: Readonly<Record<TaskKind, number>> = { obje
 export const MAX_WORKER_BYTES_PER_PIXEL = 85;
 
 /**
- * Compressed bytes to pixels for a format whose header {@link peekImageSize} does not read
- * (TIFF, WebP, ...): a JPEG of quality 90 takes 0.15-0.45 bytes a pixel, so 3 pixels a
+ * Compressed bytes to pixels for data whose header {@link peekImageSize} cannot read (not
+ * an image, or a damaged header): a JPEG of quality 90 takes 0.15-0.45 bytes a pixel, so 3 pixels a
  * byte is roughly right for compressed formats and high for raw ones.
  */
 const PIXELS_PER_BYTE_UNKNOWN = 3;

@@ -2,6 +2,7 @@ import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
+import { peekImageSize } from './image-size.js';
 
 /**
  * An image decoded once and shared by all tasks of that image on one worker: its grey
@@ -38,34 +39,6 @@ export class PreparedImage {
     this.equalized = undefined;
     this.grey.release();
   }
-}
-
-/**
- * Reads the width and height of a PNG/JPEG/BMP header without decoding, so an
- * oversized image is refused before it is decoded. Returns undefined for other formats.
- */
-export function peekImageSize(bytes: Buffer): { width: number; height: number } | undefined {
-  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47) {
-    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-  }
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
-    // Walk JPEG segments to the first SOFn marker (ITU T.81 B.2.2).
-    let i = 2;
-    while (i + 9 < bytes.length) {
-      if (bytes[i] !== 0xff) return undefined;
-      const marker = bytes[i + 1] ?? 0;
-      const len = bytes.readUInt16BE(i + 2);
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-        return { height: bytes.readUInt16BE(i + 5), width: bytes.readUInt16BE(i + 7) };
-      }
-      i += 2 + len;
-    }
-    return undefined;
-  }
-  if (bytes.length >= 26 && bytes.toString('latin1', 0, 2) === 'BM') {
-    return { width: Math.abs(bytes.readInt32LE(18)), height: Math.abs(bytes.readInt32LE(22)) };
-  }
-  return undefined;
 }
 
 /**
@@ -135,7 +108,8 @@ function pngReachesEnd(b: Buffer): boolean {
  * Decodes encoded image bytes (any format OpenCV reads) into a {@link PreparedImage}.
  *
  * @param maxPixels - images larger than this (width x height, px) are refused before decoding
- *   when their header tells the size, and after decoding otherwise
+ *   when their header tells the size ({@link peekImageSize}: every format OpenCV reads), and
+ *   after decoding otherwise
  * @throws {@link DecodeError} for empty, truncated ({@link truncation}), corrupt or
  *   non-image bytes; {@link ImageTooLargeError} for an image over `maxPixels`
  *   (`cv.imdecode` returns an empty Mat instead of throwing, so emptiness is checked here)

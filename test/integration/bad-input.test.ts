@@ -3,6 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
+import { cv } from '../../shared/opencv.js';
 import { SAMPLE_FACES, readReport, readResults, tempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { startMaster, waitExit } from '../helpers/processes.js';
@@ -86,6 +87,36 @@ describe('bad input fails only its own tasks', function () {
       const fewer = startMaster([...args.filter((a) => a !== bad), '--resume']);
       expect(await waitExit(fewer, 100_000), fewer.stderr()).to.equal(MASTER_EXIT.someFailed);
       expect(fewer.stdout()).to.match(/^ {2}\(1 images were already in the results file and were skipped; the file holds 1 image\(s\) with failed tasks\)$/m);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  it('refuses images whose headers claim more pixels than allowed, in formats beyond PNG/JPEG/BMP (PPM, TIFF), before decoding: no worker crashes', async () => {
+    const tmp = tempDir();
+    try {
+      // 60000x60000 px is also over OpenCV's own 2^30 px, which made imdecode abort the
+      // worker (SIGABRT) three times per image before the header was read here.
+      writeFileSync(join(tmp.dir, 'huge.ppm'), Buffer.concat([Buffer.from('P6\n60000 60000\n255\n'), Buffer.alloc(3000, 0x80)]));
+      const tiff = cv.imencode('.tiff', new cv.Mat(40, 40, cv.CV_8UC1, 0));
+      const ifd = tiff.readUInt32LE(4);
+      for (let n = 0; n < tiff.readUInt16LE(ifd); n++) {
+        const e = ifd + 2 + n * 12;
+        if (tiff.readUInt16LE(e) !== 256 && tiff.readUInt16LE(e) !== 257) continue;
+        tiff.writeUInt16LE(4, e + 2);
+        tiff.writeUInt32LE(60_000, e + 8);
+      }
+      writeFileSync(join(tmp.dir, 'huge.tif'), tiff);
+      copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(tmp.dir, 'good.jpg'));
+      const out = join(tmp.dir, 'results.jsonl');
+      const m = startMaster(['run', tmp.dir, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+      expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+      const byName = new Map(readResults(out).records.map((r) => [r.source.split('/').pop(), r]));
+      expect(byName.get('good.jpg')?.ok).to.equal(true);
+      for (const name of ['huge.ppm', 'huge.tif']) {
+        const edge = byName.get(name)?.edge;
+        expect(isKindFailure(edge) && [edge.error.name, edge.error.message.split(';')[0]], name).to.deep.equal(['ImageTooLargeError', "image is 60000x60000 px, over this slave's limit of 50000000 px (--max-image-pixels)"]);
+      }
+      expect(m.stderr()).to.not.match(/worker process died|SIGABRT/);
     } finally {
       tmp.cleanup();
     }

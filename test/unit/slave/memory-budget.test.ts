@@ -21,11 +21,12 @@ describe('unit: memory a worker needs for an image', () => {
     expect(workerBytesFor(px, [])).to.equal(0);
   });
 
-  it("reads an image's pixels from its header, and estimates them from the length for a format it does not read", () => {
+  it("reads an image's pixels from its header, and estimates them from the length for a header it cannot read", () => {
     const bytes = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
     const image = decodeImage(bytes);
     expect(imagePixels(bytes)).to.equal(image.width * image.height);
     image.release();
+    // A TIFF header whose directory (offset 0) runs past the end of the data.
     const tiffLike = Buffer.concat([Buffer.from('II*\0'), Buffer.alloc(996)]);
     expect(imagePixels(tiffLike)).to.equal(3000);
   });
