@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { ProtocolError, ProtocolVersionError } from '../shared/errors.js';
-import { fastValidate } from './fast-validate.js';
+import { fastValidate, fastValidationError } from './fast-validate.js';
 import type { Message, OutgoingMessage } from './messages.js';
 import { msgpackShapeError } from './msgpack-shape.js';
 import { MessageSchema } from './schema.js';
@@ -17,6 +17,14 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 
 /** Default largest header part accepted, bytes (RESULTs with many corner points are the biggest). */
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Most values (array elements and map entries, nested ones included) in a header that the
+ * compiled validator refused for zod to word the error: 1-2 ms at worst. A valid TASK,
+ * RESULT, FAIL or HEARTBEAT passes the compiled validator whatever its size; a valid READY
+ * or DISCONNECT (zod only) holds under 100.
+ */
+export const MAX_VALUES_FOR_ZOD = 10_000;
 
 /** A message that passed validation, with the raw parts that followed its header. */
 export interface Decoded {
@@ -79,6 +87,13 @@ export function decode(parts: readonly Buffer[], maxHeaderBytes = DEFAULT_MAX_HE
   // The per-task messages take the compiled path; zod decides the rest and words every error.
   let message = fastValidate(raw);
   if (message === undefined) {
+    // zod checks every value and keeps an issue object for each bad one, past any array's
+    // max: one 1 MB header of a million nils took 2.5 s and 1.6 GB, and an 8 MB one took a
+    // master's heap (sent by a peer that never said READY). A header that large is worded
+    // by the compiled validator, which stops at its first error.
+    if (hasMoreValues(raw, MAX_VALUES_FOR_ZOD)) {
+      return reject('invalid', `invalid ${describeCmd(raw)} message: ${fastValidationError(raw) ?? `over ${MAX_VALUES_FOR_ZOD} values`}`);
+    }
     const parsed = MessageSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -104,6 +119,20 @@ export function decode(parts: readonly Buffer[], maxHeaderBytes = DEFAULT_MAX_HE
     return reject('invalid', `unexpected ${payload.length} payload part(s) after a ${message.cmd} header`);
   }
   return { ok: true, message, payload };
+}
+
+/** Whether `value` holds more than `limit` values (array elements and map entries, at any depth); stops counting past `limit`. */
+function hasMoreValues(value: object, limit: number): boolean {
+  let count = 0;
+  const stack: object[] = [value];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const children: unknown[] = Array.isArray(next) ? next : Object.values(next);
+    count += children.length;
+    if (count > limit) return true;
+    // A msgpack bin value (a Buffer) is one value, not one per byte.
+    for (const child of children) if (typeof child === 'object' && child !== null && !ArrayBuffer.isView(child)) stack.push(child);
+  }
+  return false;
 }
 
 function describeCmd(raw: object): string {

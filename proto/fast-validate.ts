@@ -1,4 +1,4 @@
-import { _, Ajv2020, type KeywordCxt } from 'ajv/dist/2020.js';
+import { _, Ajv2020, type KeywordCxt, type ValidateFunction } from 'ajv/dist/2020.js';
 import { z } from 'zod/v4';
 import { Command } from './commands.js';
 import type { Message } from './messages.js';
@@ -79,12 +79,12 @@ ajv.addKeyword({
   },
 });
 
-function compile(schema: z.ZodType): (data: unknown) => boolean {
+function compile(schema: z.ZodType): ValidateFunction {
   return ajv.compile(withDiscriminators(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'throw' })) as JsonSchema);
 }
 
 /** Compiled validator per command; commands not listed are validated by zod only. */
-const FAST: ReadonlyMap<string, (data: unknown) => boolean> = new Map([
+const FAST: ReadonlyMap<string, ValidateFunction> = new Map([
   [Command.Task, compile(TaskSchema)],
   [Command.Result, compile(ResultSchema)],
   [Command.Fail, compile(FailSchema)],
@@ -103,4 +103,21 @@ export function fastValidate(raw: object): Message | undefined {
   const cmd = (raw as { cmd?: unknown }).cmd;
   const check = typeof cmd === 'string' ? FAST.get(cmd) : undefined;
   return check?.(raw) === true ? (raw as Message) : undefined;
+}
+
+/**
+ * Why the compiled validator refuses `raw`: the first error it meets (it stops there), as
+ * `path: message` (`results.0.value.boxes.0: must be object`). For a header too large to
+ * hand to zod (see `decode`), whose every bad value would cost an issue object.
+ *
+ * @returns undefined when `raw` is of a command without a compiled validator, or passes it
+ */
+export function fastValidationError(raw: object): string | undefined {
+  const cmd = (raw as { cmd?: unknown }).cmd;
+  const check = typeof cmd === 'string' ? FAST.get(cmd) : undefined;
+  if (check === undefined || check(raw)) return undefined;
+  const first = check.errors?.[0];
+  if (first === undefined) return 'invalid';
+  const where = first.instancePath.slice(1).replaceAll('/', '.');
+  return `${where ? `${where}: ` : ''}${first.message ?? 'invalid'}`;
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Packr } from 'msgpackr';
-import { decode, encode } from '../../../proto/codec.js';
+import { decode, encode, MAX_VALUES_FOR_ZOD } from '../../../proto/codec.js';
 import { DEFAULT_DETECTOR_CONFIG } from '../../../proto/detector-config.js';
 import { PROTOCOL_VERSION } from '../../../proto/version.js';
 import { ProtocolVersionError } from '../../../shared/errors.js';
@@ -117,6 +117,29 @@ describe('proto codec', () => {
   it('rejects payload parts after a non-TASK header', () => {
     reject([...encode({ cmd: 'HEARTBEAT' }), Buffer.from('extra')], 'invalid');
   });
+  it('words the error of a large invalid header from its first bad value, without zod (which kept an issue per bad value: an 8 MB RESULT of nils took a master\'s heap)', () => {
+    const nils = (n: number): null[] => new Array<null>(n).fill(null);
+    const cases: [object, string][] = [
+      [{ cmd: 'HEARTBEAT', running: nils(1_000_000) }, 'invalid HEARTBEAT message: running: must NOT have more than 4096 items'],
+      [{ cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 1, height: 1, kind: 'face', value: { count: 1, boxes: nils(90_000) } }] }, 'invalid RESULT message: results.0.value.boxes.0: must be object'],
+      [{ cmd: 'FAIL', failures: nils(MAX_VALUES_FOR_ZOD + 1) }, 'invalid FAIL message: failures: must NOT have more than 4096 items'],
+      // READY and DISCONNECT have no compiled validator: a large one is refused by its size.
+      [{ cmd: 'READY', slaveId: 'a', capacity: 1, prefetch: 0, kinds: nils(1_000_000), host }, `invalid READY message: over ${MAX_VALUES_FOR_ZOD} values`],
+    ];
+    for (const [message, error] of cases) {
+      const d = decode([raw.pack({ v: PROTOCOL_VERSION, ...message })]);
+      expect(d.ok).to.equal(false);
+      if (!d.ok) expect([d.error.reason, d.error.message]).to.deep.equal(['invalid', error]);
+    }
+    // A small invalid header is still worded by zod.
+    const small = decode([raw.pack({ v: PROTOCOL_VERSION, cmd: 'HEARTBEAT', running: nils(3) })]);
+    expect(!small.ok && small.error.message).to.match(/^invalid HEARTBEAT message: running\.0: Invalid input/);
+    // A valid header with more values than that passes.
+    const points = Array.from({ length: MAX_VALUES_FOR_ZOD }, (_, i) => ({ x: i % 700, y: 3 }));
+    const corners = decode(encode({ cmd: 'RESULT', results: [{ taskId: 1, attempt: 1, computeMs: 1, width: 768, height: 576, kind: 'corner', value: { count: points.length, points } }] }));
+    expect(corners.ok, corners.ok ? '' : corners.error.message).to.equal(true);
+  });
+
   it('rejects a header over the size limit before parsing it', () => {
     reject(encode({ cmd: 'DISCONNECT', reason: 'x'.repeat(500) }), 'header_too_large', 100);
   });
