@@ -371,7 +371,8 @@ export class Master {
     this.localKeys?.cleanup();
     await this.ingest?.return?.(undefined);
     const endMs = this.startedMs + wallMs;
-    const report = buildReport(this.stats, this.registry.allTotals(endMs), wallMs, this.options.out, this.options.kinds);
+    const processingMs = this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs;
+    const report = buildReport(this.stats, this.registry.allTotals(endMs), wallMs, processingMs, this.options.out, this.options.kinds);
     report.interrupted = interrupted;
     if (interrupted) report.stoppedBy = this.resultsWriteFailed ? 'results-write-error' : 'signal';
     const persisted = this.journal?.persisted ?? report.images;
@@ -381,7 +382,6 @@ export class Master {
       report.images = persisted;
       report.imagesFailed = Math.min(report.imagesFailed, persisted);
     }
-    report.processingMs = Math.round(this.firstReadyMs === undefined ? 0 : endMs - this.firstReadyMs);
     report.bytesSent = this.router?.bytesSent ?? 0;
     report.bytesReceived = this.router?.bytesReceived ?? 0;
     report.messagesSent = this.router?.messagesSent ?? 0;

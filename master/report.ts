@@ -27,6 +27,10 @@ export interface BatchReport {
   imagesResumed: number;
   /** Images a resumed results file held with a failed task (they make the exit code 3 again), whether or not among this run's inputs. */
   imagesResumedFailed: number;
+  /**
+   * Images finished per second of {@link processingMs}: a master that waited 25 s for its
+   * first slave does not count the wait as slow work (wall time when no slave joined).
+   */
   imagesPerSecond: number;
   tasks: number;
   tasksFailed: number;
@@ -44,7 +48,7 @@ export interface BatchReport {
   messagesDropped: number;
   /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key (each try of a retrying peer counts). */
   handshakesRefused: number;
-  /** Sum of compute time over wall time: how many cores' worth of work ran in parallel. */
+  /** Sum of compute time over {@link processingMs}: how many cores' worth of work ran in parallel. */
   speedUp: number;
   /**
    * Compute time over the worker time the slaves offered (their threads times the time each
@@ -70,15 +74,17 @@ export interface BatchReport {
   /**
    * Per slave: `tasks` done there; `failed`, attempts that failed there or ran out of their
    * lease (most were retried and done elsewhere: tasks failed for good are `tasksFailed`);
-   * `utilization`, its compute time over the worker time it offered while connected.
+   * `tasksPerSecond`, over the time it was connected; `utilization`, its compute time over
+   * the worker time it offered while connected.
    */
   slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
   resultsFile: string;
 }
 
 /** Builds the report from the batch's counters. */
-export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, resultsFile: string, kindOrder: readonly TaskKind[]): BatchReport {
-  const wallS = Math.max(wallMs, 1) / 1000;
+export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, processingMs: number, resultsFile: string, kindOrder: readonly TaskKind[]): BatchReport {
+  // The rates run from the first slave's READY; a batch no slave joined has only wall time.
+  const rateMs = Math.max(processingMs > 0 ? processingMs : wallMs, 1);
   const kinds: BatchReport['kinds'] = [];
   let computeSum = 0;
   for (const kind of kindOrder) {
@@ -104,7 +110,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     imagesFailed: stats.imagesFailed,
     imagesResumed: stats.imagesResumed,
     imagesResumedFailed: stats.imagesResumedFailed,
-    imagesPerSecond: r2(stats.imagesDone / wallS),
+    imagesPerSecond: r2((stats.imagesDone * 1000) / rateMs),
     tasks: stats.tasksDone + stats.tasksFailed,
     tasksFailed: stats.tasksFailed,
     retries: stats.retries,
@@ -117,11 +123,11 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     duplicatesDropped: stats.duplicatesDropped,
     messagesDropped: stats.messagesDropped,
     handshakesRefused: stats.handshakesRefused,
-    speedUp: r2(computeSum / Math.max(wallMs, 1)),
+    speedUp: r2(computeSum / rateMs),
     parallelEfficiency: r2(computeSum / Math.max(1, slaves.reduce((n, s) => n + s.workerMs, 0))),
     queueWaitP50Ms: r1(stats.queueWait.percentile(50)),
     queueWaitP95Ms: r1(stats.queueWait.percentile(95)),
-    processingMs: 0,
+    processingMs: Math.round(processingMs),
     bytesSent: 0,
     bytesReceived: 0,
     messagesSent: 0,
@@ -136,7 +142,8 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
       tasks: s.tasksDone,
       failed: s.tasksFailed,
       computeMs: Math.round(s.computeMs),
-      tasksPerSecond: r2(s.tasksDone / wallS),
+      // Over the time it was connected (its worker time over its threads).
+      tasksPerSecond: r2((s.tasksDone * 1000) / Math.max(1, s.workerMs > 0 ? s.workerMs / Math.max(1, s.capacity) : rateMs)),
       utilization: r2(s.computeMs / Math.max(1, s.workerMs)),
     })),
     resultsFile,
@@ -151,13 +158,26 @@ export function batchEnding(r: Pick<BatchReport, 'interrupted' | 'stoppedBy'>): 
 }
 
 /**
+ * The rate after a batch's wall time: over the time from the first slave on, and how long
+ * the master waited for it when that was a second or more (`, 25.11 s of it waiting for the
+ * first slave; 2.75 images/s from the first slave on`).
+ */
+export function rateText(r: Pick<BatchReport, 'wallMs' | 'processingMs' | 'imagesPerSecond'>): string {
+  const rate = r.imagesPerSecond.toFixed(2);
+  if (r.processingMs <= 0) return ` = ${rate} images/s`;
+  const waitedMs = r.wallMs - r.processingMs;
+  const waited = waitedMs >= 1000 ? `, ${(waitedMs / 1000).toFixed(2)} s of it waiting for the first slave` : '';
+  return `${waited}; ${rate} images/s from the first slave on`;
+}
+
+/**
  * Formats the report as the plain-text table printed at the end of `master run`; the
  * first line says whether the batch finished or was stopped ({@link batchEnding}).
  */
 export function formatReport(r: BatchReport): string {
   const lines: string[] = [];
   lines.push('');
-  lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s = ${r.imagesPerSecond.toFixed(2)} images/s`);
+  lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s${rateText(r)}`);
   if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies named in the results but not written: ${r.annotatedMissing}`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';
@@ -165,7 +185,7 @@ export function formatReport(r: BatchReport): string {
   }
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left or were lost: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
-  lines.push(`  speed-up (compute time / wall time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  lines.push(`  speed-up (compute time / processing time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {
     lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received in ${r.messagesSent} / ${r.messagesReceived} messages; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);

@@ -1,0 +1,29 @@
+import { expect } from 'chai';
+import { buildReport, formatReport } from '../../../master/report.js';
+import { BatchStats } from '../../../master/stats.js';
+
+describe('unit: the batch report', () => {
+  /** 12 images of 4 tasks, 500 ms of compute each, on a slave of 2 threads connected for 4 s. */
+  function batch(wallMs: number, processingMs: number): ReturnType<typeof buildReport> {
+    const stats = new BatchStats();
+    stats.imagesDone = 12;
+    for (let i = 0; i < 48; i++) stats.addTask('face', 500 / 3, 1000);
+    const slaves = [{ slaveId: 'pi-1', hostname: 'pi', capacity: 2, tasksDone: 48, tasksFailed: 0, computeMs: 8000, workerMs: 8000 }];
+    return buildReport(stats, slaves, wallMs, processingMs, 'r.jsonl', ['face']);
+  }
+
+  it('counts images/s, speed-up and a slave\'s tasks/s from the first slave on, not over the wait for it, and says how long that wait was', () => {
+    // The secure flow of the README: the slave was started 25 s after the master.
+    const r = batch(29_000, 4_000);
+    expect([r.imagesPerSecond, r.speedUp, r.slaves[0]?.tasksPerSecond, r.parallelEfficiency]).to.deep.equal([3, 2, 12, 1]);
+    expect(formatReport(r).split('\n')[1]).to.equal('Batch finished: 12 images, 48 tasks in 29.00 s, 25.00 s of it waiting for the first slave; 3.00 images/s from the first slave on');
+    // A start-up under a second is not worth a mention.
+    expect(formatReport(batch(4_500, 4_000)).split('\n')[1]).to.equal('Batch finished: 12 images, 48 tasks in 4.50 s; 3.00 images/s from the first slave on');
+  });
+
+  it('falls back to wall time when no slave ever joined', () => {
+    const r = batch(10_000, 0);
+    expect(r.imagesPerSecond).to.equal(1.2);
+    expect(formatReport(r).split('\n')[1]).to.equal('Batch finished: 12 images, 48 tasks in 10.00 s = 1.20 images/s');
+  });
+});
