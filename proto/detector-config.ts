@@ -7,8 +7,9 @@ const ODD_KERNEL_SIZES_PX = Array.from({ length: 16 }, (_, i) => 2 * i + 1);
  * Parameters of every detector, sent with each TASK so that all slaves run the same
  * detectors, and recorded in the batch header of the results file.
  *
- * Defaults are the workload of `../shared/PEERS.md` (the Python/OpenCV peers we are
- * measured against), which follow OpenCV 4.6's documented defaults where not stated.
+ * Defaults are those of the Python/OpenCV peers we are measured against
+ * (`test/bench/peers/python_peers.py`; the team's PEERS.md, outside this repository),
+ * which follow OpenCV 4.6's documented defaults where not stated.
  */
 export const DetectorConfigSchema = z.object({
   /** HOG people detector (Dalal & Triggs 2005; OpenCV `HOGDescriptor::getDefaultPeopleDetector`). */
@@ -64,7 +65,7 @@ export const DetectorConfigSchema = z.object({
 /** Parameters of every detector; see {@link DetectorConfigSchema}. */
 export type DetectorConfig = z.infer<typeof DetectorConfigSchema>;
 
-/** The parameters of `../shared/PEERS.md`. */
+/** The parameters of the Python peers (`test/bench/peers/python_peers.py`). */
 export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = {
   object: { winStridePx: 8, paddingPx: 8, scale: 1.05, hitThreshold: 0, groupThreshold: 2 },
   face: {

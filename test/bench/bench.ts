@@ -289,7 +289,7 @@ try {
   out.push(`Every run, in round order (images/s): ${[...configs, ...peerConfigs].map((c) => `${c.best.name}: ${fmt(c.all)}`).join('; ')}.`, '');
   const perImage = (r: RunFigures): string => `${Object.values(r.computeMs).reduce((a, b) => a + b, 0).toFixed(0)} / ${r.overheadMsPerTask.toFixed(2)}`;
   out.push(`Compute ms per image / overhead ms per task of every run, in round order (a slow run with the usual overhead is a slow machine, not a slow cluster): ${ordered.map((runs) => `${runs[0]?.name ?? ''}: ${runs.map(perImage).join(', ')}`).join('; ')}.`, '');
-  out.push(`Detections equal across all ${allRuns.length} runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (PEERS.md: 637, 3, 3,915,561, 99,980).`, '');
+  out.push(`Detections equal across all ${allRuns.length} runs: ${mismatches === 0 ? 'yes' : `NO (${mismatches} differences)`}. Totals: ${t.people} people boxes, ${t.faces} faces, ${t.edgePixels} edge pixels, ${t.corners} corners (the Python peers' totals on this workload: 637, 3, 3,915,561, 99,980).`, '');
   out.push('Where the time goes (profiles, and what was tried): test/bench/PROFILE.md.', '');
   out.push(`Each configuration ran ${rounds} time(s), interleaved by round (odd rounds: Python peers, 1 x 2, baseline, 2 x 1, 1 x 1; even rounds the reverse); the other columns are those of its fastest run. images/s of a cluster run counts from the first slave's READY to the last record (start-up of the processes excluded; the last column includes it). Baseline compute per kind includes a decode for every task; cluster compute includes one decode per image, in whichever task decoded it. Overhead = (processing time x threads - compute time) / tasks. Master / slaves CPU: CPU time of the master process and of the slaves' main processes (not their workers) per image, from the 5th record on (/proc/PID/stat).`, '');
   log(out.slice(throughputStart).join('\n'));
@@ -354,7 +354,7 @@ try {
     out.push('');
     if (ratios.length > 0) {
       const r = spread(ratios);
-      out.push(`1 slave against the peer of the same round: median ${r.median.toFixed(3)}x (range ${r.min.toFixed(3)}-${r.max.toFixed(3)}). The peer is PEERS.md's "socket + pickle master/slaves, all tasks pipelined" (test/bench/peers/python_dispatch.py): one pickled message per task each way, no results file, no leases. Ours writes every result to the results file and keeps a lease per task.`, '');
+      out.push(`1 slave against the peer of the same round: median ${r.median.toFixed(3)}x (range ${r.min.toFixed(3)}-${r.max.toFixed(3)}). The peer is a Python socket + pickle master and slave, all tasks pipelined (test/bench/peers/python_dispatch.py): one pickled message per task each way, no results file, no leases. Ours writes every result to the results file and keeps a lease per task.`, '');
     } else if (peerNote !== undefined) out.push(`Dispatch peer: ${peerNote}.`, '');
     log(out.slice(dispatchStart).join('\n'));
   }
@@ -401,7 +401,7 @@ try {
     '# Benchmark results',
     '',
     `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, host ${hostname()}: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, OpenCV ${opencvVersion()}.`,
-    `Workload: ${frames.length} frames of vtest.avi (every 3rd from frame 0, JPEG quality 90, ${(totalBytes / frames.length / 1024).toFixed(1)} KiB on average), tasks ${KINDS.join(', ')}, detector parameters of ../shared/PEERS.md.`,
+    `Workload: ${frames.length} frames of vtest.avi (every 3rd from frame 0, JPEG quality 90, ${(totalBytes / frames.length / 1024).toFixed(1)} KiB on average), tasks ${KINDS.join(', ')}, the detector parameters of the Python peers (proto/detector-config.ts, DEFAULT_DETECTOR_CONFIG).`,
     '',
   ];
   const targets = targetsSection(targetFigures);
