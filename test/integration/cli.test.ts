@@ -254,6 +254,8 @@ describe('command-line interface', function () {
       [['--report', ''], /^master: --report must name a file, got ""$/m],
       [['--report', dir], /^master: --report \S+a-dir is a directory; give a file name$/m],
       [['--report', 'no-such-dir/'], /^master: --report no-such-dir\/ ends in \/, which names a folder; give a file name$/m],
+      // The JSON went into hb.report.html and the page into hb.report.html.html.
+      [['--report', join(tmp.dir, 'hb.report.html')], /^master: --report \S+hb\.report\.html: --report names the JSON report, and its HTML copy is written beside it \(X\.json gives X\.html\); give a name ending in \.json$/m],
       // Node's recursive mkdir loops forever on this one (the kernel says ENOENT under /proc).
       [['--annotate', '/proc/cctv-x/y'], /^master: --annotate cannot create the folder \/proc\/cctv-x\/y: ENOENT$/m],
       // Its folder exists, and the file cannot be made there: was a fatal error with exit 1.
