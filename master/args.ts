@@ -55,7 +55,7 @@ function masterRunOptions(d: MasterOptions) {
     'heartbeat-liveness': { type: 'number', default: d.heartbeatLiveness, description: 'missed heartbeats before a slave is declared dead' },
     window: { type: 'number', default: 0, description: 'images held in memory at once (0 = the images the slaves\' total credit covers, plus a quarter, at least 16)' },
     'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
-    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from a slave, bytes (a larger one drops its connection)' },
+    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message part accepted from a slave, bytes, at least 1 MiB (ZMQ_MAXMSGSIZE: a larger one drops its connection)' },
     progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
     'metrics-port': { type: 'number', default: d.metricsPort, description: 'serve Prometheus metrics at http://HOST:PORT/metrics (0 = off)' },
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },

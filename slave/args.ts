@@ -28,7 +28,7 @@ const SHORT_TASK_TIMEOUT_MS = 5_000;
 /** The `slave` options (also the settings a `--config` file may hold, by these names). */
 function slaveOptionsTable(d: SlaveOptions) {
   return singleValued({
-    connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT)' },
+    connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT, or ipc:///PATH on the same machine)' },
     threads: { type: 'number', description: `worker processes = tasks run at once (default: CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
@@ -39,7 +39,7 @@ function slaveOptionsTable(d: SlaveOptions) {
     'max-image-pixels': { type: 'number', default: d.maxImagePixels, description: 'refuse images larger than this many pixels before decoding' },
     'memory-budget': { type: 'number', description: 'memory the images running at once may take in the workers, MiB; an image waits for a worker while it does not fit (0 = no limit; default: 90% of the memory available once the workers are ready)' },
     'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse encoded images larger than this, bytes, before decoding' },
-    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message accepted from the master, bytes' },
+    'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message part accepted from the master, bytes, at least 1 MiB (ZMQ_MAXMSGSIZE: a larger one drops the connection)' },
     'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM/SIGHUP, time allowed to finish running tasks, ms' },
     'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
     'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
