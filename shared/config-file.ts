@@ -104,9 +104,12 @@ export function checkConfig(raw: Record<string, unknown>, file: string, rules: C
       if (typeof value !== 'string' || !spec.choices.includes(value)) throw bad(`must be one of ${spec.choices.map(String).join(', ')}`);
       out[key] = value;
     } else if (spec.type === 'number') {
+      // `every: '5'` refused as got "5" read as a contradiction: say it is quoted.
+      if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) throw bad('must be a number, written without quotes');
       if (typeof value !== 'number') throw bad('must be a number');
       out[key] = value;
     } else if (spec.type === 'boolean') {
+      if (value === 'true' || value === 'false') throw bad('must be true or false, written without quotes');
       if (typeof value !== 'boolean') throw bad('must be true or false');
       out[key] = value;
     } else if (typeof value === 'string' || typeof value === 'number') {

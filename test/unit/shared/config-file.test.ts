@@ -37,8 +37,10 @@ describe('config files', () => {
       }
       throw new Error('accepted');
     };
-    expect(bad({ every: '3' })).to.equal('--every must be a number, got "3" (set in config file f.yaml)');
-    expect(bad({ resume: 'true' })).to.equal('--resume must be true or false, got "true" (set in config file f.yaml)');
+    expect(bad({ every: '3' })).to.equal('--every must be a number, written without quotes, got "3" (set in config file f.yaml)');
+    expect(bad({ every: 'three' })).to.equal('--every must be a number, got "three" (set in config file f.yaml)');
+    expect(bad({ resume: 'true' })).to.equal('--resume must be true or false, written without quotes, got "true" (set in config file f.yaml)');
+    expect(bad({ resume: 'yes' })).to.equal('--resume must be true or false, got "yes" (set in config file f.yaml)');
     expect(bad({ progress: 'c' })).to.equal('--progress must be one of a, b, got "c" (set in config file f.yaml)');
     expect(bad({ out: ['a', 'b'] })).to.equal('--out must be a string, got ["a","b"] (set in config file f.yaml)');
     expect(bad({ tasks: { a: [1] } })).to.match(/^--tasks must be a string, a list or a mapping/);
