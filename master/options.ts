@@ -237,9 +237,9 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
  */
 export function checkOutputPaths(o: Pick<MasterOptions, 'out' | 'reportFile' | 'annotate' | 'overwrite' | 'resume' | 'inputs'>): void {
   checkFileTarget('--out', o.out);
-  checkFileTarget('--report', o.reportFile);
-  // The JSON would land in X.html and the page in X.html.html.
+  // The JSON would land in X.html and the page in X.html.html. Before the probe, which creates the file.
   if (/\.html?$/i.test(o.reportFile)) throw InvalidArgumentError.format('--report', `${o.reportFile}: --report names the JSON report, and its HTML copy is written beside it (X.json gives X.html); give a name ending in .json`);
+  checkFileTarget('--report', o.reportFile);
   const html = reportHtmlPath(o.reportFile);
   if (html !== undefined) checkFileTarget('--report', html, ` (the HTML copy of --report ${o.reportFile})`);
   checkAgainstInputs(o);

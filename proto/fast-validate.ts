@@ -100,9 +100,13 @@ const FAST: ReadonlyMap<string, ValidateFunction> = new Map([
  *   and gives the error message)
  */
 export function fastValidate(raw: object): Message | undefined {
+  return compiledFor(raw)?.(raw) === true ? (raw as Message) : undefined;
+}
+
+/** The compiled validator of `raw`'s command, if it has one. */
+function compiledFor(raw: object): ValidateFunction | undefined {
   const cmd = (raw as { cmd?: unknown }).cmd;
-  const check = typeof cmd === 'string' ? FAST.get(cmd) : undefined;
-  return check?.(raw) === true ? (raw as Message) : undefined;
+  return typeof cmd === 'string' ? FAST.get(cmd) : undefined;
 }
 
 /**
@@ -113,8 +117,7 @@ export function fastValidate(raw: object): Message | undefined {
  * @returns undefined when `raw` is of a command without a compiled validator, or passes it
  */
 export function fastValidationError(raw: object): string | undefined {
-  const cmd = (raw as { cmd?: unknown }).cmd;
-  const check = typeof cmd === 'string' ? FAST.get(cmd) : undefined;
+  const check = compiledFor(raw);
   if (check === undefined || check(raw)) return undefined;
   const first = check.errors?.[0];
   if (first === undefined) return 'invalid';

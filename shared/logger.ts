@@ -29,6 +29,24 @@ export function relayLogLines(stream: Readable | null): void {
   });
 }
 
+/** A child's bare stderr line is passed on up to this length, characters. */
+const MAX_STDERR_LINE_CHARS = 1000;
+
+/**
+ * Calls `each` with every non-blank line a child process that is not ours to format (OpenCV,
+ * FFmpeg, libjpeg inside a worker or a video reader) writes on `stream`, at most
+ * {@link MAX_STDERR_LINE_CHARS} characters, control characters escaped: decoders quote a
+ * file's bytes ("Expected: LIST. Got: ..."), which must not reach a terminal raw. The
+ * caller logs it with the context it knows. For children that write our own log lines, see
+ * {@link relayLogLines}.
+ */
+export function onStderrLines(stream: Readable | null, each: (text: string) => void): void {
+  if (stream === null) return;
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    if (line.trim() !== '') each(unquotedPrintable(line, MAX_STDERR_LINE_CHARS));
+  });
+}
+
 /**
  * Sends every log line through `writer` instead of straight to stderr, until called
  * without one: a progress bar on the terminal clears its line before a log line, which

@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { ENTRIES } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
-import { unquotedPrintable } from '../../shared/peer-text.js';
+import { onStderrLines } from '../../shared/logger.js';
 import { projectPath } from '../../shared/project-path.js';
 import { failedItem, makeItem, type IngestItem } from './item.js';
 import type { FrameEncoding, FromVideoReader, ToVideoReader } from './video-protocol.js';
@@ -42,9 +41,6 @@ export interface VideoReaderPoolOptions {
    */
   warn?: (message: string) => void;
 }
-
-/** A reader's stderr line is passed on up to this length, characters. */
-const MAX_STDERR_LINE_CHARS = 1000;
 
 let nextVideoId = 1;
 
@@ -196,14 +192,10 @@ export class VideoReaderPool {
     const proc = forkDyingWithParent(READER_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
     // FFmpeg's and OpenCV's warnings about damaged data are bare text: they go through the
     // master's log as its own lines (levels, --log-json, a progress bar kept whole).
-    if (proc.stderr !== null) {
-      createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.trim() === '' || this.warn === undefined) return;
-        const video = this.reading.get(proc);
-        // The text may quote the file's bytes ("Expected: LIST. Got: ...").
-        this.warn(`video reader${video === undefined ? '' : ` (${video})`}: ${unquotedPrintable(line, MAX_STDERR_LINE_CHARS)}`);
-      });
-    }
+    onStderrLines(proc.stderr, (text) => {
+      const video = this.reading.get(proc);
+      this.warn?.(`video reader${video === undefined ? '' : ` (${video})`}: ${text}`);
+    });
     this.all.add(proc);
     proc.on('exit', () => {
       this.forget(proc);

@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { TaskKind } from '../../proto/task-kinds.js';
 import { isRunning } from '../../shared/child-process.js';
-import type { Logger } from '../../shared/logger.js';
+import { onStderrLines, type Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
 import { availableMemoryBytes, defaultMemoryBudget, toMiB } from '../../shared/memory.js';
@@ -12,10 +11,7 @@ import { forkDyingWithParent } from '../../shared/parent-death.js';
 import type { Pool, PoolFailure, PoolJob, PoolOutcome } from './pool.js';
 import { workerEnv } from './worker-env.js';
 import { projectPath } from '../../shared/project-path.js';
-import { unquotedPrintable } from '../../shared/peer-text.js';
 
-/** A worker's stderr line is logged up to this length, characters. */
-const MAX_STDERR_LINE_CHARS = 1000;
 
 /** Options of {@link ChildPool}. */
 export interface ChildPoolOptions {
@@ -323,12 +319,10 @@ export class ChildPool implements Pool {
     // stderr is piped into the slave's log: OpenCV and libjpeg write warnings there
     // ("Corrupt JPEG data: ..."), which would otherwise break up `--log-json` output.
     const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc'], workerEnv());
-    if (proc.stderr) {
-      createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => {
-        // Decoders may quote an image's bytes (a PNG chunk's name): escaped, never raw to a terminal.
-        if (line.trim() !== '') this.options.logger.warn(`worker ${index}: ${unquotedPrintable(line, MAX_STDERR_LINE_CHARS)}`);
-      });
-    }
+    // Decoders may quote an image's bytes (a PNG chunk's name): escaped, never raw to a terminal.
+    onStderrLines(proc.stderr, (text) => {
+      this.options.logger.warn(`worker ${index}: ${text}`);
+    });
     const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, assignedBytes: 0, aheadBytes: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };
     const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
     worker.timer = setTimeout(() => {

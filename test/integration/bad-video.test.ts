@@ -9,6 +9,15 @@ import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from 
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { killTree, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
+/** Writes the first `frames` frames of the sample video (768x576) to `path` as `fourcc` at 10 fps. */
+function writeClip(path: string, fourcc: string, frames: number): void {
+  const cap = new cv.VideoCapture(SAMPLE_VIDEO);
+  const writer = new cv.VideoWriter(path, cv.VideoWriter.fourcc(fourcc), 10, new cv.Size(768, 576), true);
+  for (let i = 0; i < frames; i++) writer.write(cap.read());
+  writer.release();
+  cap.release();
+}
+
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
   const tmp = useTempDir();
@@ -37,13 +46,8 @@ describe('bad videos and oversized images get error records', function () {
   });
 
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {
-    const { cv } = await import('../../shared/opencv.js');
     const path = join(tmp.dir, 'damaged.avi');
-    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
-    const writer = new cv.VideoWriter(path, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(768, 576), true);
-    for (let i = 0; i < 30; i++) writer.write(cap.read());
-    writer.release();
-    cap.release();
+    writeClip(path, 'MJPG', 30);
     // Zero each damaged frame's JPEG data after its first 200 bytes (its "00dc" chunk).
     const bytes = readFileSync(path);
     let chunk = 0;
@@ -70,13 +74,8 @@ describe('bad videos and oversized images get error records', function () {
   });
 
   it('logs what a reader writes on stderr about a damaged video as a log line of the master naming it (JSON under --log-json, the file\'s bytes escaped), and not at all under --log-level error', async () => {
-    const { cv } = await import('../../shared/opencv.js');
     const path = join(tmp.dir, 'header.avi');
-    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
-    const writer = new cv.VideoWriter(path, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(768, 576), true);
-    for (let i = 0; i < 5; i++) writer.write(cap.read());
-    writer.release();
-    cap.release();
+    writeClip(path, 'MJPG', 5);
     // The AVI header after "RIFF....AVI " overwritten: OpenCV's own AVI parser prints
     // "Unexpected element. Expected: LIST. Got: <4 bytes of the file>." on stderr.
     const bytes = readFileSync(path);
@@ -97,14 +96,9 @@ describe('bad videos and oversized images get error records', function () {
   });
 
   it('reads MPEG-TS (.ts) in a folder, with timestamps from the stream (its 90 kHz time base is no frame rate) and no false "ended early"', async () => {
-    const { cv } = await import('../../shared/opencv.js');
     const dir = join(tmp.dir, 'ts');
     mkdirSync(dir);
-    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
-    const writer = new cv.VideoWriter(join(dir, 'cam.ts'), cv.VideoWriter.fourcc('mp4v'), 10, new cv.Size(768, 576), true);
-    for (let i = 0; i < 12; i++) writer.write(cap.read());
-    writer.release();
-    cap.release();
+    writeClip(join(dir, 'cam.ts'), 'mp4v', 12);
     const out = join(tmp.dir, 'ts.jsonl');
     const m = startMaster(['run', dir, '--every', '5', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(0);
