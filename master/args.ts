@@ -1,7 +1,7 @@
 import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { booleanValueCheck, firstUnknownCommand, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, firstUnknownCommand, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -98,7 +98,8 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       const help = argv[0] === 'keygen' ? 'master keygen --help' : argv[0] === 'run' ? 'master run --help' : 'master --help';
-      writeUsageError('master', `${firstUnknownCommand('master', msg || err.message)}${dashedFileHint(argv)}`, argv, help);
+      const table = argv[0] === 'keygen' ? { ...MASTER_GLOBAL_OPTIONS, force: { type: 'boolean' as const } } : { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
+      writeUsageError('master', `${unknownOptionHint(firstUnknownCommand('master', msg || err.message), argv, table)}${dashedFileHint(argv)}`, argv, help);
       process.exit(2);
     })
     .help()

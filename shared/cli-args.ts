@@ -1,3 +1,4 @@
+import levenshtein from 'fast-levenshtein';
 import type { Argv, Options } from 'yargs';
 import { unquotedPrintable } from './peer-text.js';
 
@@ -105,13 +106,16 @@ const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
  *
  * @param name - the option's long name, for the message
  * @param value - what yargs parsed: a string from the command line, a number from a config file
- * @throws Error `--NAME needs a value` for an empty value (`--every=`), `--NAME must be a
- *   number, got "16MiB"` for anything else that is not a plain decimal number; yargs reports
- *   it as a usage error (exit 2)
+ * @throws Error `--NAME needs a value` for an empty value (`--every=`), `--NAME takes a
+ *   number (--no-NAME is not an option)` for `--no-every`, `--NAME must be a number, got
+ *   "16MiB"` for anything else that is not a plain decimal number; yargs reports it as a
+ *   usage error (exit 2)
  */
 export function numberValue(name: string, value: unknown): number {
   const v = lastValue(value);
   if (typeof v === 'number') return v;
+  // yargs reads `--no-every` as every=false.
+  if (typeof v === 'boolean') throw new Error(`--${name} takes a number (--no-${name} is not an option)`);
   const text = String(v).trim();
   if (text === '') throw new Error(`--${name} needs a value`);
   if (!DECIMAL.test(text)) throw new Error(`--${name} must be a number, got ${JSON.stringify(text)}`);
@@ -150,4 +154,37 @@ export function firstUnknownCommand(program: string, message: string): string {
   const commands = (m[2] ?? '').split(', ');
   const cased = commands.find((c) => c === word.toLowerCase());
   return `unknown command ${word}; commands: ${commands.join(', ')}${cased === undefined ? '' : ` (lower case: \`${program} ${cased}\`)`}`;
+}
+
+/**
+ * Adds a suggestion to a one-option "unknown option --NAME" message (as worded by
+ * {@link withUsageStrings}) and names a negated flag as typed: yargs strips `--no-`, so
+ * `--no-backup-task` was reported as `--backup-task`.
+ * `unknown option --evry (did you mean --every?)`, `unknown option --no-backup-task (did you
+ * mean --no-backup-tasks?)`. The suggestion is the known name nearest by Levenshtein
+ * distance, ignoring case, within a third of the typed name's length (at least 1), as git's
+ * and npm's did-you-mean do with their own bounds; a negated flag is matched against the
+ * boolean options only. Other messages, and names with no near option, are returned as
+ * they are.
+ *
+ * @param argv - the command line as given (to find the word as typed)
+ * @param table - the options of the command at fault, by long name
+ */
+export function unknownOptionHint(message: string, argv: readonly string[], table: Readonly<Record<string, Options>>): string {
+  const m = /^unknown option --([^\s]+)$/.exec(message);
+  const name = m?.[1];
+  if (name === undefined || name.length < 2) return message;
+  const words = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length).map((w) => w.replace(/=.*$/s, ''));
+  const negated = !words.includes(`--${name}`) && words.includes(`--no-${name}`);
+  const candidates = Object.entries({ ...table, help: { type: 'boolean' }, version: { type: 'boolean' } } as Record<string, Options>)
+    .filter(([, o]) => !negated || o.type === 'boolean')
+    .map(([known]) => known);
+  let best: { name: string; distance: number } | undefined;
+  for (const known of candidates) {
+    const distance = levenshtein.get(name.toLowerCase(), known.toLowerCase());
+    if (best === undefined || distance < best.distance) best = { name: known, distance };
+  }
+  const typed = `--${negated ? 'no-' : ''}${name}`;
+  if (best === undefined || best.distance > Math.max(1, Math.floor(name.length / 3))) return `unknown option ${typed}`;
+  return `unknown option ${typed} (did you mean --${negated ? 'no-' : ''}${best.name}?)`;
 }

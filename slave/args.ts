@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { booleanValueCheck, singleValued, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
@@ -84,7 +84,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     })
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      writeUsageError('slave', msg || err.message, argv, 'slave --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, slaveOptionsTable(d)), argv, 'slave --help');
       process.exit(2);
     })
     .help()
@@ -158,7 +158,7 @@ export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> 
     .strict()
     .check(() => booleanValueCheck(argv, { force: { type: 'boolean' } }))
     .fail((msg, err) => {
-      writeUsageError('slave', msg || err.message, argv, 'slave keygen --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, { force: { type: 'boolean' } }), argv, 'slave keygen --help');
       process.exit(2);
     })
     .help()

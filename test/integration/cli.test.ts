@@ -82,11 +82,20 @@ describe('command-line interface', function () {
     expect(k.err).to.match(/cannot read secret key no\/such\.key: ENOENT/);
   });
 
-  it('refuses a mistyped flag', async () => {
+  it('refuses a mistyped flag, naming the nearest option and a negated flag as typed', async () => {
     const { code, err } = await run(startMaster, ['run', 'x.jpg', '--evry', '3']);
     expect(code).to.equal(MASTER_EXIT.usage);
-    expect(err).to.match(/^master: unknown option --evry$/m);
+    expect(err).to.match(/^master: unknown option --evry \(did you mean --every\?\)$/m);
     expect(err).to.match(/master run --help/);
+    // yargs named it --backup-task.
+    const neg = await run(startMaster, ['run', 'x.jpg', '--no-backup-task']);
+    expect(neg.code).to.equal(MASTER_EXIT.usage);
+    expect(neg.err).to.match(/^master: unknown option --no-backup-task \(did you mean --no-backup-tasks\?\)$/m);
+    const s = await run(startSlave, ['--conect', 'tcp://127.0.0.1:1']);
+    expect(s.code).to.equal(2);
+    expect(s.err).to.match(/^slave: unknown option --conect \(did you mean --connect\?\)$/m);
+    const num = await run(startMaster, ['run', 'x.jpg', '--no-every']);
+    expect(num.err).to.match(/^master: --every takes a number \(--no-every is not an option\)$/m);
   });
 
   it('names an unknown option first, even when it swallowed the input after it, and an unknown command as such', async () => {
@@ -108,7 +117,7 @@ describe('command-line interface', function () {
     expect(k.code).to.equal(2);
     expect(k.err).to.match(/^slave: unknown option --log-level\n/);
     const mk = await run(startMaster, ['run', IMAGE, '--max-Attempts', '2', ...QUIET]);
-    expect(mk.err).to.match(/^master: unknown option --max-Attempts\n/);
+    expect(mk.err).to.match(/^master: unknown option --max-Attempts \(did you mean --max-attempts\?\)\n/);
     const short = await run(startMaster, ['run', IMAGE, '-x', ...QUIET]);
     expect(short.err).to.match(/^master: unknown option -x\n/);
     // A file named like an option gets a hint; a mistyped command points at the top help.
