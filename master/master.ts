@@ -8,6 +8,7 @@ import type { TaskKind } from '../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
 import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
+import { bindFailureHint } from '../shared/endpoint.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { isWithin } from '../shared/path-within.js';
@@ -283,7 +284,8 @@ export class Master {
       // again once the port is free, fail with "already exists".
       if (opened.created) rmSync(o.out, { force: true });
       this.localKeys?.cleanup();
-      throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}`, { cause: err });
+      const hint = bindFailureHint(o.bind, (err as NodeJS.ErrnoException).code);
+      throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
     }
     this.logger.info(`listening on ${this.endpoint}`);
     this.startedMs = this.clock.now();

@@ -23,3 +23,34 @@ export function endpointProblem(endpoint: string): string | undefined {
 export function wantsIpv6(endpoint: string): boolean {
   return /^tcp:\/\/(\[|\*:)/.test(endpoint);
 }
+
+/**
+ * What to do about a `--bind` that failed, by the error's code (ZeroMQ passes the socket
+ * call's errno), or undefined when there is nothing to add. For tcp endpoints only: an
+ * ipc:// path in use is worded where it is probed (master/router.ts).
+ * - EADDRINUSE: another process listens on the port;
+ * - EADDRNOTAVAIL: HOST is an address, but not one of this machine's;
+ * - ENODEV, EAGAIN (zeromq.js's word for the same once its socket has options set): HOST is
+ *   neither an address nor an interface of this machine; ZeroMQ's bind takes an address,
+ *   an interface name (eth0) or `*`, and resolves no host names but localhost;
+ * - EACCES: ports below 1024 need root.
+ */
+export function bindFailureHint(endpoint: string, code: string | undefined): string | undefined {
+  const m = /^tcp:\/\/(.+):(\d+|\*)$/.exec(endpoint);
+  if (m === null) return undefined;
+  const host = m[1] ?? '';
+  const port = m[2] ?? '';
+  switch (code ?? '') {
+    case 'EADDRINUSE':
+      return `another process (a master?) listens on port ${port}; stop it, or give another port, e.g. --bind tcp://${host}:${port === '5570' ? '5571' : '5570'}, or tcp://${host}:* for any free one`;
+    case 'EADDRNOTAVAIL':
+      return `${host} is not an address of this machine; give one of its addresses (\`ip -brief address\`), or tcp://0.0.0.0:${port} for all of them`;
+    case 'ENODEV':
+    case 'EAGAIN':
+      return `${host} is neither an address nor a network interface of this machine; --bind takes an IP address, an interface name such as eth0, or * (every interface), not a host name`;
+    case 'EACCES':
+      return `ports below 1024 need root; give a port from 1024 up, e.g. tcp://${host}:5570`;
+    default:
+      return undefined;
+  }
+}

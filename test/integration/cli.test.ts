@@ -540,7 +540,7 @@ describe('command-line interface', function () {
     try {
       const busy = await run(startMaster, args);
       expect(busy.code).to.equal(MASTER_EXIT.fatal);
-      expect(busy.err).to.match(/cannot listen on tcp:\/\/127\.0\.0\.1:\d+: Address already in use/);
+      expect(busy.err).to.match(/cannot listen on tcp:\/\/127\.0\.0\.1:(\d+): Address already in use: another process \(a master\?\) listens on port \1; stop it, or give another port/);
       expect(existsSync(out), 'results file').to.equal(false);
     } finally {
       await new Promise((resolve) => holder.close(resolve));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { endpointProblem, wantsIpv6 } from '../../../shared/endpoint.js';
+import { bindFailureHint, endpointProblem, wantsIpv6 } from '../../../shared/endpoint.js';
 
 describe('endpoints (--bind, --connect)', () => {
   it('takes tcp://HOST:PORT with a name, IPv4, [IPv6] or *, and ipc://', () => {
@@ -22,5 +22,22 @@ describe('endpoints (--bind, --connect)', () => {
     expect(wantsIpv6('tcp://[::1]:5570')).to.equal(true);
     expect(wantsIpv6('tcp://*:5570')).to.equal(true);
     expect(wantsIpv6('tcp://127.0.0.1:5570')).to.equal(false);
+  });
+});
+
+describe('bindFailureHint', () => {
+  it('says what to do for each way a tcp bind fails', () => {
+    expect(bindFailureHint('tcp://127.0.0.1:5599', 'EADDRINUSE')).to.equal('another process (a master?) listens on port 5599; stop it, or give another port, e.g. --bind tcp://127.0.0.1:5570, or tcp://127.0.0.1:* for any free one');
+    expect(bindFailureHint('tcp://0.0.0.0:5570', 'EADDRINUSE')).to.match(/e\.g\. --bind tcp:\/\/0\.0\.0\.0:5571,/);
+    expect(bindFailureHint('tcp://10.9.9.9:5570', 'EADDRNOTAVAIL')).to.match(/^10\.9\.9\.9 is not an address of this machine; .* or tcp:\/\/0\.0\.0\.0:5570 for all of them$/);
+    expect(bindFailureHint('tcp://cam-host:5570', 'ENODEV')).to.match(/^cam-host is neither an address nor a network interface of this machine; --bind takes an IP address/);
+    expect(bindFailureHint('tcp://cam-host:5570', 'EAGAIN')).to.match(/^cam-host is neither/);
+    expect(bindFailureHint('tcp://[::1]:80', 'EACCES')).to.equal('ports below 1024 need root; give a port from 1024 up, e.g. tcp://[::1]:5570');
+  });
+
+  it('adds nothing for an ipc endpoint or an error it does not know', () => {
+    expect(bindFailureHint('ipc:///tmp/m.sock', 'EADDRINUSE')).to.equal(undefined);
+    expect(bindFailureHint('tcp://127.0.0.1:5570', 'EMFILE')).to.equal(undefined);
+    expect(bindFailureHint('tcp://127.0.0.1:5570', undefined)).to.equal(undefined);
   });
 });
