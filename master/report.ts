@@ -172,11 +172,20 @@ export function rateText(r: Pick<BatchReport, 'wallMs' | 'processingMs' | 'image
 
 /**
  * Formats the report as the plain-text table printed at the end of `master run`; the
- * first line says whether the batch finished or was stopped ({@link batchEnding}).
+ * first line says whether the batch finished or was stopped ({@link batchEnding}). A
+ * `--resume` that found every image done gets two lines instead of tables of zeros.
  */
 export function formatReport(r: BatchReport): string {
   const lines: string[] = [];
   lines.push('');
+  if (r.images === 0 && r.tasks === 0 && r.imagesResumed > 0 && !r.interrupted) {
+    // --resume of a finished batch: tables of zeros said nothing.
+    const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks (--overwrite runs everything again)` : '';
+    const done = r.imagesResumed === 1 ? 'the one input image was' : `all ${r.imagesResumed} input images were`;
+    lines.push(`Batch finished: nothing left to do, ${done} already in the results file${failed}`);
+    lines.push(`Results: ${r.resultsFile}`);
+    return lines.join('\n');
+  }
   lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s${rateText(r)}`);
   if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies named in the results but not written: ${r.annotatedMissing}`);
   if (r.imagesResumed > 0) {

@@ -75,7 +75,7 @@ describe('bad input fails only its own tasks', function () {
       const resumed = startMaster([...args, '--resume']);
       expect(await waitExit(resumed, 100_000), resumed.stderr()).to.equal(MASTER_EXIT.someFailed);
       expect(resumed.stderr()).to.match(/it holds 2 images already done \(1 of them with failed tasks/);
-      expect(resumed.stdout()).to.match(/2 images were already in the results file and were skipped; the file holds 1 image\(s\) with failed tasks/);
+      expect(resumed.stdout()).to.match(/^Batch finished: nothing left to do, all 2 input images were already in the results file; the file holds 1 image\(s\) with failed tasks \(--overwrite runs everything again\)$/m);
       // Nothing was left to do: the report of the run that did the work is kept, not replaced
       // by one of 0 images.
       expect(resumed.stderr()).to.match(/no image finished in this run: the report of the earlier run, \S+results\.jsonl\.report\.json, is kept/);
@@ -86,7 +86,7 @@ describe('bad input fails only its own tasks', function () {
       // One input fewer: the images skipped are counted, not the records in the file.
       const fewer = startMaster([...args.filter((a) => a !== bad), '--resume']);
       expect(await waitExit(fewer, 100_000), fewer.stderr()).to.equal(MASTER_EXIT.someFailed);
-      expect(fewer.stdout()).to.match(/^ {2}\(1 images were already in the results file and were skipped; the file holds 1 image\(s\) with failed tasks\)$/m);
+      expect(fewer.stdout()).to.match(/^Batch finished: nothing left to do, the one input image was already in the results file; the file holds 1 image\(s\) with failed tasks/m);
     } finally {
       tmp.cleanup();
     }

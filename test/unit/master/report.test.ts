@@ -26,4 +26,19 @@ describe('unit: the batch report', () => {
     expect(r.imagesPerSecond).to.equal(1.2);
     expect(formatReport(r).split('\n')[1]).to.equal('Batch finished: 12 images, 48 tasks in 10.00 s = 1.20 images/s');
   });
+
+  it('says there was nothing left to do when --resume found every image done, without tables of zeros', () => {
+    const stats = new BatchStats();
+    stats.imagesResumed = 3;
+    const r = buildReport(stats, [], 12, 0, 'r.jsonl', ['edge']);
+    expect(formatReport(r).split('\n')).to.deep.equal(['', 'Batch finished: nothing left to do, all 3 input images were already in the results file', 'Results: r.jsonl']);
+    stats.imagesResumedFailed = 1;
+    expect(formatReport(buildReport(stats, [], 12, 0, 'r.jsonl', ['edge'])).split('\n')[1]).to.equal('Batch finished: nothing left to do, all 3 input images were already in the results file; the file holds 1 image(s) with failed tasks (--overwrite runs everything again)');
+    stats.imagesResumed = 1;
+    expect(formatReport(buildReport(stats, [], 12, 0, 'r.jsonl', ['edge'])).split('\n')[1]).to.match(/^Batch finished: nothing left to do, the one input image was already in the results file; /);
+    // Some images done in this run: the full report.
+    stats.imagesDone = 1;
+    stats.addTask('edge', 2, 3);
+    expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 images, 1 tasks in 0\.01 s/);
+  });
 });
