@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { renderReportHtml } from '../../../master/report-html.js';
 import { buildReport, formatReport } from '../../../master/report.js';
 import { BatchStats } from '../../../master/stats.js';
 
@@ -40,5 +41,11 @@ describe('unit: the batch report', () => {
     stats.imagesDone = 1;
     stats.addTask('edge', 2, 3);
     expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 images, 1 tasks in 0\.01 s/);
+  });
+
+  it('the HTML page leads with the same first line, its images/s in bold', () => {
+    const html = renderReportHtml(batch(29_000, 4_000), { counts: [12], bucketMs: 1000 });
+    expect(html).to.include('Batch finished: 12 images, 48 tasks in 29.00 s, 25.00 s of it waiting for the first slave; <b>3.00 images/s</b> from the first slave on;');
+    expect(renderReportHtml(batch(10_000, 0), { counts: [12], bucketMs: 1000 })).to.include('in 10.00 s = <b>1.20 images/s</b>;');
   });
 });
