@@ -7,6 +7,7 @@ import { runKeygen } from '../shared/keygen-cli.js';
 import { unquotedPrintable } from '../shared/peer-text.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics-server.js';
+import { StopSignals } from '../shared/stop-signals.js';
 import { logLaunch } from '../shared/child-script.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
@@ -66,19 +67,20 @@ async function main(): Promise<number> {
   };
   /** Set while the final metrics are served after the batch: a signal ends that wait. */
   let endLinger: (() => void) | undefined;
-  let signals = 0;
+  const signals = new StopSignals();
   const onSignal = (signal: string): void => {
     if (endLinger !== undefined) {
       endLinger();
       return;
     }
-    signals++;
+    const which = signals.next();
+    if (which === 'echo') return;
     if (!master.resultsOpen) {
       // Still opening OUT (a named pipe without a reader): nothing to keep yet.
       logger.warn(`${signal}: stopped before the results file ${args.options.out} was open; nothing was written`);
       process.exit(MASTER_EXIT.interrupted);
     }
-    if (signals === 1) {
+    if (which === 'first') {
       logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
       master.stop();
     } else {

@@ -4,6 +4,7 @@ import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { writeUsageError } from '../shared/cli-args.js';
 import { startMetricsServer } from '../shared/metrics-server.js';
+import { StopSignals } from '../shared/stop-signals.js';
 import { logLaunch } from '../shared/child-script.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
@@ -44,13 +45,14 @@ async function main(): Promise<void> {
   }
   if (args.options.metricsPort > 0) slave.metrics.collectDefaults();
   await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: slave.metrics.registry, logger });
-  let stopping = false;
+  const signals = new StopSignals();
   const stop = (signal: string): void => {
-    if (stopping) {
+    const which = signals.next();
+    if (which === 'echo') return;
+    if (which === 'again') {
       logger.warn(`${signal} again: exiting at once (the master runs the unfinished tasks elsewhere)`);
       process.exit(SLAVE_EXIT.interrupted);
     }
-    stopping = true;
     logger.info(`${signal}: finishing tasks in hand, then leaving`);
     void slave.stop(`slave ${slave.id} stopped by ${signal}`, args.options.drainTimeoutMs).then(() => process.exit(SLAVE_EXIT.ok));
   };

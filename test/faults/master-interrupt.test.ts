@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
@@ -78,6 +79,20 @@ describe('faults: Ctrl-C on the master', function () {
     }
   });
 
+  it('two signals a few ms apart (a wrapper such as GNU timeout forwarding the terminal\'s) are one stop: the master stops cleanly, with its summary and report', async () => {
+    const out = join(tmp.dir, 'burst.jsonl');
+    const m = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'object,edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+    // A few ms apart, as a wrapper sends them (sent at the same instant, the kernel may merge them into one).
+    m.proc.kill('SIGTERM');
+    await sleep(5);
+    m.proc.kill('SIGTERM');
+    expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+    expect(m.stderr().match(/SIGTERM: stopping; results so far are kept/g)).to.have.length(1);
+    expect(m.stderr()).to.match(/run the same command with --resume/);
+    expect(readReport(`${out}.report.json`).interrupted).to.equal(true);
+  });
+
   it('SIGHUP (terminal or ssh session closed) stops it like SIGTERM: exits 130 and --resume finishes the batch', async () => {
     // No local slave: the master waits for one, so the signal finds it mid-batch without OpenCV work.
     const out = join(tmp.dir, 'hup.jsonl');
@@ -97,6 +112,27 @@ describe('faults: Ctrl-C on the master', function () {
 
 describe('faults: SIGHUP on a slave', function () {
   this.timeout(60_000);
+  const tmp = useTempDir();
+
+  it('two signals a few ms apart (GNU timeout signals the child, then its group) are one stop: it finishes its task and exits 0', async () => {
+    const bind = await loopbackEndpoint();
+    const out = join(tmp.dir, 'burst.jsonl');
+    const m = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'object', '--bind', bind, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    try {
+      const s = startSlave(['--connect', bind, '--threads', '1']);
+      // Mid-batch: a task is running when the signals come.
+      await waitFor(() => recordsSoFar(out) >= 1, 120_000, 'a first record');
+      s.proc.kill('SIGTERM');
+      await sleep(5);
+      s.proc.kill('SIGTERM');
+      expect(await waitExit(s, 30_000), s.stderr()).to.equal(0);
+      expect(s.stderr()).to.match(/SIGTERM: finishing tasks in hand, then leaving/);
+      expect(s.stderr()).to.not.match(/again: exiting at once/);
+    } finally {
+      m.proc.kill('SIGTERM');
+      await waitExit(m, 30_000);
+    }
+  });
 
   it('finishes the tasks in hand and exits 0, as on SIGTERM', async () => {
     // Nobody listens there: the slave keeps trying to connect until it is stopped.
