@@ -624,7 +624,7 @@ export class Master {
     for (const s of this.registry.all()) {
       if (now - s.lastSentMs >= this.options.heartbeatIntervalMs) {
         s.lastSentMs = now;
-        this.router.send(s.slaveId, { cmd: Command.Heartbeat });
+        this.router.send(s.slaveId, { cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
       }
     }
     this.warnIfNoSlave(now);
@@ -796,7 +796,10 @@ export class Master {
     switch (message.cmd) {
       case 'HEARTBEAT':
         if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
-        else if (message.running !== undefined) this.onStarted(slave, message.running);
+        else {
+          if (message.heartbeatIntervalMs !== undefined) slave.liveness.peerInterval(message.heartbeatIntervalMs);
+          if (message.running !== undefined) this.onStarted(slave, message.running);
+        }
         return;
       case 'RESULT': {
         if (!this.registry.everSeen(slaveId)) {
@@ -929,7 +932,11 @@ export class Master {
     this.table.clearRefusalsBy(slaveId);
     this.firstReadyMs ??= this.clock.now();
     this.logger.info(`slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
-    this.router?.send(slaveId, { cmd: Command.Heartbeat });
+    if (ready.heartbeatIntervalMs !== undefined && ready.heartbeatIntervalMs > this.options.heartbeatIntervalMs) {
+      this.logger.info(`slave ${slaveId} heartbeats every ${ready.heartbeatIntervalMs} ms, this master every ${this.options.heartbeatIntervalMs} ms: its silence is judged by its interval (${ready.heartbeatIntervalMs} ms x ${this.options.heartbeatLiveness})`);
+    }
+    // Also tells the slave this master's interval before any task can keep it waiting.
+    this.router?.send(slaveId, { cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
     info.lastSentMs = this.clock.now();
     this.scheduleDispatch();
     this.fillIfWanted();

@@ -7,7 +7,7 @@ import { DEFAULT_TASK_KINDS, type TaskKind } from '../proto/task-kinds.js';
 import { endpointProblem } from '../shared/endpoint.js';
 import { InvalidArgumentError, requireInteger } from '../shared/errors.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MASTER_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MAX_HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import type { LogLevel } from '../shared/logger.js';
 import { DEFAULT_MAX_HEADER_BYTES } from '../proto/codec.js';
 import { DEFAULT_MASTER_METRICS_PORT, DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
@@ -209,7 +209,7 @@ export function validateMasterOptions(o: MasterOptions): MasterOptions {
   requireInteger('--local-slaves', o.localSlaves, 0, 64);
   requireInteger('--local-threads', o.localThreads, 1, 256);
   requireInteger('--max-attempts', o.maxAttempts, 1, 100);
-  requireInteger('--heartbeat-interval', o.heartbeatIntervalMs, 10, 600_000);
+  requireInteger('--heartbeat-interval', o.heartbeatIntervalMs, 10, MAX_HEARTBEAT_INTERVAL_MS);
   requireInteger('--heartbeat-liveness', o.heartbeatLiveness, MIN_HEARTBEAT_LIVENESS, 100);
   requireInteger('--window', o.window, 0, 1_000_000);
   requireInteger('--max-image-bytes', o.maxImageBytes, 1, 2 ** 31 - 1);

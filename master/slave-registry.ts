@@ -123,6 +123,7 @@ export class SlaveRegistry {
       tasksFailed: 0,
       computeMs: 0,
     };
+    if (ready.heartbeatIntervalMs !== undefined) info.liveness.peerInterval(ready.heartbeatIntervalMs);
     // A READY again within a session (a restart the master has not noticed yet) ends that session.
     this.closeSession(info.slaveId, info.joinedAtMs);
     this.slaves.set(info.slaveId, info);

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
+import { MAX_HEARTBEAT_INTERVAL_MS } from '../shared/liveness.js';
 import { FREE_OF_CONTROL_CHARS } from '../shared/peer-text.js';
 import { Command } from './commands.js';
 import { DetectorConfigSchema } from './detector-config.js';
@@ -76,6 +77,13 @@ export const WireErrorSchema = z.object({
 
 const Version = z.literal(PROTOCOL_VERSION);
 
+/**
+ * The sender's heartbeat interval (its `--heartbeat-interval`), ms: the receiver judges
+ * the sender's silence by this when it is longer than its own (`shared/liveness.ts`).
+ * Absent: the receiver's own interval.
+ */
+const HeartbeatIntervalMs = z.int().min(1).max(MAX_HEARTBEAT_INTERVAL_MS).optional();
+
 /** READY: slave -> master, first message of a session and after every reconnect. */
 export const ReadySchema = z.object({
   v: Version,
@@ -94,6 +102,7 @@ export const ReadySchema = z.object({
    * it to this slave. Absent: no limit known.
    */
   maxMessageBytes: z.int().min(MIN_MAX_MESSAGE_BYTES).max(2 ** 31 - 1).optional(),
+  heartbeatIntervalMs: HeartbeatIntervalMs,
   /** Facts about the slave's host, for reports. */
   host: z.object({
     hostname: printable(256),
@@ -189,6 +198,7 @@ export const HeartbeatSchema = z.object({
   v: Version,
   cmd: z.literal(Command.Heartbeat),
   running: z.array(TaskStartSchema).max(MAX_TASKS_PER_MESSAGE).optional(),
+  heartbeatIntervalMs: HeartbeatIntervalMs,
 });
 
 /**

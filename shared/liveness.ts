@@ -11,6 +11,9 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
  */
 export const DEFAULT_HEARTBEAT_LIVENESS = 3;
 
+/** Longest heartbeat interval the command lines and the protocol take, ms (10 minutes). */
+export const MAX_HEARTBEAT_INTERVAL_MS = 600_000;
+
 /**
  * Least liveness the command lines take: with 1, one heartbeat late by a millisecond (a GC
  * pause, a busy core) declared the peer dead, and at 100 ms intervals the slaves were lost
@@ -33,11 +36,13 @@ export function shortSilenceWarning(intervalMs: number, liveness: number): strin
 
 /**
  * Tracks one peer's liveness, Paranoid Pirate style: any message heard from the peer
- * resets it; the peer is dead once `intervalMs * liveness` ms pass in silence. Pure: time
- * comes from the injected {@link Clock}.
+ * resets it; the peer is dead once `intervalMs * liveness` ms pass in silence (with the
+ * peer's interval instead when it announced a longer one: {@link Liveness.peerInterval}).
+ * Pure: time comes from the injected {@link Clock}.
  */
 export class Liveness {
   private lastHeardMs: number;
+  private peerIntervalMs: number | undefined;
 
   /**
    * @param intervalMs - heartbeat interval, ms (> 0)
@@ -57,6 +62,22 @@ export class Liveness {
     this.lastHeardMs = this.clock.now();
   }
 
+  /**
+   * Records the heartbeat interval the peer announced, ms (READY, HEARTBEAT
+   * `heartbeatIntervalMs`). A peer that beats slower than this side is judged by its own
+   * interval: a master and a slave given different `--heartbeat-interval`s declared each
+   * other dead between two of the slower side's heartbeats, over and over, and a batch of
+   * slow images never finished.
+   */
+  peerInterval(ms: number): void {
+    this.peerIntervalMs = ms;
+  }
+
+  /** The interval silence is counted in, ms: this side's or the peer's announced one, the longer. */
+  get judgedIntervalMs(): number {
+    return Math.max(this.intervalMs, this.peerIntervalMs ?? 0);
+  }
+
   /** Milliseconds since the peer was last heard. */
   silentForMs(): number {
     return this.clock.now() - this.lastHeardMs;
@@ -64,12 +85,12 @@ export class Liveness {
 
   /** Heartbeats left before the peer is declared dead (0 means dead). */
   remaining(): number {
-    const missed = Math.floor(this.silentForMs() / this.intervalMs);
+    const missed = Math.floor(this.silentForMs() / this.judgedIntervalMs);
     return Math.max(0, this.liveness - missed);
   }
 
-  /** True once the peer has been silent for `intervalMs * liveness` ms or more. */
+  /** True once the peer has been silent for {@link judgedIntervalMs} x `liveness` ms or more. */
   isDead(): boolean {
-    return this.silentForMs() >= this.intervalMs * this.liveness;
+    return this.silentForMs() >= this.judgedIntervalMs * this.liveness;
   }
 }

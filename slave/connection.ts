@@ -178,6 +178,7 @@ export class Connection {
           this.options.onRejected(decoded.error);
           continue;
         }
+        if (decoded.message.cmd === Command.Heartbeat && decoded.message.heartbeatIntervalMs !== undefined) this.liveness.peerInterval(decoded.message.heartbeatIntervalMs);
         this.options.onMessage(decoded.message, decoded.payload);
       }
     } catch (err) {
@@ -257,7 +258,7 @@ export class Connection {
       return;
     }
     if (now - this.lastSentMs >= this.options.heartbeatIntervalMs) {
-      this.send({ cmd: Command.Heartbeat });
+      this.send({ cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
     }
   }
 

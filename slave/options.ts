@@ -1,6 +1,6 @@
 import { endpointProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MAX_HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
 import { InvalidArgumentError, requireInteger } from '../shared/errors.js';
 import { DEFAULT_METRICS_HOST, metricsHostProblem } from '../shared/metrics-server.js';
@@ -108,7 +108,7 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {
     throw InvalidArgumentError.format('--slave-id', 'must be 1-64 characters of letters, digits and . : @ _ -');
   }
-  positiveInt('--heartbeat-interval', o.heartbeatIntervalMs, 600_000);
+  positiveInt('--heartbeat-interval', o.heartbeatIntervalMs, MAX_HEARTBEAT_INTERVAL_MS);
   requireInteger('--heartbeat-liveness', o.heartbeatLiveness, MIN_HEARTBEAT_LIVENESS, 100);
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);

@@ -205,6 +205,7 @@ export class Slave {
       prefetch: this.options.prefetch,
       kinds: [...SUPPORTED_KINDS],
       maxMessageBytes: this.options.maxMessageBytes,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       host: { hostname: hostname().slice(0, 256), pid: process.pid, platform: platform(), arch: arch(), cpus: cpus().length, opencv: this.opencv },
     });
   }

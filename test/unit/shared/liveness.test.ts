@@ -28,4 +28,20 @@ describe('Liveness (Paranoid Pirate)', () => {
     expect(l.isDead()).to.equal(false);
     expect(l.silentForMs()).to.equal(2500);
   });
+
+  it('judges a peer that announced a longer interval by that interval, and a shorter one by its own', () => {
+    const clock = new ManualClock();
+    const l = new Liveness(1000, 3, clock);
+    l.peerInterval(5000);
+    clock.advance(14_999);
+    expect([l.isDead(), l.remaining()]).to.deep.equal([false, 1]);
+    clock.advance(1);
+    expect(l.isDead()).to.equal(true);
+    const fast = new Liveness(1000, 3, clock);
+    fast.peerInterval(200);
+    expect(fast.judgedIntervalMs).to.equal(1000);
+    clock.advance(2999);
+    expect(fast.isDead()).to.equal(false);
+  });
 });
+
