@@ -161,6 +161,12 @@ export class Master {
   private timer: NodeJS.Timeout | undefined;
   private finish: ((interrupted: boolean) => void) | undefined;
   private stopping = false;
+  /**
+   * Set once shutdown has closed the results file: what slaves send after that (while the
+   * socket lingers) is ignored, since an image finished then could not be recorded yet would
+   * be counted in the summary, the report and the metrics, and drawn by --annotate.
+   */
+  private recordsClosed = false;
   private startedMs = 0;
   private droppedLogAtMs = 0;
   private dispatchScheduled = false;
@@ -363,6 +369,7 @@ export class Master {
     const wallMs = this.clock.now() - this.startedMs;
     this.drainCompleted();
     this.journal?.close();
+    this.recordsClosed = true;
     this.progress?.stop(interrupted ? undefined : this.progressState());
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
@@ -767,6 +774,7 @@ export class Master {
   }
 
   private drainCompleted(): void {
+    if (this.recordsClosed) return;
     const completed = this.table.takeCompleted();
     if (completed.length === 0) return;
     for (const image of completed) {
@@ -787,6 +795,7 @@ export class Master {
   }
 
   private onMessage(slaveId: string, message: Message, _payload: Buffer[]): void {
+    if (this.recordsClosed) return;
     if (message.cmd === 'READY') {
       this.onReady(slaveId, message);
       return;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MASTER_EXIT } from '../../master/master.js';
@@ -41,6 +41,24 @@ describe('faults: Ctrl-C on the master', function () {
     const finished = readReport(`${out}.report.json`);
     expect([finished.imagesResumed, finished.interrupted]).to.deep.equal([kept.length, false]);
     expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`<p class="resumed">${kept.length} images were already in the results file and were skipped.</p>`);
+  });
+
+  it('SIGINT at full speed: the summary and the report count exactly the images the results file holds', async () => {
+    // Thousands of no-op tasks a second: results still arrive while the master closes its socket.
+    const dir = join(tmp.dir, 'many');
+    mkdirSync(dir);
+    const src = join(SAMPLE_FACES, '2008_001009.jpg');
+    for (let i = 0; i < 10_000; i++) linkSync(src, join(dir, `f${String(i).padStart(5, '0')}.jpg`));
+    for (let round = 0; round < 3; round++) {
+      const out = join(tmp.dir, `many-${round}.jsonl`);
+      const m = startMaster(['run', dir, '--tasks', 'noop', '--bind', await loopbackEndpoint(), '--local-slaves', '2', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+      await waitFor(() => recordsSoFar(out) >= 300, 120_000, 'records to flow');
+      m.proc.kill('SIGINT');
+      expect(await waitExit(m, 60_000), `${m.stderr().slice(-2000)}\n${m.stdout().slice(-500)}`).to.equal(MASTER_EXIT.interrupted);
+      const records = readResults(out).records.length;
+      expect(readReport(`${out}.report.json`).images, `round ${round}`).to.equal(records);
+      expect(m.stdout()).to.match(new RegExp(`^Batch interrupted \\(run again with --resume to finish\\): ${records} images`, 'm'));
+    }
   });
 
   it('Ctrl-C in a terminal (SIGINT to the whole process group) stops the batch as quietly as SIGINT to the master alone', async () => {
