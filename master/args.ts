@@ -56,7 +56,7 @@ function masterRunOptions(d: MasterOptions) {
     window: { type: 'number', default: 0, description: 'images held in memory at once (0 = the images the slaves\' total credit covers, plus a quarter, at least 16)' },
     'max-image-bytes': { type: 'number', default: d.maxImageBytes, description: 'refuse image files larger than this, bytes (recorded as failed, never sent)' },
     'max-message-bytes': { type: 'number', default: d.maxMessageBytes, description: 'largest message part accepted from a slave, bytes, at least 1 MiB (ZMQ_MAXMSGSIZE: a larger one drops its connection)' },
-    progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise)' },
+    progress: { choices: ['auto', 'bar', 'plain', 'none'] as const, default: 'auto' as const, description: 'progress display (auto: a bar on a terminal, plain lines otherwise and under --log-json)' },
     'metrics-port': { type: 'number', default: d.metricsPort, description: 'serve Prometheus metrics at http://HOST:PORT/metrics (0 = off)' },
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
     'metrics-linger': { type: 'number', default: d.metricsLingerMs, description: 'after the batch, keep serving /metrics this long before exiting, ms (for a last scrape)' },
@@ -176,6 +176,9 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   }
   const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
   if (silence !== undefined) warnings.push(silence);
+  if (a['log-json'] && options.progress === 'bar') {
+    throw InvalidArgumentError.format('--progress', 'bar draws on stderr, where --log-json writes only JSON records: use --progress plain (progress lines as records) or none');
+  }
   return { command: 'run', options, logLevel: a['log-level'], logJson: a['log-json'], warnings };
 }
 

@@ -57,8 +57,10 @@ async function main(): Promise<number> {
         'anyone who can reach it can take tasks, read the images in them and send forged results. Use CURVE keys (master keygen) instead',
     );
   }
-  // Under --log-json every stderr line is a record, the plain progress lines too.
-  const progress = createProgress(args.options.progress, undefined, logJson ? (line) => { logger.info(line); } : undefined);
+  // Under --log-json every stderr line is a record, the plain progress lines too (auto draws
+  // no bar then, even on a terminal: `docker run -t` mixed bar frames into the records).
+  const progressMode = logJson && args.options.progress === 'auto' ? 'plain' : args.options.progress;
+  const progress = createProgress(progressMode, undefined, logJson ? (line) => { logger.info(line); } : undefined);
   const master = new Master(args.options, logger, systemClock, progress);
   if (args.options.metricsPort > 0) master.metrics.collectDefaults();
   let metrics: MetricsServer | undefined;

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+import { MASTER_BIN, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 /** One small image: a run with `--tasks edge` on it takes a few seconds, most of it the local slave starting. */
 const IMAGE = join(SAMPLE_FACES, '2008_001009.jpg');
@@ -432,6 +432,20 @@ describe('command-line interface', function () {
     const messages = jsonOnly(m.stderr()).map((l) => l.msg);
     expect(messages).to.include('interrupted; run the same command with --resume to finish the batch');
     expect(messages.some((msg) => msg.startsWith('progress: 0/1 images')), 'the plain progress line is a record too').to.equal(true);
+  });
+
+  it('under --log-json on a terminal, the default progress is log records, not a bar; --progress bar with --log-json is refused', async () => {
+    // stderr on a pseudo-terminal (util-linux script), as under `docker run -t`; stdout (the summary) to a file.
+    const out = join(tmp.dir, 'tty.jsonl');
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(MASTER_BIN)} run ${JSON.stringify(IMAGE)} --tasks edge --out ${JSON.stringify(out)} --local-threads 1 --log-json --metrics-port 0 --bind 'tcp://127.0.0.1:*' > ${JSON.stringify(join(tmp.dir, 'summary.txt'))}`;
+    const tty = execFileSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    const lines = tty.split(/\r?\n/).filter((l) => l.trim() !== '');
+    expect(lines.length).to.be.above(2);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, `not a JSON record: ${JSON.stringify(line)}`).to.not.throw();
+    expect(readResults(out).records).to.have.length(1);
+    const bar = await run(startMaster, ['run', IMAGE, '--log-json', '--progress', 'bar']);
+    expect(bar.code).to.equal(MASTER_EXIT.usage);
+    expect(bar.err).to.match(/"msg":"--progress bar draws on stderr, where --log-json writes only JSON records: use --progress plain/);
   });
 
   it('names the key flags in its hint for slaves when CURVE is on, and this host for a wildcard address', async () => {
