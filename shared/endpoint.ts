@@ -19,6 +19,19 @@ export function endpointProblem(endpoint: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `endpoint` cannot be connected to (a message for `--connect`), or undefined when it
+ * can: {@link endpointProblem}, and `*` (every interface, or any port), which only a bind
+ * takes; ZeroMQ's connect failed on it with a bare "Invalid argument" after the workers
+ * had started.
+ */
+export function connectProblem(endpoint: string): string | undefined {
+  const problem = endpointProblem(endpoint);
+  if (problem !== undefined) return problem;
+  if (/^tcp:\/\/(\*:|.*:\*$)/.test(endpoint)) return `takes the master's address and port, e.g. tcp://192.168.1.10:5570; * is for the master's --bind, got ${JSON.stringify(endpoint)}`;
+  return undefined;
+}
+
 /** Whether a tcp endpoint names an IPv6 address or every interface (`*`): its socket needs ZMQ_IPV6. */
 export function wantsIpv6(endpoint: string): boolean {
   return /^tcp:\/\/(\[|\*:)/.test(endpoint);

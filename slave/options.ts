@@ -1,4 +1,4 @@
-import { endpointProblem } from '../shared/endpoint.js';
+import { connectProblem } from '../shared/endpoint.js';
 import { DEFAULT_RECONNECT_INITIAL_MS, DEFAULT_RECONNECT_MAX_MS } from './connection.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_LIVENESS, MAX_HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_LIVENESS } from '../shared/liveness.js';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES } from '../shared/limits.js';
@@ -101,8 +101,8 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   const positiveInt = (name: string, v: number, max: number): void => {
     requireInteger(name, v, 1, max);
   };
-  const connectProblem = endpointProblem(o.connect);
-  if (connectProblem !== undefined) throw InvalidArgumentError.format('--connect', connectProblem);
+  const problem = connectProblem(o.connect);
+  if (problem !== undefined) throw InvalidArgumentError.format('--connect', problem);
   positiveInt('--threads', o.threads, 256);
   requireInteger('--prefetch', o.prefetch, 0, 4096);
   if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {

@@ -91,6 +91,10 @@ describe('command-line interface', function () {
     const neg = await run(startMaster, ['run', 'x.jpg', '--no-backup-task']);
     expect(neg.code).to.equal(MASTER_EXIT.usage);
     expect(neg.err).to.match(/^master: unknown option --no-backup-task \(did you mean --no-backup-tasks\?\)$/m);
+    // A wildcard copied from the master's --bind: refused up front (it was "fatal Invalid argument", exit 1).
+    const star = await run(startSlave, ['--connect', 'tcp://*:5570']);
+    expect(star.code).to.equal(2);
+    expect(star.err).to.match(/^slave: --connect takes the master's address and port, e\.g\. tcp:\/\/192\.168\.1\.10:5570; \* is for the master's --bind/m);
     const s = await run(startSlave, ['--conect', 'tcp://127.0.0.1:1']);
     expect(s.code).to.equal(2);
     expect(s.err).to.match(/^slave: unknown option --conect \(did you mean --connect\?\)$/m);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { bindFailureHint, endpointProblem, wantsIpv6 } from '../../../shared/endpoint.js';
+import { bindFailureHint, connectProblem, endpointProblem, wantsIpv6 } from '../../../shared/endpoint.js';
 
 describe('endpoints (--bind, --connect)', () => {
   it('takes tcp://HOST:PORT with a name, IPv4, [IPv6] or *, and ipc://', () => {
@@ -39,5 +39,15 @@ describe('bindFailureHint', () => {
     expect(bindFailureHint('ipc:///tmp/m.sock', 'EADDRINUSE')).to.equal(undefined);
     expect(bindFailureHint('tcp://127.0.0.1:5570', 'EMFILE')).to.equal(undefined);
     expect(bindFailureHint('tcp://127.0.0.1:5570', undefined)).to.equal(undefined);
+  });
+});
+
+describe('connectProblem', () => {
+  it('refuses * (only a bind takes it) besides what endpointProblem refuses', () => {
+    expect(connectProblem('tcp://*:5570')).to.match(/^takes the master's address and port, e\.g\. tcp:\/\/192\.168\.1\.10:5570; \* is for the master's --bind, got "tcp:\/\/\*:5570"$/);
+    expect(connectProblem('tcp://10.0.0.5:*')).to.match(/\* is for the master's --bind/);
+    expect(connectProblem('tcp://10.0.0.5:5570')).to.equal(undefined);
+    expect(connectProblem('ipc:///tmp/m.sock')).to.equal(undefined);
+    expect(connectProblem('inproc://x')).to.equal(endpointProblem('inproc://x'));
   });
 });
