@@ -201,11 +201,12 @@ export class Connection {
         } else if (event.type === 'handshake:error:protocol') {
           message = `handshake with the master at ${at} failed: ${describeHandshakeFailure(event.error.code, 'client')}`;
         } else if (event.type === 'handshake:error:other') {
-          // Without keys this is a CURVE master that saw the mismatch first and hung up;
-          // ignored, libzmq retried every 100 ms until a protocol error came through.
+          // Without keys this is a CURVE master that saw the mismatch first and hung up, or
+          // no ZeroMQ peer at all (an HTTP server answers its greeting and closes); ignored,
+          // libzmq retried every 100 ms until a protocol error came through.
           message = this.options.curve === undefined
-            ? `the master at ${at} hung up during the handshake (${event.error.message}): if it runs with CURVE keys, give this slave --curve-secret-key and --master-public-key`
-            : `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key, and does the master run with --curve-secret-key?`;
+            ? `the peer at ${at} hung up during the handshake (${event.error.message}): if it is the master and runs with CURVE keys, give this slave --curve-secret-key and --master-public-key; otherwise check that ${at} is the master's address and port (another program may listen there)`
+            : `CURVE handshake with the master at ${at} failed (${event.error.message}): is --master-public-key this master's public key, does the master run with --curve-secret-key, and is ${at} the master's address and port?`;
         }
         if (message === undefined) continue;
         this.handshakeFailures++;
