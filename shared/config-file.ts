@@ -69,6 +69,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
   }
   // Windows editors save UTF-8 with a byte-order mark; YAML skips it, JSON.parse does not.
   if (text.startsWith('\uFEFF')) text = text.slice(1);
+  // JSON.parse refused an empty .json ("Unexpected end of JSON input") where YAML gives null.
+  if (text.trim() === '') return {};
   let data: unknown;
   try {
     data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });

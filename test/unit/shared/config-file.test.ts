@@ -54,6 +54,7 @@ describe('config files', () => {
     expect(loadConfig(['--config', file('bom.json', '\uFEFF{"every": 5}')], RULES)?.values).to.deep.equal({ every: 5 });
     expect(loadConfig(['--config', file('bom.yaml', '\uFEFFevery: 6\n')], RULES)?.values).to.deep.equal({ every: 6 });
     expect(loadConfig(['--config', file('empty.yaml', '')], RULES)?.values).to.deep.equal({});
+    expect(loadConfig(['--config', file('empty.json', ' \n')], RULES)?.values).to.deep.equal({});
     expect(loadConfig(['run'], RULES)).to.equal(undefined);
   });
 
