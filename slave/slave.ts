@@ -56,6 +56,9 @@ export class Slave {
   private results: TaskResult[] = [];
   private failures: TaskFailure[] = [];
   private flushScheduled = false;
+  /** Tasks refused as over this slave's image limits, and when that was last logged (ms). */
+  private refusedTooLarge = 0;
+  private refusedLoggedAtMs = -Infinity;
   /** Tasks still running here, by image id (outcomes of an image wait for its last one). */
   private readonly runningByImage = new Map<number, number>();
   private holdTimer: NodeJS.Timeout | undefined;
@@ -354,6 +357,7 @@ export class Slave {
       } as TaskResult);
     } else {
       this.stats.tasksFailed++;
+      if (outcome.error.name === 'ImageTooLargeError') this.noteTooLarge(outcome.error.message);
       this.failures.push({
         taskId: outcome.taskId,
         attempt: outcome.attempt,
@@ -372,6 +376,19 @@ export class Slave {
         this.flush();
       });
     }
+  }
+
+  /**
+   * Says on this slave's own log, at most once a minute, that it refuses images over its
+   * limits: the master runs them on other slaves, and this slave's row in the summary
+   * showed nothing at all (a tester's slave with a low --max-image-pixels sat idle unexplained).
+   */
+  private noteTooLarge(example: string): void {
+    this.refusedTooLarge++;
+    const now = systemClock.now();
+    if (now - this.refusedLoggedAtMs < 60_000) return;
+    this.refusedLoggedAtMs = now;
+    this.logger.warn(`refused ${this.refusedTooLarge} task(s) so far as over this slave's image limits, e.g. ${example}; the master gives them to other slaves`);
   }
 
   private flush(): void {

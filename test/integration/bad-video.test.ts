@@ -122,8 +122,11 @@ describe('bad videos and oversized images get error records', function () {
     const alone = await loopbackEndpoint();
     const out = join(tmp.dir, 'r.jsonl');
     const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', alone, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2']);
-    startSlave(['--connect', alone, ...pi]);
+    const piAlone = startSlave(['--connect', alone, ...pi]);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    // The slave says so on its own log too (once a minute at most), not only the master.
+    await waitFor(() => /refused 1 task\(s\) so far as over this slave's image limits, e\.g\. image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\); the master gives them to other slaves/.test(piAlone.stderr()), 10_000, 'the slave to log its refusal');
+    expect(piAlone.stderr().match(/so far as over this slave's image limits/g)).to.have.length(1);
     expect(m.stderr()).to.include('3 image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail');
     const records = readResults(out).records;
     expect(records).to.have.length(3);
