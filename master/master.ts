@@ -711,7 +711,8 @@ export class Master {
     this.noSlaveSinceMs ??= now;
     if (now - this.noSlaveSinceMs < NO_SLAVE_WARN_MS || now - this.noSlaveWarnedAtMs < 60_000) return;
     this.noSlaveWarnedAtMs = now;
-    this.logger.warn(`no slave connected for ${Math.round((now - this.noSlaveSinceMs) / 1000)} s; ${this.table.imageCount} image(s) wait: start \`${this.slaveCommand()}\``);
+    // Not a count of the images left: only those read ahead into memory are known here.
+    this.logger.warn(`no slave connected for ${Math.round((now - this.noSlaveSinceMs) / 1000)} s; the batch waits: start \`${this.slaveCommand()}\``);
   }
 
   /**

@@ -79,7 +79,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     }
     expect(recordsSoFar(out), 'no image finished before the last slave').to.equal(0);
     // With every slave gone the master says so (after 10 s) instead of waiting in silence.
-    await waitFor(() => /no slave connected for \d+ s; \d+ image\(s\) wait: start `node bin\/slave\.js --connect /.test(m.stderr()), 30_000, 'the no-slave warning');
+    await waitFor(() => /no slave connected for \d+ s; the batch waits: start `node bin\/slave\.js --connect /.test(m.stderr()), 30_000, 'the no-slave warning');
     slave('survivor');
     // --max-attempts is 3: before, the third loss failed the first image's tasks for good.
     const report = await finishAndCheck(m);
