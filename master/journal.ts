@@ -163,6 +163,10 @@ export class Journal {
       }
       const { done, failed, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
+      // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
+      if (previous.tool !== 'cctv-cluster' || typeof previous.settings !== 'object' || previous.settings === null) {
+        throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (its batch header is not this tool's): name another file, or --overwrite to replace it`);
+      }
       const changed = settingsChanges(previous.settings, header.settings);
       if (changed.length > 0) {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);

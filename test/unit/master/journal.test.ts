@@ -82,4 +82,15 @@ describe('Journal (the results file)', () => {
     await Journal.open(path, { ...header, settings: { ...before, every: 7 } }, { resume: true, overwrite: false }).catch((e: unknown) => (message = (e as Error).message));
     expect(message).to.match(/was written with other settings: --every: 5 -> 7\. Use the same settings, or --overwrite/);
   });
+
+  it('refuses to resume a file whose batch header is not this tool\'s, saying so rather than listing settings', async () => {
+    for (const [name, first] of [['bare', '{"type":"batch"}'], ['other', '{"type":"batch","tool":"other-tool","settings":{"tasks":["edge"]}}']] as const) {
+      const path = join(tmp.dir, `${name}.jsonl`);
+      writeFileSync(path, `${first}\n`);
+      let message = '';
+      await Journal.open(path, header, { resume: true, overwrite: false }).catch((e: unknown) => (message = (e as Error).message));
+      expect(message, name).to.equal(`--out ${path} is not a cctv-cluster results file (its batch header is not this tool's): name another file, or --overwrite to replace it`);
+    }
+  });
 });
+
