@@ -164,7 +164,9 @@ export class Journal {
       const { done, failed, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
-      if (previous.tool !== 'cctv-cluster' || typeof previous.settings !== 'object' || previous.settings === null) {
+      // Typed as ours, but read from the file: anything may be there.
+      const read = previous as { tool?: unknown; settings?: unknown };
+      if (read.tool !== 'cctv-cluster' || typeof read.settings !== 'object' || read.settings === null) {
         throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (its batch header is not this tool's): name another file, or --overwrite to replace it`);
       }
       const changed = settingsChanges(previous.settings, header.settings);
