@@ -82,7 +82,9 @@ async function main(): Promise<number> {
       logger.warn(`${signal}: stopped before the results file ${args.options.out} was open; nothing was written`);
       process.exit(MASTER_EXIT.interrupted);
     }
-    if (which === 'first') {
+    if (which === 'first' && master.complete) {
+      logger.info(`${signal}: the batch is complete; finishing up (Ctrl-C again to exit at once)`);
+    } else if (which === 'first') {
       logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
       master.stop();
     } else {

@@ -339,6 +339,12 @@ export class Master {
   }
 
   /** Stops the batch early: no more dispatching; records so far are kept; resumable. */
+  /**
+   * True once every image is recorded and the master is closing down: a stop request then
+   * changes nothing (a Ctrl-C there said "Run again with --resume", then "Batch finished").
+   */
+  complete = false;
+
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
@@ -505,7 +511,9 @@ export class Master {
   }
 
   private checkFinished(): void {
-    if (this.ingestDone && !this.filling && this.table.imageCount === 0) this.finish?.(false);
+    if (this.stopping || !this.ingestDone || this.filling || this.table.imageCount !== 0) return;
+    this.complete = true;
+    this.finish?.(false);
   }
 
   /**
