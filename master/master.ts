@@ -940,7 +940,10 @@ export class Master {
       return;
     }
     if (this.refuseDuplicate(slaveId, ready)) return;
-    if (this.registry.get(slaveId) !== undefined) {
+    const before = this.registry.get(slaveId);
+    if (before !== undefined) {
+      // Said, since the retries it causes showed in the summary beside "slaves lost: 0".
+      if (before.inFlight.size > 0) this.logger.info(`slave ${slaveId} reconnected (a new session): its ${before.inFlight.size} task(s) in flight run again, using no attempt`);
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
       this.noteRejoin(slaveId);
     }

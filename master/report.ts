@@ -35,7 +35,7 @@ export interface BatchReport {
   tasks: number;
   tasksFailed: number;
   retries: number;
-  /** Of `retries`, tasks of slaves that left or were lost, put back without using an attempt. */
+  /** Of `retries`, tasks of slaves that left, were lost or reconnected, put back without using an attempt. */
   retriesAfterSlaveLoss: number;
   leasesExpired: number;
   /** Of the expired leases, those of tasks that had not started: given back without using an attempt. */
@@ -192,7 +192,7 @@ export function formatReport(r: BatchReport): string {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);
   }
-  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left or were lost: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
+  lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left, were lost or reconnected: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
   lines.push(`  speed-up (compute time / processing time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);

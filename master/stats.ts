@@ -48,7 +48,7 @@ export class BatchStats {
   tasksFailed = 0;
   /** Attempts put back in the queue after a retryable failure, expired lease or dead slave. */
   retries = 0;
-  /** Of those, the tasks of slaves that left or were lost, put back without using an attempt. */
+  /** Of those, the tasks of slaves that left, were lost or reconnected, put back without using an attempt. */
   retriesAfterSlaveLoss = 0;
   /** Leases that ran out. */
   leasesExpired = 0;

@@ -60,7 +60,7 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     // Put back without using an attempt, and said so: the records all show attempt 1.
     expect(report.retriesAfterSlaveLoss).to.be.at.least(Number(line?.[2]));
     expect(report.retriesAfterSlaveLoss).to.be.at.most(report.retries);
-    expect(m.stdout()).to.match(/retries: \d+ \(\d+ of them tasks of slaves that left or were lost: no attempt used\)/);
+    expect(m.stdout()).to.match(/retries: \d+ \(\d+ of them tasks of slaves that left, were lost or reconnected: no attempt used\)/);
     process.stdout.write(`      [measured] dead slave noticed after ${noticedMs} ms (${line?.[1]}), ${line?.[2]} task(s) reassigned, duplicates dropped ${report.duplicatesDropped}\n`);
   });
 
