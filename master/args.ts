@@ -4,7 +4,7 @@ import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, firstUnknownCommand, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
+import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { fewerWorkersWarning } from '../shared/memory.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
@@ -94,11 +94,11 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .demandCommand(1, 'give a command: run or keygen')
     .strict()
     .strictCommands()
-    .check(() => booleanValueCheck(argv, { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS, force: { type: 'boolean' } }))
+    .check(() => booleanValueCheck(argv, { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS, ...KEYGEN_OPTIONS }))
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
       const help = argv[0] === 'keygen' ? 'master keygen --help' : argv[0] === 'run' ? 'master run --help' : 'master --help';
-      const table = argv[0] === 'keygen' ? { ...MASTER_GLOBAL_OPTIONS, force: { type: 'boolean' as const } } : { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
+      const table = argv[0] === 'keygen' ? { ...MASTER_GLOBAL_OPTIONS, ...KEYGEN_OPTIONS } : { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
       writeUsageError('master', `${unknownOptionHint(firstUnknownCommand('master', msg || err.message), argv, table)}${dashedFileHint(argv)}`, argv, help);
       process.exit(2);
     })

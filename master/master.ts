@@ -167,6 +167,8 @@ export class Master {
    * be counted in the summary, the report and the metrics, and drawn by --annotate.
    */
   private recordsClosed = false;
+  /** Every image recorded: see {@link Master.complete}. */
+  private completed = false;
   private startedMs = 0;
   private droppedLogAtMs = 0;
   private dispatchScheduled = false;
@@ -338,13 +340,15 @@ export class Master {
     return this.shutdown(interrupted);
   }
 
-  /** Stops the batch early: no more dispatching; records so far are kept; resumable. */
   /**
    * True once every image is recorded and the master is closing down: a stop request then
    * changes nothing (a Ctrl-C there said "Run again with --resume", then "Batch finished").
    */
-  complete = false;
+  get complete(): boolean {
+    return this.completed;
+  }
 
+  /** Stops the batch early: no more dispatching; records so far are kept; resumable. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
@@ -512,7 +516,7 @@ export class Master {
 
   private checkFinished(): void {
     if (this.stopping || !this.ingestDone || this.filling || this.table.imageCount !== 0) return;
-    this.complete = true;
+    this.completed = true;
     this.finish?.(false);
   }
 

@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { KeyFileError } from './errors.js';
 import { writeKeyPair } from './keys.js';
 
@@ -31,6 +31,11 @@ export const KEYGEN_HELP = [
   'A .key file never leaves its machine; a .pub file is safe to copy.',
 ].join('\n');
 
+/** The options of `keygen` (besides its NAME), for yargs and for the checks on what was typed. */
+export const KEYGEN_OPTIONS = {
+  force: { type: 'boolean', default: false, description: 'replace existing key files (the old keys stop working)' },
+} as const satisfies Record<string, Options>;
+
 /**
  * Adds the `keygen` positional and options to a yargs command.
  *
@@ -39,7 +44,7 @@ export const KEYGEN_HELP = [
 export function keygenOptions<T>(y: Argv<T>, tool: KeygenTool) {
   return y
     .positional('name', { type: 'string', default: tool, description: 'path of the key pair without extension: writes NAME.key and NAME.pub' })
-    .options({ force: { type: 'boolean', default: false, description: 'replace existing key files (the old keys stop working)' } })
+    .options(KEYGEN_OPTIONS)
     // Strict about options only: yargs' strict mode called a second NAME an unknown command.
     .strict(false)
     .strictCommands(false)

@@ -1,7 +1,7 @@
 import yargs, { type Options } from 'yargs';
 import { booleanValueCheck, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
-import { keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
+import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
@@ -156,9 +156,9 @@ export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> 
     .parserConfiguration({ 'camel-case-expansion': false })
     .demandCommand(1)
     .strict()
-    .check(() => booleanValueCheck(argv, { force: { type: 'boolean' } }))
+    .check(() => booleanValueCheck(argv, KEYGEN_OPTIONS))
     .fail((msg, err) => {
-      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, { force: { type: 'boolean' } }), argv, 'slave keygen --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, KEYGEN_OPTIONS), argv, 'slave keygen --help');
       process.exit(2);
     })
     .help()
