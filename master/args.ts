@@ -6,7 +6,7 @@ import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
-import { fewerWorkersWarning } from '../shared/memory.js';
+import { fewerWorkersWarning, moreWorkersThanCoresWarning } from '../shared/memory.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
 import { isStreamOrDevice } from './report.js';
@@ -168,6 +168,8 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   }
   const fewer = localSlaves > 0 && a['local-threads'] === undefined ? fewerWorkersWarning(d.localThreads, '--local-threads') : undefined;
   if (fewer !== undefined) warnings.push(fewer);
+  const crowded = localSlaves > 0 ? moreWorkersThanCoresWarning(localSlaves * options.localThreads, localSlaves === 1 ? `--local-threads ${options.localThreads}` : `--local-slaves ${localSlaves} x --local-threads ${options.localThreads}`) : undefined;
+  if (crowded !== undefined) warnings.push(crowded);
   // A lease shorter than the task: every copy is given back and sent again until the task
   // fails (--lease face=100 failed every face task although the slave answered each late).
   const short = options.kinds.filter((k) => options.leaseMs[k] < SHORT_LEASE_MS).map((k) => `${k}=${options.leaseMs[k]}`);

@@ -67,7 +67,7 @@ export class MasterMetrics {
     const registers = [this.registry];
     const { stats, table, slaves, router } = sources;
     this.tasks = new FastCounter({ name: 'cctv_tasks_total', help: 'Tasks by kind and outcome: done, failed (for good, after the last attempt) or retried (an attempt put back in the queue).', labelNames: ['kind', 'outcome'], registers });
-    this.compute = new FastHistogram({ name: 'cctv_task_compute_seconds', help: 'Compute time of successful tasks on the slave (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
+    this.compute = new FastHistogram({ name: 'cctv_task_compute_seconds', help: 'Compute time (CPU time on the worker) of successful tasks on the slave (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
     this.endToEnd = new FastHistogram({ name: 'cctv_task_end_to_end_seconds', help: 'Time from queueing a task to accepting its result (waits and retries included), by kind.', labelName: 'kind', buckets: END_TO_END_BUCKETS_S, registers });
     this.dropped = new Counter({ name: 'cctv_messages_dropped_total', help: 'Messages from slaves dropped as malformed, unknown or not allowed, by reason.', labelNames: ['reason'], registers });
     for (const k of kinds) this.series(k);

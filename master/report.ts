@@ -48,7 +48,10 @@ export interface BatchReport {
   messagesDropped: number;
   /** CURVE handshakes refused: peers not on the allow-list, without CURVE or with the wrong master key (each try of a retrying peer counts). */
   handshakesRefused: number;
-  /** Sum of compute time over {@link processingMs}: how many cores' worth of work ran in parallel. */
+  /**
+   * Sum of compute time (the tasks' CPU time on their workers) over {@link processingMs}:
+   * how many cores' worth of work ran in parallel, at most the slaves' cores however many workers they run.
+   */
   speedUp: number;
   /**
    * Compute time over the worker time the slaves offered (their threads times the time each
@@ -194,7 +197,7 @@ export function formatReport(r: BatchReport): string {
   }
   lines.push(`  failed tasks: ${r.tasksFailed} (in ${r.imagesFailed} images)   retries: ${r.retries}${r.retriesAfterSlaveLoss > 0 ? ` (${r.retriesAfterSlaveLoss} of them tasks of slaves that left, were lost or reconnected: no attempt used)` : ''}   leases expired: ${r.leasesExpired}${r.leasesGivenBack > 0 ? ` (${r.leasesGivenBack} of tasks not yet started: given back, no attempt used)` : ''}   slaves lost: ${r.slavesLost}`);
   lines.push(`  backup tasks (end of batch): ${r.backupTasks}, ${r.backupsWon} answered first   duplicate results dropped: ${r.duplicatesDropped}   messages dropped (malformed, forged or stale): ${r.messagesDropped}   handshakes refused: ${r.handshakesRefused}`);
-  lines.push(`  speed-up (compute time / processing time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
+  lines.push(`  speed-up (tasks' CPU time / processing time): ${r.speedUp.toFixed(2)}x   parallel efficiency (of the slaves' threads while connected): ${Math.round(r.parallelEfficiency * 100)}%   processing (first slave to last record): ${(r.processingMs / 1000).toFixed(2)} s`);
   lines.push(`  queue wait p50 / p95: ${r.queueWaitP50Ms.toFixed(1)} / ${r.queueWaitP95Ms.toFixed(1)} ms`);
   if (r.imageBytesRead > 0) {
     lines.push(`  on the wire: ${mb(r.bytesSent)} sent, ${mb(r.bytesReceived)} received in ${r.messagesSent} / ${r.messagesReceived} messages; image bytes sent / read = ${(r.imageBytesSent / r.imageBytesRead).toFixed(3)}`);

@@ -143,7 +143,7 @@ export const TaskSchema = z.object({
 const ResultBase = {
   taskId: Id,
   attempt: Attempt,
-  /** Compute time of this task on the slave, ms (decode included when it did the decode). */
+  /** CPU time of this task on the slave's worker, ms (decode included when it did the decode; CPU, not wall, time: see slave/pool/child-main.ts). */
   computeMs: Ms,
   /** Image size, px. */
   width: z.int().min(0).max(1_000_000),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { cpus, freemem, totalmem } from 'node:os';
+import { availableParallelism, cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -46,6 +46,21 @@ export function defaultWorkerCount(cores = cpus().length, available = availableM
 export function fewerWorkersWarning(workers: number, flag: string, cores = cpus().length, available = availableMemoryBytes()): string | undefined {
   if (workers >= cores) return undefined;
   return `${workers} worker(s), not one per core (${cores}): ${toMiB(available)} MiB of memory is available and a worker needs ~${toMiB(WORKER_MIN_BYTES)} MiB; ${flag} sets the number`;
+}
+
+/**
+ * The warning that `workers` worker processes on this machine outnumber its cores;
+ * undefined when they do not. A worker runs one task at a time on one OpenCV thread
+ * and never waits for I/O, so workers beyond the cores only take turns on them: no more
+ * images/s, longer tasks, ~{@link WORKER_MIN_BYTES} more memory each.
+ *
+ * @param what - the option(s) that set the number, e.g. `--threads 8`, named in the warning
+ * @param cores - CPU cores this process may run on (default: `os.availableParallelism()`,
+ *   which honours a CPU affinity mask such as `taskset`'s)
+ */
+export function moreWorkersThanCoresWarning(workers: number, what: string, cores = availableParallelism()): string | undefined {
+  if (workers <= cores) return undefined;
+  return `${what}: ${workers} worker processes on ${cores} CPU core(s). Workers beyond the cores only take turns on them (no more images/s, each task takes longer, ~${toMiB(WORKER_MIN_BYTES)} MiB more memory each)`;
 }
 
 /** `bytes` in MiB, rounded to the nearest, for messages. */

@@ -5,7 +5,7 @@ import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
-import { fewerWorkersWarning, toMiB, WORKER_MIN_BYTES } from '../shared/memory.js';
+import { fewerWorkersWarning, moreWorkersThanCoresWarning, toMiB, WORKER_MIN_BYTES } from '../shared/memory.js';
 import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
 
 /** Parsed `slave` command line. */
@@ -134,6 +134,9 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   const warnings: string[] = [];
   const fewer = a.threads === undefined ? fewerWorkersWarning(threads, '--threads') : undefined;
   if (fewer !== undefined) warnings.push(fewer);
+  const crowded = moreWorkersThanCoresWarning(threads, `--threads ${threads}`);
+  // A local slave's master has warned of its --local-threads already.
+  if (crowded !== undefined && !a['exit-with-parent']) warnings.push(crowded);
   if (options.taskTimeoutMs < SHORT_TASK_TIMEOUT_MS) {
     warnings.push(`--task-timeout ${options.taskTimeoutMs} ms is shorter than a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks running longer are killed with their worker and can fail`);
   }

@@ -83,7 +83,7 @@ export class SlaveMetrics {
     const { stats, pool } = sources;
     const thermalRoot = sources.thermalRoot ?? THERMAL_ROOT;
     this.tasks = new FastCounter({ name: 'cctv_slave_tasks_total', help: 'Tasks this slave answered, by kind and outcome (done or failed; failures include refusals while leaving).', labelNames: ['kind', 'outcome'], registers });
-    this.duration = new FastHistogram({ name: 'cctv_slave_task_duration_seconds', help: 'Worker time of successful tasks (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
+    this.duration = new FastHistogram({ name: 'cctv_slave_task_duration_seconds', help: 'CPU time of successful tasks on their worker (decode included once per image), by kind.', labelName: 'kind', buckets: COMPUTE_BUCKETS_S, registers });
     // Every series starts at 0, so the first increase is seen.
     for (const k of SUPPORTED_KINDS) if (k !== 'noop') this.series(k);
     const gauge = (name: string, help: string, read: () => number): void => {

@@ -23,8 +23,6 @@ export class PreparedImage {
     readonly width: number,
     /** Height, px. */
     readonly height: number,
-    /** Time spent decoding and converting, ms. */
-    readonly decodeMs: number,
   ) {}
 
   /** `equalizeHist(grey)`, computed once. */
@@ -122,7 +120,6 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   }
   const cut = truncation(bytes);
   if (cut !== undefined) throw new DecodeError(`image could not be decoded: ${cut}`);
-  const t0 = performance.now();
   let colour: Mat;
   try {
     colour = cv.imdecode(bytes, cv.IMREAD_COLOR);
@@ -139,7 +136,7 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   }
   const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
   colour.release();
-  return new PreparedImage(grey, cols, rows, performance.now() - t0);
+  return new PreparedImage(grey, cols, rows);
 }
 
 /** The refusal of an image over `--max-image-pixels`, from its header or after decoding. */

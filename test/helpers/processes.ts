@@ -31,12 +31,16 @@ const tracked: Set<Tracked> = (registry[TRACKED_KEY] ??= new Set<Tracked>());
 /**
  * Starts `node [nodeArgs...] script args...` and tracks it; {@link killAllTracked} (run after every
  * test by the root hook) ends it by PID if it is still running.
+ *
+ * @param options.netns - run it in this network namespace (`ip netns exec`)
+ * @param options.cpus - run it, and the processes it starts, on these CPUs only (`taskset -c`, e.g. `0,1`)
  */
-export function startNode(script: string, args: string[], options: SpawnOptions & { netns?: string; nodeArgs?: string[] } = {}): Tracked {
-  const { netns, nodeArgs = [], ...spawnOptions } = options;
-  // `ip netns exec NS node ...` execs node in place, so the tracked PID is node's own.
+export function startNode(script: string, args: string[], options: SpawnOptions & { netns?: string; nodeArgs?: string[]; cpus?: string } = {}): Tracked {
+  const { netns, nodeArgs = [], cpus, ...spawnOptions } = options;
+  // `ip netns exec NS node ...` and `taskset -c CPUS node ...` exec node in place, so the tracked PID is node's own.
   const nodeArgv = [...nodeArgs, script, ...args];
-  const [cmd, argv] = netns === undefined ? [process.execPath, nodeArgv] : ['ip', ['netns', 'exec', netns, process.execPath, ...nodeArgv]];
+  const pinned = cpus === undefined ? [process.execPath, ...nodeArgv] : ['taskset', '-c', cpus, process.execPath, ...nodeArgv];
+  const [cmd, argv] = netns === undefined ? [pinned[0] ?? '', pinned.slice(1)] : ['ip', ['netns', 'exec', netns, ...pinned]];
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...spawnOptions });
   let out = '';
   let err = '';
@@ -55,7 +59,7 @@ export function startNode(script: string, args: string[], options: SpawnOptions 
 }
 
 /** Starts a `master` process. */
-export function startMaster(args: string[], options: SpawnOptions & { netns?: string } = {}): Tracked {
+export function startMaster(args: string[], options: SpawnOptions & { netns?: string; cpus?: string } = {}): Tracked {
   return startNode(MASTER_BIN, args, options);
 }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { availableMemoryBytes, defaultMemoryBudget, defaultWorkerCount, fewerWorkersWarning, inactiveFileBytes, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, memoryCgroupFiles, WORKER_IDLE_BYTES, WORKER_MIN_BYTES } from '../../../shared/memory.js';
+import { availableMemoryBytes, defaultMemoryBudget, defaultWorkerCount, fewerWorkersWarning, inactiveFileBytes, localSlaveMemoryBudgetMb, MEMORY_BUDGET_SHARE, memoryCgroupFiles, moreWorkersThanCoresWarning, WORKER_IDLE_BYTES, WORKER_MIN_BYTES } from '../../../shared/memory.js';
 import { imagePixels, MAX_WORKER_BYTES_PER_PIXEL, WORKER_BYTES_PER_PIXEL, workerBytesFor } from '../../../slave/pool/memory-budget.js';
 import { decodeImage } from '../../../slave/vision/decode.js';
 import { SAMPLE_FACES } from '../../helpers/fixtures.js';
@@ -66,6 +66,12 @@ describe('unit: memory a worker needs for an image', () => {
     expect(defaultWorkerCount(4, 10 * mib)).to.equal(1);
     expect(fewerWorkersWarning(4, '--threads', 4, 400 * mib)).to.equal(undefined);
     expect(fewerWorkersWarning(2, '--threads', 4, 400 * mib)).to.equal('2 worker(s), not one per core (4): 400 MiB of memory is available and a worker needs ~135 MiB; --threads sets the number');
+  });
+
+  it('warns when the workers outnumber the cores, and not when they do not', () => {
+    expect(moreWorkersThanCoresWarning(4, '--threads 4', 4)).to.equal(undefined);
+    expect(moreWorkersThanCoresWarning(1, '--threads 1', 4)).to.equal(undefined);
+    expect(moreWorkersThanCoresWarning(5, '--threads 5', 4)).to.equal('--threads 5: 5 worker processes on 4 CPU core(s). Workers beyond the cores only take turns on them (no more images/s, each task takes longer, ~135 MiB more memory each)');
   });
 
   it("shares the memory among local slaves started together, less their workers' idle size", () => {
