@@ -799,7 +799,10 @@ export class Master {
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);
       if (!record.ok) this.stats.imagesFailed++;
-      for (const o of image.outcomes) if (o?.ok === false) this.stats.tasksFailed++;
+      for (const o of image.outcomes) {
+        if (o?.ok === true) this.stats.tasksDone++;
+        else if (o?.ok === false) this.stats.tasksFailed++;
+      }
       this.metrics.imageRecorded(image);
     }
     this.reportProgress();

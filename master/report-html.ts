@@ -15,7 +15,7 @@ export function renderReportHtml(r: BatchReport, timeline: { counts: readonly nu
 <h1>cctv-cluster batch report</h1>
 <p${r.interrupted ? ' class="interrupted"' : ''}>${esc(batchEnding(r))}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s${esc(rateText(r)).replace(/[\d.]+ images\/s/, '<b>$&</b>')};
 failed tasks ${r.tasksFailed} (in ${r.imagesFailed} images), retries ${r.retries}, slaves lost ${r.slavesLost}; speed-up (tasks' CPU time / processing time) ${r.speedUp.toFixed(2)}x, parallel efficiency (of the slaves' threads while connected) ${Math.round(r.parallelEfficiency * 100)}%.</p>
-${(r.annotatedMissing ?? 0) > 0 ? `<p class="annotated-missing">Annotated copies named in the results but not written: ${r.annotatedMissing ?? 0}.</p>\n` : ''}${r.imagesResumed > 0 ? `<p class="resumed">${r.imagesResumed} images were already in the results file and were skipped${r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : ''}.</p>\n` : ''}<h2>Throughput over time</h2>
+${r.tasksOfUnrecordedImages > 0 ? `<p class="unrecorded">And ${r.tasksOfUnrecordedImages} task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume.</p>\n` : ''}${(r.annotatedMissing ?? 0) > 0 ? `<p class="annotated-missing">Annotated copies named in the results but not written: ${r.annotatedMissing ?? 0}.</p>\n` : ''}${r.imagesResumed > 0 ? `<p class="resumed">${r.imagesResumed} images were already in the results file and were skipped${r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : ''}.</p>\n` : ''}<h2>Throughput over time</h2>
 ${throughputSvg(timeline)}
 <h2>Slaves</h2>
 ${slavesSvg(r)}

@@ -32,8 +32,15 @@ export interface BatchReport {
    * first slave does not count the wait as slow work (wall time when no slave joined).
    */
   imagesPerSecond: number;
+  /** Tasks of the images recorded ({@link images}), done or failed. */
   tasks: number;
   tasksFailed: number;
+  /**
+   * Successful tasks of images not recorded when the batch stopped (their other tasks had
+   * not finished): they run again on `--resume`. 0 when the batch finished. The per-kind
+   * table and the speed-up count them (they were work done); {@link tasks} does not.
+   */
+  tasksOfUnrecordedImages: number;
   retries: number;
   /** Of `retries`, tasks of slaves that left, were lost or reconnected, put back without using an attempt. */
   retriesAfterSlaveLoss: number;
@@ -90,10 +97,12 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
   const rateMs = Math.max(processingMs > 0 ? processingMs : wallMs, 1);
   const kinds: BatchReport['kinds'] = [];
   let computeSum = 0;
+  let computed = 0;
   for (const kind of kindOrder) {
     const s = stats.compute.get(kind);
     if (s === undefined) continue;
     computeSum += s.sum;
+    computed += s.count;
     const e = stats.endToEnd.get(kind);
     kinds.push({
       kind,
@@ -116,6 +125,7 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     imagesPerSecond: r2((stats.imagesDone * 1000) / rateMs),
     tasks: stats.tasksDone + stats.tasksFailed,
     tasksFailed: stats.tasksFailed,
+    tasksOfUnrecordedImages: Math.max(0, computed - stats.tasksDone),
     retries: stats.retries,
     retriesAfterSlaveLoss: stats.retriesAfterSlaveLoss,
     leasesExpired: stats.leasesExpired,
@@ -190,6 +200,9 @@ export function formatReport(r: BatchReport): string {
     return lines.join('\n');
   }
   lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s${rateText(r)}`);
+  if (r.tasksOfUnrecordedImages > 0) {
+    lines.push(`  (and ${r.tasksOfUnrecordedImages} task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume)`);
+  }
   if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies named in the results but not written: ${r.annotatedMissing}`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';

@@ -44,7 +44,13 @@ export class BatchStats {
   imagesResumed = 0;
   /** Of those, images recorded with a failed task. */
   imagesResumedFailed = 0;
+  /**
+   * Successful tasks of the images recorded, counted when an image is recorded as
+   * {@link tasksFailed} is: a task done for an image that was not recorded when the batch
+   * stopped runs again on `--resume` and is not counted here (it is in {@link compute}).
+   */
   tasksDone = 0;
+  /** Failed tasks of the images recorded. */
   tasksFailed = 0;
   /** Attempts put back in the queue after a retryable failure, expired lease or dead slave. */
   retries = 0;
@@ -77,9 +83,8 @@ export class BatchStats {
   /** Queue-to-result latency per kind, ms. */
   readonly endToEnd = new Map<TaskKind, Series>();
 
-  /** Records one successful task. */
+  /** Records one successful task's times (its count goes into {@link tasksDone} when its image is recorded). */
   addTask(kind: TaskKind, computeMs: number, latencyMs: number): void {
-    this.tasksDone++;
     seriesOf(this.compute, kind).add(computeMs);
     seriesOf(this.endToEnd, kind).add(latencyMs);
   }

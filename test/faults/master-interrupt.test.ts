@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
-import { loopbackEndpoint } from '../helpers/ports.js';
+import { freePort, loopbackEndpoint } from '../helpers/ports.js';
+import { scrape, total } from '../helpers/prometheus.js';
 import { descendants, killSurvivors, startMaster, startSlave, survivors, waitExit, waitFor, type SeenProcess, runsEntry } from '../helpers/processes.js';
 
 
@@ -75,6 +76,35 @@ describe('faults: Ctrl-C on the master', function () {
     expect(m.stderr()).to.match(/run the same command with --resume/);
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).to.not.include(`local-${m.pid}-`);
+  });
+
+  it("SIGINT with an image half done: the summary's tasks are those of the recorded images, and the task done for the unrecorded one is named as run again on --resume", async () => {
+    // Image 0's object task hangs and its edge task finishes; images 1 and 2 finish.
+    const out = join(tmp.dir, 'half.jsonl');
+    const port = await freePort();
+    const args = ['run', SAMPLE_FACES, '--tasks', 'edge,object', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '2', '--out', out, '--progress', 'none', '--metrics-port', String(port)];
+    const m = startMaster(args, { env: { ...process.env, CCTV_TEST_FAULT: 'hang:object:0' } });
+    let tree: SeenProcess[] = [];
+    try {
+      let edgesDone = 0;
+      const start = Date.now();
+      while (recordsSoFar(out) < 2 || edgesDone < 3) {
+        if (Date.now() - start > 120_000) throw new Error(`timed out: ${recordsSoFar(out)} records, ${edgesDone} edge tasks done\n${m.stderr().slice(-2000)}`);
+        await sleep(100);
+        edgesDone = total((await scrape(`http://127.0.0.1:${port}/metrics`).catch(() => ({ samples: [] }))).samples, 'cctv_tasks_total', { kind: 'edge', outcome: 'done' });
+      }
+      tree = descendants(m.pid);
+      m.proc.kill('SIGINT');
+      expect(await waitExit(m, 60_000), m.stderr()).to.equal(MASTER_EXIT.interrupted);
+      expect(readResults(out).records).to.have.length(2);
+      const report = readReport(`${out}.report.json`);
+      expect([report.images, report.tasks, report.tasksOfUnrecordedImages]).to.deep.equal([2, 4, 1]);
+      expect(report.kinds.find((k) => k.kind === 'edge')?.tasks, 'the per-kind table counts the work done').to.equal(3);
+      expect(m.stdout()).to.match(/^Batch interrupted \(run again with --resume to finish\): 2 images, 4 tasks in /m);
+      expect(m.stdout()).to.include('(and 1 task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume)');
+    } finally {
+      killSurvivors(tree);
+    }
   });
 
   it('SIGINT while a worker is stuck in a task: no slave or worker process outlives the master', async () => {

@@ -9,6 +9,7 @@ describe('unit: the batch report', () => {
     const stats = new BatchStats();
     stats.imagesDone = 12;
     for (let i = 0; i < 48; i++) stats.addTask('face', 500 / 3, 1000);
+    stats.tasksDone = 48;
     const slaves = [{ slaveId: 'pi-1', hostname: 'pi', capacity: 2, tasksDone: 48, tasksFailed: 0, computeMs: 8000, workerMs: 8000 }];
     return buildReport(stats, slaves, wallMs, processingMs, 'r.jsonl', ['face']);
   }
@@ -40,7 +41,22 @@ describe('unit: the batch report', () => {
     // Some images done in this run: the full report.
     stats.imagesDone = 1;
     stats.addTask('edge', 2, 3);
+    stats.tasksDone = 1;
     expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 images, 1 tasks in 0\.01 s/);
+  });
+
+  it('counts the tasks of the recorded images, and names apart those done for images a stopped batch did not record', () => {
+    const stats = new BatchStats();
+    stats.imagesDone = 2;
+    stats.tasksDone = 4;
+    for (let i = 0; i < 5; i++) stats.addTask('edge', 2, 3);
+    const r = { ...buildReport(stats, [], 1000, 900, 'r.jsonl', ['edge']), interrupted: true, stoppedBy: 'signal' as const };
+    expect([r.tasks, r.tasksOfUnrecordedImages, r.kinds[0]?.tasks]).to.deep.equal([4, 1, 5]);
+    expect(formatReport(r).split('\n').slice(1, 3)).to.deep.equal([
+      'Batch interrupted (run again with --resume to finish): 2 images, 4 tasks in 1.00 s; 2.22 images/s from the first slave on',
+      '  (and 1 task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume)',
+    ]);
+    expect(renderReportHtml(r, { counts: [2], bucketMs: 1000 })).to.include('<p class="unrecorded">And 1 task(s) done for images not recorded');
   });
 
   it('the HTML page leads with the same first line, its images/s in bold', () => {
