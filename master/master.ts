@@ -296,6 +296,7 @@ export class Master {
       throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
     }
     this.logger.info(`listening on ${this.endpoint}`);
+    if (opened.created) this.removeEarlierReport();
     this.startedMs = this.clock.now();
 
     if (o.localSlaves > 0) {
@@ -454,6 +455,25 @@ export class Master {
     // the reading of inputs rather than piling images up in memory.
     // With no image in the table bytesHeld is 0, so one image of any size still gets in.
     return images < this.windowSize() && this.table.bytesHeld + (this.annotator?.pendingBytes ?? 0) < MAX_WINDOW_BYTES;
+  }
+
+  /**
+   * Removes the report (JSON and HTML) of an earlier batch at a new batch's start (a new or
+   * `--overwrite`n results file): it stood for this batch until this one ended, and for good
+   * when the master was killed (SIGKILL, out of memory). A resumed batch keeps it: it
+   * describes the run that recorded the images so far. `checkOutputPaths` (options.ts) has made
+   * sure an existing report file is ours or `--overwrite` was given.
+   */
+  private removeEarlierReport(): void {
+    for (const file of [this.options.reportFile, reportHtmlPath(this.options.reportFile)]) {
+      if (file === undefined || statSync(file, { throwIfNoEntry: false })?.isFile() !== true) continue;
+      try {
+        rmSync(file);
+        this.logger.debug(`removed ${file}, the report of an earlier batch`);
+      } catch (err) {
+        this.logger.warn(`could not remove ${file}, the report of an earlier batch: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Starts {@link Master.fill} unless it runs already or has nothing to do (no promise made then). */

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { SLAVE_BIN, startMaster, startNode, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
+import { descendants, killSurvivors, SLAVE_BIN, startMaster, startNode, startSlave, waitExit, waitFor, type SeenProcess, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -43,6 +43,29 @@ describe('faults: the master crashes and resumes', function () {
     expect(expectSameAsReference(readResults(out).records, reference, KINDS)).to.equal(120);
     process.stdout.write(`      [measured] ${before} records survived the SIGKILL; ${report.images} images done after resume\n`);
     for (const s of slaves) expect(s.proc.exitCode, 'slaves survive the master crash').to.equal(null);
+  });
+
+  it('SIGKILL during an --overwrite batch leaves no report of the earlier batch to stand for it', async () => {
+    const out = join(tmp.dir, 'over.jsonl');
+    const common = ['--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const earlier = startMaster(['run', SAMPLE_FACES, ...common]);
+    expect(await waitExit(earlier, 120_000), earlier.stderr()).to.equal(0);
+    expect(readReport(`${out}.report.json`).images).to.equal(3);
+    expect(existsSync(`${out}.report.html`)).to.equal(true);
+
+    // Image 5's task hangs: the second batch cannot end before the kill.
+    const second = startMaster(['run', SAMPLE_VIDEO, '--every', '3', '--overwrite', ...common], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:edge:5' } });
+    let tree: SeenProcess[] = [];
+    try {
+      // The file holds the first batch's 3 records until the second master replaces it.
+      await waitFor(() => readFileSync(out, 'utf8').includes('vtest-12s.avi') && recordsSoFar(out) >= 2, 120_000, 'records of the second batch');
+      tree = descendants(second.pid);
+      second.proc.kill('SIGKILL');
+      await waitExit(second, 10_000);
+      expect([existsSync(`${out}.report.json`), existsSync(`${out}.report.html`)], "the first batch's report").to.deep.equal([false, false]);
+    } finally {
+      killSurvivors(tree);
+    }
   });
 
   it('a local slave whose master died while it was starting exits by itself (its parent was gone before it listened for that)', async () => {
