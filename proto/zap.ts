@@ -140,7 +140,9 @@ export class ZapHandler {
  */
 export function describeHandshakeFailure(code: string, side: 'server' | 'client', serverCurve = true): string {
   if (code === 'ERR_ZMTP_MECHANISM_MISMATCH') {
-    if (side === 'server' && !serverCurve) return 'the peer uses CURVE and this master runs without keys (start the slave without --curve-secret-key, or the master with --curve-secret-key and --allow-keys)';
+    // The event does not say which mechanism the peer asked for: a slave with keys asks for
+    // CURVE, and so, by this code, does a peer sending garbage (a port scan, 64 bytes of 0xff).
+    if (side === 'server' && !serverCurve) return 'the peer asks for a security mechanism and this master runs without keys: a slave started with --curve-secret-key? (start it without, or the master with --curve-secret-key and --allow-keys)';
     return side === 'server'
       ? 'the peer does not use CURVE (a slave started without --curve-secret-key and --master-public-key?)'
       : 'the master and this slave disagree on CURVE: one of them runs with keys and the other without';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { Dealer } from 'zeromq';
@@ -63,6 +64,39 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
     slave.proc.kill('SIGTERM');
     await waitExit(slave, 20_000);
+  });
+
+  it('raw TCP on the port (connections held open, 0xff and random bytes, an HTTP request, 1000 at once) costs the batch nothing: every image done, refusals counted', async () => {
+    const port = Number((await loopbackEndpoint()).split(':').pop());
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const out = join(tmp.dir, 'raw.jsonl');
+    const master = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+    const flood: Socket[] = [];
+    try {
+      const payloads = [Buffer.alloc(64, 0xff), randomBytes(200), Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.alloc(0)];
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => new Promise<void>((resolve) => {
+        const c = connect(port, '127.0.0.1', () => {
+          const p = payloads[i % payloads.length] ?? Buffer.alloc(0);
+          if (p.length > 0) c.write(p);
+          resolve();
+        });
+        c.on('error', () => {
+          resolve();
+        });
+        flood.push(c);
+      })));
+      const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+      expect(await waitExit(master, 90_000), master.stderr().slice(-3000)).to.equal(0);
+      const report = readReport(`${out}.report.json`);
+      expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
+      expect(report.handshakesRefused, 'the 0xff greetings').to.be.at.least(1);
+      expect(master.stderr()).to.not.include('the peer uses CURVE');
+      slave.proc.kill('SIGTERM');
+      await waitExit(slave, 20_000);
+    } finally {
+      for (const c of flood) c.destroy();
+    }
   });
 
   it('a peer that answers each task as another kind is refused and held to its credit; a real slave does the batch', async () => {

@@ -184,7 +184,7 @@ describe('security: CurveZMQ with an allow-list', function () {
     const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
     await waitFor(() => m.stderr().includes('listening on'), 20_000, 'master to listen');
     const keyed = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'keyed', '--curve-secret-key', slaveKeys.secretFile, '--master-public-key', master.publicFile]);
-    await waitFor(() => m.stderr().includes('refused a peer: the peer uses CURVE and this master runs without keys'), 30_000, 'the master to say why');
+    await waitFor(() => m.stderr().includes('refused a peer: the peer asks for a security mechanism and this master runs without keys: a slave started with --curve-secret-key?'), 30_000, 'the master to say why');
     // A slave without keys does the batch; the refusal is in the report.
     startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
     expect(await waitExit(m, 60_000), m.stderr().slice(-3000)).to.equal(0);
