@@ -112,7 +112,7 @@ function cpuMs(): number {
 }
 
 /** The request's image, decoded now or earlier; undefined when it has no bytes and is not held. */
-function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number } | Error | undefined {
+function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number; decodeWallMs: number } | Error | undefined {
   const cached = cache.get(req.imageId);
   if (cached !== undefined && (req.bytes === undefined || Buffer.compare(cached.bytes, req.bytes) === 0)) {
     const hit = cached.entry;
@@ -121,11 +121,12 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
       cache.delete(req.imageId);
       cache.set(req.imageId, cached);
     }
-    return hit instanceof Error ? hit : { image: hit, decodeMs: 0 };
+    return hit instanceof Error ? hit : { image: hit, decodeMs: 0, decodeWallMs: 0 };
   }
   if (req.bytes === undefined) return undefined;
   let entry: PreparedImage | Error;
   const c0 = cpuMs();
+  const w0 = performance.now();
   try {
     const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
     entry = decodeImage(bytes, req.maxImagePixels);
@@ -133,24 +134,26 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
     entry = err as Error;
   }
   const decodeMs = cpuMs() - c0;
+  const decodeWallMs = performance.now() - w0;
   evict(req.imageId);
   cache.set(req.imageId, { bytes: req.bytes, entry });
   if (cache.size > CACHE_SIZE) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) evict(oldest);
   }
-  return entry instanceof Error ? entry : { image: entry, decodeMs };
+  return entry instanceof Error ? entry : { image: entry, decodeMs, decodeWallMs };
 }
 
 /**
  * Runs one task of `req` on its prepared image and answers with its outcome; its
  * `computeMs` is the task's CPU time ({@link cpuMs}), plus `p.decodeMs` (the decode's CPU time) when given.
  */
-function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedImage; decodeMs: number } | Error): void {
+function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedImage; decodeMs: number; decodeWallMs: number } | Error): void {
   const t0 = cpuMs();
+  const w0 = performance.now();
   const base = { taskId: task.taskId, attempt: task.attempt, kind: task.kind };
   if (task.kind === 'noop') {
-    send({ type: 'done', outcome: { ...base, ok: true, computeMs: 0, width: 0, height: 0, value: {} } });
+    send({ type: 'done', outcome: { ...base, ok: true, computeMs: 0, width: 0, height: 0, value: {} }, wallMs: 0 });
     return;
   }
   try {
@@ -158,9 +161,10 @@ function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedI
     if (p instanceof Error) throw p;
     const result = runDetector(task.kind, p.image, req.config);
     const computeMs = p.decodeMs + (cpuMs() - t0);
-    send({ type: 'done', outcome: { ...base, ok: true, computeMs, width: p.image.width, height: p.image.height, value: result.value } });
+    const wallMs = p.decodeWallMs + (performance.now() - w0);
+    send({ type: 'done', outcome: { ...base, ok: true, computeMs, width: p.image.width, height: p.image.height, value: result.value }, wallMs });
   } catch (err) {
-    send({ type: 'done', outcome: { ...base, ok: false, computeMs: cpuMs() - t0, error: toWireError(err) } });
+    send({ type: 'done', outcome: { ...base, ok: false, computeMs: cpuMs() - t0, error: toWireError(err) }, wallMs: performance.now() - w0 });
   }
 }
 
@@ -205,7 +209,7 @@ function run(req: ChildRunRequest): void {
       return;
     }
     // Only the first task run (the one that decoded the image) counts the decode in its compute time.
-    const input = p instanceof Error || !decodeCharged ? p : { image: p.image, decodeMs: 0 };
+    const input = p instanceof Error || !decodeCharged ? p : { image: p.image, decodeMs: 0, decodeWallMs: 0 };
     decodeCharged = true;
     runTask(req, task, input);
     afterPoll(step);

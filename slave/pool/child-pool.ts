@@ -108,7 +108,7 @@ const MAX_FAILED_STARTS = 5;
 /** Weight of the newest task in the moving mean of a kind's compute time. */
 const COST_SMOOTHING = 0.1;
 /**
- * A job counts as overdue when it has run this many times its kind's mean compute time, and
+ * A job counts as overdue when it has run this many times its kind's mean wall time, and
  * at least {@link OVERDUE_MIN_MS}: a worker idle with nothing queued then takes over the jobs
  * waiting behind it (work stealing), and no request is sent ahead to it.
  */
@@ -116,7 +116,7 @@ const OVERDUE_FACTOR = 3;
 /** See {@link OVERDUE_FACTOR}, ms: below it, a second decode elsewhere is not worth it. */
 const OVERDUE_MIN_MS = 1_000;
 /**
- * A running job counts as stuck when it has run this many times its kind's mean compute time,
+ * A running job counts as stuck when it has run this many times its kind's mean wall time,
  * and at least {@link STUCK_MIN_MS}: a worker idle with nothing queued then runs a copy of it,
  * and the first of the two to finish answers. After Google's MapReduce (Dean & Ghemawat,
  * OSDI 2004) §3.6, backup tasks, inside one slave: the master's backups go only to other
@@ -156,8 +156,12 @@ export class ChildPool implements Pool {
   private readonly queue: Pending[] = [];
   /** Requests a worker answered with a cache miss (the pool sent them again with the bytes). */
   cacheMisses = 0;
-  /** Moving mean of the compute time of each task kind, ms: what a split balances. */
-  private readonly meanComputeMs = new Map<TaskKind, number>();
+  /**
+   * Moving mean of the wall time of each task kind on a worker, ms: what a split balances
+   * and what the overdue and stuck timers compare a running job's wall time with. Not the
+   * tasks' compute (CPU) time: with more workers than cores a task takes longer than that.
+   */
+  private readonly meanWallMs = new Map<TaskKind, number>();
   /** Requests sent to workers (one per group of an image's jobs). */
   requests = 0;
   /** Of {@link requests}, those sent to a busy worker ahead of its current request's end. */
@@ -379,9 +383,9 @@ export class ChildPool implements Pool {
     worker.answered = true;
     worker.failedStarts = 0;
     if (msg.outcome.ok) {
-      const mean = this.meanComputeMs.get(msg.outcome.kind);
+      const mean = this.meanWallMs.get(msg.outcome.kind);
       // The decode rides on one task of each image; it is small next to the detectors.
-      this.meanComputeMs.set(msg.outcome.kind, mean === undefined ? msg.outcome.computeMs : mean + (msg.outcome.computeMs - mean) * COST_SMOOTHING);
+      this.meanWallMs.set(msg.outcome.kind, mean === undefined ? msg.wallMs : mean + (msg.wallMs - mean) * COST_SMOOTHING);
     }
     pending.resolve(msg.outcome);
     if (pending.twin !== undefined) this.stopTwin(pending.twin, msg.outcome.taskId);
@@ -441,7 +445,7 @@ export class ChildPool implements Pool {
       // jobs here while the other workers run dry, take the longest share and leave the
       // others for the next free workers, each share one request.
       const split = this.queue.length === 0 && ready > 1 && group.length > 1 && first.part === undefined;
-      const [mine = group, ...rest] = split ? splitLongestFirst(group, ready, (p) => this.meanComputeMs.get(p.job.kind) ?? 1) : [group];
+      const [mine = group, ...rest] = split ? splitLongestFirst(group, ready, (p) => this.meanWallMs.get(p.job.kind) ?? 1) : [group];
       const need = requestBytes(mine, this.options.maxImagePixels);
       if (!this.fits(worker, need)) {
         // Back where they were; the next outcome frees memory and dispatches again.
@@ -473,13 +477,13 @@ export class ChildPool implements Pool {
   }
 
   /**
-   * Time until `worker`'s running job has run `factor` times its kind's mean compute time,
+   * Time until `worker`'s running job has run `factor` times its kind's mean wall time,
    * and at least `minMs`, ms (zero or less once it has); Infinity for an idle worker.
    */
   private msUntilRunFor(worker: Worker, factor: number, minMs: number, now: number): number {
     const kind = worker.assigned[0]?.job.kind;
     if (kind === undefined) return Infinity;
-    return worker.runningSince + Math.max(minMs, factor * (this.meanComputeMs.get(kind) ?? 0)) - now;
+    return worker.runningSince + Math.max(minMs, factor * (this.meanWallMs.get(kind) ?? 0)) - now;
   }
 
   private overdue(worker: Worker): boolean {
@@ -509,7 +513,7 @@ export class ChildPool implements Pool {
     const copy: Pending = { job: running.job, resolve: running.resolve, speculative: true, twin: running };
     running.twin = copy;
     this.queue.unshift(copy);
-    const mean = this.meanComputeMs.get(running.job.kind);
+    const mean = this.meanWallMs.get(running.job.kind);
     this.options.logger.warn(
       { worker: worker.index, taskId: running.job.taskId },
       `task ${running.job.taskId} (${running.job.kind}) has run ${Math.round((now - worker.runningSince) / 1000)} s on worker ${worker.index}${mean === undefined ? '' : ` (such a task takes ~${Math.round(mean)} ms here)`}: running a copy on an idle worker, the first to finish answers`,

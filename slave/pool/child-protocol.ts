@@ -58,7 +58,10 @@ export interface ChildReady {
 /** Worker process -> parent: a task's outcome. */
 export interface ChildDone {
   type: 'done';
+  /** Its `computeMs` is the task's CPU time (slave/pool/child-main.ts). */
   outcome: PoolOutcome;
+  /** The task's wall time on the worker, ms, the decode included where it decoded: the pool's timers compare with it. */
+  wallMs: number;
 }
 
 /** Worker process -> parent: a request without bytes named an image the worker does not hold; nothing was run. */
