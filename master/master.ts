@@ -12,7 +12,7 @@ import { bindFailureHint } from '../shared/endpoint.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { isWithin } from '../shared/path-within.js';
-import { printable } from '../shared/peer-text.js';
+import { peerName, printable } from '../shared/peer-text.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import { itemKey, type IngestItem } from './ingest/item.js';
@@ -170,7 +170,8 @@ export class Master {
   /** Every image recorded: see {@link Master.complete}. */
   private completed = false;
   private startedMs = 0;
-  private droppedLogAtMs = 0;
+  /** When a dropped message was last logged (monotonic ms); none yet: the first is logged, also in the master's first second. */
+  private droppedLogAtMs = -Infinity;
   private dispatchScheduled = false;
   /** Images completed over time, for the report's throughput chart. */
   private readonly timeline = new Timeline();
@@ -963,7 +964,7 @@ export class Master {
 
   private onReady(slaveId: string, ready: ReadyMessage): void {
     if (ready.slaveId !== slaveId) {
-      this.dropped(slaveId, `READY names slave ${printable(ready.slaveId)} but arrived from ${printable(slaveId)}`, 'id_mismatch');
+      this.dropped(slaveId, `READY names slave ${printable(ready.slaveId)} but arrived from ${peerName(slaveId)}`, 'id_mismatch');
       return;
     }
     if (this.refuseDuplicate(slaveId, ready)) return;
@@ -1107,7 +1108,7 @@ export class Master {
       this.versionRefusedAtMs.set(slaveId, now);
       this.stats.messagesDropped++;
       this.metrics.messageDropped(error.reason);
-      if (last === undefined) this.logger.error(`refused ${printable(slaveId)}: ${error.message}`);
+      if (last === undefined) this.logger.error(`refused ${peerName(slaveId)}: ${error.message}`);
       this.router?.send(slaveId, { cmd: Command.Disconnect, reason: error.message });
       return;
     }
@@ -1131,7 +1132,7 @@ export class Master {
     const now = this.clock.now();
     if (now - this.droppedLogAtMs > 1000) {
       this.droppedLogAtMs = now;
-      this.logger.warn(`dropped a message from ${printable(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
+      this.logger.warn(`dropped a message from ${peerName(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
     }
   }
 }

@@ -109,7 +109,7 @@ export class MasterRouter {
     }
     this.queue = new SendQueue(
       async ({ slaveId, parts }) => {
-        await this.socket.send([slaveId, ...parts]);
+        await this.socket.send([routingIdOf(slaveId), ...parts]);
       },
       ({ slaveId }, err) => {
         this.options.onSendFailed(slaveId, err);
@@ -199,7 +199,7 @@ export class MasterRouter {
         let size = id.length;
         for (const p of parts) size += p.length;
         this.bytesReceived += size;
-        const slaveId = id.toString('utf8');
+        const slaveId = peerIdOf(id);
         const decoded = decode(parts, this.options.maxHeaderBytes);
         if (!decoded.ok) {
           this.options.onRejected(slaveId, decoded.error);
@@ -252,3 +252,18 @@ async function refuseIpcInUse(endpoint: string): Promise<void> {
 
 /** Longest wait for a connect to an ipc:// path, ms (a live listener accepts at once). */
 const IPC_PROBE_TIMEOUT_MS = 1000;
+
+/**
+ * A peer's routing id as the master's string key: a slave's own id (`--slave-id`, UTF-8),
+ * or for a connection without one, `\u0000` and the hex of the rest of ZeroMQ's generated
+ * id (a zero byte and four more; ids starting with a zero byte are ZeroMQ's, ZMTP RFC 23).
+ * UTF-8 text of such an id was neither readable nor the same bytes again ({@link routingIdOf}).
+ */
+export function peerIdOf(id: Buffer): string {
+  return id[0] === 0 ? `\u0000${id.subarray(1).toString('hex')}` : id.toString('utf8');
+}
+
+/** The routing id bytes of a key from {@link peerIdOf}. */
+export function routingIdOf(peerId: string): string | Buffer {
+  return peerId.startsWith('\u0000') ? Buffer.concat([Buffer.alloc(1), Buffer.from(peerId.slice(1), 'hex')]) : peerId;
+}

@@ -1,0 +1,19 @@
+import { expect } from 'chai';
+import { peerIdOf, routingIdOf } from '../../../master/router.js';
+import { peerName } from '../../../shared/peer-text.js';
+
+describe("unit: a ROUTER peer's id as the master keys and names it", () => {
+  it("keeps a slave's own id as its text, and ZeroMQ's generated id (a zero byte first) as the same bytes again", () => {
+    expect(peerIdOf(Buffer.from('pi-garage'))).to.equal('pi-garage');
+    expect(routingIdOf('pi-garage')).to.equal('pi-garage');
+    const generated = Buffer.from([0x00, 0x6b, 0xef, 0x45, 0x67]);
+    const key = peerIdOf(generated);
+    expect(key).to.equal('\u00006bef4567');
+    expect(routingIdOf(key)).to.deep.equal(generated);
+  });
+
+  it('names a connection without a slave id for what it is, not as the UTF-8 of its bytes', () => {
+    expect(peerName('pi-garage')).to.equal('"pi-garage"');
+    expect(peerName(peerIdOf(Buffer.from([0x00, 0x6b, 0xef, 0x45, 0x67])))).to.equal("a connection without a slave id (ZeroMQ id 0x006bef4567: a slave's replaced connection, or not a slave)");
+  });
+});
