@@ -111,8 +111,15 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** An image ready for its tasks, with what decoding it cost now: CPU and wall time, ms (0 when it was decoded earlier). */
+interface Prepared {
+  image: PreparedImage;
+  decodeMs: number;
+  decodeWallMs: number;
+}
+
 /** The request's image, decoded now or earlier; undefined when it has no bytes and is not held. */
-function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: number; decodeWallMs: number } | Error | undefined {
+function prepared(req: ChildRunRequest): Prepared | Error | undefined {
   const cached = cache.get(req.imageId);
   if (cached !== undefined && (req.bytes === undefined || Buffer.compare(cached.bytes, req.bytes) === 0)) {
     const hit = cached.entry;
@@ -146,9 +153,10 @@ function prepared(req: ChildRunRequest): { image: PreparedImage; decodeMs: numbe
 
 /**
  * Runs one task of `req` on its prepared image and answers with its outcome; its
- * `computeMs` is the task's CPU time ({@link cpuMs}), plus `p.decodeMs` (the decode's CPU time) when given.
+ * `computeMs` is the task's CPU time ({@link cpuMs}) and its `wallMs` (for the pool's
+ * timers) its wall time, each with the decode's when `p` holds one.
  */
-function runTask(req: ChildRunRequest, task: ChildTaskRef, p: { image: PreparedImage; decodeMs: number; decodeWallMs: number } | Error): void {
+function runTask(req: ChildRunRequest, task: ChildTaskRef, p: Prepared | Error): void {
   const t0 = cpuMs();
   const w0 = performance.now();
   const base = { taskId: task.taskId, attempt: task.attempt, kind: task.kind };
