@@ -256,7 +256,8 @@ const IPC_PROBE_TIMEOUT_MS = 1000;
 /**
  * A peer's routing id as the master's string key: a slave's own id (`--slave-id`, UTF-8),
  * or for a connection without one, `\u0000` and the hex of the rest of ZeroMQ's generated
- * id (a zero byte and four more; ids starting with a zero byte are ZeroMQ's, ZMTP RFC 23).
+ * id (a zero byte and four more: zmq_setsockopt(3), ZMQ_ROUTING_ID, reserves ids starting with a
+ * zero byte for ZeroMQ).
  * UTF-8 text of such an id was neither readable nor the same bytes again ({@link routingIdOf}).
  */
 export function peerIdOf(id: Buffer): string {
