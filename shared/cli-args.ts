@@ -1,5 +1,6 @@
 import levenshtein from 'fast-levenshtein';
 import type { Argv, Options } from 'yargs';
+import { findConfigPath, readConfigFile } from './config-file.js';
 import { unquotedPrintable } from './peer-text.js';
 
 /**
@@ -9,14 +10,32 @@ import { unquotedPrintable } from './peer-text.js';
  */
 
 /**
+ * Whether a command line asks for JSON log records: `--log-json` in `argv`, or `log-json: true`
+ * in its `--config` file when `argv` does not say `--no-log-json`. Read from `argv` and the file
+ * themselves, since the error to report may be in parsing them; a file that cannot be read
+ * or parsed says nothing.
+ */
+export function wantsLogJson(argv: readonly string[]): boolean {
+  if (argv.some((a) => a === '--no-log-json' || a === '--log-json=false')) return false;
+  if (argv.some((a) => a === '--log-json' || a === '--log-json=true')) return true;
+  const file = findConfigPath(argv);
+  if (file === undefined) return false;
+  try {
+    return readConfigFile(file)['log-json'] === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Writes a usage error to stderr: `TOOL: MESSAGE` and a pointer to the help, or under
- * `--log-json` (looked for in `argv` itself, since the error may be in parsing it) one log
+ * `--log-json` ({@link wantsLogJson}: on the command line or in its config file) one log
  * record like the logger's, so that every stderr line stays JSON.
  *
  * @param help - the help command to point at, e.g. `master run --help`
  */
 export function writeUsageError(tool: string, message: string, argv: readonly string[], help?: string): void {
-  const json = argv.some((a) => a === '--log-json' || a === '--log-json=true');
+  const json = wantsLogJson(argv);
   // Short options as typed: yargs names "-x" --x, like a long one.
   // Control characters escaped (a name with an ANSI escape drove the terminal), line by line:
   // yargs' own messages span lines ("Invalid values:\n  Argument: ...").

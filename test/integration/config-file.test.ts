@@ -39,6 +39,23 @@ describe('--config files on the command line', function () {
     expect(p.err).to.include('--metrics-port must be an integer from 0 to 65535, got 70000');
   });
 
+  it("writes a usage error as one JSON record when the file says log-json: true (and as text with --no-log-json)", async () => {
+    const cfg = file('json.yaml', 'log-json: true\nevery: 0\nmetrics-port: 0\n');
+    const m = await run(startMaster, ['run', 'samples', '--config', cfg]);
+    expect(m.code).to.equal(MASTER_EXIT.usage);
+    const lines = m.err.trim().split('\n');
+    expect(lines, m.err).to.have.length(1);
+    const record = JSON.parse(lines[0] ?? '') as { level: number; name: string; msg: string };
+    expect([record.level, record.name]).to.deep.equal([50, 'master']);
+    expect(record.msg).to.include(`--every must be an integer from 1 to 1000000, got 0 (set in config file ${cfg})`);
+    const text = await run(startMaster, ['run', 'samples', '--config', cfg, '--no-log-json']);
+    expect(text.err).to.match(/^master: --every must be/);
+    const scfg = file('slave-json.yaml', 'log-json: true\nthreads: 0\n');
+    const sl = await run(startSlave, ['--config', scfg]);
+    expect(sl.code).to.equal(2);
+    expect((JSON.parse(sl.err.trim()) as { msg: string }).msg).to.include('--threads must be an integer from 1 to 256, got 0');
+  });
+
   it('refuses a value of the wrong type or outside the choices', async () => {
     const cfg = file('master.yaml', 'every: ten\n');
     const m = await run(startMaster, ['run', 'samples', '--config', cfg]);
