@@ -100,22 +100,36 @@ try {
 }
 
 /**
- * CPU time this worker process has used so far, ms (user + system, process.cpuUsage: µs).
- * A task's compute time is CPU time, not wall time: with more workers than cores a task
- * waits for a core, and wall time then counted the wait as work (8 workers on 2 cores
- * reported a 6.85x speed-up). A worker runs one task at a time on one OpenCV thread, so
- * its CPU time during a task is the task's.
+ * Time spent, ms: CPU time of this worker process (user + system, `process.cpuUsage`, µs
+ * resolution) and wall time (`performance.now()`). A task's compute time is CPU time: with
+ * more workers than cores a task waits for a core, and wall time then counted the wait as
+ * work (8 workers on 2 cores reported a 6.85x speed-up). A worker runs one task at a time
+ * on one OpenCV thread, so its CPU time during a task is the task's. The pool's timers
+ * compare wall time with wall time.
  */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+interface Spent {
+  cpuMs: number;
+  wallMs: number;
 }
 
-/** An image ready for its tasks, with what decoding it cost now: CPU and wall time, ms (0 when it was decoded earlier). */
+const NOTHING_SPENT: Spent = { cpuMs: 0, wallMs: 0 };
+
+/** This worker's clocks now, read as a {@link Spent} since its start. */
+function clocks(): Spent {
+  const u = process.cpuUsage();
+  return { cpuMs: (u.user + u.system) / 1000, wallMs: performance.now() };
+}
+
+/** Time spent since `start` (from {@link clocks}), plus `earlier` (e.g. the image's decode). */
+function since(start: Spent, earlier: Spent = NOTHING_SPENT): Spent {
+  const now = clocks();
+  return { cpuMs: now.cpuMs - start.cpuMs + earlier.cpuMs, wallMs: now.wallMs - start.wallMs + earlier.wallMs };
+}
+
+/** An image ready for its tasks, with what decoding it cost now ({@link NOTHING_SPENT} when it was decoded earlier). */
 interface Prepared {
   image: PreparedImage;
-  decodeMs: number;
-  decodeWallMs: number;
+  decode: Spent;
 }
 
 /** The request's image, decoded now or earlier; undefined when it has no bytes and is not held. */
@@ -128,37 +142,34 @@ function prepared(req: ChildRunRequest): Prepared | Error | undefined {
       cache.delete(req.imageId);
       cache.set(req.imageId, cached);
     }
-    return hit instanceof Error ? hit : { image: hit, decodeMs: 0, decodeWallMs: 0 };
+    return hit instanceof Error ? hit : { image: hit, decode: NOTHING_SPENT };
   }
   if (req.bytes === undefined) return undefined;
   let entry: PreparedImage | Error;
-  const c0 = cpuMs();
-  const w0 = performance.now();
+  const start = clocks();
   try {
     const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
     entry = decodeImage(bytes, req.maxImagePixels);
   } catch (err) {
     entry = err as Error;
   }
-  const decodeMs = cpuMs() - c0;
-  const decodeWallMs = performance.now() - w0;
+  const decode = since(start);
   evict(req.imageId);
   cache.set(req.imageId, { bytes: req.bytes, entry });
   if (cache.size > CACHE_SIZE) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) evict(oldest);
   }
-  return entry instanceof Error ? entry : { image: entry, decodeMs, decodeWallMs };
+  return entry instanceof Error ? entry : { image: entry, decode };
 }
 
 /**
- * Runs one task of `req` on its prepared image and answers with its outcome; its
- * `computeMs` is the task's CPU time ({@link cpuMs}) and its `wallMs` (for the pool's
- * timers) its wall time, each with the decode's when `p` holds one.
+ * Runs one task of `req` on its prepared image and answers with its outcome: its
+ * `computeMs` is the task's CPU time and the message's `wallMs` its wall time ({@link Spent}),
+ * each with the decode's when `p` holds one.
  */
 function runTask(req: ChildRunRequest, task: ChildTaskRef, p: Prepared | Error): void {
-  const t0 = cpuMs();
-  const w0 = performance.now();
+  const start = clocks();
   const base = { taskId: task.taskId, attempt: task.attempt, kind: task.kind };
   if (task.kind === 'noop') {
     send({ type: 'done', outcome: { ...base, ok: true, computeMs: 0, width: 0, height: 0, value: {} }, wallMs: 0 });
@@ -168,11 +179,11 @@ function runTask(req: ChildRunRequest, task: ChildTaskRef, p: Prepared | Error):
     if (FAULTS.size > 0) injectFault(req.imageId, task);
     if (p instanceof Error) throw p;
     const result = runDetector(task.kind, p.image, req.config);
-    const computeMs = p.decodeMs + (cpuMs() - t0);
-    const wallMs = p.decodeWallMs + (performance.now() - w0);
-    send({ type: 'done', outcome: { ...base, ok: true, computeMs, width: p.image.width, height: p.image.height, value: result.value }, wallMs });
+    const spent = since(start, p.decode);
+    send({ type: 'done', outcome: { ...base, ok: true, computeMs: spent.cpuMs, width: p.image.width, height: p.image.height, value: result.value }, wallMs: spent.wallMs });
   } catch (err) {
-    send({ type: 'done', outcome: { ...base, ok: false, computeMs: cpuMs() - t0, error: toWireError(err) }, wallMs: performance.now() - w0 });
+    const spent = since(start);
+    send({ type: 'done', outcome: { ...base, ok: false, computeMs: spent.cpuMs, error: toWireError(err) }, wallMs: spent.wallMs });
   }
 }
 
@@ -217,7 +228,7 @@ function run(req: ChildRunRequest): void {
       return;
     }
     // Only the first task run (the one that decoded the image) counts the decode in its compute time.
-    const input = p instanceof Error || !decodeCharged ? p : { image: p.image, decodeMs: 0, decodeWallMs: 0 };
+    const input = p instanceof Error || !decodeCharged ? p : { image: p.image, decode: NOTHING_SPENT };
     decodeCharged = true;
     runTask(req, task, input);
     afterPoll(step);

@@ -105,7 +105,7 @@ interface Worker {
 export const CHILD_MAIN = projectPath(ENTRIES.worker);
 /** Consecutive deaths of one worker before the pool gives up on it. */
 const MAX_FAILED_STARTS = 5;
-/** Weight of the newest task in the moving mean of a kind's compute time. */
+/** Weight of the newest task in the moving mean of a kind's wall time. */
 const COST_SMOOTHING = 0.1;
 /**
  * A job counts as overdue when it has run this many times its kind's mean wall time, and
