@@ -9,6 +9,7 @@ import type { ProtocolError } from '../shared/errors.js';
 import type { AllowList } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { SendQueue } from '../shared/send-queue.js';
+import { printable } from '../shared/peer-text.js';
 
 /** A peer refused during the CURVE handshake (see {@link RouterOptions.onRefused}). */
 export interface Refusal {
@@ -262,6 +263,17 @@ const IPC_PROBE_TIMEOUT_MS = 1000;
  */
 export function peerIdOf(id: Buffer): string {
   return id[0] === 0 ? `\u0000${id.subarray(1).toString('hex')}` : id.toString('utf8');
+}
+
+/**
+ * The name of a ROUTER peer for the log, from its key ({@link peerIdOf}): its slave id
+ * ({@link printable}), or for a connection that has none of its own what it is. A slave's
+ * connection replaced by its reconnect gets such an id for its last messages (libzmq's
+ * handover renames the old pipe); they were logged as `"\u0000k\ufffdEg"`.
+ */
+export function peerName(peerId: string): string {
+  if (!peerId.startsWith('\u0000')) return printable(peerId);
+  return `a connection without a slave id (ZeroMQ id 0x00${peerId.slice(1, 21)}: a slave's replaced connection, or not a slave)`;
 }
 
 /** The routing id bytes of a key from {@link peerIdOf}. */

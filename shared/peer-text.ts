@@ -24,18 +24,6 @@ export function printable(text: string, max = 64): string {
 }
 
 /**
- * The name of a ROUTER peer for the log: its slave id ({@link printable}), or for a
- * connection that has none of its own (its routing id is ZeroMQ's, which starts with a zero
- * byte: see `peerIdOf` in master/router.ts) what it is. A slave's connection replaced by
- * its reconnect gets such an id for its last messages (libzmq's handover renames the old
- * pipe); they were logged as `"\u0000k\ufffdEg"`.
- */
-export function peerName(id: string): string {
-  if (!id.startsWith('\u0000')) return printable(id);
-  return `a connection without a slave id (ZeroMQ id 0x00${id.slice(1, 21)}: a slave's replaced connection, or not a slave)`;
-}
-
-/**
  * Like {@link printable} without the quotes, for text a peer sends as prose (a master's
  * DISCONNECT reason in a slave's log): at most `max` characters, control and format
  * characters escaped (`\u000a`), so that it cannot forge a log line or drive the terminal.

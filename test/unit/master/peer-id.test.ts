@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { peerIdOf, routingIdOf } from '../../../master/router.js';
-import { peerName } from '../../../shared/peer-text.js';
+import { peerIdOf, peerName, routingIdOf } from '../../../master/router.js';
 
 describe("unit: a ROUTER peer's id as the master keys and names it", () => {
   it("keeps a slave's own id as its text, and ZeroMQ's generated id (a zero byte first) as the same bytes again", () => {
