@@ -2,8 +2,15 @@ import { stat } from 'node:fs/promises';
 import type { FrameEncoding } from './video-protocol.js';
 import { notRegularFile } from './file-kind.js';
 
-/** Failed reads in a row after which a video is taken to have ended (a corrupt frame fails one read, and the next frame reads again). */
-const MAX_FAILED_READS_IN_A_ROW = 25;
+/**
+ * Failed reads in a row after which a video is taken to have ended: a corrupt frame fails
+ * one read and the next frame reads again, so a damaged stretch of a recording is this many
+ * failed reads (~6.7 minutes at 25 fps). At the true end a read fails in 0.2-3 µs (H.264 MP4,
+ * MJPG AVI, MPEG-TS, MKV, raw MJPEG, measured), so going on this long costs at most ~30 ms a
+ * video. It was 25: a damage of 25 frames or more ended the video there, and the rest of it
+ * (all of it, for damage at its start) was never read.
+ */
+const MAX_FAILED_READS_IN_A_ROW = 10_000;
 /** Highest frame rate believed: MPEG-TS reports its 90 kHz time base as the rate (and a frame count made from it). */
 const MAX_PLAUSIBLE_FPS = 1000;
 
@@ -56,7 +63,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
   }
   let cap: InstanceType<typeof cv.VideoCapture>;
   try {
-    cap = new cv.VideoCapture(path);
+    cap = openCapture(cv, path);
   } catch {
     // The binding's text ("VideoCapture::New - failed to open capture") says no more.
     yield { error: 'video could not be opened (unknown codec or container, corrupt, or not a video)' };
@@ -119,6 +126,21 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
 }
 
 /**
+ * Opens a video with OpenCV's FFmpeg backend only. With any backend, a file FFmpeg cannot
+ * open falls through to OpenCV's image-sequence reader, which takes a `%d` in the name as
+ * a pattern (or makes one of its last digits): `seq_%04d.avi`, a text file, was read as
+ * the three JPEGs `seq_0000.avi`... beside it and recorded as its frames. FFmpeg alone
+ * reads everything the other backends read here: ~50 test files (AVI, MP4, MOV, MKV,
+ * WebM, OGV, FLV, WMV, 3GP, MPEG-TS, MPEG-PS, raw MJPEG, GIF; damaged and truncated ones
+ * too) gave the same frames either way.
+ *
+ * @throws when the file cannot be opened (the binding's "failed to open capture")
+ */
+function openCapture(cv: typeof import('../../shared/opencv.js')['cv'], path: string): InstanceType<typeof cv.VideoCapture> {
+  return new cv.VideoCapture(path, cv.CAP_FFMPEG);
+}
+
+/**
  * The frame count a video announces (`CAP_PROP_FRAME_COUNT`, rounded), without reading
  * it; 0 when it announces none or cannot be opened. Opening probes the file with FFmpeg,
  * so this too runs in a reader process.
@@ -126,7 +148,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
 export async function announcedFrames(path: string): Promise<number> {
   const { cv } = await import('../../shared/opencv.js');
   try {
-    const cap = new cv.VideoCapture(path);
+    const cap = openCapture(cv, path);
     const n = Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
     cap.release();
     return Number.isFinite(n) && n > 0 ? n : 0;

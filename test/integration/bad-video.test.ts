@@ -18,6 +18,23 @@ function writeClip(path: string, fourcc: string, frames: number): void {
   cap.release();
 }
 
+/**
+ * Damages the frames of an MJPG AVI for which `damaged(frame)` holds: zeroes each one's
+ * JPEG data after its first 200 bytes (its "00dc" chunk), so that it fails to decode.
+ */
+function damageFrames(path: string, frames: number, damaged: (frame: number) => boolean): void {
+  const bytes = readFileSync(path);
+  let chunk = 0;
+  for (let at = bytes.indexOf('00dc'); at >= 0; at = bytes.indexOf('00dc', at + 8)) {
+    const length = bytes.readUInt32LE(at + 4);
+    if (length <= 1000) continue; // an index entry, not a frame
+    if (damaged(chunk)) bytes.fill(0, at + 8 + 200, at + 8 + length);
+    chunk++;
+  }
+  expect(chunk).to.equal(frames);
+  writeFileSync(path, bytes);
+}
+
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
   const tmp = useTempDir();
@@ -48,17 +65,7 @@ describe('bad videos and oversized images get error records', function () {
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {
     const path = join(tmp.dir, 'damaged.avi');
     writeClip(path, 'MJPG', 30);
-    // Zero each damaged frame's JPEG data after its first 200 bytes (its "00dc" chunk).
-    const bytes = readFileSync(path);
-    let chunk = 0;
-    for (let at = bytes.indexOf('00dc'); at >= 0; at = bytes.indexOf('00dc', at + 8)) {
-      const length = bytes.readUInt32LE(at + 4);
-      if (length <= 1000) continue; // an index entry, not a frame
-      if (chunk === 0 || chunk === 12) bytes.fill(0, at + 8 + 200, at + 8 + length);
-      chunk++;
-    }
-    expect(chunk).to.equal(30);
-    writeFileSync(path, bytes);
+    damageFrames(path, 30, (i) => i === 0 || i === 12);
     const out = join(tmp.dir, 'damaged.jsonl');
     const m = startMaster(['run', path, '--every', '6', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
@@ -73,26 +80,62 @@ describe('bad videos and oversized images get error records', function () {
     expect(byFrame.get(12)?.timestampMs, 'a failed frame keeps its time').to.equal(1200);
   });
 
-  it('logs what a reader writes on stderr about a damaged video as a log line of the master naming it (JSON under --log-json, the file\'s bytes escaped), and not at all under --log-level error', async () => {
+  it('a damaged stretch longer than a second, or at the start, fails only its own frames: the rest of the video is read', async () => {
+    const middle = join(tmp.dir, 'stretch.avi');
+    const head = join(tmp.dir, 'head.avi');
+    writeClip(middle, 'MJPG', 60);
+    writeClip(head, 'MJPG', 40);
+    // 40 and 30 frames in a row: reading stopped after 25 failed reads, and the rest of the
+    // video (all of it, for the damaged start) was never read.
+    damageFrames(middle, 60, (i) => i >= 10 && i < 50);
+    damageFrames(head, 40, (i) => i < 30);
+    const out = join(tmp.dir, 'stretch.jsonl');
+    const m = startMaster(['run', middle, head, '--every', '5', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records;
+    const outcomes = (source: string): [number | undefined, boolean][] => records.filter((r) => r.source === source).map((r): [number | undefined, boolean] => [r.frame, r.ok]).sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+    const expected = (frames: number, damaged: (f: number) => boolean): [number, boolean][] => Array.from({ length: frames / 5 }, (_, k) => [k * 5, !damaged(k * 5)]);
+    expect(outcomes(middle)).to.deep.equal(expected(60, (f) => f >= 10 && f < 50));
+    expect(outcomes(head)).to.deep.equal(expected(40, (f) => f < 30));
+    const failed = records.find((r) => r.source === middle && r.frame === 45);
+    expect(isKindFailure(failed?.edge) && failed.edge.error.message).to.equal('frame 45 could not be decoded (corrupt data in the video); the frames after it were read');
+  });
+
+  it('a video named with a printf pattern (seq_%04d.avi) that is no video fails as one: the files its pattern names are not read as its frames', async () => {
+    const dir = join(tmp.dir, 'pattern');
+    mkdirSync(dir);
+    const named = join(dir, 'seq_%04d.avi');
+    writeFileSync(named, 'not a video\n');
+    // OpenCV's image-sequence reader, tried when FFmpeg fails, read these three as its frames.
+    for (let i = 0; i < 3; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(dir, `seq_000${i}.avi`));
+    const out = join(tmp.dir, 'pattern.jsonl');
+    const m = startMaster(['run', named, '--every', '1', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records;
+    expect(records.map((r) => [r.source, r.frame, r.ok])).to.deep.equal([[named, undefined, false]]);
+    const only = records[0];
+    expect(isKindFailure(only?.edge) && only.edge.error.message).to.match(/video could not be opened/);
+  });
+
+  it('logs what a reader writes on stderr about a damaged video as a log line of the master naming it (JSON under --log-json), and not at all under --log-level error', async () => {
     const path = join(tmp.dir, 'header.avi');
     writeClip(path, 'MJPG', 5);
-    // The AVI header after "RIFF....AVI " overwritten: OpenCV's own AVI parser prints
-    // "Unexpected element. Expected: LIST. Got: <4 bytes of the file>." on stderr.
+    // The AVI header after "RIFF....AVI " overwritten: FFmpeg's AVI demuxer complains
+    // ("Something went wrong during header parsing, tag [27][27][27][27] ..."), shown at debug.
     const bytes = readFileSync(path);
     bytes.fill(0x1b, 12, 2000);
     writeFileSync(path, bytes);
     const args = ['run', path, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', join(tmp.dir, 'header.jsonl'), '--overwrite', '--progress', 'none', '--metrics-port', '0'];
-    const m = startMaster([...args, '--log-json']);
+    const m = startMaster([...args, '--log-json', '--log-level', 'debug']);
     expect(await waitExit(m, 100_000), m.stderr()).to.equal(MASTER_EXIT.someFailed);
-    const lines = m.stderr().split('\n').filter((l) => l.startsWith('{'));
+    const lines = m.stderr().split('\n').filter((l) => l.length > 0);
+    expect(lines.every((l) => l.startsWith('{')), 'every stderr line is a JSON record').to.equal(true);
     const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
-    expect(messages).to.include(`video reader (${path}): Unexpected element. Expected: LIST. Got: \\u001b\\u001b\\u001b\\u001b.`);
-    // Before, the line went to stderr as it came: neither JSON nor escaped (ESC drives a terminal).
+    expect(messages.some((t) => t.startsWith(`video reader (${path}): [avi @ 0x`) && t.includes('header parsing')), messages.join('\n')).to.equal(true);
     expect(m.stderr()).to.not.include('\u001b');
-    expect(m.stderr()).to.not.match(/^Unexpected element/m);
     const quiet = startMaster([...args, '--log-level', 'error']);
     expect(await waitExit(quiet, 100_000), quiet.stderr()).to.equal(MASTER_EXIT.someFailed);
-    expect(quiet.stderr()).to.not.include('Unexpected element');
+    expect(quiet.stderr()).to.not.include('header parsing');
   });
 
   it('reads MPEG-TS (.ts) in a folder, with timestamps from the stream (its 90 kHz time base is no frame rate) and no false "ended early"', async () => {
