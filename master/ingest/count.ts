@@ -18,7 +18,7 @@ export async function countInputs(inputs: readonly string[], every: number): Pro
     for (const input of inputs) {
       for await (const entry of inputEntries(input)) {
         if (entry.error !== undefined) total++;
-        else if (filter.first(entry.path)) total += mediaType(entry.path) === 'video' ? Math.ceil(Math.max(1, await readers.countFrames(entry.path)) / every) : 1;
+        else if (await filter.first(entry.path)) total += mediaType(entry.path) === 'video' ? Math.ceil(Math.max(1, await readers.countFrames(entry.path)) / every) : 1;
       }
     }
   } finally {

@@ -1,5 +1,5 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
 import { notRegularFile } from './file-kind.js';
@@ -89,32 +89,44 @@ export async function* inputEntries(input: string, onLinkedFolder?: (path: strin
 
 /**
  * Drops the second and later sightings of a file among several inputs (`cam1/` and
- * `cam1/x.jpg`, or one path typed twice), by absolute path. With one input there can be
- * none (walks and globs do not follow directory links), so nothing is held then.
+ * `cam1/x.jpg`, one path typed twice, or a folder and a link to it: `cam1/` and
+ * `cam1-link/`), by absolute path with links to folders resolved (`realpath` of the file's
+ * folder, once per folder in a row). A link to a file stays a file of its own, as in a
+ * walk. With one input there can be none (walks and globs do not follow directory links),
+ * so nothing is held then.
  */
 export class DuplicateFilter {
   private readonly seen: Set<string> | undefined;
   private readonly repeated = new Set<string>();
+  /** The last folder looked up and its real path: a walk's files come folder by folder. */
+  private lastDir: { dir: string; real: string } | undefined;
 
   constructor(inputCount: number) {
     this.seen = inputCount > 1 ? new Set() : undefined;
   }
 
   /** True the first time `path` (resolved against the working directory) is seen. */
-  first(path: string): boolean {
+  async first(path: string): Promise<boolean> {
     if (this.seen === undefined) return true;
-    const abs = resolve(path);
-    if (this.seen.has(abs)) {
-      this.repeated.add(abs);
+    const key = await this.canonical(resolve(path));
+    if (this.seen.has(key)) {
+      this.repeated.add(key);
       return false;
     }
-    this.seen.add(abs);
+    this.seen.add(key);
     return true;
   }
 
   /** Files seen more than once (each counted once, however often it was named). */
   get repeatedFiles(): number {
     return this.repeated.size;
+  }
+
+  /** `abs` with its folder's real path; as it is when that cannot be had (loading the file then says why). */
+  private async canonical(abs: string): Promise<string> {
+    const dir = dirname(abs);
+    if (this.lastDir?.dir !== dir) this.lastDir = { dir, real: await realpath(dir).catch(() => dir) };
+    return join(this.lastDir.real, basename(abs));
   }
 }
 
@@ -146,12 +158,12 @@ async function* ingestUnits(inputs: readonly string[], options: IngestOptions, p
     for await (const entry of inputEntries(input, (path) => linked.push(path))) {
       found++;
       if (entry.error !== undefined) yield failedItem(entry.path, entry.error);
-      else if (filter.first(entry.path)) yield* fileUnits(entry, options, pool);
+      else if (await filter.first(entry.path)) yield* fileUnits(entry, options, pool);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
     if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
   }
-  if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input were processed once`);
+  if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input (or through a link to a folder) were processed once`);
 }
 
 async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoReaderPool): AsyncGenerator<IngestUnit> {

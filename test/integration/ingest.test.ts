@@ -73,7 +73,7 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     // the Latin-1 file was then never processed ("named by more than one input").
     const named = await expand(['lk/caf\\xe9.jpg', 'lk'], tmp.dir);
     expect(named.sources.sort()).to.deep.equal([literal, latin1]);
-    expect(named.warnings).to.deep.equal(['1 file(s) named by more than one input were processed once']);
+    expect(named.warnings).to.deep.equal(['1 file(s) named by more than one input (or through a link to a folder) were processed once']);
     expect((await expand(['lk/caf*.jpg'], tmp.dir)).sources.filter((s) => !s.includes('\ufffd'))).to.deep.equal([literal]);
     // Read by its own name: the bytes of the photo, not a failure.
     const item = named.items.find((i) => i.source === literal);
@@ -110,9 +110,11 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     mkdirSync(join(tmp.dir, 'cam', 'a'), { recursive: true });
     copyFileSync(PHOTO, join(tmp.dir, 'cam', 'a', '1.jpg'));
     copyFileSync(PHOTO, join(tmp.dir, 'cam', '2.jpg'));
-    const r = await expand(['cam/2.jpg', './cam/2.jpg', join(tmp.dir, 'cam/2.jpg'), 'cam', 'cam/a/1.jpg'], tmp.dir);
+    // A link to the folder, named too: its files were processed again under its name.
+    symlinkSync('cam', join(tmp.dir, 'cam-link'));
+    const r = await expand(['cam/2.jpg', './cam/2.jpg', join(tmp.dir, 'cam/2.jpg'), 'cam', 'cam/a/1.jpg', 'cam-link', 'cam-link/a/1.jpg'], tmp.dir);
     expect(r.sources.sort()).to.deep.equal(['cam/2.jpg', 'cam/a/1.jpg']);
-    expect(r.warnings).to.deep.equal(['2 file(s) named by more than one input were processed once']);
+    expect(r.warnings).to.deep.equal(['2 file(s) named by more than one input (or through a link to a folder) were processed once']);
   });
 
   it('warns about an input that holds no image, and fails a pipe named .jpg as not a regular file', async () => {
