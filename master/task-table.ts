@@ -14,8 +14,18 @@ export interface TaskEntry {
   /** Index of this task in its image's `kinds`, `taskIds` and `outcomes`. */
   slot: number;
   state: TaskState;
-  /** Attempts started so far (BullMQ's `attemptsMade`). */
+  /**
+   * The number of the current attempt: attempts started so far (BullMQ's `attemptsMade`),
+   * plus {@link attemptsGivenBack}. Answers name their attempt by it. See {@link attemptsCounted}.
+   */
   attemptsMade: number;
+  /**
+   * Attempt numbers given back that cannot be reused: a lease given back (its slave lost or
+   * gone) while a backup copy, numbered above it, was running, which then took the lease
+   * over under its own number. Not attempts of the task: a chain of peers that took
+   * backups and were lost used up `--max-attempts` without one run.
+   */
+  attemptsGivenBack: number;
   /** Leases given back without a verdict on the task: its slave was lost, left or refused it. */
   releases: number;
   /** Slave holding the current lease. */
@@ -113,6 +123,11 @@ const NOBODY: readonly string[] = [];
  * down every time from going round forever.
  */
 export const DEFAULT_MAX_RELEASES = 10;
+
+/** The attempts a task has used (started and not given back): what `--max-attempts` limits and the records show. */
+export function attemptsCounted(t: TaskEntry): number {
+  return t.attemptsMade - t.attemptsGivenBack;
+}
 
 /** What {@link TaskTable.complete} and {@link TaskTable.fail} made of a message. */
 export type Disposition = 'accepted' | 'duplicate' | 'unknown' | 'retry' | 'failed' | 'backup-dropped';
@@ -212,6 +227,7 @@ export class TaskTable {
         slot,
         state: error ? 'failed' : 'pending',
         attemptsMade: 0,
+        attemptsGivenBack: 0,
         releases: 0,
         slaveId: undefined,
         deadlineMs: 0,
@@ -278,7 +294,7 @@ export class TaskTable {
   backupCandidates(slaveId: string, replaceable: (holder: string) => boolean = NEVER): TaskEntry[] {
     const out: TaskEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && t.attemptsMade < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
+      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && attemptsCounted(t) < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
     }
     // Tasks without a backup first.
     out.sort((a, b) => Number(a.backup !== undefined) - Number(b.backup !== undefined) || b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
@@ -297,7 +313,7 @@ export class TaskTable {
   leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number, replaceable: (holder: string) => boolean = NEVER): void {
     for (const id of taskIds) {
       const t = this.tasks.get(id);
-      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || t.attemptsMade >= this.maxAttempts || t.triedBy.includes(slaveId)) {
+      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || attemptsCounted(t) >= this.maxAttempts || t.triedBy.includes(slaveId)) {
         throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
       }
       t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };
@@ -343,7 +359,7 @@ export class TaskTable {
     if (wasPending) this.dropNotPending(1);
     t.slaveId = slaveId;
     t.backup = undefined;
-    setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(t.attemptsMade, result.attempt) });
+    setOutcome(image, t.slot, { ok: true, result, slaveId, attempts: Math.max(1, Math.max(t.attemptsMade, result.attempt) - t.attemptsGivenBack) });
     this.checkComplete(image);
     return 'accepted';
   }
@@ -383,6 +399,8 @@ export class TaskTable {
     t.lastError = error;
     if (b !== undefined && error.retryable) {
       t.backup = undefined;
+      // The backup's number is above the given-back one, which stays spent.
+      if (!countsAsAttempt) t.attemptsGivenBack++;
       t.attemptsMade = b.attempt;
       t.slaveId = b.slaveId;
       t.leasedAtMs = b.leasedAtMs;
@@ -390,7 +408,7 @@ export class TaskTable {
       t.startedAtMs = b.startedAtMs;
       return 'retry';
     }
-    if (error.retryable && t.attemptsMade < this.maxAttempts) {
+    if (error.retryable && attemptsCounted(t) < this.maxAttempts) {
       t.state = 'pending';
       t.slaveId = undefined;
       this.requeueFront(t.taskId);
@@ -418,7 +436,7 @@ export class TaskTable {
     t.backup = undefined;
     const image = this.images.get(t.imageId);
     if (image) {
-      setOutcome(image, t.slot, { ok: false, error, attempts: t.attemptsMade, slaveId: t.slaveId });
+      setOutcome(image, t.slot, { ok: false, error, attempts: attemptsCounted(t), slaveId: t.slaveId });
       this.checkComplete(image);
     }
     return 'failed';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { outcomeOf, TaskTable } from '../../../master/task-table.js';
+import { attemptsCounted, outcomeOf, TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import type { TaskResult } from '../../../proto/messages.js';
 
@@ -379,6 +379,31 @@ describe('TaskTable backup copies (MapReduce §3.6)', () => {
     expect(other.t.task(other.id)!.backup).to.equal(undefined);
     expect(other.t.fail(other.id, 1, 'a', retryable), 'no backup to hand over to: requeued').to.equal('retry');
     expect(other.t.pendingCount).to.equal(1);
+  });
+
+  it('a lost primary whose backup takes over gives its attempt back: lost holders of backups never use up --max-attempts', () => {
+    // A hostile peer per step takes a backup and is lost, then the holder before it; one
+    // worker crash on the real slave then failed the task for good (attempts 3 of 3).
+    const lost = { name: 'SlaveLostError', message: 'lost', retryable: true };
+    const { t, id } = leasedEdge(3);
+    let primary = 'a';
+    for (let i = 0; i < 3; i++) {
+      const peer = `peer${i}`;
+      t.leaseBackup([id], peer, i, lease);
+      expect(t.fail(id, t.task(id)!.attemptsMade, primary, lost, false), `${primary} lost`).to.equal('retry');
+      expect(t.task(id)).to.include({ state: 'leased', slaveId: peer });
+      expect(attemptsCounted(t.task(id)!), 'only the backup\'s run counts').to.equal(1);
+      primary = peer;
+    }
+    expect(t.fail(id, t.task(id)!.attemptsMade, primary, lost, false, false)).to.equal('retry');
+    expect(attemptsCounted(t.task(id)!)).to.equal(0);
+    t.lease([id], 'real', 10, lease);
+    const crash = { name: 'WorkerCrashError', message: 'worker died', retryable: true };
+    expect(t.fail(id, t.task(id)!.attemptsMade, 'real', crash), 'one crash with attempts left').to.equal('retry');
+    t.lease([id], 'real', 11, lease);
+    expect(t.complete(edgeResult(id, t.task(id)!.attemptsMade), 'real')).to.equal('accepted');
+    const [image] = t.takeCompleted();
+    expect(image!.outcomes[0]).to.include({ ok: true, slaveId: 'real', attempts: 2 });
   });
 
   it('records a non-retryable failure of the backup as final, as it would the primary\'s', () => {
