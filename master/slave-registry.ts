@@ -169,8 +169,9 @@ export class SlaveRegistry {
     for (const s of this.slaves.values()) {
       if (s.leaving || !kinds.every((k) => s.kinds.has(k))) continue;
       const announced = s.capacity + s.prefetch;
-      const limit = hasAnswered(s) ? announced : Math.min(announced, unproven);
-      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes });
+      const answered = hasAnswered(s);
+      const limit = answered ? announced : Math.min(announced, unproven);
+      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes, answered });
     }
     return out;
   }

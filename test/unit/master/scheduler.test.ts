@@ -36,6 +36,17 @@ describe('planDispatch', () => {
     expect(byId['b'] ?? 0).to.be.at.most(4);
   });
 
+  it('gives images first to a slave that has answered, then by most credit: peers that never answer get what is left', () => {
+    const t = tableWith(5);
+    const plan = planDispatch(t, [{ slaveId: 'peer', credit: 16, inFlight: 0 }, { slaveId: 'real', credit: 9, inFlight: 0, answered: true }], 4096);
+    // 'real' takes two images (8 of its 9), the peer the other three (12 of 16).
+    const byId = Object.fromEntries(plan.map((p) => [p.slaveId, p.tasks.map((x) => x.imageId)]));
+    expect(byId['real']).to.deep.equal([0, 0, 0, 0, 1, 1, 1, 1]);
+    expect(byId['peer']).to.deep.equal([2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4]);
+    const even = planDispatch(tableWith(2), [{ slaveId: 'a', credit: 9, inFlight: 0, answered: true }, { slaveId: 'b', credit: 12, inFlight: 0, answered: true }], 4096);
+    expect(even.map((p) => p.slaveId), 'among answered slaves, most credit first').to.deep.equal(['b', 'a']);
+  });
+
   it('keeps the tasks of one image together', () => {
     const t = tableWith(4);
     const plan = planDispatch(t, [{ slaveId: 'a', credit: 10, inFlight: 0 }, { slaveId: 'b', credit: 10, inFlight: 0 }], 4096);
