@@ -26,6 +26,8 @@ export interface ChildPoolOptions {
    * start), ms; default {@link WORKER_START_TIMEOUT_MS}.
    */
   startTimeoutMs?: number;
+  /** Least time a job runs before it can count as stuck, ms; default {@link STUCK_MIN_MS} (tests set less). */
+  stuckMinMs?: number;
   /**
    * Memory the images running at once may take in the workers, bytes (each image's need
    * estimated by `workerBytesPerPixel`); Infinity: no limit. Default: `defaultMemoryBudget` of
@@ -116,15 +118,15 @@ const OVERDUE_FACTOR = 3;
 /** See {@link OVERDUE_FACTOR}, ms: below it, a second decode elsewhere is not worth it. */
 const OVERDUE_MIN_MS = 1_000;
 /**
- * A running job counts as stuck when it has run this many times its kind's mean wall time,
- * and at least {@link STUCK_MIN_MS}: a worker idle with nothing queued then runs a copy of it,
- * and the first of the two to finish answers. After Google's MapReduce (Dean & Ghemawat,
+ * A running job counts as stuck when it has run this many times what its kind takes on an
+ * image of its size (the mean per megapixel), and at least {@link STUCK_MIN_MS}: a worker idle
+ * with nothing queued then runs a copy of it, and the first of the two to finish answers. After Google's MapReduce (Dean & Ghemawat,
  * OSDI 2004) §3.6, backup tasks, inside one slave: the master's backups go only to other
  * slaves, so a lone slave with a hung worker (frozen, stuck in a driver) and an idle one
  * held the end of its batch for the whole lease (120 s; a tester's case).
  */
 const STUCK_FACTOR = 10;
-/** See {@link STUCK_FACTOR}, ms: long enough that a merely slow task (a large image) is rarely copied. */
+/** See {@link STUCK_FACTOR}, ms: long enough that a second copy of a job is worth its decode. */
 const STUCK_MIN_MS = 10_000;
 /** Pixel counts of images seen, by their bytes (the header is read once per image, not per request). */
 const pixelsOf = new WeakMap<Buffer, number>();
@@ -158,10 +160,19 @@ export class ChildPool implements Pool {
   cacheMisses = 0;
   /**
    * Moving mean of the wall time of each task kind on a worker, ms: what a split balances
-   * and what the overdue and stuck timers compare a running job's wall time with. Not the
-   * tasks' compute (CPU) time: with more workers than cores a task takes longer than that.
+   * and what the overdue timer compares a running job's wall time with (an idle worker then
+   * takes the jobs queued behind it: a big image's among small ones too, which evens out
+   * the end of a batch). Not the tasks' compute (CPU) time: with more workers than cores a
+   * task takes longer than that.
    */
   private readonly meanWallMs = new Map<TaskKind, number>();
+  /**
+   * The same, ms per megapixel of the task's image ({@link expectedWallMs}): what the stuck
+   * timer compares with. A 12 MP photo's face task in a batch of 0.2 MP frames ran 10 s
+   * against a mean of 77 ms a task, was copied to an idle worker as stuck, and the copy's
+   * worker was killed when the original answered first.
+   */
+  private readonly meanWallMsPerMp = new Map<TaskKind, number>();
   /** Requests sent to workers (one per group of an image's jobs). */
   requests = 0;
   /** Of {@link requests}, those sent to a busy worker ahead of its current request's end. */
@@ -383,9 +394,13 @@ export class ChildPool implements Pool {
     worker.answered = true;
     worker.failedStarts = 0;
     if (msg.outcome.ok) {
-      const mean = this.meanWallMs.get(msg.outcome.kind);
       // The decode rides on one task of each image; it is small next to the detectors.
-      this.meanWallMs.set(msg.outcome.kind, mean === undefined ? msg.wallMs : mean + (msg.wallMs - mean) * COST_SMOOTHING);
+      const { kind } = msg.outcome;
+      const mean = this.meanWallMs.get(kind);
+      this.meanWallMs.set(kind, mean === undefined ? msg.wallMs : mean + (msg.wallMs - mean) * COST_SMOOTHING);
+      const perMp = msg.wallMs / megapixelsOf(pending.job);
+      const meanPerMp = this.meanWallMsPerMp.get(kind);
+      this.meanWallMsPerMp.set(kind, meanPerMp === undefined ? perMp : meanPerMp + (perMp - meanPerMp) * COST_SMOOTHING);
     }
     pending.resolve(msg.outcome);
     if (pending.twin !== undefined) this.stopTwin(pending.twin, msg.outcome.taskId);
@@ -473,17 +488,15 @@ export class ChildPool implements Pool {
    * less once it does. Infinity for an idle worker.
    */
   private msUntilOverdue(worker: Worker, now = performance.now()): number {
-    return this.msUntilRunFor(worker, OVERDUE_FACTOR, OVERDUE_MIN_MS, now);
-  }
-
-  /**
-   * Time until `worker`'s running job has run `factor` times its kind's mean wall time,
-   * and at least `minMs`, ms (zero or less once it has); Infinity for an idle worker.
-   */
-  private msUntilRunFor(worker: Worker, factor: number, minMs: number, now: number): number {
     const kind = worker.assigned[0]?.job.kind;
     if (kind === undefined) return Infinity;
-    return worker.runningSince + Math.max(minMs, factor * (this.meanWallMs.get(kind) ?? 0)) - now;
+    return worker.runningSince + Math.max(OVERDUE_MIN_MS, OVERDUE_FACTOR * (this.meanWallMs.get(kind) ?? 0)) - now;
+  }
+
+  /** How long `job` should take on a worker, ms: its kind's mean per megapixel times its image's; undefined before one of its kind has run. */
+  private expectedWallMs(job: PoolJob): number | undefined {
+    const perMp = this.meanWallMsPerMp.get(job.kind);
+    return perMp === undefined ? undefined : perMp * megapixelsOf(job);
   }
 
   private overdue(worker: Worker): boolean {
@@ -496,8 +509,8 @@ export class ChildPool implements Pool {
    */
   private msUntilStuck(worker: Worker, now: number): number {
     const running = worker.assigned[0];
-    if (running?.copied === true || running?.speculative === true) return Infinity;
-    return this.msUntilRunFor(worker, STUCK_FACTOR, STUCK_MIN_MS, now);
+    if (running === undefined || running.copied === true || running.speculative === true) return Infinity;
+    return worker.runningSince + Math.max(this.options.stuckMinMs ?? STUCK_MIN_MS, STUCK_FACTOR * (this.expectedWallMs(running.job) ?? 0)) - now;
   }
 
   /**
@@ -513,10 +526,10 @@ export class ChildPool implements Pool {
     const copy: Pending = { job: running.job, resolve: running.resolve, speculative: true, twin: running };
     running.twin = copy;
     this.queue.unshift(copy);
-    const mean = this.meanWallMs.get(running.job.kind);
+    const expected = this.expectedWallMs(running.job);
     this.options.logger.warn(
       { worker: worker.index, taskId: running.job.taskId },
-      `task ${running.job.taskId} (${running.job.kind}) has run ${Math.round((now - worker.runningSince) / 1000)} s on worker ${worker.index}${mean === undefined ? '' : ` (such a task takes ~${Math.round(mean)} ms here)`}: running a copy on an idle worker, the first to finish answers`,
+      `task ${running.job.taskId} (${running.job.kind}) has run ${Math.round((now - worker.runningSince) / 1000)} s on worker ${worker.index}${expected === undefined ? '' : ` (such a task on an image of this size takes ~${Math.round(expected)} ms here)`}: running a copy on an idle worker, the first to finish answers`,
     );
   }
 
@@ -778,6 +791,24 @@ export class ChildPool implements Pool {
   }
 }
 
+/** Least megapixels an image counts as, so that a tiny (or unreadable) one does not make a huge rate per megapixel. */
+const MIN_MEGAPIXELS = 0.01;
+
+/** The megapixels of `job`'s image, from its header (read once per image, {@link pixelsOf}), at least {@link MIN_MEGAPIXELS}. */
+function megapixelsOf(job: PoolJob): number {
+  return Math.max(MIN_MEGAPIXELS, pixelsOfBytes(job.bytes) / 1e6);
+}
+
+/** Pixels of an image from its header, or estimated from its length ({@link imagePixels}), cached by its bytes. */
+function pixelsOfBytes(bytes: Buffer): number {
+  let pixels = pixelsOf.get(bytes);
+  if (pixels === undefined) {
+    pixels = imagePixels(bytes);
+    pixelsOf.set(bytes, pixels);
+  }
+  return pixels;
+}
+
 /** Memory `worker`'s requests hold, bytes: the larger of the two, as they run one after the other. */
 function reservation(worker: Worker): number {
   return Math.max(worker.assigned.length > 0 ? worker.assignedBytes : 0, worker.ahead.length > 0 ? worker.aheadBytes : 0);
@@ -792,12 +823,7 @@ function requestBytes(group: readonly Pending[], maxImagePixels: number): number
   if (first === undefined) return 0;
   const perPixel = workerBytesPerPixel(group.map((p) => p.job.kind));
   if (perPixel === 0) return 0;
-  const { bytes } = first.job;
-  let pixels = pixelsOf.get(bytes);
-  if (pixels === undefined) {
-    pixels = imagePixels(bytes);
-    pixelsOf.set(bytes, pixels);
-  }
+  const pixels = pixelsOfBytes(first.job.bytes);
   return pixels > maxImagePixels ? 0 : pixels * perPixel;
 }
 

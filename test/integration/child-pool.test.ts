@@ -8,6 +8,7 @@ import type { TaskKind } from '../../proto/task-kinds.js';
 import { pino } from 'pino';
 import { CHILD_SCRIPT_DIR } from '../../shared/child-script.js';
 import { createLogger } from '../../shared/logger.js';
+import { cv } from '../../shared/opencv.js';
 import { runDetector } from '../../slave/detectors/index.js';
 import { ChildPool } from '../../slave/pool/child-pool.js';
 import type { ChildDropRequest, ChildMessage, ChildRunRequest } from '../../slave/pool/child-protocol.js';
@@ -44,9 +45,9 @@ describe('integration: child-process worker pool', function () {
   });
 
   /** Starts a pool whose workers get `fault` as CCTV_TEST_FAULT (read when a worker starts). */
-  async function startPool(size: number, fault = '', taskTimeoutMs = 60_000): Promise<ChildPool> {
+  async function startPool(size: number, fault = '', taskTimeoutMs = 60_000, stuckMinMs?: number): Promise<ChildPool> {
     if (fault !== '') process.env['CCTV_TEST_FAULT'] = fault;
-    pool = new ChildPool({ size, taskTimeoutMs, maxImagePixels: 50_000_000, logger: createLogger('test', 'silent', false) });
+    pool = new ChildPool({ size, taskTimeoutMs, maxImagePixels: 50_000_000, logger: createLogger('test', 'silent', false), ...(stuckMinMs === undefined ? {} : { stuckMinMs }) });
     await pool.start();
     return pool;
   }
@@ -252,6 +253,26 @@ describe('integration: child-process worker pool', function () {
     await p.close();
     const last = await hung;
     expect(last?.ok).to.equal(false);
+  });
+
+  it('a slow job on a big image among small ones is not taken for stuck: the stuck timer scales with the image\'s pixels', async () => {
+    const p = await startPool(2, '', 60_000, 200);
+    // The sample photo (500x375) sets what a face job takes here.
+    const t = performance.now();
+    for (let i = 0; i < 3; i++) expectSuccess(await p.run(job('face', i)), 'face');
+    const smallMs = (performance.now() - t) / 3;
+    // 49 times its pixels: its face job runs far over 10 times a face job's mean, at the
+    // expected pace for its size. It was copied to the idle worker as stuck.
+    const big = cv.imencode('.jpg', cv.imdecode(bytes).resize(2625, 3500), [cv.IMWRITE_JPEG_QUALITY, 90]);
+    const t0 = performance.now();
+    const running = p.run({ taskId: 9, attempt: 1, kind: 'face', imageId: IMAGE_ID + 1, bytes: big, config: DEFAULT_DETECTOR_CONFIG });
+    // A small job on the other worker: its outcome leaves that worker idle with nothing
+    // queued, which is when the pool looks for stuck jobs.
+    expectSuccess(await p.run(job('face', 3)), 'face');
+    const outcome = await running;
+    expect(outcome.ok, JSON.stringify(outcome)).to.equal(true);
+    expect(p.copies, 'copies of stuck jobs').to.equal(0);
+    process.stdout.write(`      [measured] the 9.2 MP face job took ${Math.round(performance.now() - t0)} ms, the 0.19 MP one ${Math.round(smallMs)} ms\n`);
   });
 
   it('a task sent again while its job waits on a worker behind another is taken back into the queue, with the new attempt', async () => {
