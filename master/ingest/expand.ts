@@ -161,7 +161,7 @@ async function* ingestUnits(inputs: readonly string[], options: IngestOptions, p
       else if (await filter.first(entry.path)) yield* fileUnits(entry, options, pool);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
-    if (found === 0) options.warn?.(`input ${input} holds no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
+    if (found === 0) options.warn?.(`input ${input} ${fg.isDynamicPattern(input) ? 'matches' : 'holds'} no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
   }
   if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input (or through a link to a folder) were processed once`);
 }
@@ -228,7 +228,7 @@ export async function loadImageFile(path: string | Buffer, maxBytes: number, sho
     throw new InputError(`cannot read ${shown}: ${errorCode(err)}`);
   }
   if (size === 0) throw new InputError('image file is empty (0 bytes)');
-  if (size > maxBytes) throw new InputError(`image file is ${size} bytes, over the limit of ${maxBytes} bytes`);
+  if (size > maxBytes) throw new InputError(`image file is ${size} bytes, over the limit of ${maxBytes} bytes (--max-image-bytes)`);
   try {
     return await readFile(path);
   } catch (err) {

@@ -53,7 +53,7 @@ export class PreparedImage {
  * @returns a description of the problem, or undefined when the data looks complete
  */
 export function truncation(bytes: Buffer): string | undefined {
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegReachesEnd(bytes) ? undefined : 'JPEG is truncated (no end-of-image marker)';
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegReachesEnd(bytes) ? undefined : 'JPEG is truncated or corrupt (its data runs out before the end-of-image marker)';
   if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) return pngReachesEnd(bytes) ? undefined : 'PNG is truncated (no IEND chunk)';
   return undefined;
 }

@@ -125,7 +125,7 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     expect(r.sources).to.deep.equal(['photo.jpg', 'pipe.jpg']);
     expect(r.warnings).to.have.length(2);
     expect(r.warnings[0]).to.match(/^input empty holds no image or video file/);
-    expect(r.warnings[1]).to.match(/^input nomatch\/\*\.jpg holds no image or video file/);
+    expect(r.warnings[1]).to.match(/^input nomatch\/\*\.jpg matches no image or video file/);
     const was = process.cwd();
     process.chdir(tmp.dir);
     try {
