@@ -183,6 +183,9 @@ export function rateText(r: Pick<BatchReport, 'wallMs' | 'processingMs' | 'image
   return `${waited}; ${rate} images/s from the first slave on`;
 }
 
+/** Slaves that ran no task shown one row each in the summary; more are summed up in one line. */
+const MAX_IDLE_SLAVE_ROWS = 10;
+
 /**
  * Formats the report as the plain-text table printed at the end of `master run`; the
  * first line says whether the batch finished or was stopped ({@link batchEnding}). A
@@ -221,11 +224,16 @@ export function formatReport(r: BatchReport): string {
     r.kinds.map((k) => [k.kind, String(k.tasks), k.meanMs.toFixed(1), k.p50Ms.toFixed(1), k.p95Ms.toFixed(1), k.maxMs.toFixed(1), k.endToEndP50Ms.toFixed(1), k.endToEndP95Ms.toFixed(1)]),
   ));
   lines.push('');
+  // Peers that joined and ran nothing (1,000 fakes on an insecure bind printed 1,000 rows)
+  // are summed up in one line when there are many; the JSON report lists them all.
+  const idle = r.slaves.filter((s) => s.tasks === 0 && s.failed === 0);
+  const shown = idle.length > MAX_IDLE_SLAVE_ROWS ? r.slaves.filter((s) => s.tasks > 0 || s.failed > 0) : r.slaves;
   lines.push(table(
     // "failed attempts": a bare "failed 1" next to "failed tasks: 0" above read as a contradiction.
     ['slave', 'host', 'threads', 'tasks', 'failed attempts', 'tasks/s', 'utilization'],
-    r.slaves.map((s) => [s.slaveId, s.hostname, String(s.threads), String(s.tasks), String(s.failed), s.tasksPerSecond.toFixed(2), `${Math.round(s.utilization * 100)}%`]),
+    shown.map((s) => [s.slaveId, s.hostname, String(s.threads), String(s.tasks), String(s.failed), s.tasksPerSecond.toFixed(2), `${Math.round(s.utilization * 100)}%`]),
   ));
+  if (shown.length < r.slaves.length) lines.push(`  and ${r.slaves.length - shown.length} more slave(s) that joined and ran no task (listed in the JSON report)`);
   lines.push('');
   lines.push(`Results: ${r.resultsFile}`);
   return lines.join('\n');

@@ -14,6 +14,24 @@ describe('unit: the batch report', () => {
     return buildReport(stats, slaves, wallMs, processingMs, 'r.jsonl', ['face']);
   }
 
+  it('sums up in one line the slaves that ran no task when there are more than ten (peers that READY and never answer); the JSON lists them all', () => {
+    const stats = new BatchStats();
+    stats.imagesDone = 1;
+    stats.addTask('edge', 2, 10);
+    stats.tasksDone = 1;
+    const real = { slaveId: 'pi-1', hostname: 'pi', capacity: 2, tasksDone: 1, tasksFailed: 0, computeMs: 2, workerMs: 1000 };
+    const idle = (n: number): typeof real[] => Array.from({ length: n }, (_, i) => ({ ...real, slaveId: `fake-${i}`, hostname: 'evil', tasksDone: 0, computeMs: 0 }));
+    const many = buildReport(stats, [real, ...idle(11)], 1000, 1000, 'r.jsonl', ['edge']);
+    const text = formatReport(many);
+    expect(text).to.include('pi-1');
+    expect(text).to.not.include('fake-');
+    expect(text).to.include('  and 11 more slave(s) that joined and ran no task (listed in the JSON report)');
+    expect(many.slaves).to.have.length(12);
+    const few = formatReport(buildReport(stats, [real, ...idle(10)], 1000, 1000, 'r.jsonl', ['edge']));
+    expect(few.match(/fake-/g), 'ten are listed').to.have.length(10);
+    expect(few).to.not.include('more slave(s)');
+  });
+
   it('counts images/s, speed-up and a slave\'s tasks/s from the first slave on, not over the wait for it, and says how long that wait was', () => {
     // The secure flow of the README: the slave was started 25 s after the master.
     const r = batch(29_000, 4_000);
