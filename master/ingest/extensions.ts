@@ -1,7 +1,13 @@
 import { extname } from 'node:path';
 
-/** Still-image extensions picked up in directories (lower case, no dot). */
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'bmp', 'tif', 'tiff', 'webp', 'pgm', 'ppm', 'pbm'] as const;
+/**
+ * Still-image extensions picked up in directories (lower case, no dot): those of the formats
+ * OpenCV 4.6 decodes here that a camera, a phone or an export is likely to write (`jfif`: a
+ * JPEG as Windows saves it). Left out as ambiguous in a folder walk (other programs' files
+ * share them): `hdr`, `pic`, `sr`; and the float formats `exr`, `pfm`. Named on the command
+ * line, a file of any of them is still read ({@link looksLikeImage}).
+ */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'jfif', 'png', 'bmp', 'dib', 'tif', 'tiff', 'webp', 'jp2', 'pgm', 'ppm', 'pbm', 'pnm', 'pam', 'ras'] as const;
 
 /** Video extensions, read frame by frame with OpenCV's VideoCapture (GIFs too: OpenCV 4.6 reads them only that way). */
 export const VIDEO_EXTENSIONS = ['avi', 'mp4', 'mkv', 'mov', 'h264', 'h265', 'hevc', 'm4v', 'mpg', 'mpeg', 'ts', 'mts', 'm2ts', '3gp', 'flv', 'wmv', 'asf', 'vob', 'ogv', 'mjpeg', 'mjpg', 'webm', 'gif'] as const;

@@ -7,6 +7,9 @@ import { SAMPLE_VIDEO } from '../../helpers/fixtures.js';
 describe('unit: media type by extension, and images told by their first bytes', () => {
   it('takes extensions case-insensitively, and GIF for a video', () => {
     expect(['a.JPG', 'b.tiff', 'c.Mp4', 'd.gif', 'e.dat', 'f'].map(mediaType)).to.deep.equal(['image', 'image', 'video', 'video', 'other', 'other']);
+    // A JPEG as Windows saves it, and the other formats OpenCV reads that cameras and exports write.
+    expect(['g.jfif', 'h.JP2', 'i.pnm', 'j.pam', 'k.ras', 'l.dib'].map(mediaType)).to.deep.equal(Array(6).fill('image'));
+    expect(['m.hdr', 'n.pic', 'o.exr'].map(mediaType), 'ambiguous or float: only when named').to.deep.equal(Array(3).fill('other'));
   });
 
   it('knows the first 16 bytes of every format imencode writes here, and not those of a video or text', () => {
