@@ -1,4 +1,3 @@
-import { fstatSync, statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { systemClock } from '../shared/clock.js';
 import { InputError, InvalidArgumentError } from '../shared/errors.js';
@@ -14,7 +13,7 @@ import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
 import { curveEnabled, isLoopbackEndpoint } from './options.js';
 import { createProgress } from './progress.js';
-import { formatReport } from './report.js';
+import { formatReport, isStandardOutput } from './report.js';
 
 async function main(): Promise<number> {
   surviveClosedOutput();
@@ -114,7 +113,7 @@ async function main(): Promise<number> {
     // With the results on standard output (`--out /dev/stdout | jq`), the summary goes to
     // stderr: it broke the JSONL stream, and written through stdout's own offset over a
     // redirected file it overwrote the header and the first records.
-    const summaryTo = isStandardOutput(args.options.out) ? process.stderr : process.stdout;
+    const summaryTo = isStandardOutput(args.options.out) || isStandardOutput(args.options.reportFile) ? process.stderr : process.stdout;
     summaryTo.write(`${formatReport(outcome.report)}\n`);
     if (outcome.interrupted && outcome.exitCode === MASTER_EXIT.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
@@ -152,14 +151,3 @@ async function main(): Promise<number> {
 process.exitCode = await main();
 // Sockets and timers are closed; exit now rather than wait for stray handles.
 setTimeout(() => process.exit(), 100).unref();
-
-/** Whether `path` is this process's standard output (`/dev/stdout`, `/proc/self/fd/1`, or the file stdout is redirected to). */
-function isStandardOutput(path: string): boolean {
-  try {
-    const out = fstatSync(1);
-    const target = statSync(path);
-    return out.dev === target.dev && out.ino === target.ino;
-  } catch {
-    return false;
-  }
-}

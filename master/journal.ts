@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { itemKey } from './ingest/item.js';
+import { ResultsLock } from './results-lock.js';
 import type { ImageRecord } from './merge.js';
 
 /** First line of a results file: what batch wrote it, so a resume can check it is the same. */
@@ -86,6 +87,37 @@ async function openForWritingAsync(path: string): Promise<number> {
   }
 }
 
+/** How {@link Journal.prepare} treats an existing results file. */
+export interface JournalMode {
+  resume: boolean;
+  overwrite: boolean;
+  /** Told each record of a resumed file, in its order. */
+  onRecord?: (record: Readonly<Record<string, unknown>>) => void;
+}
+
+/** A results file opened for writing, and what it held ({@link Journal.prepare}). */
+export interface OpenedJournal {
+  journal: Journal;
+  done: Set<string>;
+  failedBefore: number;
+  previous: BatchHeader | undefined;
+  created: boolean;
+  badLines: number[];
+  badLineCount: number;
+  cutBytes: number;
+}
+
+/** A results file locked and checked, not written yet ({@link Journal.prepare}). */
+export interface PreparedJournal {
+  /**
+   * Writes: the header of a new (or overwritten) file, or cuts a resumed file's torn last
+   * line; then appends records. Releases the lock when it fails.
+   */
+  open(flushMs?: number, syncMs?: number): Promise<OpenedJournal>;
+  /** Gives up the file unwritten: releases its lock. */
+  release(): void;
+}
+
 /**
  * The results file, which is also the batch's journal: one JSON line per finished image,
  * after a {@link BatchHeader} line.
@@ -123,6 +155,8 @@ export class Journal {
     fd: number,
     private readonly flushMs: number,
     private readonly syncMs: number,
+    /** The file's lock ({@link ResultsLock}), released on close. */
+    private readonly lock: ResultsLock | undefined,
   ) {
     this.fd = fd;
     this.flushTimer = setInterval(() => {
@@ -132,27 +166,51 @@ export class Journal {
   }
 
   /**
-   * Opens a results file.
+   * Opens a results file: {@link prepare}, then {@link PreparedJournal.open}.
    *
-   * - new file (or `overwrite`): writes the header (`created` is then true);
-   * - existing file with `resume`: checks its header's settings equal `header.settings`,
-   *   cuts a torn last line, and returns the keys of the images already recorded (by
-   *   absolute path: see {@link readJournal}) and the file's header; `onRecord` sees
-   *   each of their records, in the file's order; lines between records that are not
-   *   JSON are skipped and numbered in `badLines` (see {@link readJournal}); `cutBytes`
-   *   says how much was cut after the last record;
-   * - existing file otherwise: refuses.
-   *
-   * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
-   *   or was written with other settings
+   * @throws as {@link prepare}
    */
   static async open(
     path: string,
     header: BatchHeader,
-    mode: { resume: boolean; overwrite: boolean; onRecord?: (record: Readonly<Record<string, unknown>>) => void },
+    mode: JournalMode,
     flushMs = DEFAULT_JOURNAL_FLUSH_MS,
     syncMs = DEFAULT_JOURNAL_SYNC_MS,
-  ): Promise<{ journal: Journal; done: Set<string>; failedBefore: number; previous: BatchHeader | undefined; created: boolean; badLines: number[]; badLineCount: number; cutBytes: number }> {
+  ): Promise<OpenedJournal> {
+    return (await Journal.prepare(path, header, mode)).open(flushMs, syncMs);
+  }
+
+  /**
+   * Locks a results file ({@link ResultsLock}) and checks it, changing nothing in it; the
+   * writes come with {@link PreparedJournal.open} (the master binds its port in between, so
+   * that a failure there leaves an earlier batch's file as it was):
+   *
+   * - new file (or `overwrite`): `open` writes the header (`created` is then true);
+   * - existing file with `resume`: checks its header's settings equal `header.settings` and
+   *   reads the keys of the images already recorded (by absolute path: see
+   *   {@link readJournal}) and the file's header; `onRecord` sees each of their records, in
+   *   the file's order; lines between records that are not JSON are skipped and numbered in
+   *   `badLines` (see {@link readJournal}); `open` cuts a torn last line, and `cutBytes`
+   *   says how much it cut;
+   * - existing file otherwise: refuses.
+   *
+   * The lock is held until the journal is closed, or {@link PreparedJournal.release}d.
+   *
+   * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
+   *   was written with other settings, or another master holds it
+   */
+  static async prepare(path: string, header: BatchHeader, mode: JournalMode): Promise<PreparedJournal> {
+    const lock = ResultsLock.take(path);
+    try {
+      return await Journal.check(path, header, mode, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  private static async check(path: string, header: BatchHeader, mode: JournalMode, lock: ResultsLock | undefined): Promise<PreparedJournal> {
+    const release = (): void => lock?.release();
     // Only a regular file holds an earlier batch. A named pipe is not opened to look: that
     // open waited for a writer while the reader waited for us (a hang Ctrl-C could not end).
     const st = statSync(path, { throwIfNoEntry: false });
@@ -173,17 +231,34 @@ export class Journal {
       if (changed.length > 0) {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
-      const cutBytes = fstatSize(path) - validBytes;
-      const fd = openForWriting(path, 'r+');
-      ftruncateSync(fd, validBytes);
-      closeSync(fd);
-      return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
+      // eslint-disable-next-line @typescript-eslint/require-await -- async so that a failure is a rejection, as for a new file
+      const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
+        try {
+          const cutBytes = fstatSize(path) - validBytes;
+          const fd = openForWriting(path, 'r+');
+          ftruncateSync(fd, validBytes);
+          closeSync(fd);
+          return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
+        } catch (err) {
+          release();
+          throw err;
+        }
+      };
+      return { open, release };
     }
-    // Off the main thread: opening a named pipe waits for its reader, and Ctrl-C must work meanwhile.
-    const fd = await openForWritingAsync(path);
-    writeSync(fd, `${JSON.stringify(header)}\n`);
-    syncIfSupported(fd);
-    return { journal: new Journal(path, fd, flushMs, syncMs), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
+    const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
+      try {
+        // Off the main thread: opening a named pipe waits for its reader, and Ctrl-C must work meanwhile.
+        const fd = await openForWritingAsync(path);
+        writeSync(fd, `${JSON.stringify(header)}\n`);
+        syncIfSupported(fd);
+        return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
+      } catch (err) {
+        release();
+        throw err;
+      }
+    };
+    return { open, release };
   }
 
   /**
@@ -274,6 +349,7 @@ export class Journal {
     this.flush(true);
     if (!this.syncing) closeSync(this.fd);
     this.fd = -1;
+    this.lock?.release();
   }
 }
 

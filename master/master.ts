@@ -1,4 +1,4 @@
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
@@ -16,14 +16,14 @@ import { printable } from '../shared/peer-text.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import { itemKey, type IngestItem } from './ingest/item.js';
-import { Journal, type BatchHeader } from './journal.js';
+import { Journal, type BatchHeader, type OpenedJournal } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
 import { AnnotatorProcess } from './annotate-process.js';
 import { annotatedNameOfRecord } from './annotated-name.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
 import type { MasterOptions } from './options.js';
-import { buildReport, reportHtmlPath, type BatchReport } from './report.js';
+import { buildReport, isStandardOutput, isStreamOrDevice, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
 import { MasterRouter, peerName, type Refusal, type RouterCurve } from './router.js';
@@ -228,8 +228,53 @@ export class Master {
       const name = annotatedNameOfRecord(r);
       if (name !== undefined) annotatedBefore.push(name);
     };
+    // Locked and checked before the port is bound (a usage error opens no port), written only
+    // after: a second master on a port in use (the default one) with --overwrite had
+    // truncated the first one's results, then failed to bind.
+    const prepared = await Journal.prepare(o.out, header, { resume: o.resume, overwrite: o.overwrite, ...(onRecord === undefined ? {} : { onRecord }) });
+    try {
+      await checked?.();
+    } catch (err) {
+      prepared.release();
+      throw err;
+    }
+    this.router = new MasterRouter({
+      bind: o.bind,
+      maxMessageBytes: o.maxMessageBytes,
+      maxHeaderBytes: o.maxHeaderBytes,
+      sendTimeoutMs: o.heartbeatIntervalMs * o.heartbeatLiveness,
+      logger: this.logger,
+      onMessage: (id, m, p) => {
+        this.onMessage(id, m, p);
+      },
+      onRejected: (id, e) => {
+        this.onRejected(id, e);
+      },
+      onSendFailed: (id, err) => {
+        this.onSendFailed(id, err);
+      },
+      curve,
+      onRefused: (r) => {
+        this.onRefused(r);
+      },
+    });
+    try {
+      this.endpoint = await this.router.bind();
+    } catch (err) {
+      prepared.release();
+      this.localKeys?.cleanup();
+      const hint = bindFailureHint(o.bind, (err as NodeJS.ErrnoException).code);
+      throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
+    }
     if (statSync(o.out, { throwIfNoEntry: false })?.isFIFO() === true) this.logger.info(`--out ${o.out}: waiting for a reader of the named pipe (Ctrl-C to give up)`);
-    const opened = await Journal.open(o.out, header, { resume: o.resume, overwrite: o.overwrite, ...(onRecord === undefined ? {} : { onRecord }) });
+    let opened: OpenedJournal;
+    try {
+      opened = await prepared.open();
+    } catch (err) {
+      await this.router.close(0);
+      this.localKeys?.cleanup();
+      throw err;
+    }
     this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
     this.journal.onWriteError = (err) => {
@@ -263,39 +308,7 @@ export class Master {
       // The inputs may have changed since: how many are skipped is known only once they are read.
       this.logger.info(`resuming ${o.out}: it holds ${this.done.size} images already done${failed}; the inputs among them are skipped`);
     }
-    await checked?.();
 
-    this.router = new MasterRouter({
-      bind: o.bind,
-      maxMessageBytes: o.maxMessageBytes,
-      maxHeaderBytes: o.maxHeaderBytes,
-      sendTimeoutMs: o.heartbeatIntervalMs * o.heartbeatLiveness,
-      logger: this.logger,
-      onMessage: (id, m, p) => {
-        this.onMessage(id, m, p);
-      },
-      onRejected: (id, e) => {
-        this.onRejected(id, e);
-      },
-      onSendFailed: (id, err) => {
-        this.onSendFailed(id, err);
-      },
-      curve,
-      onRefused: (r) => {
-        this.onRefused(r);
-      },
-    });
-    try {
-      this.endpoint = await this.router.bind();
-    } catch (err) {
-      this.journal.close();
-      // A results file holding only this run's header would make the same command, run
-      // again once the port is free, fail with "already exists".
-      if (opened.created) rmSync(o.out, { force: true });
-      this.localKeys?.cleanup();
-      const hint = bindFailureHint(o.bind, (err as NodeJS.ErrnoException).code);
-      throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
-    }
     this.logger.info(`listening on ${this.endpoint}`);
     if (opened.created) this.removeEarlierReport();
     this.startedMs = this.clock.now();
@@ -418,7 +431,11 @@ export class Master {
       this.logger.info(`no image finished in this run: the report of the earlier run, ${this.options.reportFile}, is kept`);
     } else {
       try {
-        writeFileSync(this.options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
+        const json = `${JSON.stringify(report, null, 2)}\n`;
+        // Through this process's own descriptor: opened again by name, a file that stdout is
+        // redirected to was truncated, and the summary written after it overwrote the report.
+        if (isStandardOutput(this.options.reportFile)) writeSync(1, json);
+        else writeFileSync(this.options.reportFile, json);
         const html = reportHtmlPath(this.options.reportFile);
         if (html !== undefined) writeFileSync(html, renderReportHtml(report, this.timeline));
       } catch (err) {
@@ -467,7 +484,10 @@ export class Master {
    */
   private removeEarlierReport(): void {
     for (const file of [this.options.reportFile, reportHtmlPath(this.options.reportFile)]) {
-      if (file === undefined || statSync(file, { throwIfNoEntry: false })?.isFile() !== true) continue;
+      // Only a regular file of its own: `--report /dev/stdout` (a link to the file stdout
+      // was redirected to) removed the system's /dev/stdout, and a user's link was replaced
+      // by a file. A link is written through at the end instead.
+      if (file === undefined || isStreamOrDevice(file) || lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) continue;
       try {
         rmSync(file);
         this.logger.debug(`removed ${file}, the report of an earlier batch`);

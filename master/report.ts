@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TaskKind } from '../proto/task-kinds.js';
 import type { SlaveTotals } from './slave-registry.js';
@@ -254,6 +254,17 @@ function r1(n: number): number {
 }
 function r2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/** Whether `path` is this process's standard output (`/dev/stdout`, `/proc/self/fd/1`, or the file stdout is redirected to). */
+export function isStandardOutput(path: string): boolean {
+  try {
+    const out = fstatSync(1);
+    const target = statSync(path);
+    return out.dev === target.dev && out.ino === target.ino;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -68,6 +68,47 @@ describe('faults: the master crashes and resumes', function () {
     }
   });
 
+  it('a second master on a results file in use is refused, with --overwrite or --resume; the first one\'s records are whole, and its lock goes with it', async () => {
+    const out = join(tmp.dir, 'shared.jsonl');
+    const endpoint = await loopbackEndpoint();
+    const common = ['--tasks', 'edge', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const first = startMaster(['run', SAMPLE_FACES, ...common, '--bind', endpoint, '--local-slaves', '0']);
+    await waitFor(() => /waiting for slaves/.test(first.stderr()), 30_000, 'the first master to wait for slaves');
+    for (const flag of ['--overwrite', '--resume']) {
+      const second = startMaster(['run', SAMPLE_FACES, ...common, '--bind', await loopbackEndpoint(), flag]);
+      expect(await waitExit(second, 30_000), second.stderr()).to.equal(2);
+      expect(second.stderr()).to.include(`is in use by another master (pid ${first.pid} on `);
+      expect(second.stderr()).to.include(`wait for its batch to end, or give another --out; if no master runs on it any more, remove ${out}.lock`);
+    }
+    startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+    expect(await waitExit(first, 120_000), first.stderr()).to.equal(0);
+    const { records } = readResults(out);
+    expect(records.map((r) => [r.ok, r.source]).sort()).to.deep.equal(['2008_001009.jpg', '2008_001322.jpg', '2008_002506.jpg'].map((f) => [true, join(SAMPLE_FACES, f)]).sort());
+    expect(existsSync(`${out}.lock`), 'the lock is removed at the end').to.equal(false);
+  });
+
+  it('--overwrite on a port in use leaves the earlier batch\'s results and report as they were', async () => {
+    const out = join(tmp.dir, 'kept.jsonl');
+    const common = ['--tasks', 'edge', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const endpoint = await loopbackEndpoint();
+    const earlier = startMaster(['run', SAMPLE_FACES, ...common, '--bind', endpoint, '--local-threads', '1']);
+    expect(await waitExit(earlier, 120_000), earlier.stderr()).to.equal(0);
+    const files = [out, `${out}.report.json`, `${out}.report.html`].map((f) => readFileSync(f, 'utf8'));
+    // A master still running on that port (here, one waiting for slaves).
+    const busy = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--out', join(tmp.dir, 'busy.jsonl'), '--progress', 'none', '--metrics-port', '0', '--bind', endpoint, '--local-slaves', '0']);
+    await waitFor(() => /waiting for slaves/.test(busy.stderr()), 30_000, 'the master holding the port');
+    try {
+      const again = startMaster(['run', SAMPLE_VIDEO, ...common, '--bind', endpoint, '--overwrite']);
+      expect(await waitExit(again, 30_000), again.stderr()).to.equal(1);
+      expect(again.stderr()).to.match(/cannot listen on/);
+    } finally {
+      busy.proc.kill('SIGKILL');
+      await waitExit(busy, 10_000);
+    }
+    expect([out, `${out}.report.json`, `${out}.report.html`].map((f) => readFileSync(f, 'utf8'))).to.deep.equal(files);
+    expect(existsSync(`${out}.lock`)).to.equal(false);
+  });
+
   it('a local slave whose master died while it was starting exits by itself (its parent was gone before it listened for that)', async () => {
     // A parent that starts a slave the way the master starts its local slaves, then exits at once.
     const parent = startNode('-e', [

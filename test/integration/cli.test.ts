@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -450,6 +450,20 @@ describe('command-line interface', function () {
     const bar = await run(startMaster, ['run', IMAGE, '--log-json', '--progress', 'bar']);
     expect(bar.code).to.equal(MASTER_EXIT.usage);
     expect(bar.err).to.match(/"msg":"--progress bar draws on stderr, where --log-json writes only JSON records: use --progress plain/);
+  });
+
+  it('--report through a link to standard output, redirected to a file: the link stays, the file holds the report, the summary goes to stderr', () => {
+    // Before, the link (like /dev/stdout itself, as root) was removed as "the earlier
+    // batch's report" and replaced by a regular file, and the redirected file got the summary.
+    const link = join(tmp.dir, 'to-stdout.json');
+    symlinkSync('/proc/self/fd/1', link);
+    const file = join(tmp.dir, 'redirected.txt');
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(MASTER_BIN)} run ${JSON.stringify(IMAGE)} --tasks edge --out ${JSON.stringify(join(tmp.dir, 'link.jsonl'))} --report ${JSON.stringify(link)} --local-threads 1 --progress none --metrics-port 0 --bind 'tcp://127.0.0.1:*'`;
+    // stderr to the pipe read here, stdout to the file.
+    const stderr = execFileSync('/bin/sh', ['-c', `${cmd} 2>&1 >${JSON.stringify(file)}`], { encoding: 'utf8', timeout: 120_000 });
+    expect(lstatSync(link).isSymbolicLink(), 'the link is still a link').to.equal(true);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as { images: number }).images).to.equal(1);
+    expect(stderr).to.match(/Batch finished: 1 images/);
   });
 
   it('names the key flags in its hint for slaves when CURVE is on, and this host for a wildcard address', async () => {

@@ -1,0 +1,116 @@
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from '../shared/errors.js';
+
+/** Who holds a results file, as written in its lock file (JSON). */
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** The holder's start time, clock ticks since boot (`/proc/PID/stat` field 22): tells it from a later process given the same PID. */
+  startTicks: string | undefined;
+  /** When it took the lock, ISO 8601. */
+  since: string;
+}
+
+/**
+ * The lock of a results file: `OUT.lock`, created with `O_EXCL`, naming the master that
+ * holds it. Two masters on one file overwrote each other's records (a second run with
+ * `--overwrite` or `--resume` while the first still wrote; found by QA), so a master takes
+ * the file's lock before it reads or truncates it.
+ *
+ * A lock whose holder is gone (killed, crashed: the same host, and no process with its PID
+ * and start time) is taken over at once, so `--resume` right after a `kill -9` works. A
+ * lock held on another host (a results file on a shared folder) is taken for live: the
+ * message says how to remove it. Age-based locks (proper-lockfile's mtime, 10 s) would
+ * refuse that resume for a while, so this one checks the holder instead. Two masters
+ * taking over the same stale lock in the same millisecond could both get it: not guarded.
+ */
+export class ResultsLock {
+  private constructor(readonly lockPath: string) {}
+
+  /**
+   * Takes the lock of results file `path`; none (undefined) for a device, a pipe or a path
+   * in /dev or /proc (`--out /dev/stdout`), or where the lock file cannot be created (a
+   * folder that cannot be written: opening the results file then says so).
+   *
+   * @throws {@link InvalidArgumentError} when another live master holds it
+   */
+  static take(path: string): ResultsLock | undefined {
+    if (/^\/(dev|proc)\//.test(resolve(path))) return undefined;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st !== undefined && !st.isFile()) return undefined;
+    const lockPath = `${path}.lock`;
+    for (let tries = 0; tries < 2; tries++) {
+      let fd: number;
+      try {
+        fd = openSync(lockPath, 'wx');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+        const held = readOwner(lockPath);
+        if (held !== undefined && isRunning(held)) throw inUse(path, lockPath, held);
+        // Its master is gone (or the file is not a lock we wrote): take it over.
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      try {
+        writeSync(fd, `${JSON.stringify(ownOwner())}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return new ResultsLock(lockPath);
+    }
+    const held = readOwner(lockPath);
+    throw inUse(path, lockPath, held ?? ownOwner());
+  }
+
+  /** Removes the lock file, if it is still this process's. */
+  release(): void {
+    if (readOwner(this.lockPath)?.pid !== process.pid) return;
+    rmSync(this.lockPath, { force: true });
+  }
+}
+
+function inUse(path: string, lockPath: string, held: LockOwner): InvalidArgumentError {
+  return InvalidArgumentError.format('--out', `${path} is in use by another master (pid ${held.pid} on ${held.host}, since ${held.since}): wait for its batch to end, or give another --out; if no master runs on it any more, remove ${lockPath}`);
+}
+
+function ownOwner(): LockOwner {
+  return { pid: process.pid, host: hostname(), startTicks: startTicks(process.pid), since: new Date().toISOString() };
+}
+
+/** The lock file's holder; undefined when it cannot be read or is not one of ours. */
+function readOwner(lockPath: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<LockOwner>;
+    if (typeof o.pid !== 'number' || typeof o.host !== 'string') return undefined;
+    return { pid: o.pid, host: o.host, startTicks: typeof o.startTicks === 'string' ? o.startTicks : undefined, since: typeof o.since === 'string' ? o.since : '?' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the holder still runs: on another host, assumed so (it cannot be looked at from here). */
+function isRunning(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return true;
+  if (owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const now = startTicks(owner.pid);
+  return owner.startTicks === undefined || now === undefined || now === owner.startTicks;
+}
+
+/** A process's start time in clock ticks since boot, `/proc/PID/stat` field 22 (proc(5)); undefined without /proc. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2, the command name, is in parentheses and may hold spaces: count after it (field 3 on).
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
