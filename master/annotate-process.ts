@@ -32,6 +32,8 @@ export class AnnotatorProcess {
   written = 0;
   /** Records given the name of an annotated copy (`annotated`). */
   named = 0;
+  /** Records that would have been drawn, finished after the process ended: no copy, no name. */
+  notDrawn = 0;
   private readonly proc: ChildProcess;
   private alive = true;
   /** The process wrote the contact sheet and said so. */
@@ -111,7 +113,12 @@ export class AnnotatorProcess {
    * record none of whose tasks succeeded is not drawn ({@link isAnnotated}).
    */
   add(record: ImageRecord, bytes: Buffer | undefined): void {
-    if (!this.alive || bytes === undefined || bytes.length === 0 || !isAnnotated(record)) return;
+    if (bytes === undefined || bytes.length === 0 || !isAnnotated(record)) return;
+    if (!this.alive) {
+      // Counted: a batch whose annotator died early ended with exit 0 and most copies missing.
+      this.notDrawn++;
+      return;
+    }
     // An input that is a file in the folder had its name taken by protect() when it was read.
     record.annotated = this.names.take(annotatedName(record));
     this.named++;
@@ -120,11 +127,12 @@ export class AnnotatorProcess {
   }
 
   /**
-   * Records that name an annotated copy that was not written (the process died or hung, or
-   * the image could not be drawn or written): final once {@link finish} returns.
+   * Annotated copies not written: of records that name one (the process died or hung, or
+   * the image could not be drawn or written), and of records finished after the process
+   * ended ({@link notDrawn}). Final once {@link finish} returns.
    */
   get missing(): number {
-    return Math.max(0, this.named - this.written);
+    return Math.max(0, this.named - this.written) + this.notDrawn;
   }
 
   /**
@@ -156,7 +164,8 @@ export class AnnotatorProcess {
       });
     }
     if (this.missing > 0) {
-      this.logger.error(`annotate: ${this.missing} of the ${this.named} annotated copies named in the results (\`annotated\`) were not written (see the warnings above)`);
+      const unnamed = this.notDrawn > 0 ? `; and ${this.notDrawn} image(s) finished after the annotator ended have none` : '';
+      this.logger.error(`annotate: ${this.missing} annotated copies were not written: ${this.missing - this.notDrawn} of the ${this.named} named in the results (\`annotated\`)${unnamed} (see the warnings above)`);
     }
   }
 

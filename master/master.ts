@@ -69,7 +69,7 @@ export const MASTER_EXIT = {
   usage: 2,
   /**
    * The batch finished but some tasks failed (their errors are in the results file), or
-   * annotated copies named in the results were not written (`--annotate`).
+   * annotated copies were not written (`--annotate`: `annotatedMissing`).
    */
   someFailed: 3,
   /** Interrupted (Ctrl-C / SIGTERM / SIGHUP); run again with --resume to finish. */

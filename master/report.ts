@@ -18,9 +18,9 @@ export interface BatchReport {
   images: number;
   imagesFailed: number;
   /**
-   * With `--annotate`: records that name an annotated copy (`annotated`) that was not
-   * written (the annotator process died or hung, or the image could not be drawn or
-   * written). Makes the exit code 3.
+   * With `--annotate`: annotated copies not written, of records that name one (`annotated`:
+   * the annotator process died or hung, or the image could not be drawn or written) or that
+   * finished after the annotator process ended. Makes the exit code 3.
    */
   annotatedMissing?: number;
   /** Inputs skipped because the resumed results file already held them (`--resume`). */
@@ -206,7 +206,7 @@ export function formatReport(r: BatchReport): string {
   if (r.tasksOfUnrecordedImages > 0) {
     lines.push(`  (and ${r.tasksOfUnrecordedImages} task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume)`);
   }
-  if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies named in the results but not written: ${r.annotatedMissing}`);
+  if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies not written: ${r.annotatedMissing}`);
   if (r.imagesResumed > 0) {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks` : '';
     lines.push(`  (${r.imagesResumed} images were already in the results file and were skipped${failed})`);

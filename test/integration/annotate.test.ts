@@ -212,9 +212,24 @@ describe('master run --annotate', function () {
     const missing = named.filter((r) => !existsSync(join(dir, r.annotated ?? ''))).length;
     expect([named.length, missing], 'copies named, and not written').to.deep.equal([20, 20]);
     expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(missing);
-    expect(master.stderr()).to.include(`annotate: ${missing} of the ${named.length} annotated copies named in the results`);
-    expect(master.stdout()).to.include(`annotated copies named in the results but not written: ${missing}`);
-    expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`Annotated copies named in the results but not written: ${missing}.`);
+    expect(master.stderr()).to.include(`annotate: ${missing} annotated copies were not written: ${missing} of the ${named.length} named in the results`);
+    expect(master.stdout()).to.include(`annotated copies not written: ${missing}`);
+    expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`Annotated copies not written: ${missing}.`);
+  });
+  it('when the annotator process dies early: the images finished after it count as missing copies too, and the exit status is 3', async () => {
+    const out = join(tmp.dir, 'dies-early.jsonl');
+    const dir = join(tmp.dir, 'annotated-dies-early');
+    const master = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    let annotator: SeenProcess | undefined;
+    await waitFor(() => (annotator = descendants(master.pid).find((p) => runsEntry(p, 'annotate-child'))) !== undefined, 60_000, 'the annotator process');
+    process.kill(annotator?.pid ?? 0, 'SIGKILL');
+    // Exit 0 before, with most images and the contact sheet without a copy.
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records;
+    expect(records).to.have.length(20);
+    const written = records.filter((r) => r.annotated !== undefined && existsSync(join(dir, r.annotated))).length;
+    expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(20 - written);
+    expect(master.stdout()).to.include(`annotated copies not written: ${20 - written}`);
   });
   it('refuses a folder that already holds files without --overwrite or --resume, and never writes over an input linked from another folder', async () => {
     const victims = join(tmp.dir, 'victims');
