@@ -398,6 +398,7 @@ export class Master {
     this.progress?.stop(interrupted ? undefined : this.progressState());
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
+    this.registry.removeAll(this.startedMs + wallMs);
     await this.router?.close(500);
     await this.localSlaves?.stop();
     // After the slaves are let go: no heartbeats go out from here on.

@@ -151,6 +151,16 @@ export class SlaveRegistry {
     return info;
   }
 
+  /**
+   * Forgets every slave, their sessions closed at `endMs` (monotonic ms): the batch is over
+   * and they were told so. The connected-slaves metrics read 0 from then on (they still
+   * counted the slaves that had left while `--metrics-linger` served them).
+   */
+  removeAll(endMs: number): void {
+    for (const slaveId of this.slaves.keys()) this.closeSession(slaveId, endMs);
+    this.slaves.clear();
+  }
+
   /** Slaves whose liveness ran out. */
   dead(): SlaveInfo[] {
     return this.all().filter((s) => s.liveness.isDead());

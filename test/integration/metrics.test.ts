@@ -122,6 +122,12 @@ describe('Prometheus metrics of a real master and slave, set up by config files'
     }
   });
 
+  it('counts no slave connected once the batch is over (they were told so), while it lingers', () => {
+    const m = atEnd.master.samples;
+    // They still counted 1 slave and its workers, gone by then.
+    expect([single(m, 'cctv_connected_slaves'), single(m, 'cctv_connected_workers')]).to.deep.equal([0, 0]);
+  });
+
   it('counts on the master what the report says', () => {
     const m = atEnd.master.samples;
     for (const k of report.kinds) {
