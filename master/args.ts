@@ -152,6 +152,9 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   const out = a['out'] as string;
   // yargs drops a lone `-` without a word; the master reads no images from standard input.
   const dashAt = argv.indexOf('-');
+  if (out === '-' || (dashAt > 0 && ['-o', '--out'].includes(argv[dashAt - 1] ?? ''))) {
+    throw InvalidArgumentError.format('--out', '"-" is not supported: give a file, or /dev/stdout for standard output (e.g. --out /dev/stdout | jq)');
+  }
   const endAt = argv.indexOf('--');
   if (dashAt >= 0 && (endAt < 0 || dashAt < endAt)) {
     throw InvalidArgumentError.format('INPUT', '"-" (standard input) is not supported: give image files, directories, globs or video files (a file named - can be given as ./-)');
@@ -174,7 +177,7 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   // fails (--lease face=100 failed every face task although the slave answered each late).
   const short = options.kinds.filter((k) => options.leaseMs[k] < SHORT_LEASE_MS).map((k) => `${k}=${options.leaseMs[k]}`);
   if (short.length > 0) {
-    warnings.push(`--lease ${short.join(',')} ms is shorter than such a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks not answered within it are given back and run again, and can fail`);
+    warnings.push(`--lease ${short.join(',')} ms is shorter than such a task can take (seconds on a Raspberry Pi or a large image: a face task takes about 0.3 s on a PC at 768x576): tasks not answered within it are given back and run again, and can fail`);
   }
   const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
   if (silence !== undefined) warnings.push(silence);

@@ -291,5 +291,5 @@ export function isStreamOrDevice(path: string): boolean {
  */
 export function reportHtmlPath(reportFile: string): string | undefined {
   if (isStreamOrDevice(reportFile)) return undefined;
-  return reportFile.endsWith('.json') ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
+  return /\.json$/i.test(reportFile) ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
 }

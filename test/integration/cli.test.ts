@@ -644,6 +644,7 @@ describe('command-line interface', function () {
       [['run', ''], /^master: INPUT is an empty word \(an unset shell variable\?\)/m],
       [['run', IMAGE, ''], /^master: INPUT is an empty word/m],
       [['run', '-'], /^master: INPUT "-" \(standard input\) is not supported/m],
+      [['run', IMAGE, '-o', '-'], /^master: --out "-" is not supported: give a file, or \/dev\/stdout for standard output/m],
       [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
       // Was read as face=100.
       [['run', IMAGE, '--lease', 'face=100=5'], /^master: --lease entries look like object=120000, got "face=100=5"$/m],

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { renderReportHtml } from '../../../master/report-html.js';
-import { buildReport, formatReport } from '../../../master/report.js';
+import { buildReport, formatReport, reportHtmlPath } from '../../../master/report.js';
 import { BatchStats } from '../../../master/stats.js';
 
 describe('unit: the batch report', () => {
@@ -30,6 +30,10 @@ describe('unit: the batch report', () => {
     const few = formatReport(buildReport(stats, [real, ...idle(10)], 1000, 1000, 'r.jsonl', ['edge']));
     expect(few.match(/fake-/g), 'ten are listed').to.have.length(10);
     expect(few).to.not.include('more slave(s)');
+  });
+
+  it('names the HTML copy of X.json (any case) X.html, and of any other name NAME.html', () => {
+    expect(['r.json', 'r.JSON', 'r.report.json', 'r.txt'].map(reportHtmlPath)).to.deep.equal(['r.html', 'r.html', 'r.report.html', 'r.txt.html']);
   });
 
   it('counts images/s, speed-up and a slave\'s tasks/s from the first slave on, not over the wait for it, and says how long that wait was', () => {
