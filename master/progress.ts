@@ -51,8 +51,13 @@ class BarProgress implements ProgressSink {
   }
 
   update(s: ProgressState): void {
+    this.draw(s, false);
+  }
+
+  /** Draws `s`; `final`: the batch is over, so its rate is shown however short it was (a 1.4 s batch ended on "0.00 img/s"). */
+  private draw(s: ProgressState, final: boolean): void {
     const elapsedS = (Date.now() - this.startedMs) / 1000;
-    const rate = elapsedS > 0 && elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
+    const rate = elapsedS > 0 && (final || elapsedS >= this.minRateWindowS) ? s.done / elapsedS : 0;
     const value = s.done + s.skipped;
     const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - value) / rate) : undefined;
     const payload = {
@@ -79,7 +84,7 @@ class BarProgress implements ProgressSink {
     if (!this.started) return;
     if (final !== undefined) {
       this.setTotal(final.done + final.skipped);
-      this.update(final);
+      this.draw(final, true);
     }
     setLogLineWriter();
     this.bar.stop();
