@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { Dealer } from 'zeromq';
 import { Command } from '../proto/commands.js';
 import { decode, encode } from '../proto/codec.js';
@@ -232,6 +234,29 @@ export class Connection {
     }
   }
 
+  /**
+   * Warns that no master answered at the endpoint for `silentMs`; when its host is a name
+   * that does not resolve, says that instead (ZeroMQ retries such a name in silence: a
+   * mistyped `--connect tcp://pi-mastr:5570` read as a master not running).
+   */
+  private async warnNoAnswer(silentMs: number): Promise<void> {
+    const { endpoint, logger } = this.options;
+    const prefix = `no answer from a master at ${endpoint} for ${Math.round(silentMs / 1000)} s`;
+    const host = /^tcp:\/\/(?:\[([^\]]+)\]|([^:/]+)):/.exec(endpoint);
+    const name = host?.[2];
+    if (name !== undefined && isIP(name) === 0) {
+      const failure = await lookup(name).then(
+        () => undefined,
+        (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+      );
+      if (failure !== undefined) {
+        logger.warn(`${prefix}: its host name ${name} does not resolve (${failure}): is it spelt right, and is the name known on this machine (DNS, /etc/hosts)? (still trying)`);
+        return;
+      }
+    }
+    logger.warn(`${prefix}: is the master running, and is this its --bind address? (still trying)`);
+  }
+
   private tick(): void {
     if (this.closed) return;
     const now = this.options.clock.now();
@@ -246,7 +271,7 @@ export class Connection {
         // master, said nothing at all for the whole back-off.
         this.silenceReported = true;
         if (this.masterSaidBye) this.options.logger.info(`waiting for a master at ${this.options.endpoint} (the last one said DISCONNECT)`);
-        else this.options.logger.warn(`no answer from a master at ${this.options.endpoint} for ${Math.round(silentMs / 1000)} s: is the master running, and is this its --bind address? (still trying)`);
+        else void this.warnNoAnswer(silentMs);
       }
       // No back-off here: libzmq itself retries the TCP connection every 0.1-2 s on the
       // open socket; a growing delay only left the slave without a socket for up to 32 s

@@ -132,6 +132,17 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     await finishAndCheck(m);
   });
 
+  it('5b. a slave whose --connect host name does not resolve says so, instead of only that no master answers', async () => {
+    // .invalid never resolves (RFC 2606).
+    const s = startSlave(['--connect', 'tcp://no-such-master.invalid:5570', '--threads', '1']);
+    try {
+      await waitFor(() => /no answer from a master at tcp:\/\/no-such-master\.invalid:5570 for 1\d s: its host name no-such-master\.invalid does not resolve \(\w+\)/.test(s.stderr()), 30_000, 'the warning');
+      expect(s.proc.exitCode, 'it keeps trying').to.equal(null);
+    } finally {
+      await killTree(s);
+    }
+  });
+
   it('6. a slave whose face detector throws keeps serving its other tasks; the failed ones succeed elsewhere', async () => {
     const m = master();
     // The healthy slave is connected first, so a failed task always has somewhere else to go.
