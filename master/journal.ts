@@ -107,6 +107,9 @@ export interface OpenedJournal {
   cutBytes: number;
 }
 
+/** What opening a checked results file writes (ms: the journal's flush and sync periods). */
+type Writer = (flushMs: number, syncMs: number) => OpenedJournal | Promise<OpenedJournal>;
+
 /** A results file locked and checked, not written yet ({@link Journal.prepare}). */
 export interface PreparedJournal {
   /**
@@ -201,16 +204,27 @@ export class Journal {
    */
   static async prepare(path: string, header: BatchHeader, mode: JournalMode): Promise<PreparedJournal> {
     const lock = ResultsLock.take(path);
+    const release = (): void => lock?.release();
+    let write: Writer;
     try {
-      return await Journal.check(path, header, mode, lock);
+      write = await Journal.check(path, header, mode, lock);
     } catch (err) {
-      lock?.release();
+      release();
       throw err;
     }
+    const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
+      try {
+        return await write(flushMs, syncMs);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    };
+    return { open, release };
   }
 
-  private static async check(path: string, header: BatchHeader, mode: JournalMode, lock: ResultsLock | undefined): Promise<PreparedJournal> {
-    const release = (): void => lock?.release();
+  /** Checks the file for {@link prepare}; returns what {@link PreparedJournal.open} then writes. */
+  private static async check(path: string, header: BatchHeader, mode: JournalMode, lock: ResultsLock | undefined): Promise<Writer> {
     // Only a regular file holds an earlier batch. A named pipe is not opened to look: that
     // open waited for a writer while the reader waited for us (a hang Ctrl-C could not end).
     const st = statSync(path, { throwIfNoEntry: false });
@@ -231,34 +245,21 @@ export class Journal {
       if (changed.length > 0) {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
-      // eslint-disable-next-line @typescript-eslint/require-await -- async so that a failure is a rejection, as for a new file
-      const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
-        try {
-          const cutBytes = fstatSize(path) - validBytes;
-          const fd = openForWriting(path, 'r+');
-          ftruncateSync(fd, validBytes);
-          closeSync(fd);
-          return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
-        } catch (err) {
-          release();
-          throw err;
-        }
+      return (flushMs, syncMs) => {
+        const cutBytes = fstatSize(path) - validBytes;
+        const fd = openForWriting(path, 'r+');
+        ftruncateSync(fd, validBytes);
+        closeSync(fd);
+        return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
       };
-      return { open, release };
     }
-    const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
-      try {
-        // Off the main thread: opening a named pipe waits for its reader, and Ctrl-C must work meanwhile.
-        const fd = await openForWritingAsync(path);
-        writeSync(fd, `${JSON.stringify(header)}\n`);
-        syncIfSupported(fd);
-        return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
-      } catch (err) {
-        release();
-        throw err;
-      }
+    return async (flushMs, syncMs) => {
+      // Off the main thread: opening a named pipe waits for its reader, and Ctrl-C must work meanwhile.
+      const fd = await openForWritingAsync(path);
+      writeSync(fd, `${JSON.stringify(header)}\n`);
+      syncIfSupported(fd);
+      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
     };
-    return { open, release };
   }
 
   /**

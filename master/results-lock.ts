@@ -1,7 +1,7 @@
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { isStreamOrDevice } from './report.js';
 
 /** Who holds a results file, as written in its lock file (JSON). */
 interface LockOwner {
@@ -37,9 +37,7 @@ export class ResultsLock {
    * @throws {@link InvalidArgumentError} when another live master holds it
    */
   static take(path: string): ResultsLock | undefined {
-    if (/^\/(dev|proc)\//.test(resolve(path))) return undefined;
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st !== undefined && !st.isFile()) return undefined;
+    if (isStreamOrDevice(path)) return undefined;
     const lockPath = `${path}.lock`;
     for (let tries = 0; tries < 2; tries++) {
       let fd: number;

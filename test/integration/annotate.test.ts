@@ -7,7 +7,7 @@ import { isKindFailure, type ImageRecord } from '../../master/merge.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, recordsSoFar, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { descendants, startMaster, waitExit, waitFor, type SeenProcess, runsEntry } from '../helpers/processes.js';
+import { descendants, startMaster, waitExit, waitFor, type SeenProcess, type Tracked, runsEntry } from '../helpers/processes.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -195,16 +195,23 @@ describe('master run --annotate', function () {
     expect(lstatSync(join(dir, 'a.jpg')).isSymbolicLink(), 'the link was replaced by the annotated copy').to.equal(false);
     expect(readdirSync(dir).sort()).to.deep.equal(['a.jpg', 'contact-sheet-2.jpg', CONTACT_SHEET.file].sort());
   });
-  it('when the annotator process dies mid-batch: the batch finishes, and the missing copies named in the results are counted, said and exit 3', async () => {
-    const out = join(tmp.dir, 'dies.jsonl');
-    const dir = join(tmp.dir, 'annotated-dies');
+  /** A master annotating the 20 sampled frames of the sample video into `NAME/`, once its annotator process runs. */
+  async function annotatingMaster(name: string): Promise<{ master: Tracked; out: string; dir: string; annotatorPid: number }> {
+    const out = join(tmp.dir, `${name}.jsonl`);
+    const dir = join(tmp.dir, name);
     const master = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
-    // Held from the start, killed once every record is written: every named copy is missing.
     let annotator: SeenProcess | undefined;
     await waitFor(() => (annotator = descendants(master.pid).find((p) => runsEntry(p, 'annotate-child'))) !== undefined, 60_000, 'the annotator process');
-    process.kill(annotator?.pid ?? 0, 'SIGSTOP');
+    if (annotator === undefined) throw new Error('no annotator process');
+    return { master, out, dir, annotatorPid: annotator.pid };
+  }
+
+  it('when the annotator process dies mid-batch: the batch finishes, and the missing copies named in the results are counted, said and exit 3', async () => {
+    const { master, out, dir, annotatorPid } = await annotatingMaster('annotated-dies');
+    // Held from the start, killed once every record is written: every named copy is missing.
+    process.kill(annotatorPid, 'SIGSTOP');
     await waitFor(() => recordsSoFar(out) >= 20, 120_000, 'every record');
-    process.kill(annotator?.pid ?? 0, 'SIGKILL');
+    process.kill(annotatorPid, 'SIGKILL');
     expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
     const records = readResults(out).records;
     expect(records).to.have.length(20);
@@ -217,12 +224,8 @@ describe('master run --annotate', function () {
     expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`Annotated copies not written: ${missing}.`);
   });
   it('when the annotator process dies early: the images finished after it count as missing copies too, and the exit status is 3', async () => {
-    const out = join(tmp.dir, 'dies-early.jsonl');
-    const dir = join(tmp.dir, 'annotated-dies-early');
-    const master = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
-    let annotator: SeenProcess | undefined;
-    await waitFor(() => (annotator = descendants(master.pid).find((p) => runsEntry(p, 'annotate-child'))) !== undefined, 60_000, 'the annotator process');
-    process.kill(annotator?.pid ?? 0, 'SIGKILL');
+    const { master, out, dir, annotatorPid } = await annotatingMaster('annotated-dies-early');
+    process.kill(annotatorPid, 'SIGKILL');
     // Exit 0 before, with most images and the contact sheet without a copy.
     expect(await waitExit(master, 120_000), master.stderr()).to.equal(MASTER_EXIT.someFailed);
     const records = readResults(out).records;
