@@ -36,8 +36,8 @@ export interface VideoReaderPoolOptions {
   /**
    * Told each line a reader writes on its stderr (FFmpeg's and OpenCV's own complaints
    * about a damaged file, such as "[avi @ 0x...] Something went wrong during header
-   * parsing"), with the video it was reading, shown as given; without it such lines are dropped (the video's records
-   * say what failed).
+   * parsing"), with the video it was reading, shown as given; without it such lines are
+   * dropped (the video's records say what failed).
    */
   warn?: (message: string) => void;
 }

@@ -120,10 +120,11 @@ const OVERDUE_MIN_MS = 1_000;
 /**
  * A running job counts as stuck when it has run this many times what its kind takes on an
  * image of its size (the mean per megapixel), and at least {@link STUCK_MIN_MS}: a worker idle
- * with nothing queued then runs a copy of it, and the first of the two to finish answers. After Google's MapReduce (Dean & Ghemawat,
- * OSDI 2004) §3.6, backup tasks, inside one slave: the master's backups go only to other
- * slaves, so a lone slave with a hung worker (frozen, stuck in a driver) and an idle one
- * held the end of its batch for the whole lease (120 s; a tester's case).
+ * with nothing queued then runs a copy of it, and the first of the two to finish answers.
+ * After Google's MapReduce (Dean & Ghemawat, OSDI 2004) §3.6, backup tasks, inside one
+ * slave: the master's backups go only to other slaves, so a lone slave with a hung worker
+ * (frozen, stuck in a driver) and an idle one held the end of its batch for the whole lease
+ * (120 s; a tester's case).
  */
 const STUCK_FACTOR = 10;
 /** See {@link STUCK_FACTOR}, ms: long enough that a second copy of a job is worth its decode. */
@@ -396,11 +397,8 @@ export class ChildPool implements Pool {
     if (msg.outcome.ok) {
       // The decode rides on one task of each image; it is small next to the detectors.
       const { kind } = msg.outcome;
-      const mean = this.meanWallMs.get(kind);
-      this.meanWallMs.set(kind, mean === undefined ? msg.wallMs : mean + (msg.wallMs - mean) * COST_SMOOTHING);
-      const perMp = msg.wallMs / megapixelsOf(pending.job);
-      const meanPerMp = this.meanWallMsPerMp.get(kind);
-      this.meanWallMsPerMp.set(kind, meanPerMp === undefined ? perMp : meanPerMp + (perMp - meanPerMp) * COST_SMOOTHING);
+      addToMean(this.meanWallMs, kind, msg.wallMs);
+      addToMean(this.meanWallMsPerMp, kind, msg.wallMs / megapixelsOf(pending.job));
     }
     pending.resolve(msg.outcome);
     if (pending.twin !== undefined) this.stopTwin(pending.twin, msg.outcome.taskId);
@@ -789,6 +787,12 @@ export class ChildPool implements Pool {
       this.dispatch();
     }, this.options.taskTimeoutMs);
   }
+}
+
+/** Moves `means`' entry for `kind` toward `value` by {@link COST_SMOOTHING} (an exponential moving mean); the first value is taken as it is. */
+function addToMean(means: Map<TaskKind, number>, kind: TaskKind, value: number): void {
+  const mean = means.get(kind);
+  means.set(kind, mean === undefined ? value : mean + (value - mean) * COST_SMOOTHING);
 }
 
 /** Least megapixels an image counts as, so that a tiny (or unreadable) one does not make a huge rate per megapixel. */
