@@ -341,6 +341,9 @@ export class Master {
         warn: (message) => {
           this.logger.warn(message);
         },
+        info: (message) => {
+          this.logger.info(message);
+        },
       });
     this.ingest = items[Symbol.asyncIterator]();
     const finished = new Promise<boolean>((resolve) => {

@@ -9,7 +9,7 @@ import { failedItem, itemKey } from './item.js';
 import { IngestStream, type IngestUnit } from './interleave.js';
 import type { FrameEncoding } from './video-protocol.js';
 import { VideoReaderPool } from './video-readers.js';
-import { errorCode, shownPath, walkMedia, type WalkEntry } from './walk.js';
+import { errorCode, shownPath, walkMedia, type WalkEntry, type WalkSkips } from './walk.js';
 
 /** Options of {@link expandInputs}. */
 export interface IngestOptions {
@@ -20,6 +20,8 @@ export interface IngestOptions {
   maxImageBytes: number;
   /** Told about inputs that hold no media and about files named twice. */
   warn?: (message: string) => void;
+  /** Told, once an input is read, how many files of other extensions its folders held (left out). */
+  info?: (message: string) => void;
   /** Videos read at once, each by a reader process of its own (default 1). */
   videoReaders?: number;
 }
@@ -76,16 +78,19 @@ export async function anyInputEntry(inputs: readonly string[]): Promise<boolean>
  * The media files an INPUT names, in order: itself (a file), the files under it (a
  * directory) or its matches (a glob). Unreadable directories come as entries with `error`.
  */
-export async function* inputEntries(input: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
+export async function* inputEntries(input: string, skips?: WalkSkips): AsyncGenerator<WalkEntry> {
   const k = await classifyInput(input);
-  if (k.kind === 'glob') yield* globMedia(input, onLinkedFolder);
+  if (k.kind === 'glob') yield* globMedia(input, skips);
   else if (k.kind === 'dir') {
     const dir = shownPath(input);
-    yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);
+    yield* walkMedia(dir.path, dir.rawPath, skips);
   }
   // An explicitly named file is processed whatever its extension: a bad one gets an error record.
   else yield shownPath(input);
 }
+
+/** How many of the files a folder walk left out {@link expandInputs} names. */
+const MAX_SKIPPED_EXAMPLES = 3;
 
 /**
  * Drops the second and later sightings of a file among several inputs (`cam1/` and
@@ -155,13 +160,25 @@ async function* ingestUnits(inputs: readonly string[], options: IngestOptions, p
   for (const input of inputs) {
     let found = 0;
     const linked: string[] = [];
-    for await (const entry of inputEntries(input, (path) => linked.push(path))) {
+    const others = { count: 0, examples: [] as string[] };
+    const skips: WalkSkips = {
+      linkedFolder: (path) => linked.push(path),
+      otherFile: (path) => {
+        if (others.count++ < MAX_SKIPPED_EXAMPLES) others.examples.push(path);
+      },
+    };
+    for await (const entry of inputEntries(input, skips)) {
       found++;
       if (entry.error !== undefined) yield failedItem(entry.path, entry.error);
       else if (await filter.first(entry.path)) yield* fileUnits(entry, options, pool);
     }
     if (linked.length > 0) options.warn?.(`input ${input}: ${linked.length} link(s) to folders not followed (${linked.slice(0, 3).join(', ')}${linked.length > 3 ? ', ...' : ''}); name a linked folder as an input of its own to include it`);
     if (found === 0) options.warn?.(`input ${input} ${fg.isDynamicPattern(input) ? 'matches' : 'holds'} no image or video file (extensions: ${MEDIA_EXTENSIONS_TEXT})`);
+    // A user counting files (27 in the folder, 24 records) learns where the rest went: an
+    // EXR or HDR image, say, is read only when named on its own.
+    else if (others.count > 0) {
+      options.info?.(`input ${input}: ${others.count} file(s) left out, their extensions not an image's or a video's (${others.examples.join(', ')}${others.count > others.examples.length ? ', ...' : ''}); a file named as an input of its own is read whatever its extension`);
+    }
   }
   if (filter.repeatedFiles > 0) options.warn?.(`${filter.repeatedFiles} file(s) named by more than one input (or through a link to a folder) were processed once`);
 }

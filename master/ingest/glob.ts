@@ -2,7 +2,7 @@ import { readdir } from 'node:fs';
 import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
-import { errorCode, isDirectory, shownPath, walkMedia, type WalkEntry } from './walk.js';
+import { errorCode, isDirectory, shownPath, walkMedia, type WalkEntry, type WalkSkips } from './walk.js';
 
 /**
  * Streams the image and video files matching a glob pattern (fast-glob; case-insensitive,
@@ -12,14 +12,15 @@ import { errorCode, isDirectory, shownPath, walkMedia, type WalkEntry } from './
  * A directory the pattern matches is searched like a directory input (`cams/*` with
  * `cams/cam1/` and `cams/cam2/` reads both; it used to find nothing), once: matches inside
  * a directory already searched (`cams/**\/*` matches the folder and its files) are skipped.
- * A link to a folder that it matches is reported to `onLinkedFolder`, as a walk does.
+ * A link to a folder that it matches, and a file of another extension, are reported to
+ * `skips`, as a walk does.
  *
  * A directory that cannot be read is yielded as an entry with `error`, and the rest of
  * the pattern is still searched (fast-glob alone either stops the whole pattern at the
  * first such error or, with `suppressErrors`, skips the folder without a word). A missing
  * directory is no error: the pattern just matches nothing there.
  */
-export async function* globMedia(pattern: string, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
+export async function* globMedia(pattern: string, skips?: WalkSkips): AsyncGenerator<WalkEntry> {
   const unreadable: WalkEntry[] = [];
   const note = (dir: string, err: NodeJS.ErrnoException | null): boolean => {
     if (err === null) return false;
@@ -69,9 +70,12 @@ export async function* globMedia(pattern: string, onLinkedFolder?: (path: string
     if (entry.dirent.isDirectory()) {
       searched.add(entry.path);
       const dir = shownPath(entry.path);
-      yield* walkMedia(dir.path, dir.rawPath, onLinkedFolder);
+      yield* walkMedia(dir.path, dir.rawPath, skips);
     } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield shownPath(entry.path);
-    else if (entry.dirent.isSymbolicLink() && onLinkedFolder !== undefined && (await isDirectory(entry.path))) onLinkedFolder(entry.path);
+    else if (skips !== undefined) {
+      if (entry.dirent.isSymbolicLink() && (await isDirectory(entry.path))) skips.linkedFolder?.(entry.path);
+      else if (entry.dirent.isFile() || entry.dirent.isSymbolicLink()) skips.otherFile?.(entry.path);
+    }
   }
   yield* unreadable;
 }

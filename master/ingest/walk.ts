@@ -14,13 +14,21 @@ export interface WalkEntry {
   error?: string;
 }
 
+/** What a walk leaves out, told as it goes (the caller reports them: nothing is left out in silence). */
+export interface WalkSkips {
+  /** A symbolic link to a folder (not followed). */
+  linkedFolder?: (path: string) => void;
+  /** A file whose extension is not an image's or a video's ({@link mediaType} `other`). */
+  otherFile?: (path: string) => void;
+}
+
 /**
  * Streams the image and video files under `dir`, recursively, by extension. Uses
  * `fs.opendir`, which reads a directory 32 entries at a time, so a folder of a million
  * files is never listed in memory at once (fast-glob, used for glob patterns, reads each
  * directory whole: 100,000 names cost the master about 20 MB). Symbolic links to files
  * are followed; links to directories are not (a link back up the tree would loop: each
- * one is reported to `onLinkedFolder`), and
+ * one is reported to `skips.linkedFolder`; files of other extensions to `skips.otherFile`), and
  * hidden entries (dot files, e.g. macOS `._x.jpg` resource forks) are skipped. Entries
  * come in the file system's order, not sorted.
  *
@@ -28,7 +36,7 @@ export interface WalkEntry {
  * entry with `error` and the walk goes on with the rest: one unreadable folder must not
  * end the batch's input.
  */
-export async function* walkMedia(dir: string, rawDir?: Buffer, onLinkedFolder?: (path: string) => void): AsyncGenerator<WalkEntry> {
+export async function* walkMedia(dir: string, rawDir?: Buffer, skips?: WalkSkips): AsyncGenerator<WalkEntry> {
   const subdirs: { path: string; raw: Buffer | undefined }[] = [];
   try {
     // Names as bytes: as text, a name that is not UTF-8 would decode to U+FFFD and name no file.
@@ -48,12 +56,15 @@ export async function* walkMedia(dir: string, rawDir?: Buffer, onLinkedFolder?: 
       if (entry.isDirectory()) subdirs.push({ path, raw });
       // Pipes and devices with a media name too: reading them fails their own record, visibly.
       else if (mediaType(name) !== 'other') yield raw === undefined ? { path } : { path, rawPath: raw };
-      else if (entry.isSymbolicLink() && onLinkedFolder !== undefined && (await isDirectory(raw ?? path))) onLinkedFolder(path);
+      else if (skips !== undefined) {
+        if (entry.isSymbolicLink() && (await isDirectory(raw ?? path))) skips.linkedFolder?.(path);
+        else skips.otherFile?.(path);
+      }
     }
   } catch (err) {
     yield { path: dir, error: `cannot read directory ${dir}: ${errorCode(err)}` };
   }
-  for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, onLinkedFolder);
+  for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, skips);
 }
 
 /** Whether `path` is a folder (following links); false when it cannot be looked at. */

@@ -16,17 +16,18 @@ const PHOTO = join(SAMPLE_FACES, '2008_001009.jpg');
 const NOBODY = 65534;
 
 /** Sources of the items `inputs` expand to (relative to `cwd`), and the warnings given. */
-async function expand(inputs: string[], cwd: string): Promise<{ sources: string[]; items: IngestItem[]; warnings: string[] }> {
+async function expand(inputs: string[], cwd: string): Promise<{ sources: string[]; items: IngestItem[]; warnings: string[]; infos: string[] }> {
   const warnings: string[] = [];
+  const infos: string[] = [];
   const items: IngestItem[] = [];
   const was = process.cwd();
   process.chdir(cwd);
   try {
-    for await (const item of expandInputs(inputs, { every: 1000, encoding: { format: 'jpg', jpegQuality: 90 }, maxImageBytes: 1e8, warn: (m) => warnings.push(m) })) items.push(item);
+    for await (const item of expandInputs(inputs, { every: 1000, encoding: { format: 'jpg', jpegQuality: 90 }, maxImageBytes: 1e8, warn: (m) => warnings.push(m), info: (m) => infos.push(m) })) items.push(item);
   } finally {
     process.chdir(was);
   }
-  return { sources: items.map((i) => i.source), items, warnings };
+  return { sources: items.map((i) => i.source), items, warnings, infos };
 }
 
 describe('inputs: globs, links, duplicates and unreadable folders', function () {
@@ -84,6 +85,27 @@ describe('inputs: globs, links, duplicates and unreadable folders', function () 
     } finally {
       process.chdir(was);
     }
+  });
+
+  it('says how many files a folder walk or a glob left out for their extension, naming some; a file named on its own is read', async () => {
+    mkdirSync(join(tmp.dir, 'cam', 'day1'), { recursive: true });
+    copyFileSync(PHOTO, join(tmp.dir, 'cam', 'a.jpg'));
+    // An OpenCV-readable image whose extension a walk leaves out, and two files of other programs.
+    copyFileSync(PHOTO, join(tmp.dir, 'cam', 'b.exr'));
+    copyFileSync(PHOTO, join(tmp.dir, 'cam', 'day1', 'index.idx'));
+    copyFileSync(PHOTO, join(tmp.dir, 'cam', 'day1', 'notes.txt'));
+    copyFileSync(PHOTO, join(tmp.dir, 'cam', 'day1', 'z.txt'));
+    const walked = await expand(['cam'], tmp.dir);
+    expect(walked.sources).to.deep.equal(['cam/a.jpg']);
+    expect(walked.warnings).to.deep.equal([]);
+    expect(walked.infos).to.have.length(1);
+    expect(walked.infos[0]).to.match(/^input cam: 4 file\(s\) left out, their extensions not an image's or a video's \(cam\/\S+, cam\/\S+, cam\/\S+, \.\.\.\); a file named as an input of its own is read whatever its extension$/);
+    const globbed = await expand(['cam/*'], tmp.dir);
+    expect(globbed.sources).to.deep.equal(['cam/a.jpg']);
+    expect(globbed.infos[0]).to.match(/^input cam\/\*: 4 file\(s\) left out/);
+    expect((await expand(['cam/*.jpg'], tmp.dir)).infos, 'a pattern that names only images leaves nothing out').to.deep.equal([]);
+    const named = await expand(['cam/b.exr'], tmp.dir);
+    expect([named.sources, named.infos]).to.deep.equal([['cam/b.exr'], []]);
   });
 
   it('does not follow a link back up the tree, in a glob or a folder walk, but takes links to files', async () => {
