@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
-import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
+import { Command, NO_SESSION, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import type { Message, ReadyMessage, TaskSpec, TaskStart } from '../proto/messages.js';
 import { MAX_PARTS_PER_MESSAGE, MAX_TASKS_PER_MESSAGE, SMALL_IMAGE_BYTES } from '../proto/schema.js';
 import type { TaskKind } from '../proto/task-kinds.js';
@@ -58,6 +58,8 @@ const SLAVE_SCRIPT = projectPath('bin/slave.js');
 const NO_SLAVE_WARN_MS = 10_000;
 /** How long images no connected slave accepts (--max-message-bytes) wait, with nothing else running, before they fail: slaves started together join some ms apart. */
 const UNPLACEABLE_GRACE_MS = 5_000;
+/** Most DISCONNECT {@link NO_SESSION} replies the master sends a second, to all peers together. */
+export const NO_SESSION_REPLIES_PER_S = 100;
 
 /** Exit codes of `master run`. */
 export const MASTER_EXIT = {
@@ -172,6 +174,9 @@ export class Master {
   private startedMs = 0;
   /** When a dropped message was last logged (monotonic ms); none yet: the first is logged, also in the master's first second. */
   private droppedLogAtMs = -Infinity;
+  /** Start of the current second of {@link askToJoin}'s rate limit, ms, and the replies in it. */
+  private noSessionWindowMs = -Infinity;
+  private noSessionReplies = 0;
   private dispatchScheduled = false;
   /** Images completed over time, for the report's throughput chart. */
   private readonly timeline = new Timeline();
@@ -865,8 +870,10 @@ export class Master {
     slave?.liveness.heard();
     switch (message.cmd) {
       case 'HEARTBEAT':
-        if (slave === undefined) this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
-        else {
+        if (slave === undefined) {
+          this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
+          this.askToJoin(slaveId);
+        } else {
           if (message.heartbeatIntervalMs !== undefined) slave.liveness.peerInterval(message.heartbeatIntervalMs);
           if (message.running !== undefined) this.onStarted(slave, message.running);
         }
@@ -874,6 +881,7 @@ export class Master {
       case 'RESULT': {
         if (!this.registry.everSeen(slaveId)) {
           this.dropped(slaveId, 'RESULT from an unknown slave', 'unknown_slave');
+          this.askToJoin(slaveId);
           return;
         }
         const now = this.clock.now();
@@ -911,6 +919,7 @@ export class Master {
       case 'FAIL': {
         if (!this.registry.everSeen(slaveId)) {
           this.dropped(slaveId, 'FAIL from an unknown slave', 'unknown_slave');
+          this.askToJoin(slaveId);
           return;
         }
         const now = this.clock.now();
@@ -1150,6 +1159,26 @@ export class Master {
   }
 
   /** Counts and (at most once a second) logs a dropped message; `reason` is a {@link DropReason} or a ProtocolError reason. */
+  /**
+   * Answers a peer that talks without a session (a slave of this master's previous run,
+   * whose socket reconnected by itself after a restart, or one declared dead) with
+   * DISCONNECT {@link NO_SESSION}, so that it sends READY at once: it waited for this
+   * master's silence to reach its liveness (3 s) and then for its reconnect delay, ~4 s
+   * after a `systemd` restart of the master (measured). At most
+   * {@link NO_SESSION_REPLIES_PER_S} replies a second in all, so a flood of forged peers
+   * gets no more.
+   */
+  private askToJoin(slaveId: string): void {
+    const now = this.clock.now();
+    if (now - this.noSessionWindowMs >= 1000) {
+      this.noSessionWindowMs = now;
+      this.noSessionReplies = 0;
+    }
+    if (this.noSessionReplies >= NO_SESSION_REPLIES_PER_S) return;
+    this.noSessionReplies++;
+    this.router?.send(slaveId, { cmd: Command.Disconnect, reason: `${NO_SESSION}: this master has no session with slave ${slaveId} (it restarted, or took the slave for dead); send READY` });
+  }
+
   private dropped(slaveId: string, why: string, reason: string): void {
     this.stats.messagesDropped++;
     this.metrics.messageDropped(reason);

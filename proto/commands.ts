@@ -27,3 +27,11 @@ export type Command = (typeof Command)[keyof typeof Command];
  * ZeroMQ connection in turn, ROUTER handover, and neither gets work done). The slave exits.
  */
 export const SLAVE_ID_IN_USE = 'slave id in use';
+
+/**
+ * How a DISCONNECT from the master begins when it has no session with the slave that wrote
+ * (a HEARTBEAT, RESULT or FAIL before READY): the master restarted and the slave's socket
+ * reconnected to it by itself, or the master took the slave for dead. The slave drops what
+ * it holds of its old session and sends READY at once, on the same socket.
+ */
+export const NO_SESSION = 'no session';

@@ -1,6 +1,6 @@
 import { hostname, cpus, platform, arch } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Command, SLAVE_ID_IN_USE } from '../proto/commands.js';
+import { Command, NO_SESSION, SLAVE_ID_IN_USE } from '../proto/commands.js';
 import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
 import type { Message, TaskFailure, TaskMessage, TaskResult, TaskStart } from '../proto/messages.js';
 import { ImageTooLargeError, toWireError, type ProtocolError } from '../shared/errors.js';
@@ -85,6 +85,8 @@ export class Slave {
   private readonly startReported = new WeakSet<PoolJob>();
   private startTimer: NodeJS.Timeout | undefined;
   private rejectedLogAtMs = -Infinity;
+  /** When READY was last sent, ms ({@link systemClock}). */
+  private readySentAtMs = -Infinity;
   /** This slave's CURVE public key (derived from its secret key file), when CURVE is on. */
   readonly publicKey: string | undefined;
   /** Set when the master refused us for good (protocol version mismatch, or our slave id is another live slave's). */
@@ -200,7 +202,27 @@ export class Slave {
     await this.connection.close();
   }
 
+  /**
+   * The master has no session with this slave ({@link NO_SESSION}: it restarted and this
+   * socket reconnected to it by itself, or it took us for dead): the old session's tasks
+   * are dropped and READY goes at once on the same socket. A reply that crossed our last
+   * READY (sent under a heartbeat interval ago) is ignored: acting on it would end the
+   * session that READY just began. While draining, only the session ends (its outcomes
+   * would be dropped by the master anyway).
+   */
+  private rejoin(reason: string): void {
+    if (this.draining) {
+      this.endSession('the master has no session with this slave');
+      return;
+    }
+    if (systemClock.now() - this.readySentAtMs < this.options.heartbeatIntervalMs) return;
+    this.logger.info(`master says: ${reason}; joining again`);
+    this.endSession('the master has no session with this slave');
+    this.sendReady();
+  }
+
   private sendReady(): void {
+    this.readySentAtMs = systemClock.now();
     this.connection.send({
       cmd: Command.Ready,
       slaveId: this.id,
@@ -237,6 +259,10 @@ export class Slave {
       case 'DISCONNECT': {
         // The master's words, escaped: a newline or an ANSI escape in them forged log lines.
         const reason = unquotedPrintable(message.reason);
+        if (message.reason.startsWith(NO_SESSION)) {
+          this.rejoin(reason);
+          return;
+        }
         this.logger.info(`master says: ${reason}`);
         this.endSession(`master said DISCONNECT: ${reason}`);
         if (message.reason.startsWith('protocol version mismatch') || message.reason.startsWith(SLAVE_ID_IN_USE)) {

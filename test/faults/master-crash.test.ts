@@ -45,6 +45,27 @@ describe('faults: the master crashes and resumes', function () {
     for (const s of slaves) expect(s.proc.exitCode, 'slaves survive the master crash').to.equal(null);
   });
 
+  it('a slave whose socket reconnected by itself to a restarted master is told it has no session and joins at once, not after its liveness', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'rejoin.jsonl');
+    const args = ['run', SAMPLE_VIDEO, '--every', String(EVERY), '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    // Left to itself this slave would take the master for dead only after 100 s of silence.
+    // Images 1-8 take 600 ms each, so the batch is still running when its master is killed.
+    const slow = Array.from({ length: 8 }, (_, i) => `slow:edge:${i + 1}`).join(',');
+    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--heartbeat-interval', '1000', '--heartbeat-liveness', '100'], { env: { ...process.env, CCTV_TEST_FAULT: slow } });
+    const first = startMaster(args);
+    await waitFor(() => recordsSoFar(out) >= 1, 120_000, 'records before the crash');
+    first.proc.kill('SIGKILL');
+    await waitExit(first, 10_000);
+
+    const resumed = startMaster([...args, '--resume']);
+    expect(await waitExit(resumed, 60_000), resumed.stderr().slice(-3000)).to.equal(0);
+    expect(resumed.stderr()).to.match(/slave \S+ joined/);
+    expect(slave.stderr()).to.match(/master says: no session: .*; joining again/);
+    expect(slave.stderr(), 'the slave did not wait for its liveness to reconnect').not.to.match(/reconnecting in/);
+    expect(readResults(out).records.length).to.equal(30);
+  });
+
   it('SIGKILL during an --overwrite batch leaves no report of the earlier batch to stand for it', async () => {
     const out = join(tmp.dir, 'over.jsonl');
     const common = ['--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-slaves', '1', '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0'];
