@@ -1,3 +1,4 @@
+import { imageFormat } from '../../shared/image-format.js';
 import { extname } from 'node:path';
 
 /**
@@ -27,30 +28,11 @@ export function mediaType(path: string): MediaType {
 export const MEDIA_EXTENSIONS_TEXT = [...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS].join(', ');
 
 /**
- * Whether a file's first bytes are those of an image format OpenCV 4.6 decodes (JPEG, PNG,
- * BMP, TIFF and BigTIFF, WebP, PBM/PGM/PPM, PAM, PFM, Sun raster, JPEG 2000, OpenEXR,
- * Radiance HDR; GIF is a video here), from each format's signature. For files named on the
- * command line whose extension says nothing (FFmpeg would take a JPEG 2000 or an EXR for a
- * one-frame video).
+ * Whether a file's first bytes are those of an image format OpenCV 4.6 decodes
+ * ({@link imageFormat}).
  *
  * @param head - the file's first bytes (at least 12 for WebP and JPEG 2000)
  */
 export function looksLikeImage(head: Buffer): boolean {
-  const starts = (...bytes: number[]): boolean => bytes.every((b, i) => head[i] === b);
-  return (
-    starts(0xff, 0xd8, 0xff) || // JPEG
-    starts(0x89, 0x50, 0x4e, 0x47) || // PNG
-    starts(0x42, 0x4d) || // BMP "BM"
-    starts(0x49, 0x49, 0x2a, 0x00) || // TIFF little-endian
-    starts(0x4d, 0x4d, 0x00, 0x2a) || // TIFF big-endian
-    (head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP') ||
-    starts(0x49, 0x49, 0x2b, 0x00) || // BigTIFF little-endian
-    starts(0x4d, 0x4d, 0x00, 0x2b) || // BigTIFF big-endian
-    /^P[1-7Ff]\s/.test(head.toString('latin1', 0, 3)) || // PBM/PGM/PPM, PAM, PFM
-    starts(0x59, 0xa6, 0x6a, 0x95) || // Sun raster
-    starts(0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a) || // JPEG 2000 (JP2)
-    starts(0xff, 0x4f, 0xff, 0x51) || // JPEG 2000 codestream
-    starts(0x76, 0x2f, 0x31, 0x01) || // OpenEXR
-    /^#\?(RADIANCE|RGBE)/.test(head.toString('latin1', 0, 10)) // Radiance HDR
-  );
+  return imageFormat(head) !== undefined;
 }

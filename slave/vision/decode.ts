@@ -2,6 +2,7 @@ import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
+import { imageFormat } from '../../shared/image-format.js';
 import { peekImageSize } from './image-size.js';
 
 /**
@@ -127,7 +128,12 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
     throw new DecodeError(`image could not be decoded: ${(err as Error).message}`, { cause: err });
   }
   if (colour.empty || colour.rows === 0 || colour.cols === 0) {
-    throw new DecodeError(`image could not be decoded (${bytes.length} bytes: corrupt, truncated or not an image)`);
+    const format = imageFormat(bytes.subarray(0, 16));
+    throw new DecodeError(
+      format === undefined
+        ? `image could not be decoded (${bytes.length} bytes): not an image format OpenCV reads (its first bytes are no known image signature)`
+        : `image could not be decoded (${bytes.length} bytes): ${format} is corrupt or truncated`,
+    );
   }
   const { cols, rows } = colour;
   if (rows * cols > maxPixels) {

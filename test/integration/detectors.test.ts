@@ -101,7 +101,10 @@ describe('detectors on real images (OpenCV in this process)', () => {
     expect(() => decodeImage(Buffer.alloc(0))).to.throw(DecodeError, /empty/);
     expect(truncation(good)).to.equal(undefined);
     expect(() => decodeImage(good.subarray(0, Math.floor(good.length / 2)))).to.throw(DecodeError, /truncated/);
-    expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded/);
+    expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded \(28 bytes\): not an image format OpenCV reads/);
+    // A format with no truncation check of its own is still named.
+    const bmp = cv.imencode('.bmp', new cv.Mat(40, 40, cv.CV_8UC3, [1, 2, 3]));
+    expect(() => decodeImage(bmp.subarray(0, 1000))).to.throw(DecodeError, /could not be decoded \(1000 bytes\): BMP is corrupt or truncated$/);
     expect(() => decodeImage(good, 1000)).to.throw(ImageTooLargeError, /over this slave's limit of 1000 px \(--max-image-pixels\)/);
   });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { looksLikeImage, mediaType } from '../../../master/ingest/extensions.js';
+import { imageFormat } from '../../../shared/image-format.js';
 import { cv } from '../../../shared/opencv.js';
 import { SAMPLE_VIDEO } from '../../helpers/fixtures.js';
 
@@ -18,6 +19,8 @@ describe('unit: media type by extension, and images told by their first bytes', 
     const float = colour.convertTo(cv.CV_32FC3);
     const images: [string, typeof colour][] = [['.jpg', colour], ['.png', colour], ['.bmp', colour], ['.tiff', colour], ['.webp', colour], ['.ppm', colour], ['.pgm', grey], ['.pbm', grey], ['.pam', colour], ['.pfm', float], ['.ras', colour], ['.jp2', colour], ['.exr', float], ['.hdr', float]];
     for (const [ext, mat] of images) expect(looksLikeImage(cv.imencode(ext, mat).subarray(0, 16)), ext).to.equal(true);
+    // Named, for the slave's message about an image that failed to decode.
+    expect(images.map(([ext, mat]) => imageFormat(cv.imencode(ext, mat).subarray(0, 16)))).to.deep.equal(['JPEG', 'PNG', 'BMP', 'TIFF', 'WebP', 'PNM', 'PNM', 'PNM', 'PAM', 'PFM', 'Sun raster', 'JPEG 2000', 'OpenEXR', 'Radiance HDR']);
     expect(looksLikeImage(readFileSync(SAMPLE_VIDEO).subarray(0, 16)), 'an AVI').to.equal(false);
     expect(looksLikeImage(Buffer.from('shift notes: cam')), 'text').to.equal(false);
   });
