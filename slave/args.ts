@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { booleanValueCheck, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, lastValue, numberValue, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
@@ -27,9 +27,9 @@ const SHORT_TASK_TIMEOUT_MS = 5_000;
 
 /** The `slave` options (also the settings a `--config` file may hold, by these names). */
 function slaveOptionsTable(d: SlaveOptions) {
-  return singleValued({
+  const table = singleValued({
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT, or ipc:///PATH on the same machine)' },
-    threads: { type: 'number', description: `worker processes = tasks run at once (default: CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
+    threads: { type: 'number', description: `worker processes = tasks run at once, or auto (the default: CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
@@ -50,6 +50,24 @@ function slaveOptionsTable(d: SlaveOptions) {
     config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. threads: 2); flags override it' },
     'exit-with-parent': { type: 'boolean', default: false, hidden: true, description: 'exit when the parent process exits' },
   } satisfies Record<string, Options>);
+  // `auto` is the default count, for a unit file that always passes the flag (deploy/systemd:
+  // `--threads ${CCTV_THREADS}`; a number there gave a 512 MB board one worker per core).
+  Object.assign(table.threads, { coerce: threadsValue });
+  return table;
+}
+
+/**
+ * `--threads`: a number, or `auto` (any case) for the default, as undefined.
+ *
+ * @throws Error `--threads must be a number or auto, got "x"` (a usage error to yargs)
+ */
+function threadsValue(value: unknown): number | undefined {
+  if (String(lastValue(value)).trim().toLowerCase() === 'auto') return undefined;
+  try {
+    return numberValue('threads', value);
+  } catch (err) {
+    throw new Error((err as Error).message.replace('must be a number,', 'must be a number or auto,'));
+  }
 }
 
 /**

@@ -8,7 +8,8 @@
 #   SOURCE      the cctv-cluster checkout to install (default: the one this script is in);
 #               copied to /opt/cctv-cluster, or used in place if it is /opt/cctv-cluster
 #   --master    CCTV_MASTER for a new /etc/cctv-cluster/cctv.env (an existing one is kept)
-#   --threads   CCTV_THREADS for a new cctv.env (default: this machine's core count)
+#   --threads   CCTV_THREADS for a new cctv.env: N workers, or auto (default: one per core,
+#               fewer where memory is short)
 #
 # Steps: Debian packages (apt-get), Node.js >= 20 check, user `cctv`, copy to
 # /opt/cctv-cluster, scripts/setup.sh as cctv (npm ci, compiles the OpenCV addon), the
@@ -45,8 +46,8 @@ done
 if [ -n "$master" ] && ! [[ $master =~ ^tcp://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):[0-9]+$ ]]; then
   die_usage "--master must look like tcp://HOST:PORT, got '$master'"
 fi
-if [ -n "$threads" ] && ! [[ $threads =~ ^[1-9][0-9]*$ ]]; then
-  die_usage "--threads must be a positive integer, got '$threads'"
+if [ -n "$threads" ] && ! [[ $threads =~ ^([1-9][0-9]*|auto)$ ]]; then
+  die_usage "--threads must be a positive integer or auto, got '$threads'"
 fi
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
@@ -176,7 +177,7 @@ if [ -e "$env_file" ]; then
   log "keeping the existing $env_file"
 else
   new_env=1
-  threads="${threads:-$(nproc)}"
+  threads="${threads:-auto}"
   log "writing $env_file (CCTV_THREADS=$threads${master:+, CCTV_MASTER=$master})"
   install -d -m 0755 "$ETC"
   tmp="$(mktemp "$ETC/.cctv.env.XXXXXX")"
@@ -187,10 +188,11 @@ else
   mv "$tmp" "$env_file"
 fi
 
-if [ "$new_env" -eq 1 ] && [ -z "$master" ]; then
-  unset_master=1
-else
+# Judged by the file, new or kept: a kept one may still have no master either.
+if grep -q '^CCTV_MASTER=[^[:space:]]' "$env_file"; then
   unset_master=0
+else
+  unset_master=1
 fi
 # No systemctl at all (a minimal container): everything but the service is in place.
 if ! command -v systemctl >/dev/null 2>&1; then
