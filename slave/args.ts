@@ -29,7 +29,7 @@ const SHORT_TASK_TIMEOUT_MS = 5_000;
 function slaveOptionsTable(d: SlaveOptions) {
   const table = singleValued({
     connect: { type: 'string', default: d.connect, description: 'master endpoint (tcp://HOST:PORT, or ipc:///PATH on the same machine)' },
-    threads: { type: 'number', description: `worker processes = tasks run at once, or auto (the default: CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
+    threads: { type: 'number', description: `worker processes = tasks run at once, or auto (the default: the config file's threads, else CPU cores, fewer where memory is short: ~${toMiB(WORKER_MIN_BYTES)} MiB each; ${d.threads} here)` },
     prefetch: { type: 'number', description: 'tasks held queued beyond --threads so workers never idle (default: 8 x threads)' },
     'slave-id': { type: 'string', description: 'unique name of this slave (default: HOSTNAME-PID-RANDOM)' },
     'heartbeat-interval': { type: 'number', default: d.heartbeatIntervalMs, description: 'heartbeat interval, ms (ZeroMQ Guide ch.4)' },
@@ -57,7 +57,8 @@ function slaveOptionsTable(d: SlaveOptions) {
 }
 
 /**
- * `--threads`: a number, or `auto` (any case) for the default, as undefined.
+ * `--threads`: a number, or `auto` (any case) for the config file's count or the default,
+ * as undefined.
  *
  * @throws Error `--threads must be a number or auto, got "x"` (a usage error to yargs)
  */
@@ -123,7 +124,11 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   // The file's settings go in below the flags (yargs' config object).
   const config = loadConfig(argv, { options: table, command: 'slave' });
   const a = await slaveParser(argv, config?.values).parseAsync();
-  const threads = a.threads ?? d.threads;
+  // `--threads auto` leaves the count to the config file when it sets one (the systemd unit
+  // always passes --threads), else to the default.
+  const configThreads = config?.values['threads'];
+  const chosenThreads = a.threads ?? (typeof configThreads === 'number' ? configThreads : undefined);
+  const threads = chosenThreads ?? d.threads;
   let options: SlaveOptions;
   try {
     options = validateSlaveOptions({
@@ -150,7 +155,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
     throw blameConfig(err, config, argv, table);
   }
   const warnings: string[] = [];
-  const fewer = a.threads === undefined ? fewerWorkersWarning(threads, '--threads') : undefined;
+  const fewer = chosenThreads === undefined ? fewerWorkersWarning(threads, '--threads') : undefined;
   if (fewer !== undefined) warnings.push(fewer);
   const crowded = moreWorkersThanCoresWarning(threads, `--threads ${threads}`);
   // A local slave's master has warned of its --local-threads already.

@@ -98,6 +98,10 @@ describe('config files', () => {
     const b = await buildSlaveArgs(['--config', cfg, '--threads', '1', '--metrics-port', '0', '--memory-budget', '0']);
     expect(b.options).to.include({ threads: 1, prefetch: 8, metricsPort: 0, slaveId: 'pi-7', memoryBudgetMb: 0 });
     expect((await buildSlaveArgs([])).options.memoryBudgetMb).to.equal(undefined);
+    // `--threads auto` (the systemd unit always passes --threads): the file's count, else the default.
+    expect((await buildSlaveArgs(['--config', cfg, '--threads', 'auto'])).options).to.include({ threads: 3, prefetch: 24 });
+    const defaults = await buildSlaveArgs([]);
+    expect((await buildSlaveArgs(['--threads', 'AUTO'])).options).to.include({ threads: defaults.options.threads, prefetch: defaults.options.prefetch });
     await expect(buildSlaveArgs(['--memory-budget', '-5'])).to.be.rejectedWith(InvalidArgumentError, /--memory-budget must be an integer from 0/);
     const bad = file('bad.yaml', 'metrics-host: "not a host"\n');
     await expect(buildSlaveArgs(['--config', bad])).to.be.rejectedWith(InvalidArgumentError, /--metrics-host must be an IP address or host name/);
