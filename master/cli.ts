@@ -66,6 +66,8 @@ async function main(): Promise<number> {
   const startMetrics = async (): Promise<void> => {
     metrics = await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: master.metrics.registry, logger });
   };
+  // With --overwrite, "the same command with --resume" was refused: the two do not go together.
+  const resumeHint = args.options.overwrite ? '--resume in place of --overwrite' : '--resume';
   /** Set while the final metrics are served after the batch: a signal ends that wait. */
   let endLinger: (() => void) | undefined;
   const signals = new StopSignals();
@@ -84,7 +86,7 @@ async function main(): Promise<number> {
     if (which === 'first' && master.complete) {
       logger.info(`${signal}: the batch is complete; finishing up (Ctrl-C again to exit at once)`);
     } else if (which === 'first') {
-      logger.warn(`${signal}: stopping; results so far are kept. Run again with --resume to finish (Ctrl-C again to exit at once)`);
+      logger.warn(`${signal}: stopping; results so far are kept. Run again with ${resumeHint} to finish (Ctrl-C again to exit at once)`);
       master.stop();
     } else {
       // Records are flushed synchronously at most every 200 ms, so the file is still resumable.
@@ -115,7 +117,7 @@ async function main(): Promise<number> {
     // redirected file it overwrote the header and the first records.
     const summaryTo = isStandardOutput(args.options.out) || isStandardOutput(args.options.reportFile) ? process.stderr : process.stdout;
     summaryTo.write(`${formatReport(outcome.report)}\n`);
-    if (outcome.interrupted && outcome.exitCode === MASTER_EXIT.interrupted) notice('warn', 'interrupted; run the same command with --resume to finish the batch');
+    if (outcome.interrupted && outcome.exitCode === MASTER_EXIT.interrupted) notice('warn', `interrupted; run the same command with ${resumeHint} to finish the batch`);
     else if (outcome.exitCode === MASTER_EXIT.someFailed) {
       const r = outcome.report;
       const what: string[] = [];

@@ -285,7 +285,7 @@ export class Master {
     this.journal.onWriteError = (err) => {
       const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : (err.code ?? err.message);
       const resumable = statSync(o.out, { throwIfNoEntry: false })?.isFile() === true;
-      this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? ': the records written so far are kept, and the same command with --resume runs the rest' : ''}`);
+      this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? `: the records written so far are kept, and the same command with ${o.overwrite ? '--resume in place of --overwrite' : '--resume'} runs the rest` : ''}`);
       this.stop();
     };
     this.done = opened.done;

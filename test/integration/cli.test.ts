@@ -436,6 +436,12 @@ describe('command-line interface', function () {
     const messages = jsonOnly(m.stderr()).map((l) => l.msg);
     expect(messages).to.include('interrupted; run the same command with --resume to finish the batch');
     expect(messages.some((msg) => msg.startsWith('progress: 0/1 images')), 'the plain progress line is a record too').to.equal(true);
+    // With --overwrite, "the same command with --resume" would be refused (the two do not go together).
+    const o = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', join(tmp.dir, 'j.jsonl'), '--overwrite', '--local-slaves', '0', '--log-json', '--progress', 'none', '--metrics-port', '0', '--bind', 'tcp://127.0.0.1:*']);
+    await waitFor(() => /waiting for slaves/.test(o.stderr()), 30_000, 'the master to wait for slaves');
+    o.proc.kill('SIGINT');
+    expect(await waitExit(o, 30_000)).to.equal(MASTER_EXIT.interrupted);
+    expect(jsonOnly(o.stderr()).map((l) => l.msg)).to.include('interrupted; run the same command with --resume in place of --overwrite to finish the batch');
   });
 
   it('under --log-json on a terminal, the default progress is log records, not a bar; --progress bar with --log-json is refused', async () => {
