@@ -2,7 +2,7 @@ import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { booleanValueCheck, firstUnknownCommand, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
-import { blameConfig, loadConfig } from '../shared/config-file.js';
+import { blameConfig, dropExcludedByFlags, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
@@ -146,6 +146,7 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   const table = { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
   // The file's settings go in below the flags (yargs' config object).
   const config = loadConfig(argv, { options: table, lists: ['tasks', 'lease'], command: 'master run' });
+  dropExcludedByFlags(config, argv, [['resume', 'overwrite']]);
   const a = await masterParser(argv, config?.values).parseAsync();
   if (a._[0] === 'keygen') return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
   const localSlaves = a['local-slaves'] as number;

@@ -152,6 +152,33 @@ export function blameConfig(err: unknown, config: LoadedConfig | undefined, argv
   return new InvalidArgumentError(`${err.message} (set in config file ${config.file})`, { cause: err });
 }
 
+/**
+ * Drops from `config` the settings a flag on the command line rules out: of each pair of
+ * boolean options that cannot both be on (`resume`, `overwrite`), the one in the file when
+ * the other is turned on by a flag. "Flags override the file" then holds for them too:
+ * `--overwrite` with a file that says `resume: true` was refused as the two together.
+ */
+export function dropExcludedByFlags(config: LoadedConfig | undefined, argv: readonly string[], pairs: readonly (readonly [string, string])[]): void {
+  if (config === undefined) return;
+  for (const [a, b] of pairs) {
+    const onA = turnedOnByFlag(argv, a);
+    const onB = turnedOnByFlag(argv, b);
+    const dropped = onA && !onB ? b : onB && !onA ? a : undefined;
+    if (dropped !== undefined) config.values = Object.fromEntries(Object.entries(config.values).filter(([key]) => key !== dropped));
+  }
+}
+
+/** Whether the last of `--key`, `--key=true|false` and `--no-key` in `argv` (before `--`) turns boolean option `key` on. */
+function turnedOnByFlag(argv: readonly string[], key: string): boolean {
+  let on = false;
+  for (const word of argv) {
+    if (word === '--') break;
+    if (word === `--${key}` || word === `--${key}=true`) on = true;
+    else if (word === `--no-${key}` || word === `--${key}=false`) on = false;
+  }
+  return on;
+}
+
 /** Whether `argv` sets option `key` itself (`--key`, `--key=`, `--no-key`, camelCase, or its one-letter alias). */
 function givenAsFlag(argv: readonly string[], key: string, alias: string | readonly string[] | undefined): boolean {
   const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

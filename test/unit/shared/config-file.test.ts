@@ -80,7 +80,13 @@ describe('config files', () => {
     expect(a.logLevel).to.equal('debug');
     const b = (await buildMasterArgs(['run', 'samples', '--config', cfg, '--every', '3', '-o', 'flag.jsonl', '--no-resume', '--tasks', 'object', '--metrics-port', '9999'])) as MasterArgs;
     expect(b.options).to.include({ every: 3, out: 'flag.jsonl', resume: false, localSlaves: 2, metricsPort: 9999 });
-    expect(b.options.kinds).to.deep.equal(['object']);
+    expect(b.options.kinds).to.deep.equal(['object']);    // A flag that rules out a setting of the file wins over it too.
+    const c = (await buildMasterArgs(['run', 'samples', '--config', cfg, '--overwrite'])) as MasterArgs;
+    expect(c.options).to.include({ overwrite: true, resume: false });
+    const over = file('over.yaml', 'overwrite: true\n');
+    expect(((await buildMasterArgs(['run', 'samples', '--config', over, '--resume'])) as MasterArgs).options).to.include({ overwrite: false, resume: true });
+    expect(((await buildMasterArgs(['run', 'samples', '--config', over, '--no-resume'])) as MasterArgs).options, '--no-resume rules nothing out').to.include({ overwrite: true, resume: false });
+    await expect(buildMasterArgs(['run', 'samples', '--config', cfg, '--overwrite', '--resume'])).to.be.rejectedWith(InvalidArgumentError, /--resume and --overwrite cannot be used together/);
   });
 
   it('blames a bad value on the file only when the file set it', async () => {
