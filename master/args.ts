@@ -1,13 +1,13 @@
 import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { booleanValueCheck, firstUnknownCommand, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, firstUnknownCommand, LOG_OPTIONS, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, dropExcludedByFlags, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
 import { fewerWorkersWarning, moreWorkersThanCoresWarning } from '../shared/memory.js';
-import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import type { LogLevel } from '../shared/logger.js';
 import { DEFAULT_BIND, DEFAULT_EVERY, defaultMasterOptions, validateMasterOptions, type MasterOptions } from './options.js';
 import { isStreamOrDevice } from './report.js';
 
@@ -25,10 +25,7 @@ export interface MasterArgs {
 const SHORT_LEASE_MS = 5_000;
 
 /** Options of `master` itself (every command). */
-const MASTER_GLOBAL_OPTIONS = singleValued({
-  'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
-  'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
-} as const satisfies Record<string, Options>);
+const MASTER_GLOBAL_OPTIONS = singleValued(LOG_OPTIONS);
 
 /** Options of `master run` (also the settings a `--config` file may hold, by these names). */
 function masterRunOptions(d: MasterOptions) {

@@ -1,6 +1,7 @@
 import levenshtein from 'fast-levenshtein';
 import type { Argv, Options } from 'yargs';
 import { findConfigPath, readConfigFile } from './config-file.js';
+import { LOG_LEVELS } from './logger.js';
 import { unquotedPrintable } from './peer-text.js';
 
 /**
@@ -119,6 +120,15 @@ export function stringValue(name: string, value: unknown): unknown {
 
 /** A plain decimal number, as a user types it on a command line (`5`, `0.5`, `1e6`, `-1`). */
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * The logging options every command of `master` and `slave` takes (`keygen` too, so that
+ * one `--log-json` works on all of them: its usage errors are JSON then).
+ */
+export const LOG_OPTIONS = {
+  'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
+  'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+} as const satisfies Record<string, Options>;
 
 /**
  * The number a numeric option was given (its last value when repeated).

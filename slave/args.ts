@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { booleanValueCheck, lastValue, numberValue, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, lastValue, LOG_OPTIONS, numberValue, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
@@ -177,14 +177,14 @@ export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> 
   const parser = yargs(argv)
     .scriptName('slave')
     .usage('$0 keygen [NAME]\n\nWrites this slave\'s CurveZMQ key pair: NAME.key (secret, mode 0600) and NAME.pub.')
-    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public)', (y) => keygenOptions(y, 'slave'))
+    .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public)', (y) => keygenOptions(y, 'slave').options(singleValued(LOG_OPTIONS)))
     // Unknown flags named as typed (not also as camelCase).
     .parserConfiguration({ 'camel-case-expansion': false })
     .demandCommand(1)
     .strict()
-    .check(() => booleanValueCheck(argv, KEYGEN_OPTIONS))
+    .check(() => booleanValueCheck(argv, { ...KEYGEN_OPTIONS, ...LOG_OPTIONS }))
     .fail((msg, err) => {
-      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, KEYGEN_OPTIONS), argv, 'slave keygen --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, { ...KEYGEN_OPTIONS, ...LOG_OPTIONS }), argv, 'slave keygen --help');
       process.exit(2);
     })
     .help()

@@ -116,10 +116,12 @@ describe('command-line interface', function () {
     const w = await run(startSlave, ['bogus']);
     expect(w.code).to.equal(2);
     expect(w.err).to.match(/^slave: unexpected argument "bogus": slave takes only options/);
-    // Named as typed, not also as camelCase ("Unknown arguments: log-level, logLevel").
-    const k = await run(startSlave, ['keygen', join(tmp.dir, 'k'), '--log-level', 'warn']);
+    // Named as typed, not also as camelCase ("Unknown arguments: key-size, keySize").
+    const k = await run(startSlave, ['keygen', join(tmp.dir, 'k'), '--key-size', '256']);
     expect(k.code).to.equal(2);
-    expect(k.err).to.match(/^slave: unknown option --log-level\n/);
+    expect(k.err).to.match(/^slave: unknown option --key-size\n/);
+    // The logging options, as `master keygen` takes them.
+    expect((await run(startSlave, ['keygen', join(tmp.dir, 'k'), '--log-level', 'warn', '--log-json'])).code).to.equal(0);
     const mk = await run(startMaster, ['run', IMAGE, '--max-Attempts', '2', ...QUIET]);
     expect(mk.err).to.match(/^master: unknown option --max-Attempts \(did you mean --max-attempts\?\)\n/);
     const short = await run(startMaster, ['run', IMAGE, '-x', ...QUIET]);
