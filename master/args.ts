@@ -177,7 +177,7 @@ export async function buildMasterArgs(argv: string[]): Promise<MasterArgs | Keyg
   if (short.length > 0) {
     warnings.push(`--lease ${short.join(',')} ms is shorter than such a task can take (seconds on a Raspberry Pi or a large image: a face task takes about 0.3 s on a PC at 768x576): tasks not answered within it are given back and run again, and can fail`);
   }
-  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
+  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness, 'master');
   if (silence !== undefined) warnings.push(silence);
   if (a['log-json'] && options.progress === 'bar') {
     throw InvalidArgumentError.format('--progress', 'bar draws on stderr, where --log-json writes only JSON records: use --progress plain (progress lines as records) or none');

@@ -27,11 +27,16 @@ export const MIN_HEARTBEAT_LIVENESS = 2;
  */
 export const SHORT_SILENCE_MS = 500;
 
-/** The warning for a silence window under {@link SHORT_SILENCE_MS}, or undefined. */
-export function shortSilenceWarning(intervalMs: number, liveness: number): string | undefined {
+/**
+ * The warning for a silence window under {@link SHORT_SILENCE_MS}, or undefined.
+ *
+ * @param side - who is warned: what it loses to a false "dead" differs
+ */
+export function shortSilenceWarning(intervalMs: number, liveness: number, side: 'master' | 'slave'): string | undefined {
   const windowMs = intervalMs * liveness;
   if (windowMs >= SHORT_SILENCE_MS) return undefined;
-  return `--heartbeat-interval ${intervalMs} x --heartbeat-liveness ${liveness} = ${windowMs} ms of silence declares a peer dead: a busy or loaded machine can miss that, losing live slaves and their tasks' progress (the defaults give 3000 ms)`;
+  const loss = side === 'master' ? "losing live slaves and their tasks' progress" : 'dropping its tasks in hand and reconnecting to a live master';
+  return `--heartbeat-interval ${intervalMs} x --heartbeat-liveness ${liveness} = ${windowMs} ms of silence declares a peer dead: a busy or loaded machine can miss that, ${loss} (the defaults give 3000 ms)`;
 }
 
 /**

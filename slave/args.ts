@@ -163,7 +163,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   if (options.taskTimeoutMs < SHORT_TASK_TIMEOUT_MS) {
     warnings.push(`--task-timeout ${options.taskTimeoutMs} ms is shorter than a task can take (a face task takes about 0.3 s on a PC and several seconds on a Raspberry Pi): tasks running longer are killed with their worker and can fail`);
   }
-  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness);
+  const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness, 'slave');
   // A local slave takes its master's values: the master has said so already.
   if (silence !== undefined && !a['exit-with-parent']) warnings.push(silence);
   return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'], warnings };

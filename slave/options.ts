@@ -108,14 +108,16 @@ export function validateSlaveOptions(o: SlaveOptions): SlaveOptions {
   if (o.slaveId !== undefined && !/^[\w.:@-]{1,64}$/.test(o.slaveId)) {
     throw InvalidArgumentError.format('--slave-id', 'must be 1-64 characters of letters, digits and . : @ _ -');
   }
-  positiveInt('--heartbeat-interval', o.heartbeatIntervalMs, MAX_HEARTBEAT_INTERVAL_MS);
+  // As the master's: under 10 ms a heartbeat is a busy loop, not a sign of life.
+  requireInteger('--heartbeat-interval', o.heartbeatIntervalMs, 10, MAX_HEARTBEAT_INTERVAL_MS);
   requireInteger('--heartbeat-liveness', o.heartbeatLiveness, MIN_HEARTBEAT_LIVENESS, 100);
   positiveInt('--task-timeout', o.taskTimeoutMs, 86_400_000);
   positiveInt('--max-image-pixels', o.maxImagePixels, 2_000_000_000);
   if (o.memoryBudgetMb !== undefined) requireInteger('--memory-budget', o.memoryBudgetMb, 0, 2 ** 31 - 1);
   positiveInt('--max-image-bytes', o.maxImageBytes, 2 ** 31 - 1);
   requireInteger('--max-message-bytes', o.maxMessageBytes, MIN_MAX_MESSAGE_BYTES, 2 ** 31 - 1);
-  positiveInt('--reconnect-max', o.reconnectMaxMs, 3_600_000);
+  // The back-off starts at reconnectInitialMs (1000 ms) and doubles up to this: not below the start.
+  requireInteger('--reconnect-max', o.reconnectMaxMs, o.reconnectInitialMs, 3_600_000);
   requireInteger('--drain-timeout', o.drainTimeoutMs, 0, 3_600_000);
   requireInteger('--metrics-port', o.metricsPort, 0, 65_535);
   const hostProblem = metricsHostProblem(o.metricsHost);
