@@ -1,7 +1,7 @@
 import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { booleanValueCheck, firstUnknownCommand, LOG_OPTIONS, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, firstUnknownCommand, invokedAs, LOG_OPTIONS, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, dropExcludedByFlags, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -69,7 +69,7 @@ function masterRunOptions(d: MasterOptions) {
 export function masterParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultMasterOptions();
   const parser = yargs(argv)
-    .scriptName('master')
+    .scriptName(invokedAs('master'))
     .usage('$0 <command> [options]\n\nCoordinates a cctv-cluster batch: splits images and video frames\ninto object, face, edge and corner detection tasks and hands them\nto slaves over ZeroMQ.')
     // INPUTS is optional to yargs only so that words after `--` can be inputs too (yargs
     // checks a required positional before it sees them); validateMasterOptions requires one.
@@ -94,7 +94,7 @@ export function masterParser(argv: string[], config?: Record<string, unknown>) {
     .check(() => booleanValueCheck(argv, { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS, ...KEYGEN_OPTIONS }))
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      const help = argv[0] === 'keygen' ? 'master keygen --help' : argv[0] === 'run' ? 'master run --help' : 'master --help';
+      const help = `${invokedAs('master')} ${argv[0] === 'keygen' ? 'keygen --help' : argv[0] === 'run' ? 'run --help' : '--help'}`;
       const table = argv[0] === 'keygen' ? { ...MASTER_GLOBAL_OPTIONS, ...KEYGEN_OPTIONS } : { ...masterRunOptions(d), ...MASTER_GLOBAL_OPTIONS };
       writeUsageError('master', `${unknownOptionHint(firstUnknownCommand('master', msg || err.message), argv, table)}${dashedFileHint(argv)}`, argv, help);
       process.exit(2);
@@ -239,5 +239,5 @@ export function defaultReportFile(out: string): string {
 function dashedFileHint(argv: readonly string[]): string {
   const end = argv.indexOf('--');
   const file = (end < 0 ? argv : argv.slice(0, end)).find((a) => a.startsWith('-') && a.length > 1 && existsSync(a));
-  return file === undefined ? '' : `\n(${JSON.stringify(file)} is a file: put \`--\` before file names that begin with -, e.g. \`master run -- ${file}\`)`;
+  return file === undefined ? '' : `\n(${JSON.stringify(file)} is a file: put \`--\` before file names that begin with -, e.g. \`${invokedAs('master')} run -- ${file}\`)`;
 }

@@ -58,6 +58,8 @@ const SLAVE_SCRIPT = projectPath('bin/slave.js');
 const NO_SLAVE_WARN_MS = 10_000;
 /** How long images no connected slave accepts (--max-message-bytes) wait, with nothing else running, before they fail: slaves started together join some ms apart. */
 const UNPLACEABLE_GRACE_MS = 5_000;
+/** How long opening a named pipe as `--out` may take before the master says it waits for a reader, ms. */
+const PIPE_WAIT_NOTICE_MS = 300;
 /** Most DISCONNECT {@link NO_SESSION} replies the master sends a second, to all peers together. */
 export const NO_SESSION_REPLIES_PER_S = 100;
 
@@ -271,15 +273,23 @@ export class Master {
       const hint = bindFailureHint(o.bind, (err as NodeJS.ErrnoException).code);
       throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
     }
-    if (statSync(o.out, { throwIfNoEntry: false })?.isFIFO() === true) this.logger.info(`--out ${o.out}: waiting for a reader of the named pipe (Ctrl-C to give up)`);
+    // Said only when the open waits: a pipe that already has its reader (`--out /dev/stdout |
+    // jq`, an anonymous pipe) opens at once, and "waiting for a reader" was wrong there.
+    const waiting = statSync(o.out, { throwIfNoEntry: false })?.isFIFO() === true
+      ? setTimeout(() => {
+          this.logger.info(`--out ${o.out}: waiting for a reader of the named pipe (Ctrl-C to give up)`);
+        }, PIPE_WAIT_NOTICE_MS)
+      : undefined;
     let opened: OpenedJournal;
     try {
       opened = await prepared.open();
     } catch (err) {
+      clearTimeout(waiting);
       await this.router.close(0);
       this.localKeys?.cleanup();
       throw err;
     }
+    clearTimeout(waiting);
     this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
     this.journal.onWriteError = (err) => {

@@ -202,7 +202,7 @@ export function formatReport(r: BatchReport): string {
     lines.push(`Results: ${r.resultsFile}`);
     return lines.join('\n');
   }
-  lines.push(`${batchEnding(r)}: ${r.images} images, ${r.tasks} tasks in ${(r.wallMs / 1000).toFixed(2)} s${rateText(r)}`);
+  lines.push(`${batchEnding(r)}: ${count(r.images, 'image')}, ${count(r.tasks, 'task')} in ${(r.wallMs / 1000).toFixed(2)} s${rateText(r)}`);
   if (r.tasksOfUnrecordedImages > 0) {
     lines.push(`  (and ${r.tasksOfUnrecordedImages} task(s) done for images not recorded, whose other tasks had not finished: they run again with --resume)`);
   }
@@ -292,4 +292,9 @@ export function isStreamOrDevice(path: string): boolean {
 export function reportHtmlPath(reportFile: string): string | undefined {
   if (isStreamOrDevice(reportFile)) return undefined;
   return /\.json$/i.test(reportFile) ? `${reportFile.slice(0, -5)}.html` : `${reportFile}.html`;
+}
+
+/** `1 image`, `2 images`: a count with its noun. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -1,4 +1,5 @@
 import levenshtein from 'fast-levenshtein';
+import { isAbsolute, relative } from 'node:path';
 import type { Argv, Options } from 'yargs';
 import { findConfigPath, readConfigFile } from './config-file.js';
 import { LOG_LEVELS } from './logger.js';
@@ -26,6 +27,19 @@ export function wantsLogJson(argv: readonly string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * How the user started `tool`, for the help's examples and the usage errors' pointer to it:
+ * `node bin/master.js` when run by the script's path (as the README does; a bare `master`
+ * is no command there), else the name (an npm-installed bin, `npx master`).
+ *
+ * @param script - the script as run, default `process.argv[1]`
+ */
+export function invokedAs(tool: string, script: string | undefined = process.argv[1]): string {
+  if (script === undefined || !script.endsWith('.js')) return tool;
+  const rel = relative(process.cwd(), script);
+  return `node ${rel === '' || rel.startsWith('..') || isAbsolute(rel) ? script : rel}`;
 }
 
 /**

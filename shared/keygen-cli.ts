@@ -1,4 +1,5 @@
 import type { Argv, Options } from 'yargs';
+import { invokedAs } from './cli-args.js';
 import { KeyFileError } from './errors.js';
 import { writeKeyPair } from './keys.js';
 
@@ -19,17 +20,25 @@ export interface KeygenArgs {
   force: boolean;
 }
 
-/** The roles of the keys, shown by `keygen --help`. */
-export const KEYGEN_HELP = [
-  'CurveZMQ keys encrypt all master-slave traffic and decide which slaves may connect:',
-  '  1. on the master:     master keygen master      -> master.key (secret, mode 0600), master.pub',
-  '  2. on each slave:     slave keygen pi-1         -> pi-1.key (secret, mode 0600), pi-1.pub',
-  '  3. copy master.pub to every slave; copy each slave\'s .pub into one folder (or one file,',
-  '     a key a line) on the master: that is the master\'s allow-list.',
-  '  4. master run INPUT --curve-secret-key master.key --allow-keys slaves/ --bind tcp://0.0.0.0:5570',
-  '     slave --connect tcp://MASTER:5570 --curve-secret-key pi-1.key --master-public-key master.pub',
-  'A .key file never leaves its machine; a .pub file is safe to copy.',
-].join('\n');
+/**
+ * The roles of the keys, shown by `keygen --help`, with both commands named as this one was
+ * started ({@link invokedAs}: `node bin/master.js` on a checkout).
+ */
+export function keygenHelp(): string {
+  const script = process.argv[1];
+  const as = (tool: KeygenTool): string => invokedAs(tool, script?.replace(/(master|slave)\.js$/, `${tool}.js`));
+  const [master, slave] = [as('master'), as('slave')];
+  return [
+    'CurveZMQ keys encrypt all master-slave traffic and decide which slaves may connect:',
+    `  1. on the master:     ${master} keygen master      -> master.key (secret, mode 0600), master.pub`,
+    `  2. on each slave:     ${slave} keygen pi-1         -> pi-1.key (secret, mode 0600), pi-1.pub`,
+    '  3. copy master.pub to every slave; copy each slave\'s .pub into one folder (or one file,',
+    '     a key a line) on the master: that is the master\'s allow-list.',
+    `  4. ${master} run INPUT --curve-secret-key master.key --allow-keys slaves/ --bind tcp://0.0.0.0:5570`,
+    `     ${slave} --connect tcp://MASTER:5570 --curve-secret-key pi-1.key --master-public-key master.pub`,
+    'A .key file never leaves its machine; a .pub file is safe to copy.',
+  ].join('\n');
+}
 
 /** The options of `keygen` (besides its NAME), for yargs and for the checks on what was typed. */
 export const KEYGEN_OPTIONS = {
@@ -55,7 +64,7 @@ export function keygenOptions<T>(y: Argv<T>, tool: KeygenTool) {
       return true;
     })
     .example(`$0 keygen ${tool === 'master' ? 'master' : 'pi-1'}`, tool === 'master' ? 'the master key pair (master.pub goes to every slave)' : 'this slave\'s key pair (pi-1.pub goes into the master\'s allow-list)')
-    .epilog(KEYGEN_HELP);
+    .epilog(keygenHelp());
 }
 
 /**

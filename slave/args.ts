@@ -1,5 +1,5 @@
 import yargs, { type Options } from 'yargs';
-import { booleanValueCheck, lastValue, LOG_OPTIONS, numberValue, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, invokedAs, lastValue, LOG_OPTIONS, numberValue, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
@@ -78,7 +78,7 @@ function threadsValue(value: unknown): number | undefined {
 export function slaveParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultSlaveOptions();
   const parser = yargs(argv)
-    .scriptName('slave')
+    .scriptName(invokedAs('slave'))
     .usage(
       // Lines under 72 characters: yargs cuts longer usage lines mid-word.
       '$0 [options]\n\nConnects to a cctv-cluster master and runs its object, face, edge\n' +
@@ -103,7 +103,7 @@ export function slaveParser(argv: string[], config?: Record<string, unknown>) {
     })
     .fail((msg, err) => {
       // Usage errors exit 2 (the documented code), with a pointer to --help.
-      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, slaveOptionsTable(d)), argv, 'slave --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, slaveOptionsTable(d)), argv, `${invokedAs('slave')} --help`);
       process.exit(2);
     })
     .help()
@@ -175,7 +175,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
  */
 export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> {
   const parser = yargs(argv)
-    .scriptName('slave')
+    .scriptName(invokedAs('slave'))
     .usage('$0 keygen [NAME]\n\nWrites this slave\'s CurveZMQ key pair: NAME.key (secret, mode 0600) and NAME.pub.')
     .command('keygen [name]', 'write a CurveZMQ key pair NAME.key (secret) and NAME.pub (public)', (y) => keygenOptions(y, 'slave').options(singleValued(LOG_OPTIONS)))
     // Unknown flags named as typed (not also as camelCase).
@@ -184,12 +184,12 @@ export async function buildSlaveKeygenArgs(argv: string[]): Promise<KeygenArgs> 
     .strict()
     .check(() => booleanValueCheck(argv, { ...KEYGEN_OPTIONS, ...LOG_OPTIONS }))
     .fail((msg, err) => {
-      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, { ...KEYGEN_OPTIONS, ...LOG_OPTIONS }), argv, 'slave keygen --help');
+      writeUsageError('slave', unknownOptionHint(msg || err.message, argv, { ...KEYGEN_OPTIONS, ...LOG_OPTIONS }), argv, `${invokedAs('slave')} keygen --help`);
       process.exit(2);
     })
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns || 100));
+    .wrap(null);
   const a = await withUsageStrings(parser, ['keygen']).parseAsync();
   return { command: 'keygen', name: a['name'] as string, force: a['force'] as boolean };
 }

@@ -55,6 +55,9 @@ describe('command-line interface', function () {
       expect(out).to.include('--force');
       expect(out).to.match(/copy master\.pub to every slave/);
       expect(out).to.match(/each slave's \.pub into one folder/);
+      // Both commands as a checkout runs them (a bare `master` is no command there).
+      expect(out).to.include('1. on the master:     node bin/master.js keygen master');
+      expect(out).to.include('2. on each slave:     node bin/slave.js keygen pi-1');
     }
   });
 
@@ -86,7 +89,7 @@ describe('command-line interface', function () {
     const { code, err } = await run(startMaster, ['run', 'x.jpg', '--evry', '3']);
     expect(code).to.equal(MASTER_EXIT.usage);
     expect(err).to.match(/^master: unknown option --evry \(did you mean --every\?\)$/m);
-    expect(err).to.match(/master run --help/);
+    expect(err).to.match(/Run `node bin\/master\.js run --help` for the options/);
     // yargs named it --backup-task.
     const neg = await run(startMaster, ['run', 'x.jpg', '--no-backup-task']);
     expect(neg.code).to.equal(MASTER_EXIT.usage);
@@ -129,16 +132,17 @@ describe('command-line interface', function () {
     // A file named like an option gets a hint; a mistyped command points at the top help.
     copyFileSync(IMAGE, join(tmp.dir, '-dash.jpg'));
     const dashed = await run((a) => startMaster(a, { cwd: tmp.dir }), ['run', '-dash.jpg', ...QUIET]);
-    expect(dashed.err).to.match(/^master: unknown options: d, a, s\n\("-dash\.jpg" is a file: put `--` before file names that begin with -, e\.g\. `master run -- -dash\.jpg`\)\nRun `master run --help`/);
+    expect(dashed.err).to.match(/^master: unknown options: d, a, s\n\("-dash\.jpg" is a file: put `--` before file names that begin with -, e\.g\. `node \/\S+\/bin\/master\.js run -- -dash\.jpg`\)\nRun `node \/\S+\/bin\/master\.js run --help`/);
     // Only the mistyped word is named (it was "unknown commands: runn, x"), and a command in
     // capitals is pointed at its lower-case name.
     const typo = await run(startMaster, ['runn', 'x']);
-    expect(typo.err).to.match(/^master: unknown command runn; commands: run, keygen\nRun `master --help` for the options\.\n/);
+    // The pointer to the help names the command as it was typed: a bare `master` is no command on a checkout.
+    expect(typo.err).to.match(/^master: unknown command runn; commands: run, keygen\nRun `node bin\/master\.js --help` for the options\.\n/);
     const upper = await run(startMaster, ['RUN', 'x.jpg']);
     expect(upper.code).to.equal(MASTER_EXIT.usage);
     expect(upper.err).to.match(/^master: unknown command RUN; commands: run, keygen \(lower case: `master run`\)\n/);
     const kg = await run(startMaster, ['keygen', '--bogus']);
-    expect(kg.err).to.match(/^master: unknown option --bogus\nRun `master keygen --help` for the options\.\n/);
+    expect(kg.err).to.match(/^master: unknown option --bogus\nRun `node bin\/master\.js keygen --help` for the options\.\n/);
     // A second NAME is named as such (it was "unknown command b"), and no key pair is written.
     for (const start of [startMaster, startSlave]) {
       const two = await run(start, ['keygen', join(tmp.dir, 'a'), join(tmp.dir, 'b')]);
@@ -207,7 +211,7 @@ describe('command-line interface', function () {
     }
     const s = await run(startSlave, ['--threads', '2x']);
     expect(s.code).to.equal(2);
-    expect(s.err).to.match(/^slave: --threads must be a number, got "2x"\n/);
+    expect(s.err).to.match(/^slave: --threads must be a number or auto, got "2x"\n/);
     // A plain number in any decimal spelling still works, the last one counting.
     const out = join(tmp.dir, 'n.jsonl');
     const ok = await run(startMaster, ['run', IMAGE, '--tasks', 'edge', '--local-threads', '1', ...QUIET, '--out', out, '--overwrite', '--max-image-bytes', '1e7', '--every', 'x', '--every', '3']);
@@ -471,7 +475,7 @@ describe('command-line interface', function () {
     const stderr = execFileSync('/bin/sh', ['-c', `${cmd} 2>&1 >${JSON.stringify(file)}`], { encoding: 'utf8', timeout: 120_000 });
     expect(lstatSync(link).isSymbolicLink(), 'the link is still a link').to.equal(true);
     expect((JSON.parse(readFileSync(file, 'utf8')) as { images: number }).images).to.equal(1);
-    expect(stderr).to.match(/Batch finished: 1 images/);
+    expect(stderr).to.match(/Batch finished: 1 image, 1 task in /);
   });
 
   it('names the key flags in its hint for slaves when CURVE is on, and this host for a wildcard address', async () => {
@@ -688,7 +692,7 @@ describe('command-line interface', function () {
     try {
       const m = startMaster(['run', IMAGE, '--tasks', 'edge', '--out', '/dev/stdout', '--report', '/dev/null', '--local-threads', '1', ...QUIET], { cwd: tmp.dir, stdio: ['ignore', fd, 'pipe'] });
       expect(await waitExit(m, 60_000), m.stderr()).to.equal(0);
-      expect(m.stderr()).to.match(/^Batch finished: 1 images/m);
+      expect(m.stderr()).to.match(/^Batch finished: 1 image, /m);
     } finally {
       closeSync(fd);
     }
