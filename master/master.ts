@@ -140,8 +140,8 @@ export class Master {
   private readonly instances = new Map<string, { current: string; previous: string | undefined; changedMs: number }>();
   /** Slave id -> the process told to leave because another live slave has that id. */
   private readonly expelled = new Map<string, string>();
-  /** When each slave id re-announced itself while registered, monotonic ms (last minute). */
-  private readonly rejoins = new Map<string, number[]>();
+  /** When each slave id re-announced itself while registered (monotonic ms, last minute), and from which host/pid. */
+  private readonly rejoins = new Map<string, { atMs: number; instance: string }[]>();
   private readonly rejoinWarned = new Set<string>();
   /** Since when images waited that no connected slave accepts, with nothing else running, monotonic ms. */
   private unplaceableSinceMs: number | undefined;
@@ -1016,7 +1016,7 @@ export class Master {
       // Said, since the retries it causes showed in the summary beside "slaves lost: 0".
       if (before.inFlight.size > 0) this.logger.info(`slave ${slaveId} reconnected (a new session): its ${before.inFlight.size} task(s) in flight run again, using no attempt`);
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
-      this.noteRejoin(slaveId);
+      this.noteRejoin(slaveId, `${ready.host.hostname}/${ready.host.pid}`);
     }
     const info = this.registry.add(ready);
     // A new session may run with other limits (a slave restarted without its
@@ -1065,20 +1065,27 @@ export class Master {
   }
 
   /**
-   * Warns (once per id) when a slave id announces itself again and again: two slaves
-   * started with the same --slave-id take each other's connection (ZeroMQ handover) and
-   * both keep reconnecting, with nothing else to show for it.
+   * Warns (once per id) when a slave id announces itself again and again while this master
+   * still hears it: two slaves started with the same --slave-id take each other's
+   * connection (ZeroMQ handover) and both keep reconnecting; one process (one host/pid)
+   * doing it is a slave that takes this master for dead, its messages being slow to arrive
+   * (large images over a slow link: it waits longer after each time, up to a limit).
+   *
+   * @param instance - the READY's `host/pid`
    */
-  private noteRejoin(slaveId: string): void {
+  private noteRejoin(slaveId: string, instance: string): void {
     if (this.rejoinWarned.has(slaveId)) return;
     const now = this.clock.now();
-    const recent = (this.rejoins.get(slaveId) ?? []).filter((t) => now - t < 60_000);
-    recent.push(now);
+    const recent = (this.rejoins.get(slaveId) ?? []).filter((r) => now - r.atMs < 60_000);
+    recent.push({ atMs: now, instance });
     if (this.rejoins.size > 1000) this.rejoins.clear();
     this.rejoins.set(slaveId, recent);
-    if (recent.length >= 3) {
-      this.rejoinWarned.add(slaveId);
-      this.logger.warn(`slave ${slaveId} announced itself ${recent.length} times within a minute while connected: are two slaves running with the same --slave-id? (each takes the other's connection)`);
+    if (recent.length < 3) return;
+    this.rejoinWarned.add(slaveId);
+    if (recent.every((r) => r.instance === instance)) {
+      this.logger.warn(`slave ${slaveId} (${instance}) reconnected ${recent.length} times within a minute while this master still heard it: it takes the master for dead while large messages cross a slow link to it. It waits longer each time; a larger --heartbeat-liveness on the slave, or a smaller --prefetch, avoids the lost transfers`);
+    } else {
+      this.logger.warn(`slave ${slaveId} announced itself ${recent.length} times within a minute while connected, from ${[...new Set(recent.map((r) => r.instance))].join(' and ')} (host/pid): are two slaves running with the same --slave-id? (each takes the other's connection)`);
     }
   }
 

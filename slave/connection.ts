@@ -19,6 +19,13 @@ export const DEFAULT_RECONNECT_MAX_MS = 32000;
 /** How long a slave waits for a first answer before it says it has none, ms. */
 const NO_ANSWER_WARN_MS = 10_000;
 
+/**
+ * Most times the master's silence window may grow ({@link Connection}'s patience): 16 x 3 s
+ * = 48 s at the defaults. A link that needs longer for what it is sent is a misconfiguration
+ * (`--max-message-bytes`, `--prefetch`).
+ */
+export const MAX_PATIENCE = 16;
+
 /** CURVE client keys of a {@link Connection} (RFC 26), Z85 text. */
 export interface ConnectionCurve {
   /** This slave's secret key. */
@@ -81,6 +88,20 @@ export class Connection {
   private silenceReported = false;
   /** Failed CURVE handshakes seen. */
   handshakeFailures = 0;
+  /**
+   * What the master's silence window is multiplied by: doubled each time the slave took a
+   * live master for dead. ZeroMQ hands over a message only once all of it has arrived, and
+   * the master's heartbeats queue behind its TASK messages in the one TCP stream: over a
+   * slow link a message of large images takes longer than `interval x liveness`, the slave
+   * gave up on the master mid-transfer, reconnected, was sent the same images again, and
+   * never finished a task (a tester's 1.5 MB/s link and 5.6 MB messages: 168 retries, no
+   * image done in 90 s).
+   */
+  patience = 1;
+  /** The socket was replaced because the master fell silent on it, after this long a silence, ms. */
+  private silenceReconnect: { silentMs: number } | undefined;
+  /** The current socket's ZeroMQ handshake with the master succeeded (and it has not disconnected since). */
+  private linked = false;
   private handshakeLogAtMs = -Infinity;
 
   constructor(private readonly options: ConnectionOptions) {
@@ -158,7 +179,8 @@ export class Connection {
       },
       10_000,
     );
-    this.liveness = new Liveness(options.heartbeatIntervalMs, options.heartbeatLiveness, options.clock);
+    this.liveness = this.newLiveness();
+    this.linked = false;
     void this.receiveLoop(socket);
     options.onSession();
   }
@@ -176,6 +198,7 @@ export class Connection {
           this.options.logger.info(`connected to master at ${this.options.endpoint}`);
         }
         const decoded = decode(parts);
+        if (this.silenceReconnect !== undefined) this.judgeSilence(decoded.ok ? decoded.message.cmd : undefined);
         if (!decoded.ok) {
           this.options.onRejected(decoded.error);
           continue;
@@ -190,12 +213,46 @@ export class Connection {
     }
   }
 
+  /**
+   * Called on the first message of a new socket that replaced one given up for the master's
+   * silence: a master that answers it (anything but DISCONNECT) was alive all along, and
+   * its messages were only slow to arrive, so the silence window doubles (up to
+   * {@link MAX_PATIENCE} times). A master that restarted says DISCONNECT (no session); one
+   * that was hung answers too, and a longer window costs little: a master that is gone
+   * resets the connection at the next heartbeat, and a new one says it has no session.
+   *
+   * @param cmd - the message's command (undefined when it was malformed)
+   */
+  private judgeSilence(cmd: string | undefined): void {
+    const was = this.silenceReconnect;
+    this.silenceReconnect = undefined;
+    if (was === undefined || cmd === undefined || cmd === Command.Disconnect || this.patience >= MAX_PATIENCE) return;
+    this.patience = Math.min(MAX_PATIENCE, this.patience * 2);
+    this.liveness = this.newLiveness();
+    this.options.logger.warn(
+      `the master answered on a new connection after ${was.silentMs} ms of silence on the old one: it was alive, and its messages were slow to arrive (large images over a slow link?); waiting up to ${this.windowMs()} ms for it from now on (--heartbeat-liveness sets the start)`,
+    );
+  }
+
+  /** The master's silence window, ms: interval x liveness x patience (the master's interval when it announced a longer one). */
+  private windowMs(): number {
+    return this.options.heartbeatIntervalMs * this.options.heartbeatLiveness * this.patience;
+  }
+
+  private newLiveness(): Liveness {
+    return new Liveness(this.options.heartbeatIntervalMs, this.options.heartbeatLiveness * this.patience, this.options.clock);
+  }
+
   /** Logs failed handshakes on `socket`, and retries on a new socket after the back-off. */
   private async watchHandshakes(socket: Dealer): Promise<void> {
     const at = this.options.endpoint;
     try {
       for await (const event of socket.events) {
         if (socket !== this.socket) return;
+        if (event.type === 'handshake' || event.type === 'disconnect') {
+          this.linked = event.type === 'handshake';
+          continue;
+        }
         let message: string | undefined;
         if (event.type === 'handshake:error:auth') {
           const key = this.options.curve?.publicKey;
@@ -276,10 +333,20 @@ export class Connection {
       // No back-off here: libzmq itself retries the TCP connection every 0.1-2 s on the
       // open socket; a growing delay only left the slave without a socket for up to 32 s
       // at a time, and a master started after a long wait waited that long for it.
-      if (silentMs >= backstopMs) this.reconnect('no answer on this socket', true);
+      if (silentMs >= backstopMs) {
+        this.reconnect('no answer on this socket', true);
+        return;
+      }
+      // A master is there (its ZeroMQ answered): beat, so that it does not take this slave
+      // for dead while its first reply waits behind the old connection's bytes in a slow
+      // link's queue (it did, and dropped the new session too).
+      if (this.linked && now - this.lastSentMs >= this.options.heartbeatIntervalMs) {
+        this.send({ cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
+      }
       return;
     }
     if (this.liveness.isDead()) {
+      this.silenceReconnect = { silentMs: Math.round(this.liveness.silentForMs()) };
       this.reconnect();
       return;
     }

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
+import { cv } from '../../shared/opencv.js';
 import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
 import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
@@ -60,5 +62,26 @@ describe('faults: a slave cut off by the network (its own network namespace)', f
     expect(report.slavesLost).to.be.at.least(1);
     const lost = /slave net-remote is lost \(([^)]*)\); (\d+) task\(s\) go back/.exec(master.stderr());
     process.stdout.write(`      [measured] cut noticed after ${noticedMs} ms (${lost?.[1]}), ${lost?.[2]} task(s) reassigned, retries ${report.retries}, duplicates dropped ${report.duplicatesDropped}, rejoined ${rejoinMs} ms after the link came back\n`);
+  });
+
+  it('a slave behind a slow link, sent more in one message than crosses it in its silence window, finishes the batch: it waits longer each time the master turns out alive', async () => {
+    const n = net as NetnsPair;
+    // Two 11-megapixel photos at JPEG quality 100, 2.2 MB each: one TASK message of 4.4 MB.
+    const input = join(tmp.dir, 'big');
+    mkdirSync(input);
+    const photo = cv.imdecode(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'))).resize(2880, 3840, 0, 0, cv.INTER_CUBIC);
+    for (const name of ['a.jpg', 'b.jpg']) writeFileSync(join(input, name), cv.imencode('.jpg', photo, [cv.IMWRITE_JPEG_QUALITY, 100]));
+    // 8 Mbit/s: 4.4 s for the message, against a window of 250 ms x 3.
+    n.throttle(8000);
+    const endpoint = `tcp://${n.masterIp}:5571`;
+    const out = join(tmp.dir, 'slow.jsonl');
+    const master = startMaster(['run', input, '--tasks', 'edge', '--bind', endpoint, '--allow-insecure', '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT], { netns: n.masterNs });
+    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'slow-link', ...HEARTBEAT], { netns: n.slaveNs });
+    expect(await waitExit(master, 90_000), master.stderr().slice(-3000)).to.equal(0);
+    expect(readResults(out).records.map((r) => r.ok)).to.deep.equal([true, true]);
+    const grown = slave.stderr().match(/the master answered on a new connection after \d+ ms of silence on the old one: it was alive.*waiting up to (\d+) ms/g) ?? [];
+    expect(grown.length, slave.stderr()).to.be.within(1, 5);
+    const sessions = (master.stderr().match(/slave slow-link joined/g) ?? []).length;
+    process.stdout.write(`      [measured] 4.4 MB over 8 Mbit/s against a 750 ms window: done in session ${sessions}; the slave's window grew ${grown.length} time(s), to ${grown.at(-1)?.replace(/.* (\d+) ms$/, '$1')} ms\n`);
   });
 });

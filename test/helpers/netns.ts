@@ -15,6 +15,11 @@ export interface NetnsPair {
   cut(): void;
   /** Brings it back up. */
   restore(): void;
+  /**
+   * Slows the link from the master's host to the slave's to `kbitPerS` (a token-bucket
+   * queueing discipline on the master's end, `tc qdisc tbf`): a Wi-Fi or site uplink.
+   */
+  throttle(kbitPerS: number): void;
   /** Deletes both namespaces (and with them the veth pair). */
   destroy(): void;
 }
@@ -44,6 +49,10 @@ export function createNetnsPair(): NetnsPair | { unavailable: string } {
     },
     restore: () => {
       ip('-n', slaveNs, 'link', 'set', vs, 'up');
+    },
+    throttle: (kbitPerS) => {
+      // Packets wait in the bucket's queue (up to 10 s of them) rather than being dropped.
+      execFileSync('tc', ['-n', masterNs, 'qdisc', 'replace', 'dev', vm, 'root', 'tbf', 'rate', `${kbitPerS}kbit`, 'burst', '32kb', 'latency', '10s'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
     },
     destroy: () => {
       for (const ns of [masterNs, slaveNs]) {
