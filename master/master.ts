@@ -945,6 +945,9 @@ export class Master {
           // A draining slave hands back what it will not run: no attempt used, and no failed
           // attempt in its row of the report (the summary said "failed attempts 8" of 0).
           const leaving = f.error.name === 'SlaveLeavingError';
+          // Not sent more: a slave that gave its READY while leaving (its socket reconnected to
+          // a restarted master mid-drain) was sent tasks again and again, 80 bounces in 13 ms.
+          if (leaving && slave !== undefined) slave.leaving = true;
           // Over this slave's own limits: the image goes to another slave, using no attempt.
           const refusedHere = f.error.name === 'ImageTooLargeError' && f.error.retryable;
           if (refusedHere) this.table.markRefused(f.taskId, slaveId);

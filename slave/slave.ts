@@ -127,7 +127,8 @@ export class Slave {
       logger,
       onSession: () => {
         this.endSession('reconnected');
-        this.sendReady();
+        // A slave on its way out offers no capacity: the master would only have its tasks handed back.
+        if (!this.draining) this.sendReady();
       },
       onMessage: (message, payload) => {
         this.onMessage(message, payload);

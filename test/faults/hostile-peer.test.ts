@@ -151,6 +151,52 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     }
   });
 
+  it('a slave that hands its tasks back as leaving (SlaveLeavingError) is sent no more; a real slave does the batch', async () => {
+    const endpoint = await loopbackEndpoint();
+    const photos = join(tmp.dir, 'leaving');
+    mkdirSync(photos);
+    for (let i = 0; i < 12; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const out = join(tmp.dir, 'leaving.jsonl');
+    const master = startMaster(['run', photos, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none']);
+    try {
+      await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+      // A slave mid-drain whose READY reached a master anyway (its socket reconnected).
+      const peer = new Dealer({ routingId: 'leaver', linger: 0 });
+      sockets.push(peer);
+      peer.connect(endpoint);
+      await peer.send(encode({ cmd: 'READY', slaveId: 'leaver', capacity: 1, prefetch: 8, kinds: ['edge', 'corner'], host: { ...SAMPLE_HOST, pid: 4343 } }));
+      let messages = 0;
+      let received = 0;
+      void (async () => {
+        for (;;) {
+          const d = decode(await peer.receive());
+          if (!d.ok || d.message.cmd !== 'TASK') continue;
+          messages++;
+          received += d.message.tasks.length;
+          const failures = d.message.tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, kind: t.kind, computeMs: 0, error: { name: 'SlaveLeavingError', message: 'slave leaver is shutting down', retryable: true } }));
+          await peer.send(encode({ cmd: 'FAIL', failures }));
+        }
+      })().catch(() => undefined);
+      await waitFor(() => received > 0, 20_000, 'the peer to be sent tasks');
+      const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+      try {
+        expect(await waitExit(master, 100_000), master.stderr().slice(-3000)).to.equal(0);
+      } finally {
+        await killTree(slave);
+      }
+      // Its first TASK message (its credit, 9, in whole images), and none after the answer
+      // (they bounced: 80 in 13 ms).
+      expect([messages, received]).to.deep.equal([1, 8]);
+      expect(master.stderr()).to.match(/slave leaver left: none of its tasks is in flight/);
+      const records = readResults(out).records;
+      expect(records.map((r) => r.ok)).to.deep.equal(Array(12).fill(true));
+      const report = readReport(`${out}.report.json`);
+      expect(report.tasksFailed).to.equal(0);
+    } finally {
+      await killTree(master);
+    }
+  });
+
   it('peers that take tasks and never answer (but heartbeat) hold no image past the time a real slave needs: their backups move to it', async () => {
     const endpoint = await loopbackEndpoint();
     const photos = join(tmp.dir, 'held');
