@@ -48,7 +48,9 @@ import { KINDS, compareDetections, runBaseline, runCluster, totals, type RunFigu
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USAGE = `npm run bench [-- options]
 
-Runs the side-by-side benchmark of issue 4 (about 35 minutes with the defaults) and writes
+Runs the side-by-side benchmark (the detectors in one thread, the cluster in several
+shapes and the Python peers on the same frames; dispatch, memory, bytes on the wire and
+video ingest; about 25 minutes with the defaults on 2 cores) and writes
 test/bench/RESULTS.md. Exits 1 if any configuration's detections differ from the baseline's.
 
 Options:
