@@ -64,7 +64,7 @@ describe('unit: the batch report', () => {
     stats.imagesDone = 1;
     stats.addTask('edge', 2, 3);
     stats.tasksDone = 1;
-    expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 images, 1 tasks in 0\.01 s/);
+    expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 image, 1 task in 0\.01 s/);
   });
 
   it('counts the tasks of the recorded images, and names apart those done for images a stopped batch did not record', () => {
