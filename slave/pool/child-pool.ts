@@ -90,8 +90,6 @@ interface Worker {
   aheadBytes: number;
   /** Image the worker decoded last: later tasks of it skip the decode there. */
   lastImageId: number | undefined;
-  /** The worker's last stderr line, and the image of the task it was running then. */
-  lastStderr: { imageId: number | undefined; text: string } | undefined;
   /** Consecutive deaths without completing a task, to stop respawn loops. */
   failedStarts: number;
   /** Killed by the pool for running past the task timeout. */
@@ -339,13 +337,9 @@ export class ChildPool implements Pool {
     const proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'inherit', 'pipe', 'ipc'], workerEnv());
     // Decoders may quote an image's bytes (a PNG chunk's name): escaped, never raw to a terminal.
     onStderrLines(proc.stderr, (text) => {
-      // Named by the job the worker runs (its stderr comes before its answer), so a remote
-      // slave's log says which task a decoder complained about.
-      const running = worker.assigned[0]?.job;
-      worker.lastStderr = { imageId: running?.imageId, text };
-      this.options.logger.warn(`worker ${index}${running === undefined ? '' : ` (task ${running.taskId}, ${running.kind} of image ${running.imageId})`}: ${text}`);
+      this.options.logger.warn(`worker ${index}: ${text}`);
     });
-    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, assignedBytes: 0, aheadBytes: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map(), lastStderr: undefined };
+    const worker: Worker = { index, proc, ready: false, assigned: [], ahead: [], answered: false, assignedSeq: 0, aheadSeq: 0, assignedBytes: 0, aheadBytes: 0, runningSince: 0, reclaimed: new Map(), timer: undefined, lastImageId: undefined, failedStarts, timedOut: false, cancelled: false, sent: new Map() };
     const startTimeoutMs = this.options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
     worker.timer = setTimeout(() => {
       worker.timer = undefined;
@@ -406,7 +400,7 @@ export class ChildPool implements Pool {
       addToMean(this.meanWallMs, kind, msg.wallMs);
       addToMean(this.meanWallMsPerMp, kind, msg.wallMs / megapixelsOf(pending.job));
     }
-    pending.resolve(withDecoderMessage(msg.outcome, pending.job.imageId, worker.lastStderr));
+    pending.resolve(msg.outcome);
     if (pending.twin !== undefined) this.stopTwin(pending.twin, msg.outcome.taskId);
     if (worker.assigned.length === 0 && worker.ahead.length > 0) {
       worker.assigned = worker.ahead;
@@ -850,18 +844,3 @@ function leaving(job: PoolJob): PoolFailure {
 function failure(job: PoolJob, name: string, message: string): PoolFailure {
   return { ok: false, taskId: job.taskId, attempt: job.attempt, kind: job.kind, computeMs: 0, error: { name, message, retryable: true } };
 }
-
-/**
- * A DecodeError outcome with what the decoder wrote on the worker's stderr while it ran a
- * task of that image (`Unexpected end of input stream`, `Corrupt JPEG data: ...`), which
- * otherwise stayed in the slave's log, unlinked to the image. Other outcomes as they are.
- */
-function withDecoderMessage(outcome: PoolOutcome, imageId: number, said: { imageId: number | undefined; text: string } | undefined): PoolOutcome {
-  if (outcome.ok || outcome.error.name !== 'DecodeError' || said === undefined || said.imageId !== imageId) return outcome;
-  // OpenCV's own errors: `OpenCV(4.6.0) path:line: error: (-2:Unspecified error) WHAT in function 'f'`.
-  const what = /error: \([^)]*\) (.*?)(?: in function '[^']*')?$/.exec(said.text)?.[1] ?? said.text;
-  return { ...outcome, error: { ...outcome.error, message: `${outcome.error.message} (the decoder said: ${what.slice(0, MAX_DECODER_MESSAGE_CHARS)})` } };
-}
-
-/** Most characters of a decoder's message added to a DecodeError. */
-const MAX_DECODER_MESSAGE_CHARS = 200;
