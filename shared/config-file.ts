@@ -28,6 +28,8 @@ export interface ConfigRules {
   lists?: readonly string[];
   /** The command, for messages, e.g. `master run`. */
   command: string;
+  /** Number options that also take the word `auto` (any case), as their flag does, e.g. the slave's `threads`. */
+  autoNumbers?: readonly string[];
 }
 
 /** The option that names the config file; a file cannot set it. */
@@ -105,10 +107,12 @@ export function checkConfig(raw: Record<string, unknown>, file: string, rules: C
     if (spec.choices !== undefined) {
       if (typeof value !== 'string' || !spec.choices.includes(value)) throw bad(`must be one of ${spec.choices.map(String).join(', ')}`);
       out[key] = value;
+    } else if (spec.type === 'number' && rules.autoNumbers?.includes(key) === true && typeof value === 'string' && value.trim().toLowerCase() === 'auto') {
+      out[key] = 'auto';
     } else if (spec.type === 'number') {
       // `every: '5'` refused as got "5" read as a contradiction: say it is quoted.
       if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) throw bad('must be a number, written without quotes');
-      if (typeof value !== 'number') throw bad('must be a number');
+      if (typeof value !== 'number') throw bad(rules.autoNumbers?.includes(key) === true ? 'must be a number or auto' : 'must be a number');
       out[key] = value;
     } else if (spec.type === 'boolean') {
       if (value === 'true' || value === 'false') throw bad('must be true or false, written without quotes');

@@ -122,7 +122,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   const d = defaultSlaveOptions();
   const table = slaveOptionsTable(d);
   // The file's settings go in below the flags (yargs' config object).
-  const config = loadConfig(argv, { options: table, command: 'slave' });
+  const config = loadConfig(argv, { options: table, command: 'slave', autoNumbers: ['threads'] });
   const a = await slaveParser(argv, config?.values).parseAsync();
   // `--threads auto` leaves the count to the config file when it sets one (the systemd unit
   // always passes --threads), else to the default.

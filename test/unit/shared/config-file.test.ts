@@ -108,6 +108,12 @@ describe('config files', () => {
     expect((await buildSlaveArgs(['--config', cfg, '--threads', 'auto'])).options).to.include({ threads: 3, prefetch: 24 });
     const defaults = await buildSlaveArgs([]);
     expect((await buildSlaveArgs(['--threads', 'AUTO'])).options).to.include({ threads: defaults.options.threads, prefetch: defaults.options.prefetch });
+    // The file takes what the flag takes (a slave.yaml beside CCTV_THREADS=auto), and a flag overrides it.
+    const auto = file('auto.yaml', 'threads: Auto\n');
+    expect((await buildSlaveArgs(['--config', auto])).options.threads).to.equal(defaults.options.threads);
+    expect((await buildSlaveArgs(['--config', auto, '--threads', '1'])).options.threads).to.equal(1);
+    expect((await buildSlaveArgs(['--config', auto, '--threads', 'auto'])).options.threads).to.equal(defaults.options.threads);
+    await expect(buildSlaveArgs(['--config', file('bad-auto.yaml', 'threads: many\n')])).to.be.rejectedWith(InvalidArgumentError, /--threads must be a number or auto, got "many" \(set in config file/);
     await expect(buildSlaveArgs(['--memory-budget', '-5'])).to.be.rejectedWith(InvalidArgumentError, /--memory-budget must be an integer from 0/);
     const bad = file('bad.yaml', 'metrics-host: "not a host"\n');
     await expect(buildSlaveArgs(['--config', bad])).to.be.rejectedWith(InvalidArgumentError, /--metrics-host must be an IP address or host name/);
