@@ -60,8 +60,8 @@ const NO_SLAVE_WARN_MS = 10_000;
 const UNPLACEABLE_GRACE_MS = 5_000;
 /** How long opening a named pipe as `--out` may take before the master says it waits for a reader, ms. */
 const PIPE_WAIT_NOTICE_MS = 300;
-/** Most DISCONNECT {@link NO_SESSION} replies the master sends a second, to all peers together. */
-export const NO_SESSION_REPLIES_PER_S = 100;
+/** Most DISCONNECT {@link NO_SESSION} replies the master sends a second, to all peers together (and one a second to each). */
+export const NO_SESSION_REPLIES_PER_S = 1000;
 
 /** Exit codes of `master run`. */
 export const MASTER_EXIT = {
@@ -179,6 +179,8 @@ export class Master {
   /** Start of the current second of {@link askToJoin}'s rate limit, ms, and the replies in it. */
   private noSessionWindowMs = -Infinity;
   private noSessionReplies = 0;
+  /** When each peer was last answered 'no session', ms (at most 10,000 peers remembered). */
+  private readonly noSessionRepliedAt = new Map<string, number>();
   private dispatchScheduled = false;
   /** Images completed over time, for the report's throughput chart. */
   private readonly timeline = new Timeline();
@@ -1184,9 +1186,8 @@ export class Master {
    * whose socket reconnected by itself after a restart, or one declared dead) with
    * DISCONNECT {@link NO_SESSION}, so that it sends READY at once: it waited for this
    * master's silence to reach its liveness (3 s) and then for its reconnect delay, ~4 s
-   * after a `systemd` restart of the master (measured). At most
-   * {@link NO_SESSION_REPLIES_PER_S} replies a second in all, so a flood of forged peers
-   * gets no more.
+   * after a `systemd` restart of the master (measured). One reply a second per peer and at
+   * most {@link NO_SESSION_REPLIES_PER_S} in all, so a flood of forged peers gets no more.
    */
   private askToJoin(slaveId: string): void {
     const now = this.clock.now();
@@ -1194,7 +1195,13 @@ export class Master {
       this.noSessionWindowMs = now;
       this.noSessionReplies = 0;
     }
+    // One reply a second per peer: a flood under a few hundred forged ids used up the whole
+    // budget and a real slave, unanswered, waited out its liveness (found by QA).
+    const last = this.noSessionRepliedAt.get(slaveId);
+    if (last !== undefined && now - last < 1000) return;
     if (this.noSessionReplies >= NO_SESSION_REPLIES_PER_S) return;
+    if (this.noSessionRepliedAt.size >= 10_000) this.noSessionRepliedAt.clear();
+    this.noSessionRepliedAt.set(slaveId, now);
     this.noSessionReplies++;
     this.router?.send(slaveId, { cmd: Command.Disconnect, reason: `${NO_SESSION}: this master has no session with slave ${slaveId} (it restarted, or took the slave for dead); send READY` });
   }

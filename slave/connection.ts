@@ -102,6 +102,12 @@ export class Connection {
   private silenceReconnect: { silentMs: number } | undefined;
   /** The current socket's ZeroMQ handshake with the master succeeded (and it has not disconnected since). */
   private linked = false;
+  /** The connection dropped (ZeroMQ 'disconnect') since the master was last heard: a master that went away, not a slow one. */
+  private droppedSinceHeard = false;
+  /** The master's announced heartbeat interval, ms, kept for each new {@link Liveness}. */
+  private peerIntervalMs: number | undefined;
+  /** When {@link tick} last ran, ms: a long gap means this process was stopped or blocked, not the master silent. */
+  private lastTickMs: number | undefined;
   private handshakeLogAtMs = -Infinity;
 
   constructor(private readonly options: ConnectionOptions) {
@@ -190,6 +196,7 @@ export class Connection {
       for await (const parts of socket) {
         if (socket !== this.socket) return;
         this.liveness.heard();
+        this.droppedSinceHeard = false;
         if (!this.connected) {
           this.connected = true;
           this.silenceReported = false;
@@ -203,7 +210,10 @@ export class Connection {
           this.options.onRejected(decoded.error);
           continue;
         }
-        if (decoded.message.cmd === Command.Heartbeat && decoded.message.heartbeatIntervalMs !== undefined) this.liveness.peerInterval(decoded.message.heartbeatIntervalMs);
+        if (decoded.message.cmd === Command.Heartbeat && decoded.message.heartbeatIntervalMs !== undefined) {
+          this.peerIntervalMs = decoded.message.heartbeatIntervalMs;
+          this.liveness.peerInterval(decoded.message.heartbeatIntervalMs);
+        }
         this.options.onMessage(decoded.message, decoded.payload);
       }
     } catch (err) {
@@ -236,11 +246,13 @@ export class Connection {
 
   /** The master's silence window, ms: interval x liveness x patience (the master's interval when it announced a longer one). */
   private windowMs(): number {
-    return this.options.heartbeatIntervalMs * this.options.heartbeatLiveness * this.patience;
+    return this.liveness.judgedIntervalMs * this.options.heartbeatLiveness * this.patience;
   }
 
   private newLiveness(): Liveness {
-    return new Liveness(this.options.heartbeatIntervalMs, this.options.heartbeatLiveness * this.patience, this.options.clock);
+    const liveness = new Liveness(this.options.heartbeatIntervalMs, this.options.heartbeatLiveness * this.patience, this.options.clock);
+    if (this.peerIntervalMs !== undefined) liveness.peerInterval(this.peerIntervalMs);
+    return liveness;
   }
 
   /** Logs failed handshakes on `socket`, and retries on a new socket after the back-off. */
@@ -251,6 +263,7 @@ export class Connection {
         if (socket !== this.socket) return;
         if (event.type === 'handshake' || event.type === 'disconnect') {
           this.linked = event.type === 'handshake';
+          if (event.type === 'disconnect') this.droppedSinceHeard = true;
           continue;
         }
         let message: string | undefined;
@@ -317,6 +330,14 @@ export class Connection {
   private tick(): void {
     if (this.closed) return;
     const now = this.options.clock.now();
+    const stalled = this.lastTickMs !== undefined && now - this.lastTickMs > 2 * this.options.heartbeatIntervalMs;
+    this.lastTickMs = now;
+    if (stalled && this.connected) {
+      // This process was stopped (SIGSTOP) or its event loop blocked: nothing could be heard
+      // meanwhile, so the master's silence counts from now (what it sent is read next).
+      this.liveness.heard();
+      return;
+    }
     if (!this.connected) {
       // Never heard on this socket: READY waits in its queue and ZeroMQ keeps retrying the
       // TCP connection, so a slave started before its master is served the moment the
@@ -346,7 +367,9 @@ export class Connection {
       return;
     }
     if (this.liveness.isDead()) {
-      this.silenceReconnect = { silentMs: Math.round(this.liveness.silentForMs()) };
+      // Only a silence on a connection that stayed up can be a slow link: a master that died
+      // or restarted closed it (a tester's master killed four times grew the window to 12 s).
+      this.silenceReconnect = this.droppedSinceHeard ? undefined : { silentMs: Math.round(this.liveness.silentForMs()) };
       this.reconnect();
       return;
     }

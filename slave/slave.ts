@@ -25,6 +25,13 @@ import type { SlaveOptions } from './options.js';
  */
 export const RESULT_HOLD_MS = 1000;
 
+/**
+ * How long after its READY a slave ignores a DISCONNECT 'no session', ms (at least one
+ * heartbeat interval): such a reply crossed the READY, answering an earlier heartbeat. With
+ * one interval alone, 10 ms heartbeats let a crossing reply start a second session.
+ */
+export const NO_SESSION_GRACE_MS = 1000;
+
 /** Counters a slave keeps about its own work. */
 export interface SlaveStats {
   tasksDone: number;
@@ -207,7 +214,7 @@ export class Slave {
    * The master has no session with this slave ({@link NO_SESSION}: it restarted and this
    * socket reconnected to it by itself, or it took us for dead): the old session's tasks
    * are dropped and READY goes at once on the same socket. A reply that crossed our last
-   * READY (sent under a heartbeat interval ago) is ignored: acting on it would end the
+   * READY (sent under a heartbeat interval ago, and at least {@link NO_SESSION_GRACE_MS}) is ignored: acting on it would end the
    * session that READY just began. While draining, only the session ends (its outcomes
    * would be dropped by the master anyway).
    */
@@ -216,7 +223,7 @@ export class Slave {
       this.endSession('the master has no session with this slave');
       return;
     }
-    if (systemClock.now() - this.readySentAtMs < this.options.heartbeatIntervalMs) return;
+    if (systemClock.now() - this.readySentAtMs < Math.max(this.options.heartbeatIntervalMs, NO_SESSION_GRACE_MS)) return;
     this.logger.info(`master says: ${reason}; joining again`);
     this.endSession('the master has no session with this slave');
     this.sendReady();
