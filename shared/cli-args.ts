@@ -39,7 +39,9 @@ export function wantsLogJson(argv: readonly string[]): boolean {
 export function invokedAs(tool: string, script: string | undefined = process.argv[1]): string {
   if (script === undefined || !script.endsWith('.js')) return tool;
   const rel = relative(process.cwd(), script);
-  return `node ${rel === '' || rel.startsWith('..') || isAbsolute(rel) ? script : rel}`;
+  const path = rel === '' || rel.startsWith('..') || isAbsolute(rel) ? script : rel;
+  // Quoted when a shell would split or expand it, so that the hint works when pasted.
+  return `node ${/^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { numberValue, unknownOptionHint } from '../../../shared/cli-args.js';
+import { join } from 'node:path';
+import { numberValue, unknownOptionHint, invokedAs } from '../../../shared/cli-args.js';
 
 const TABLE = {
   every: { type: 'number' },
@@ -47,5 +48,14 @@ describe('numberValue', () => {
     expect(() => numberValue('every', false)).to.throw('--every takes a number (--no-every is not an option)');
     expect(numberValue('every', '5')).to.equal(5);
     expect(() => numberValue('every', '5x')).to.throw('--every must be a number, got "5x"');
+  });
+});
+
+describe('invokedAs', () => {
+  it('names a command run by its script as `node PATH`, relative to here when inside it, quoted when a shell would split it', () => {
+    expect(invokedAs('master', join(process.cwd(), 'bin', 'master.js'))).to.equal('node bin/master.js');
+    expect(invokedAs('slave', '/opt/my dir/bin/slave.js')).to.equal("node '/opt/my dir/bin/slave.js'");
+    expect(invokedAs('slave', "/opt/it's/slave.js")).to.equal("node '/opt/it'\\''s/slave.js'");
+    expect(invokedAs('master', '/usr/local/bin/master'), 'an installed bin').to.equal('master');
   });
 });
