@@ -11,7 +11,7 @@ import { logLaunch } from '../shared/child-script.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
 import { Master, MASTER_EXIT } from './master.js';
-import { curveEnabled, isLoopbackEndpoint } from './options.js';
+import { curveEnabled, isLoopbackEndpoint, resumeFlag } from './options.js';
 import { createProgress } from './progress.js';
 import { formatReport, isStandardOutput } from './report.js';
 
@@ -66,8 +66,7 @@ async function main(): Promise<number> {
   const startMetrics = async (): Promise<void> => {
     metrics = await startMetricsServer({ port: args.options.metricsPort, host: args.options.metricsHost, registry: master.metrics.registry, logger });
   };
-  // With --overwrite, "the same command with --resume" was refused: the two do not go together.
-  const resumeHint = args.options.overwrite ? '--resume in place of --overwrite' : '--resume';
+  const resumeHint = resumeFlag(args.options);
   /** Set while the final metrics are served after the batch: a signal ends that wait. */
   let endLinger: (() => void) | undefined;
   const signals = new StopSignals();

@@ -22,7 +22,7 @@ import { AnnotatorProcess } from './annotate-process.js';
 import { annotatedNameOfRecord } from './annotated-name.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
-import type { MasterOptions } from './options.js';
+import { resumeFlag, type MasterOptions } from './options.js';
 import { buildReport, isStandardOutput, isStreamOrDevice, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
@@ -297,7 +297,7 @@ export class Master {
     this.journal.onWriteError = (err) => {
       const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : (err.code ?? err.message);
       const resumable = statSync(o.out, { throwIfNoEntry: false })?.isFile() === true;
-      this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? `: the records written so far are kept, and the same command with ${o.overwrite ? '--resume in place of --overwrite' : '--resume'} runs the rest` : ''}`);
+      this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? `: the records written so far are kept, and the same command with ${resumeFlag(o)} runs the rest` : ''}`);
       this.stop();
     };
     this.done = opened.done;
@@ -1021,7 +1021,7 @@ export class Master {
       // Said, since the retries it causes showed in the summary beside "slaves lost: 0".
       if (before.inFlight.size > 0) this.logger.info(`slave ${slaveId} reconnected (a new session): its ${before.inFlight.size} task(s) in flight run again, using no attempt`);
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
-      this.noteRejoin(slaveId, `${ready.host.hostname}/${ready.host.pid}`);
+      this.noteRejoin(slaveId, instanceOf(ready));
     }
     const info = this.registry.add(ready);
     // A new session may run with other limits (a slave restarted without its
@@ -1050,7 +1050,7 @@ export class Master {
    * @returns true when this READY was refused (nothing registered)
    */
   private refuseDuplicate(slaveId: string, ready: ReadyMessage): boolean {
-    const instance = `${ready.host.hostname}/${ready.host.pid}`;
+    const instance = instanceOf(ready);
     const now = this.clock.now();
     const seen = this.instances.get(slaveId);
     const expelled = this.expelled.get(slaveId);
@@ -1180,7 +1180,6 @@ export class Master {
     }
   }
 
-  /** Counts and (at most once a second) logs a dropped message; `reason` is a {@link DropReason} or a ProtocolError reason. */
   /**
    * Answers a peer that talks without a session (a slave of this master's previous run,
    * whose socket reconnected by itself after a restart, or one declared dead) with
@@ -1206,6 +1205,7 @@ export class Master {
     this.router?.send(slaveId, { cmd: Command.Disconnect, reason: `${NO_SESSION}: this master has no session with slave ${slaveId} (it restarted, or took the slave for dead); send READY` });
   }
 
+  /** Counts and (at most once a second) logs a dropped message; `reason` is a {@link DropReason} or a ProtocolError reason. */
   private dropped(slaveId: string, why: string, reason: string): void {
     this.stats.messagesDropped++;
     this.metrics.messageDropped(reason);
@@ -1215,6 +1215,11 @@ export class Master {
       this.logger.warn(`dropped a message from ${peerName(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
     }
   }
+}
+
+/** A slave process as `host/pid`, from its READY. */
+function instanceOf(ready: ReadyMessage): string {
+  return `${ready.host.hostname}/${ready.host.pid}`;
 }
 
 /**

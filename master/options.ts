@@ -176,6 +176,15 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The flag that finishes an interrupted batch, for hints: `--resume`, or with `--overwrite`
+ * given, `--resume in place of --overwrite` ("the same command with --resume" was refused:
+ * the two do not go together).
+ */
+export function resumeFlag(o: Pick<MasterOptions, 'overwrite'>): string {
+  return o.overwrite ? '--resume in place of --overwrite' : '--resume';
+}
+
 /** Whether the options turn CURVE on (secret key and allow-list both given). */
 export function curveEnabled(o: Pick<MasterOptions, 'curveSecretKeyFile' | 'allowKeys'>): boolean {
   return o.curveSecretKeyFile !== undefined && o.allowKeys !== undefined;

@@ -3,7 +3,7 @@ import { booleanValueCheck, invokedAs, lastValue, LOG_OPTIONS, numberValue, sing
 import { blameConfig, loadConfig } from '../shared/config-file.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
 import { shortSilenceWarning } from '../shared/liveness.js';
-import { LOG_LEVELS, type LogLevel } from '../shared/logger.js';
+import type { LogLevel } from '../shared/logger.js';
 import { SUGGESTED_SLAVE_METRICS_PORT } from '../shared/metrics-server.js';
 import { fewerWorkersWarning, moreWorkersThanCoresWarning, toMiB, WORKER_MIN_BYTES } from '../shared/memory.js';
 import { defaultPrefetch, defaultSlaveOptions, validateSlaveOptions, type SlaveOptions } from './options.js';
@@ -43,8 +43,7 @@ function slaveOptionsTable(d: SlaveOptions) {
     'drain-timeout': { type: 'number', default: d.drainTimeoutMs, description: 'on Ctrl-C/SIGTERM/SIGHUP, time allowed to finish running tasks, ms' },
     'curve-secret-key': { type: 'string', description: 'this slave\'s secret key file (`slave keygen`; its public key is derived from it): encrypt with CurveZMQ; needs --master-public-key' },
     'master-public-key': { type: 'string', description: 'the master\'s public key file (master.pub from `master keygen`)' },
-    'log-level': { choices: LOG_LEVELS, default: 'info', description: 'log verbosity (logs go to stderr)' },
-    'log-json': { type: 'boolean', default: false, description: 'log one JSON object per line' },
+    ...LOG_OPTIONS,
     'metrics-port': { type: 'number', default: d.metricsPort, description: `serve Prometheus metrics at http://HOST:PORT/metrics (0 = off; ${SUGGESTED_SLAVE_METRICS_PORT} is the usual port)` },
     'metrics-host': { type: 'string', default: d.metricsHost, description: 'address of the metrics endpoint (0.0.0.0: every interface)' },
     config: { type: 'string', description: 'read settings from a JSON or YAML file (keys: these option names, e.g. threads: 2); flags override it' },
@@ -166,7 +165,7 @@ export async function buildSlaveArgs(argv: string[]): Promise<SlaveArgs> {
   const silence = shortSilenceWarning(options.heartbeatIntervalMs, options.heartbeatLiveness, 'slave');
   // A local slave takes its master's values: the master has said so already.
   if (silence !== undefined && !a['exit-with-parent']) warnings.push(silence);
-  return { options, logLevel: a['log-level'] as LogLevel, logJson: a['log-json'], exitWithParent: a['exit-with-parent'], warnings };
+  return { options, logLevel: a['log-level'], logJson: a['log-json'], exitWithParent: a['exit-with-parent'], warnings };
 }
 
 /**
