@@ -2,7 +2,7 @@ import { readdir } from 'node:fs';
 import { dirname, isAbsolute, relative } from 'node:path';
 import fg from 'fast-glob';
 import { mediaType } from './extensions.js';
-import { errorCode, isDirectory, shownPath, walkMedia, type WalkEntry, type WalkSkips } from './walk.js';
+import { errorCode, reportSkipped, shownPath, walkMedia, type WalkEntry, type WalkSkips } from './walk.js';
 
 /**
  * Streams the image and video files matching a glob pattern (fast-glob; case-insensitive,
@@ -72,10 +72,7 @@ export async function* globMedia(pattern: string, skips?: WalkSkips): AsyncGener
       const dir = shownPath(entry.path);
       yield* walkMedia(dir.path, dir.rawPath, skips);
     } else if ((entry.dirent.isFile() || entry.dirent.isSymbolicLink()) && mediaType(entry.path) !== 'other') yield shownPath(entry.path);
-    else if (skips !== undefined) {
-      if (entry.dirent.isSymbolicLink() && (await isDirectory(entry.path))) skips.linkedFolder?.(entry.path);
-      else if (entry.dirent.isFile() || entry.dirent.isSymbolicLink()) skips.otherFile?.(entry.path);
-    }
+    else if (skips !== undefined && (entry.dirent.isFile() || entry.dirent.isSymbolicLink())) await reportSkipped(skips, entry.path, entry.dirent.isSymbolicLink());
   }
   yield* unreadable;
 }

@@ -56,15 +56,23 @@ export async function* walkMedia(dir: string, rawDir?: Buffer, skips?: WalkSkips
       if (entry.isDirectory()) subdirs.push({ path, raw });
       // Pipes and devices with a media name too: reading them fails their own record, visibly.
       else if (mediaType(name) !== 'other') yield raw === undefined ? { path } : { path, rawPath: raw };
-      else if (skips !== undefined) {
-        if (entry.isSymbolicLink() && (await isDirectory(raw ?? path))) skips.linkedFolder?.(path);
-        else skips.otherFile?.(path);
-      }
+      else if (skips !== undefined) await reportSkipped(skips, path, entry.isSymbolicLink(), raw);
     }
   } catch (err) {
     yield { path: dir, error: `cannot read directory ${dir}: ${errorCode(err)}` };
   }
   for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, skips);
+}
+
+/**
+ * Tells `skips` of an entry a walk or glob leaves out: a link to a folder, else a file of
+ * another extension.
+ *
+ * @param raw - the path's bytes, when its text cannot name it (see {@link WalkEntry})
+ */
+export async function reportSkipped(skips: WalkSkips, path: string, isLink: boolean, raw?: Buffer): Promise<void> {
+  if (isLink && (await isDirectory(raw ?? path))) skips.linkedFolder?.(path);
+  else skips.otherFile?.(path);
 }
 
 /** Whether `path` is a folder (following links); false when it cannot be looked at. */
