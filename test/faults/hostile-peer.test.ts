@@ -28,6 +28,23 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     tmp.cleanup();
   });
 
+  /** A folder `name` of `count` copies of one face photo, in the test's temporary folder. */
+  function photoFolder(name: string, count: number): string {
+    const photos = join(tmp.dir, name);
+    mkdirSync(photos);
+    for (let i = 0; i < count; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    return photos;
+  }
+
+  /** A fake slave `id`: a DEALER connected to `endpoint` that has said READY (closed after the test). */
+  async function fakeSlave(endpoint: string, id: string, pid: number, offer: { capacity: number; prefetch: number; kinds: TaskKind[] }): Promise<Dealer> {
+    const peer = new Dealer({ routingId: id, linger: 0 });
+    sockets.push(peer);
+    peer.connect(endpoint);
+    await peer.send(encode({ cmd: 'READY', slaveId: id, ...offer, host: { ...SAMPLE_HOST, pid } }));
+    return peer;
+  }
+
   it('refuses a slave speaking another protocol version with a clear DISCONNECT, drops garbage, and finishes the batch', async () => {
     const endpoint = await loopbackEndpoint();
     const out = join(tmp.dir, 'r.jsonl');
@@ -103,18 +120,13 @@ describe('hostile or mismatched peers on the master\'s port', function () {
 
   it('a peer that answers each task as another kind is refused and held to its credit; a real slave does the batch', async () => {
     const endpoint = await loopbackEndpoint();
-    const photos = join(tmp.dir, 'photos');
-    mkdirSync(photos);
-    for (let i = 0; i < 12; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const photos = photoFolder('photos', 12);
     const out = join(tmp.dir, 'swap.jsonl');
     // Short leases: the tasks the peer holds go to the real slave a few seconds after it stops answering.
     const master = startMaster(['run', photos, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--lease', 'edge=3000,corner=3000']);
     try {
       await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
-      const peer = new Dealer({ routingId: 'swapper', linger: 0 });
-      sockets.push(peer);
-      peer.connect(endpoint);
-      await peer.send(encode({ cmd: 'READY', slaveId: 'swapper', capacity: 1, prefetch: 8, kinds: ['edge', 'corner'], host: { ...SAMPLE_HOST, pid: 4242 } }));
+      const peer = await fakeSlave(endpoint, 'swapper', 4242, { capacity: 1, prefetch: 8, kinds: ['edge', 'corner'] });
       let received = 0;
       const swap = (kind: TaskKind): 'edge' | 'corner' => (kind === 'edge' ? 'corner' : 'edge');
       void (async () => {
@@ -153,18 +165,13 @@ describe('hostile or mismatched peers on the master\'s port', function () {
 
   it('a slave that hands its tasks back as leaving (SlaveLeavingError) is sent no more; a real slave does the batch', async () => {
     const endpoint = await loopbackEndpoint();
-    const photos = join(tmp.dir, 'leaving');
-    mkdirSync(photos);
-    for (let i = 0; i < 12; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const photos = photoFolder('leaving', 12);
     const out = join(tmp.dir, 'leaving.jsonl');
     const master = startMaster(['run', photos, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none']);
     try {
       await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
       // A slave mid-drain whose READY reached a master anyway (its socket reconnected).
-      const peer = new Dealer({ routingId: 'leaver', linger: 0 });
-      sockets.push(peer);
-      peer.connect(endpoint);
-      await peer.send(encode({ cmd: 'READY', slaveId: 'leaver', capacity: 1, prefetch: 8, kinds: ['edge', 'corner'], host: { ...SAMPLE_HOST, pid: 4343 } }));
+      const peer = await fakeSlave(endpoint, 'leaver', 4343, { capacity: 1, prefetch: 8, kinds: ['edge', 'corner'] });
       let messages = 0;
       let received = 0;
       void (async () => {
@@ -199,9 +206,7 @@ describe('hostile or mismatched peers on the master\'s port', function () {
 
   it('peers that take tasks and never answer (but heartbeat) hold no image past the time a real slave needs: their backups move to it', async () => {
     const endpoint = await loopbackEndpoint();
-    const photos = join(tmp.dir, 'held');
-    mkdirSync(photos);
-    for (let i = 0; i < 6; i++) copyFileSync(join(SAMPLE_FACES, '2008_001009.jpg'), join(photos, `p${i}.jpg`));
+    const photos = photoFolder('held', 6);
     const out = join(tmp.dir, 'held.jsonl');
     // Leases far longer than the test: only backups can finish the batch in time.
     const master = startMaster(['run', photos, '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--lease', 'edge=200000']);
@@ -210,10 +215,7 @@ describe('hostile or mismatched peers on the master\'s port', function () {
       await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
       let received = 0;
       for (let i = 0; i < 3; i++) {
-        const peer = new Dealer({ routingId: `silent-${i}`, linger: 0 });
-        sockets.push(peer);
-        peer.connect(endpoint);
-        await peer.send(encode({ cmd: 'READY', slaveId: `silent-${i}`, capacity: 1024, prefetch: 4096, kinds: ['edge'], host: { ...SAMPLE_HOST, pid: 4300 + i } }));
+        const peer = await fakeSlave(endpoint, `silent-${i}`, 4300 + i, { capacity: 1024, prefetch: 4096, kinds: ['edge'] });
         timers.push(setInterval(() => void peer.send(encode({ cmd: 'HEARTBEAT' })).catch(() => undefined), 300));
         void (async () => {
           for (;;) {
