@@ -10,6 +10,7 @@ import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
 import { bindFailureHint } from '../shared/endpoint.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
+import { LogBudget } from '../shared/log-budget.js';
 import type { Logger } from '../shared/logger.js';
 import { isWithin } from '../shared/path-within.js';
 import { printable } from '../shared/peer-text.js';
@@ -22,7 +23,7 @@ import { AnnotatorProcess } from './annotate-process.js';
 import { annotatedNameOfRecord } from './annotated-name.js';
 import { mergeImage } from './merge.js';
 import { MasterMetrics } from './metrics.js';
-import { resumeFlag, type MasterOptions } from './options.js';
+import { curveEnabled, resumeFlag, type MasterOptions } from './options.js';
 import { buildReport, isStandardOutput, isStreamOrDevice, reportHtmlPath, type BatchReport } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { Timeline } from './timeline.js';
@@ -51,6 +52,13 @@ const MIN_WINDOW_IMAGES = 16;
 
 /** Distinct refused slave keys logged each on its own line; beyond, refusals are logged once a second (975 random keys gave 990 lines). */
 const MAX_REFUSED_KEYS_LOGGED = 50;
+/**
+ * Lines a minute about slaves joining, leaving and being lost, beyond which they go to the
+ * debug level and a count is told at the minute's end: a peer announcing 50 forged slave
+ * ids a second wrote 100 lines a second (found by QA). A cluster of up to ~100 slaves
+ * starting at once is still logged in full.
+ */
+const SESSION_LINES_PER_MINUTE = 100;
 
 /** The slave's command-line entry point in this checkout. */
 const SLAVE_SCRIPT = projectPath('bin/slave.js');
@@ -181,6 +189,8 @@ export class Master {
   private noSessionReplies = 0;
   /** When each peer was last answered 'no session', ms (at most 10,000 peers remembered). */
   private readonly noSessionRepliedAt = new Map<string, number>();
+  /** Budget of the join/leave/lost lines: {@link SESSION_LINES_PER_MINUTE}. */
+  private readonly sessionLines = new LogBudget(SESSION_LINES_PER_MINUTE, 60_000);
   private dispatchScheduled = false;
   /** Images completed over time, for the report's throughput chart. */
   private readonly timeline = new Timeline();
@@ -419,6 +429,7 @@ export class Master {
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
     this.registry.removeAll(this.startedMs + wallMs);
+    this.tellHeldBackSessionLines(this.clock.now(), true);
     await this.router?.close(500);
     await this.localSlaves?.stop();
     // After the slaves are let go: no heartbeats go out from here on.
@@ -673,6 +684,7 @@ export class Master {
   private tick(): void {
     if (this.stopping || this.router === undefined) return;
     const now = this.clock.now();
+    this.tellHeldBackSessionLines(now);
     for (const s of this.registry.dead()) {
       this.loseSlave(s.slaveId, `no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
     }
@@ -820,7 +832,7 @@ export class Master {
     const handedOver = leases.filter((t) => t.backup !== undefined).length;
     this.stats.slavesLost++;
     const toBackups = handedOver > 0 ? `, ${handedOver} to the backup copies already running elsewhere` : '';
-    this.logger.warn(`slave ${slaveId} is lost (${why}); ${leases.length - handedOver} task(s) go back to the queue${toBackups}`);
+    this.sessionLog('warn', `slave ${slaveId} is lost (${why}); ${leases.length - handedOver} task(s) go back to the queue${toBackups}`);
     this.releaseSlave(slaveId, `slave ${slaveId} lost: ${why}`);
   }
 
@@ -972,9 +984,9 @@ export class Master {
         const reason = printable(message.reason, 200);
         if (message.draining === true && slave.inFlight.size > 0) {
           slave.leaving = true;
-          this.logger.info(`slave ${slaveId} is leaving: ${reason}`);
+          this.sessionLog('info', `slave ${slaveId} is leaving: ${reason}`);
         } else {
-          this.logger.info(`slave ${slaveId} left: ${reason}`);
+          this.sessionLog('info', `slave ${slaveId} left: ${reason}`);
           this.releaseSlave(slaveId, `slave ${slaveId} left: ${reason}`);
         }
         return;
@@ -984,7 +996,7 @@ export class Master {
         return;
     }
     if (slave?.leaving === true && slave.inFlight.size === 0) {
-      this.logger.info(`slave ${slaveId} left: none of its tasks is in flight (each is done or was handed back)`);
+      this.sessionLog('info', `slave ${slaveId} left: none of its tasks is in flight (each is done or was handed back)`);
       this.releaseSlave(slaveId, `slave ${slaveId} left`);
     }
     this.drainCompleted();
@@ -1019,7 +1031,7 @@ export class Master {
     const before = this.registry.get(slaveId);
     if (before !== undefined) {
       // Said, since the retries it causes showed in the summary beside "slaves lost: 0".
-      if (before.inFlight.size > 0) this.logger.info(`slave ${slaveId} reconnected (a new session): its ${before.inFlight.size} task(s) in flight run again, using no attempt`);
+      if (before.inFlight.size > 0) this.sessionLog('info', `slave ${slaveId} reconnected (a new session): its ${before.inFlight.size} task(s) in flight run again, using no attempt`);
       this.releaseSlave(slaveId, `slave ${slaveId} reconnected`);
       this.noteRejoin(slaveId, instanceOf(ready));
     }
@@ -1028,9 +1040,9 @@ export class Master {
     // --max-image-pixels was never offered the images it had refused).
     this.table.clearRefusalsBy(slaveId);
     this.firstReadyMs ??= this.clock.now();
-    this.logger.info(`slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
+    this.sessionLog('info', `slave ${slaveId} joined: ${ready.host.hostname}, ${ready.capacity} worker(s), OpenCV ${ready.host.opencv}`);
     if (ready.heartbeatIntervalMs !== undefined && ready.heartbeatIntervalMs > this.options.heartbeatIntervalMs) {
-      this.logger.info(`slave ${slaveId} heartbeats every ${ready.heartbeatIntervalMs} ms, this master every ${this.options.heartbeatIntervalMs} ms: its silence is judged by its interval (${ready.heartbeatIntervalMs} ms x ${this.options.heartbeatLiveness})`);
+      this.sessionLog('info', `slave ${slaveId} heartbeats every ${ready.heartbeatIntervalMs} ms, this master every ${this.options.heartbeatIntervalMs} ms: its silence is judged by its interval (${ready.heartbeatIntervalMs} ms x ${this.options.heartbeatLiveness})`);
     }
     // Also tells the slave this master's interval before any task can keep it waiting.
     this.router?.send(slaveId, { cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
@@ -1203,6 +1215,25 @@ export class Master {
     this.noSessionRepliedAt.set(slaveId, now);
     this.noSessionReplies++;
     this.router?.send(slaveId, { cmd: Command.Disconnect, reason: `${NO_SESSION}: this master has no session with slave ${slaveId} (it restarted, or took the slave for dead); send READY` });
+  }
+
+  /**
+   * Logs a line about a slave joining, leaving or being lost, within
+   * {@link SESSION_LINES_PER_MINUTE}; over it, at the debug level only.
+   */
+  private sessionLog(level: 'info' | 'warn', line: string): void {
+    const now = this.clock.now();
+    this.tellHeldBackSessionLines(now);
+    if (this.sessionLines.take(now)) this.logger[level](line);
+    else this.logger.debug(line);
+  }
+
+  /** Tells how many join/leave/lost lines went to the debug level in a minute that has ended (`force`: at the end of the batch). */
+  private tellHeldBackSessionLines(now: number, force = false): void {
+    const heldBack = this.sessionLines.ended(now, force);
+    if (heldBack === 0) return;
+    const why = !curveEnabled(this.options) ? ' (many slave ids coming and going; without CURVE any peer reaching the port can announce slaves)' : ' (many slave ids coming and going)';
+    this.logger.warn(`${heldBack} more line(s) about slaves joining, leaving or being lost went to the debug level only, over ${SESSION_LINES_PER_MINUTE} a minute${why}; --log-level debug shows them`);
   }
 
   /** Counts and (at most once a second) logs a dropped message; `reason` is a {@link DropReason} or a ProtocolError reason. */

@@ -241,6 +241,40 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     }
   });
 
+  it('a flood of forged slave ids writes at most 100 join and loss lines a minute to the log, and tells how many more went to debug; a real slave does the batch', async () => {
+    const endpoint = await loopbackEndpoint();
+    const photos = photoFolder('flood', 4);
+    const out = join(tmp.dir, 'flood.jsonl');
+    // Liveness 300 ms: the forged slaves, which never heartbeat, are lost within a second.
+    const master = startMaster(['run', photos, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--heartbeat-interval', '100']);
+    try {
+      await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+      const forged = 150;
+      for (let i = 0; i < forged; i++) await fakeSlave(endpoint, `forged-${i}`, 5000 + i, { capacity: 1, prefetch: 1, kinds: ['edge', 'corner'] });
+      // Every forged slave has joined and been lost (150 + 150 lines) once the master warns
+      // of no slave again; by then its budget of 100 is long spent.
+      await waitFor(() => /no slave connected for/.test(master.stderr()), 30_000, 'the forged slaves to be lost');
+      // At the master's interval, so that its join is the real slave's one line.
+      const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn', '--heartbeat-interval', '100']);
+      try {
+        expect(await waitExit(master, 100_000), master.stderr().slice(-3000)).to.equal(0);
+      } finally {
+        await killTree(slave);
+      }
+      const err = master.stderr();
+      const shown = (err.match(/ (info|warn) +\[master\] slave \S+ (joined|is lost|left)/g) ?? []).length;
+      expect(shown).to.equal(100);
+      const told = /(\d+) more line\(s\) about slaves joining, leaving or being lost went to the debug level only, over 100 a minute \(many slave ids coming and going; without CURVE/.exec(err);
+      expect(told, err.slice(-3000)).to.not.equal(null);
+      // 150 forged joins and losses, the real slave's join, and its leaving at the end
+      // (told after the batch, so not in this count) or not at all.
+      expect(Number(told?.[1]) + shown).to.equal(2 * forged + 1);
+      expect(readResults(out).records.map((r) => r.ok)).to.deep.equal(Array(4).fill(true));
+    } finally {
+      await killTree(master);
+    }
+  });
+
   it('two slave processes with one --slave-id: once each has announced itself twice in turn, the second is told to leave for good', async () => {
     const endpoint = await loopbackEndpoint();
     const master = startMaster(['run', SAMPLE_FACES, '--bind', endpoint, '--local-slaves', '0', '--out', join(tmp.dir, 'twin.jsonl'), '--progress', 'none']);
