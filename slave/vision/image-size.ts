@@ -38,20 +38,35 @@ function png(b: Buffer): ImageSize | undefined {
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
 
-/** JPEG: the segments up to the first SOFn marker (ITU T.81 B.2.2). */
+/**
+ * JPEG: the segments up to the first SOFn marker (ITU T.81 B.2.2), found as libjpeg finds
+ * markers (`jdmarker.c` `next_marker`): bytes other than `FF` before a marker are skipped
+ * (with a warning there), as are `FF` fill bytes (T.81 B.1.1.2) and a stuffed `FF00`. A
+ * walk that stopped at either let three fill bytes before SOF hide a 30000x30000 image,
+ * which a worker then decoded (2.8 GB; found by QA).
+ */
 function jpeg(b: Buffer): ImageSize | undefined {
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
   let i = 2;
-  while (i + 9 < b.length) {
-    if (b[i] !== 0xff) return undefined;
-    const marker = b[i + 1] ?? 0;
-    const len = b.readUInt16BE(i + 2);
+  for (;;) {
+    const ff = b.indexOf(0xff, i);
+    if (ff < 0) return undefined;
+    i = ff;
+    while (i < b.length && b[i] === 0xff) i++;
+    if (i >= b.length) return undefined;
+    const marker = b[i++] ?? 0;
+    // A stuffed FF00, RSTn and TEM have no length.
+    if (marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
+    // SOS or EOI before any SOF: libjpeg fails too.
+    if (marker === 0xda || marker === 0xd9) return undefined;
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+      // Lf (2 bytes), P (1), Y (2), X (2).
+      return { height: b.readUInt16BE(i + 3), width: b.readUInt16BE(i + 5) };
     }
-    i += 2 + len;
+    const len = b.readUInt16BE(i);
+    if (len < 2) return undefined;
+    i += len;
   }
-  return undefined;
 }
 
 /** BMP: BITMAPINFOHEADER and later (int32 sizes, height negative when top-down), or OS/2's 12-byte core header (uint16). */

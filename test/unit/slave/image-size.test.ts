@@ -111,6 +111,31 @@ describe('unit: image size from the header, before decoding', () => {
     expect(peekImageSize(j2k)).to.deep.equal({ width: HUGE, height: 500 });
   });
 
+  it('finds a JPEG\'s SOF as libjpeg does: past fill bytes and stray bytes before a marker, which once hid a 30000x30000 image', () => {
+    const jpeg = cv.imencode('.jpg', new cv.Mat(37, 53, cv.CV_8UC3, [10, 200, 30]));
+    let sof = -1;
+    for (let i = 2; i + 1 < jpeg.length; i += 2 + jpeg.readUInt16BE(i + 2)) {
+      if (jpeg[i + 1] === 0xc0) {
+        sof = i;
+        break;
+      }
+    }
+    expect(sof).to.be.above(0);
+    const fill = Buffer.concat([jpeg.subarray(0, sof), Buffer.from([0xff, 0xff, 0xff]), jpeg.subarray(sof)]);
+    // Stray bytes before the SOF marker: libjpeg skips them with a warning ("extraneous bytes").
+    const stray = Buffer.concat([jpeg.subarray(0, sof), Buffer.from([0x00, 0x12, 0x34]), jpeg.subarray(sof)]);
+    for (const [label, bytes] of [['fill', fill], ['stray', stray]] as const) {
+      const decoded = cv.imdecode(bytes, cv.IMREAD_COLOR);
+      expect([decoded.cols, decoded.rows], label).to.deep.equal([53, 37]);
+      expect(peekImageSize(bytes), label).to.deep.equal({ width: 53, height: 37 });
+      const huge = Buffer.from(bytes);
+      const at = huge.indexOf(Buffer.from([0xff, 0xc0]), sof);
+      huge.writeUInt16BE(30_000, at + 5);
+      huge.writeUInt16BE(30_000, at + 7);
+      expect(peekImageSize(huge), label).to.deep.equal({ width: 30_000, height: 30_000 });
+    }
+  });
+
   it('gives no size for data that is no image or a header that cannot be walked, without throwing', () => {
     for (const bytes of [
       Buffer.alloc(0),
