@@ -7,12 +7,12 @@
  * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
  * differ from OpenCV's).
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import type { Logger } from '../shared/logger.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { makeDirectory } from '../shared/make-directory.js';
+import { writeFileReplacing } from '../shared/write-replacing.js';
 import { cv, type Mat } from '../shared/opencv.js';
 import { isKindFailure, type ImageRecord, type KindFailure, type KindSuccess } from './merge.js';
 import { CONTACT_SHEET_FILE, isEntryOf } from './annotated-name.js';
@@ -112,7 +112,7 @@ export class Annotator {
         const y = rowTop[Math.floor(i / columns)] ?? 0;
         t.mat.copyTo(sheet.getRegion(new cv.Rect(x, y, t.mat.cols, t.mat.rows)));
       });
-      writeReplacing(join(this.dir, CONTACT_SHEET.file), cv.imencode('.jpg', sheet, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+      writeFileReplacing(join(this.dir, CONTACT_SHEET.file), cv.imencode('.jpg', sheet, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     } catch (err) {
       this.logger.warn(`annotate: could not write the contact sheet: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -156,7 +156,7 @@ export class Annotator {
       this.logger.warn(`annotate: not writing ${target}: it is the input ${record.source} itself`);
       return false;
     }
-    writeReplacing(target, cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
+    writeFileReplacing(target, cv.imencode('.jpg', image, [cv.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]));
     this.keepThumb(image, (object?.boxes.length ?? 0) + (face?.boxes.length ?? 0), name, record.frame);
     return true;
   }
@@ -187,17 +187,6 @@ export class Annotator {
     if (worst >= 0) this.thumbs[worst] = thumb;
     else this.thumbs.push(thumb);
   }
-}
-
-/**
- * Writes `bytes` as `path` through a temporary file renamed over it: a symbolic link at
- * `path` is replaced, never written through (a link in the annotate folder to an input
- * image had that image overwritten), and a reader never sees half a file.
- */
-function writeReplacing(path: string, bytes: Buffer): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, bytes);
-  renameSync(temporary, path);
 }
 
 /**

@@ -14,6 +14,7 @@ import { LogBudget } from '../shared/log-budget.js';
 import type { Logger } from '../shared/logger.js';
 import { isWithin } from '../shared/path-within.js';
 import { printable } from '../shared/peer-text.js';
+import { writeFileReplacing } from '../shared/write-replacing.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import { itemKey, type IngestItem } from './ingest/item.js';
@@ -462,16 +463,21 @@ export class Master {
     if (nothingNew) {
       this.logger.info(`no image finished in this run: the report of the earlier run, ${this.options.reportFile}, is kept`);
     } else {
+      const json = `${JSON.stringify(report, null, 2)}\n`;
       try {
-        const json = `${JSON.stringify(report, null, 2)}\n`;
         // Through this process's own descriptor: opened again by name, a file that stdout is
         // redirected to was truncated, and the summary written after it overwrote the report.
         if (isStandardOutput(this.options.reportFile)) writeSync(1, json);
-        else writeFileSync(this.options.reportFile, json);
-        const html = reportHtmlPath(this.options.reportFile);
-        if (html !== undefined) writeFileSync(html, renderReportHtml(report, this.timeline));
+        else if (isStreamOrDevice(this.options.reportFile)) writeFileSync(this.options.reportFile, json);
+        else writeFileReplacing(this.options.reportFile, json);
       } catch (err) {
         this.logger.warn(`could not write the report to ${this.options.reportFile}: ${(err as Error).message}`);
+      }
+      const html = reportHtmlPath(this.options.reportFile);
+      try {
+        if (html !== undefined) writeFileReplacing(html, renderReportHtml(report, this.timeline));
+      } catch (err) {
+        this.logger.warn(`could not write the HTML report to ${html}: ${(err as Error).message}`);
       }
     }
     const someFailed = this.stats.tasksFailed > 0 || this.failedBefore > 0 || (report.annotatedMissing ?? 0) > 0;

@@ -450,13 +450,19 @@ function isOurJsonReport(path: string): boolean {
   const size = statSync(path).size;
   if (size === 0) return true;
   if (size > REPORT_PROBE_BYTES) return false;
+  const text = head(path, size);
   try {
-    const r = JSON.parse(head(path, size)) as Record<string, unknown> | null;
+    const r = JSON.parse(text) as Record<string, unknown> | null;
     return typeof r === 'object' && r !== null && ['wallMs', 'images', 'tasks', 'speedUp'].every((k) => typeof r[k] === 'number');
   } catch {
-    return false;
+    // Ours cut short (a full disk or a kill while it was written, before reports were
+    // written whole): it was refused, and the advice, --overwrite, would also wipe the results.
+    return REPORT_START.test(text);
   }
 }
+
+/** How {@link buildReport}'s JSON begins (`JSON.stringify(report, null, 2)`). */
+const REPORT_START = /^\{\n {2}"interrupted": (true|false),\n {2}"wallMs": \d/;
 
 /** Whether a file is empty or an HTML report this tool wrote (its title, near the top). */
 function isOurHtmlReport(path: string): boolean {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -358,6 +358,15 @@ describe('command-line interface', function () {
     expect(r.err).to.match(/no image finished in this run: the report of the earlier run, \S+again\.jsonl\.report\.json, is kept/);
     expect(statSync(`${out}.report.json`).mtimeMs).to.equal(kept);
     expect(readReport(`${out}.report.json`).images).to.equal(1);
+    // One of its reports cut short (a full disk or a kill while an older release wrote it)
+    // is still its own: a --resume once refused it, advising --overwrite, which wipes the results.
+    writeFileSync(`${out}.report.json`, readFileSync(`${out}.report.json`, 'utf8').slice(0, 120));
+    const cut = await run(startMaster, [...args, '--resume']);
+    expect(cut.code, cut.err).to.equal(0);
+    const replaced = await run(startMaster, [...args, '--overwrite']);
+    expect(replaced.code, replaced.err).to.equal(0);
+    expect(readReport(`${out}.report.json`).images).to.equal(1);
+    expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 
   it('--resume skips the images already done however the inputs are named, from any directory', async () => {

@@ -1,0 +1,24 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+
+/**
+ * Writes a file whole or not at all: to `PATH.PID.tmp` beside it, then renamed over `path`
+ * (rename(2) replaces it atomically within a file system), so a reader never sees half a
+ * file: a full disk or a kill mid-write left a report cut short, which the next `--resume`
+ * refused as "not a cctv-cluster report" (found by QA). A symbolic link at `path` is
+ * replaced, never written through (a link in the --annotate folder to an input image had
+ * that image overwritten). The temporary file is removed when the write fails.
+ *
+ * @param data - the whole content (text as UTF-8)
+ * @throws the write's or the rename's error (ENOSPC, EACCES, ENOENT...), the temporary file
+ *   removed
+ */
+export function writeFileReplacing(path: string, data: string | Uint8Array): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, data);
+    renameSync(temporary, path);
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw err;
+  }
+}
