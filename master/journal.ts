@@ -308,6 +308,7 @@ export class Journal {
     }
     if (!this.dirty) return;
     const now = Date.now();
+    if ((force || now - this.lastSyncMs >= this.syncMs) && this.unlinked()) return;
     if (force) {
       try {
         syncIfSupported(this.fd);
@@ -325,12 +326,35 @@ export class Journal {
       const fd = this.fd;
       fdatasync(fd, (err) => {
         this.syncing = false;
-        // Try again next time, unless the file cannot be synced at all (a pipe, /dev/null).
-        if (err && err.code !== 'EINVAL') this.dirty = true;
+        // A failed sync is not tried again: Linux reports a write-back error once and may
+        // drop the pages, so the next sync succeeds with records lost ("fsyncgate";
+        // PostgreSQL stops there too). EINVAL: a file that cannot be synced (a pipe, /dev/null).
+        if (err && err.code !== 'EINVAL' && this.writeError === undefined) this.failed(err);
         // close() left the descriptor open for this sync; it is ours to close now.
         if (this.fd < 0) closeSync(fd);
       });
     }
+  }
+
+  /**
+   * Whether the results file was deleted under the batch (its link count is 0: `rm`, or
+   * its folder removed): then writing stops with an ENOENT {@link writeError}. Records
+   * written to a deleted file are in no file, and the batch went on to "finish" with exit
+   * 0 (found by QA). A file renamed or moved is still linked, and written on.
+   */
+  private unlinked(): boolean {
+    let st: ReturnType<typeof fstatSync>;
+    try {
+      st = fstatSync(this.fd);
+    } catch {
+      return false;
+    }
+    if (!st.isFile() || st.nlink > 0) return false;
+    this.persisted = 0;
+    const err: NodeJS.ErrnoException = new Error(`${this.path} was deleted while the batch wrote it`);
+    err.code = 'ENOENT';
+    this.failed(err);
+    return true;
   }
 
   private failed(err: NodeJS.ErrnoException): void {

@@ -306,7 +306,7 @@ export class Master {
     this.annotator?.reserve(annotatedBefore);
     this.journal = opened.journal;
     this.journal.onWriteError = (err) => {
-      const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : (err.code ?? err.message);
+      const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : err.code === 'ENOENT' ? 'ENOENT: it was deleted, or its folder, while the batch wrote it' : (err.code ?? err.message);
       const resumable = statSync(o.out, { throwIfNoEntry: false })?.isFile() === true;
       this.logger.error(`cannot write results to ${o.out} (${why}); stopping the batch${resumable ? `: the records written so far are kept, and the same command with ${resumeFlag(o)} runs the rest` : ''}`);
       this.stop();

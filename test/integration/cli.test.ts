@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -740,6 +740,21 @@ describe('command-line interface', function () {
     expect(m.stderr(), 'no stack trace').to.not.match(/^\s+at /m);
     const r = readReport(report);
     expect({ interrupted: r.interrupted, stoppedBy: r.stoppedBy }).to.deep.equal({ interrupted: true, stoppedBy: 'results-write-error' });
+  });
+
+  it('stops, exit 1, when the results file is deleted under the batch, instead of finishing into no file', async () => {
+    const photos = join(tmp.dir, 'photos');
+    mkdirSync(photos);
+    for (let i = 0; i < 40; i++) copyFileSync(IMAGE, join(photos, `p${i}.jpg`));
+    const out = join(tmp.dir, 'gone.jsonl');
+    const report = join(tmp.dir, 'gone.json');
+    const m = startMaster(['run', photos, '--tasks', 'face,object', '--out', out, '--report', report, '--local-threads', '1', ...QUIET]);
+    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 2, 60_000, 'a first record');
+    rmSync(out);
+    expect(await waitExit(m, 90_000), m.stderr()).to.equal(MASTER_EXIT.fatal);
+    expect(m.stderr()).to.match(/cannot write results to \S+gone\.jsonl \(ENOENT: it was deleted, or its folder, while the batch wrote it\); stopping the batch$/m);
+    const r = readReport(report);
+    expect({ interrupted: r.interrupted, stoppedBy: r.stoppedBy, images: r.images }).to.deep.equal({ interrupted: true, stoppedBy: 'results-write-error', images: 0 });
   });
 
   it('refuses a missing input before starting', async () => {
