@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../shared/errors.js';
@@ -98,8 +98,16 @@ export interface JournalMode {
 /** A results file opened for writing, and what it held ({@link Journal.prepare}). */
 export interface OpenedJournal {
   journal: Journal;
+  /** Keys ({@link itemKey}, absolute sources) of the images recorded, not to run again. */
   done: Set<string>;
+  /** Of {@link done}, the images recorded with a failed task. */
   failedBefore: number;
+  /**
+   * Keys of the images recorded as failed only for causes that may pass (see
+   * {@link mayPass}): not in {@link done}, so a resume runs them again, and their new
+   * record replaces the old one when the journal closes ({@link Journal.close}).
+   */
+  retry: Set<string>;
   previous: BatchHeader | undefined;
   created: boolean;
   badLines: number[];
@@ -152,6 +160,10 @@ export class Journal {
   writeError: NodeJS.ErrnoException | undefined;
   /** Told once, of {@link writeError}. */
   onWriteError: ((err: NodeJS.ErrnoException) => void) | undefined;
+  /** Keys of images whose earlier record a new one replaces ({@link OpenedJournal.retry}). */
+  replaces: ReadonlySet<string> = new Set();
+  /** The file holds records that later ones replace: {@link compact} drops them after {@link close}. */
+  compactOnClose = false;
 
   private constructor(
     readonly path: string,
@@ -233,7 +245,7 @@ export class Journal {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
+      const { done, failed, retry, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
       // Typed as ours, but read from the file: anything may be there.
@@ -250,7 +262,11 @@ export class Journal {
         const fd = openForWriting(path, 'r+');
         ftruncateSync(fd, validBytes);
         closeSync(fd);
-        return { journal: new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock), done, failedBefore: failed, previous, created: false, badLines, badLineCount, cutBytes };
+        const journal = new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock);
+        journal.replaces = retry;
+        // Records replaced by a later one, left by a master killed before its close compacted them.
+        journal.compactOnClose = duplicates;
+        return { journal, done, failedBefore: failed, retry, previous, created: false, badLines, badLineCount, cutBytes };
       };
     }
     return async (flushMs, syncMs) => {
@@ -258,7 +274,7 @@ export class Journal {
       const fd = await openForWritingAsync(path);
       writeSync(fd, `${JSON.stringify(header)}\n`);
       syncIfSupported(fd);
-      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
+      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, retry: new Set(), previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
     };
   }
 
@@ -268,8 +284,9 @@ export class Journal {
    * and pile up as old garbage (the master's RSS doubled over 100,000 images when they
    * waited for the 200 ms timer; measured with `npm run bench`).
    */
-  append(record: ImageRecord): void {
+  append(record: ImageRecord, key?: string): void {
     if (this.writeError !== undefined) return;
+    if (key !== undefined && this.replaces.has(key)) this.compactOnClose = true;
     this.buffer.push(JSON.stringify(record));
     this.written++;
     if (!this.writeScheduled) {
@@ -374,8 +391,103 @@ export class Journal {
     this.flush(true);
     if (!this.syncing) closeSync(this.fd);
     this.fd = -1;
-    this.lock?.release();
+    // Held through compact(), which writes the file again.
+    if (!this.compactOnClose || this.writeError !== undefined) this.lock?.release();
   }
+
+  /**
+   * After {@link close}, when the file holds records a later one replaces (images a resume
+   * ran again: {@link OpenedJournal.retry}): writes the file again with only the last
+   * record of each image, through a temporary file renamed over it, so one line per image
+   * remains. Killed before or during this, the file keeps both records, and the next
+   * resume reads the last one and compacts. Call before another master may take the file.
+   *
+   * @returns the records dropped (0 when there was nothing to do or writing had failed)
+   * @throws the file system's error when the file cannot be read or written again (it is
+   *   then left as it was)
+   */
+  async compact(): Promise<number> {
+    if (!this.compactOnClose || this.writeError !== undefined) return 0;
+    this.compactOnClose = false;
+    try {
+      return await this.rewrite();
+    } finally {
+      this.lock?.release();
+    }
+  }
+
+  /** {@link compact}'s work. */
+  private async rewrite(): Promise<number> {
+    const header = { cwd: process.cwd() };
+    // Pass 1: the line of each image's last record.
+    const last = new Map<string, number>();
+    await forEachLine(this.path, (line, n) => {
+      const key = recordKey(line, header);
+      if (key !== undefined) last.set(key, n);
+    });
+    let dropped = 0;
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    const fd = openSync(temporary, 'w');
+    try {
+      let out: string[] = [];
+      let bytes = 0;
+      const put = (text: string): void => {
+        out.push(text);
+        bytes += text.length;
+        if (bytes >= 1 << 20) {
+          writeAll(fd, `${out.join('\n')}\n`);
+          out = [];
+          bytes = 0;
+        }
+      };
+      header.cwd = process.cwd();
+      await forEachLine(this.path, (line, n) => {
+        const key = recordKey(line, header);
+        if (key !== undefined && last.get(key) !== n) dropped++;
+        else put(line);
+      });
+      if (out.length > 0) writeAll(fd, `${out.join('\n')}\n`);
+      fdatasyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    renameSync(temporary, this.path);
+    return dropped;
+  }
+}
+
+/**
+ * The key ({@link itemKey} of the absolute source) of an image record's line, or undefined
+ * for other lines; a batch header line sets `header.cwd`, against which relative sources
+ * resolve (as {@link readJournal} does).
+ */
+function recordKey(line: string, header: { cwd: string }): string | undefined {
+  let o: { type?: unknown; source?: unknown; frame?: unknown; cwd?: unknown };
+  try {
+    o = JSON.parse(line) as typeof o;
+  } catch {
+    return undefined;
+  }
+  if (o.type === 'batch' && typeof o.cwd === 'string') header.cwd = o.cwd;
+  if (o.type !== 'image' || typeof o.source !== 'string') return undefined;
+  return itemKey(resolve(header.cwd, o.source), typeof o.frame === 'number' ? o.frame : undefined);
+}
+
+/** Calls `each` with every line of a file and its number from 1, streamed. */
+async function forEachLine(path: string, each: (line: string, n: number) => void): Promise<void> {
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) each(line, ++n);
+}
+
+/** `writeSync` until all of `text` is written. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written);
 }
 
 /**
@@ -442,10 +554,11 @@ function fstatSize(path: string): number {
 export async function readJournal(
   path: string,
   onRecord?: (record: Readonly<Record<string, unknown>>) => void,
-): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; validBytes: number; badLines: number[]; badLineCount: number }> {
-  const done = new Set<string>();
+): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
+  /** Each image's last record: ok, failed, or failed for causes that may pass. */
+  const state = new Map<string, RecordState>();
+  let duplicates = false;
   let previous: BatchHeader | undefined;
-  let failed = 0;
   let validBytes = 0;
   const badLines: number[] = [];
   let badLineCount = 0;
@@ -487,12 +600,49 @@ export async function readJournal(
     if (o.type === 'batch') previous ??= parsed as BatchHeader;
     else if (o.type === 'image' && typeof o.source === 'string') {
       // By absolute path, so a resume may name the inputs another way (`cam1/`, `/archive/cam1`).
-      done.add(itemKey(resolve(previous?.cwd ?? process.cwd(), o.source), typeof o.frame === 'number' ? o.frame : undefined));
-      if (o.ok === false) failed++;
+      const key = itemKey(resolve(previous?.cwd ?? process.cwd(), o.source), typeof o.frame === 'number' ? o.frame : undefined);
+      // The last record of an image is its record: a resume that ran it again appends one.
+      if (state.has(key)) duplicates = true;
+      state.set(key, o.ok !== false ? 'ok' : mayPass(parsed as Record<string, unknown>) ? 'retry' : 'failed');
       onRecord?.(parsed as Record<string, unknown>);
     }
   }
-  return { previous, done, failed, validBytes, badLines, badLineCount };
+  const done = new Set<string>();
+  const retry = new Set<string>();
+  let failed = 0;
+  for (const [key, s] of state) {
+    if (s === 'retry') retry.add(key);
+    else done.add(key);
+    if (s === 'failed') failed++;
+  }
+  return { previous, done, failed, retry, duplicates, validBytes, badLines, badLineCount };
+}
+
+type RecordState = 'ok' | 'failed' | 'retry';
+
+/**
+ * Error names that a record written before failures carried `retryable` gives for causes
+ * that may pass: the worker or the slave was lost, or the task ran out of time.
+ */
+const MAY_PASS_NAMES = new Set(['WorkerCrashError', 'TaskTimeoutError', 'LeaseExpiredError', 'SlaveLostError', 'SlaveLeavingError']);
+
+/**
+ * Whether a failed record's failures may all pass another time (each kind's error is
+ * `retryable`: a worker killed, a lease run out, a file that could not be read for a
+ * while), so that a resume runs the image again. One failure of the image itself (it
+ * cannot be decoded, an empty file) keeps the record.
+ */
+export function mayPass(record: Readonly<Record<string, unknown>>): boolean {
+  let failures = 0;
+  for (const value of Object.values(record)) {
+    if (typeof value !== 'object' || value === null || !('error' in value)) continue;
+    const error = (value as { error?: unknown }).error;
+    if (typeof error !== 'object' || error === null) return false;
+    const { retryable, name } = error as { retryable?: unknown; name?: unknown };
+    if (!(retryable === true || (retryable === undefined && typeof name === 'string' && MAY_PASS_NAMES.has(name)))) return false;
+    failures++;
+  }
+  return failures > 0;
 }
 
 /** How many line numbers {@link readJournal} lists in `badLines`. */

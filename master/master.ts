@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { Command, NO_SESSION, SLAVE_ID_IN_USE } from '../proto/commands.js';
@@ -332,9 +332,12 @@ export class Master {
     }
     if (o.resume && opened.created) this.logger.warn(`--resume: ${o.out} does not exist yet (or is empty), so there is nothing to resume: starting a new batch there`);
     if (this.done.size > 0) {
-      const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks, which keep the exit code at 3; --overwrite runs everything again)` : '';
+      const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks that would fail again, which keep the exit code at 3; --overwrite runs everything again)` : '';
       // The inputs may have changed since: how many are skipped is known only once they are read.
       this.logger.info(`resuming ${o.out}: it holds ${this.done.size} images already done${failed}; the inputs among them are skipped`);
+    }
+    if (opened.retry.size > 0) {
+      this.logger.info(`resuming ${o.out}: ${opened.retry.size} image(s) recorded as failed for causes that may pass (a worker or reader killed, a lease run out, a file that could not be read) run again; their new records replace the old ones`);
     }
 
     this.logger.info(`listening on ${this.endpoint}`);
@@ -426,6 +429,13 @@ export class Master {
     this.drainCompleted();
     this.journal?.close();
     this.recordsClosed = true;
+    try {
+      const replaced = (await this.journal?.compact()) ?? 0;
+      if (replaced > 0) this.logger.info(`${this.options.out}: ${replaced} earlier record(s) of images run again were replaced by their new ones`);
+    } catch (err) {
+      // Both records stay: the next resume reads the last one, and compacts again.
+      this.logger.warn(`${this.options.out}: could not drop the earlier records of images run again: ${(err as Error).message}`);
+    }
     this.progress?.stop(interrupted ? undefined : this.progressState());
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
@@ -458,8 +468,10 @@ export class Master {
     report.imagesResumedFailed = this.failedBefore;
     if (this.annotator !== undefined) report.annotatedMissing = this.annotator.missing;
     // A resume that finished no image (nothing was left, or Ctrl-C at once) would replace the
-    // report of the run that did the work with one of 0 images.
-    const nothingNew = this.done.size > 0 && report.images === 0 && existsSync(this.options.reportFile);
+    // report of the run that did the work with one of 0 images. Not one that says the batch
+    // was interrupted, once it is finished: a master killed between its last record and its
+    // report left that one standing for the finished batch (found by QA).
+    const nothingNew = this.done.size > 0 && report.images === 0 && existsSync(this.options.reportFile) && (interrupted || !saysInterrupted(this.options.reportFile));
     if (nothingNew) {
       this.logger.info(`no image finished in this run: the report of the earlier run, ${this.options.reportFile}, is kept`);
     } else {
@@ -573,7 +585,7 @@ export class Master {
         }
         let bytes: Buffer | undefined;
         let error: WireError | undefined;
-        if (item.error !== undefined) error = toWireError(new InputError(item.error));
+        if (item.error !== undefined) error = toWireError(new InputError(item.error, { retryable: item.errorMayPass === true }));
         else {
           try {
             bytes = await item.load();
@@ -874,7 +886,7 @@ export class Master {
       const record = mergeImage(image, this.options.kinds);
       // First: it names the annotated copy in the record (`annotated`).
       this.annotator?.add(record, image.bytes);
-      this.journal?.append(record);
+      this.journal?.append(record, this.journal.replaces.size > 0 ? itemKey(resolve(record.source), record.frame) : undefined);
       image.bytes = undefined;
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);
@@ -1251,6 +1263,15 @@ export class Master {
       this.droppedLogAtMs = now;
       this.logger.warn(`dropped a message from ${peerName(slaveId)}: ${why} (${this.stats.messagesDropped} dropped so far)`);
     }
+  }
+}
+
+/** Whether a report file says its batch was interrupted (false when it cannot be read as one). */
+function saysInterrupted(reportFile: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(reportFile, 'utf8')) as { interrupted?: unknown }).interrupted === true;
+  } catch {
+    return false;
   }
 }
 

@@ -14,7 +14,12 @@ export type KindSuccess = TaskValue['value'] & {
 
 /** A failed kind's entry in a record. */
 export interface KindFailure {
-  error: { name: string; message: string };
+  /**
+   * `retryable`: the cause may pass (a worker killed, a lease run out, a file that could
+   * not be read), so a `--resume` runs the image again; false for the image itself (it
+   * cannot be decoded, it is too large).
+   */
+  error: { name: string; message: string; retryable: boolean };
   attempts: number;
   slave?: string;
 }
@@ -75,7 +80,7 @@ export function mergeImage(image: ImageEntry, kinds: readonly TaskKind[]): Image
       record[kind] = { ...r.value, computeMs: round3(r.computeMs), slave: outcome.slaveId, attempts: outcome.attempts } as KindSuccess;
     } else {
       record.ok = false;
-      const failure: KindFailure = { error: { name: outcome.error.name, message: outcome.error.message }, attempts: outcome.attempts };
+      const failure: KindFailure = { error: { name: outcome.error.name, message: outcome.error.message, retryable: outcome.error.retryable }, attempts: outcome.attempts };
       if (outcome.slaveId !== undefined) failure.slave = outcome.slaveId;
       record[kind] = failure;
     }

@@ -82,10 +82,14 @@ export class ImageTooLargeError extends ClusterError {
   }
 }
 
-/** An input file or video could not be read on the master. Not retryable. */
+/**
+ * An input file or video could not be read on the master. It fails its image at once (no
+ * slave can help); `retryable` marks a cause that may pass (a full file table, an I/O
+ * error, a video reader killed), so that a `--resume` runs the image again.
+ */
 export class InputError extends ClusterError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, false, options);
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+    super(message, options?.retryable === true, options);
     this.name = 'InputError';
   }
 }

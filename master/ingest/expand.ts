@@ -1,5 +1,6 @@
 import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
 import { notRegularFile } from './file-kind.js';
@@ -229,26 +230,48 @@ async function startsLikeImage(path: string): Promise<boolean> {
 }
 
 /**
- * Reads an image file.
+ * errno codes of a read that may succeed another time: a full file table, an I/O error, an
+ * NFS server away, a disk unplugged (a file listed a moment before and now ENOENT). Their
+ * images fail with a retryable {@link InputError}, which a `--resume` runs again: one USB
+ * hiccup failed 155 images for good (found by QA).
+ */
+const READ_MAY_PASS = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'ENOMEM', 'EBUSY', 'EINTR', 'ETIMEDOUT', 'ESTALE', 'ENODEV', 'ENXIO', 'ENOENT', 'EHOSTDOWN', 'ENOTCONN']);
+
+/**
+ * Waits before each new try of a read refused for a full file table (EMFILE, ENFILE), ms:
+ * about 4 s in all, for other processes (or this one's video readers) to close theirs.
+ */
+const FILE_TABLE_WAITS_MS = [50, 200, 500, 1000, 2000];
+
+/**
+ * Reads an image file. A read refused for a full file table is tried again after
+ * {@link FILE_TABLE_WAITS_MS}.
  *
- * @throws {@link InputError} when it cannot be read, is empty, or is over `maxBytes`
+ * @throws {@link InputError} when it cannot be read (retryable when the cause may pass:
+ *   {@link READ_MAY_PASS}), is empty, or is over `maxBytes`
  */
 export async function loadImageFile(path: string | Buffer, maxBytes: number, shown = String(path)): Promise<Buffer> {
-  let size: number;
-  try {
-    const s = await stat(path);
-    const what = notRegularFile(s);
-    if (what !== undefined) throw new InputError(`${shown} is not a regular file (${what})`);
-    size = s.size;
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`cannot read ${shown}: ${errorCode(err)}`);
+  for (let tries = 0; ; tries++) {
+    try {
+      return await readImageFile(path, maxBytes, shown);
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      const code = errorCode(err);
+      const waitMs = FILE_TABLE_WAITS_MS[tries];
+      if (waitMs === undefined || (code !== 'EMFILE' && code !== 'ENFILE')) {
+        throw new InputError(`cannot read ${shown}: ${code}`, { retryable: READ_MAY_PASS.has(code), cause: err });
+      }
+      await delay(waitMs);
+    }
   }
-  if (size === 0) throw new InputError('image file is empty (0 bytes)');
-  if (size > maxBytes) throw new InputError(`image file is ${size} bytes, over the limit of ${maxBytes} bytes (--max-image-bytes)`);
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new InputError(`cannot read ${shown}: ${errorCode(err)}`);
-  }
+}
+
+/** One try of {@link loadImageFile}: a system error is thrown as it is. */
+async function readImageFile(path: string | Buffer, maxBytes: number, shown: string): Promise<Buffer> {
+  const s = await stat(path);
+  const what = notRegularFile(s);
+  if (what !== undefined) throw new InputError(`${shown} is not a regular file (${what})`);
+  if (s.size === 0) throw new InputError('image file is empty (0 bytes)');
+  if (s.size > maxBytes) throw new InputError(`image file is ${s.size} bytes, over the limit of ${maxBytes} bytes (--max-image-bytes)`);
+  return await readFile(path);
 }

@@ -22,6 +22,8 @@ export interface IngestItem {
   load(): Promise<Buffer>;
   /** Set when the item is already known to be unusable (e.g. a video that cannot be opened). */
   error?: string;
+  /** With `error`: its cause may pass (a video reader killed), so a `--resume` tries the item again. */
+  errorMayPass?: true;
 }
 
 /** Key of an item: `source` or `source#frame`. */
@@ -45,8 +47,10 @@ export function makeItem(source: string, load: () => Promise<Buffer>, frame?: nu
 
 /**
  * An item known to be unusable: `load` rejects with an {@link InputError} saying `error`,
- * and the record says it too.
+ * and the record says it too. `mayPass`: the cause may pass, so a `--resume` tries it again.
  */
-export function failedItem(source: string, error: string, frame?: number, timestampMs?: number): IngestItem {
-  return { ...makeItem(source, () => Promise.reject(new InputError(error)), frame, timestampMs), error };
+export function failedItem(source: string, error: string, frame?: number, timestampMs?: number, mayPass = false): IngestItem {
+  const item: IngestItem = { ...makeItem(source, () => Promise.reject(new InputError(error, { retryable: mayPass })), frame, timestampMs), error };
+  if (mayPass) item.errorMayPass = true;
+  return item;
 }

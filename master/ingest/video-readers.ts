@@ -232,6 +232,12 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     this.message(message);
   };
   private readonly onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+    // SIGKILL and SIGTERM come from outside (the out-of-memory killer, a user), not from the
+    // data: said so, and tried again by a --resume (a good file was blamed; found by QA).
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') {
+      this.fail(`the video reader process was killed (${signal}: by the out-of-memory killer, or a user?) while reading it`, true);
+      return;
+    }
     this.fail(`the video reader process ended (${signal ?? `exit code ${code ?? '?'}`}) while reading it: the video decoder crashed on its data (corrupt or unsupported?)`);
   };
   private readonly onError = (err: Error): void => {
@@ -338,11 +344,14 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     waiter({ value: item, done: false });
   }
 
-  /** The reader was lost: the video ends with a failed item where reading stopped. */
-  private fail(reason: string): void {
+  /**
+   * The reader was lost: the video ends with a failed item where reading stopped.
+   * `mayPass`: the cause was not the video, so a `--resume` reads it again from there.
+   */
+  private fail(reason: string, mayPass = false): void {
     if (this.state === 'done') return;
     const text = this.anyRecord ? `${reason}; frames from ${this.nextFrame} on were not read` : `${reason}; no frame was read`;
-    this.queue.push(failedItem(this.path, text, this.anyRecord ? this.nextFrame : undefined));
+    this.queue.push(failedItem(this.path, text, this.anyRecord ? this.nextFrame : undefined, undefined, mayPass));
     this.finish(false);
   }
 

@@ -369,6 +369,41 @@ describe('command-line interface', function () {
     expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 
+  it('--resume runs again the images recorded as failed for causes that may pass (a worker killed), not those that would fail again, and leaves one record each', async () => {
+    const photos = join(tmp.dir, 'again');
+    mkdirSync(photos);
+    for (const name of ['a', 'b', 'c', 'd']) copyFileSync(IMAGE, join(photos, `${name}.jpg`));
+    const out = join(tmp.dir, 'again.jsonl');
+    const args = ['run', photos, '--tasks', 'edge,corner', '--out', out, '--local-threads', '1', ...QUIET];
+    expect((await run(startMaster, args)).code).to.equal(0);
+    // As a batch whose worker was killed three times on b, whose c is corrupt, and whose d
+    // failed before failures carried `retryable` (a lease run out, judged by its name).
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const corners = (lines.find((r) => String(r['source']).endsWith('b.jpg'))?.['corner'] as { count: number } | undefined)?.count;
+    expect(corners).to.be.a('number');
+    for (const r of lines) {
+      const name = String(r['source']).split('/').pop();
+      if (name === 'b.jpg') Object.assign(r, { ok: false, corner: { error: { name: 'WorkerCrashError', message: 'worker process died (signal SIGKILL) while running this task', retryable: true }, attempts: 3 } });
+      if (name === 'c.jpg') Object.assign(r, { ok: false, edge: { error: { name: 'DecodeError', message: 'JPEG is corrupt or truncated', retryable: false }, attempts: 1 } });
+      if (name === 'd.jpg') Object.assign(r, { ok: false, edge: { error: { name: 'LeaseExpiredError', message: 'lease ran out' }, attempts: 3 } });
+    }
+    writeFileSync(out, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const again = await run(startMaster, [...args, '--resume', '--log-level', 'info']);
+    expect(again.code, again.err).to.equal(MASTER_EXIT.someFailed);
+    expect(again.err).to.match(/resuming \S+again\.jsonl: 2 image\(s\) recorded as failed for causes that may pass .* run again/);
+    expect(again.err).to.match(/again\.jsonl: 2 earlier record\(s\) of images run again were replaced by their new ones/);
+    const after = readResults(out).records;
+    expect(after.map((r) => `${r.source.split('/').pop()} ${String(r.ok)}`).sort()).to.deep.equal(['a.jpg true', 'b.jpg true', 'c.jpg false', 'd.jpg true']);
+    const b = after.find((r) => r.source.endsWith('b.jpg')) as Record<string, unknown> | undefined;
+    expect(b?.['corner']).to.deep.include({ count: corners });
+    // A report that says the batch was interrupted (its master killed before writing the
+    // last one) is replaced once a resume finds the batch finished.
+    writeFileSync(`${out}.report.json`, JSON.stringify({ ...readReport(`${out}.report.json`), interrupted: true }, null, 2));
+    const done = await run(startMaster, [...args, '--resume']);
+    expect(done.code, done.err).to.equal(MASTER_EXIT.someFailed);
+    expect(readReport(`${out}.report.json`).interrupted).to.equal(false);
+  });
+
   it('--resume skips the images already done however the inputs are named, from any directory', async () => {
     const archive = join(tmp.dir, 'archive');
     mkdirSync(join(archive, 'cam1'), { recursive: true });

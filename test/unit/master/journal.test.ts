@@ -62,6 +62,44 @@ describe('Journal (the results file)', () => {
     expect(readFileSync(path, 'utf8')).to.equal(`${[...lines, '', '{"type":"image","sour', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n`);
   });
 
+  it('on resume runs again an image whose failures may pass, and keeps one that would fail again; its new record replaces the old one on close', async () => {
+    const path = join(tmp.dir, 'retry.jsonl');
+    const failed = (n: number, error: Record<string, unknown>) => ({ type: 'image', source: `img${n}.jpg`, ok: false, edge: { error, attempts: 3 } });
+    const lines = [
+      header,
+      record(0),
+      failed(1, { name: 'WorkerCrashError', message: 'worker process died (signal SIGKILL)', retryable: true }),
+      failed(2, { name: 'DecodeError', message: 'JPEG is corrupt or truncated', retryable: false }),
+      // Written before failures carried `retryable`: judged by the error's name.
+      failed(3, { name: 'LeaseExpiredError', message: 'lease ran out' }),
+      failed(4, { name: 'InputError', message: 'image file is empty (0 bytes)' }),
+    ];
+    writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    expect([...opened.done].sort()).to.deep.equal(['/archive/img0.jpg', '/archive/img2.jpg', '/archive/img4.jpg']);
+    expect([...opened.retry].sort()).to.deep.equal(['/archive/img1.jpg', '/archive/img3.jpg']);
+    expect(opened.failedBefore).to.equal(2);
+    // img1 run again; img3 not (its input left out of this run): its record stays.
+    opened.journal.append({ type: 'image', source: '/archive/img1.jpg', ok: true }, '/archive/img1.jpg');
+    opened.journal.close();
+    expect(await opened.journal.compact()).to.equal(1);
+    const after = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source?: string; ok?: boolean });
+    expect(after.map((r) => [r.source, r.ok])).to.deep.equal([[undefined, undefined], ['img0.jpg', true], ['img2.jpg', false], ['img3.jpg', false], ['img4.jpg', false], ['/archive/img1.jpg', true]]);
+    expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
+  });
+
+  it('reads an image recorded twice (a master killed before compacting) by its last record, and compacts on the next close', async () => {
+    const path = join(tmp.dir, 'twice.jsonl');
+    const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };
+    writeFileSync(path, `${[header, crashed, record(2), record(1)].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const read = await readJournal(path);
+    expect({ done: [...read.done].sort(), retry: [...read.retry], failed: read.failed, duplicates: read.duplicates }).to.deep.equal({ done: ['/archive/img1.jpg', '/archive/img2.jpg'], retry: [], failed: 0, duplicates: true });
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    opened.journal.close();
+    expect(await opened.journal.compact()).to.equal(1);
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { source?: string }).source)).to.deep.equal([undefined, 'img2.jpg', 'img1.jpg']);
+  });
+
   it('names each setting that differs from the results file, and ignores the order of the task kinds', async () => {
     const before = { tasks: ['edge', 'corner'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } };
     expect(settingsChanges(before, { tasks: ['corner', 'edge'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } })).to.deep.equal([]);
