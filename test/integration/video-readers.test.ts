@@ -66,7 +66,7 @@ describe('video reader processes: videos are read off the master\'s thread, seve
     expect(await gone([pid!])).to.equal(true);
   });
 
-  it('a reader that dies mid-video fails the next sampled frame with the reason; the frames before it stand', async () => {
+  it('a reader killed mid-video fails the next sampled frame with the reason, retryable; the frames before it stand', async () => {
     const video = open(videoFrames(SAMPLE_VIDEO, 5, JPEG, SAMPLE_VIDEO, { readAhead: 1 }));
     const a = await video.next();
     const b = await video.next();
@@ -80,7 +80,9 @@ describe('video reader processes: videos are read off the master\'s thread, seve
     expect(rest.slice(0, -1).every((i) => i.error === undefined)).to.equal(true);
     expect(rest.length).to.be.within(1, 2);
     expect(last.frame).to.equal(rest.length === 1 ? 10 : 15);
-    expect(last.error).to.match(/^the video reader process ended \(SIGKILL\) while reading it: .*; frames from 1[05] on were not read$/);
+    // Killed from outside (the OOM killer, a user): not blamed on the video, and tried again by a --resume.
+    expect(last.error).to.match(/^the video reader process was killed \(SIGKILL: by the out-of-memory killer, or a user\?\) while reading it; frames from 1[05] on were not read$/);
+    expect(last.errorMayPass).to.equal(true);
     expect(last.key).to.equal(`${SAMPLE_VIDEO}#${last.frame}`);
     const loaded = await last.load().then(() => 'loaded', (err: unknown) => (err as Error).message);
     expect(loaded).to.equal(last.error);
