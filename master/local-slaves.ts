@@ -33,14 +33,30 @@ export interface LocalSlavesOptions {
   curve?: { secretKeyFile: string; masterPublicKeyFile: string } | undefined;
 }
 
+/** Restarts of one local slave allowed within {@link RESTART_WINDOW_MS}; beyond them it stays down (a crash loop). */
+export const LOCAL_SLAVE_MAX_RESTARTS = 5;
+/** Window of {@link LOCAL_SLAVE_MAX_RESTARTS}, ms. */
+const RESTART_WINDOW_MS = 60_000;
+/** Wait before restarting a local slave that ended, ms (doubled per restart within the window). */
+const RESTART_DELAY_MS = 500;
+
 /**
  * Slave processes the master starts on its own machine (`--local-slaves N`), so one
  * command processes a folder with no other set-up. Each is a normal `slave` process
  * with an IPC channel to the master: if the master dies, even by SIGKILL, the channel
  * closes and the slave leaves by itself (`--exit-with-parent`), so no slave is orphaned.
+ *
+ * A local slave that ends while the batch runs (the out-of-memory killer, a user's
+ * `kill`, a crash) is started again under the same slave id, up to
+ * {@link LOCAL_SLAVE_MAX_RESTARTS} times a minute: with none left, a master bound to
+ * loopback waited for ever for a slave no one would start (found by QA).
  */
 export class LocalSlaves {
   private readonly procs: ChildProcess[] = [];
+  /** When each slave was last restarted (monotonic ms, the window's). */
+  private readonly restarts: number[][] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopping = false;
 
   constructor(private readonly options: LocalSlavesOptions) {}
 
@@ -51,43 +67,70 @@ export class LocalSlaves {
 
   /** Starts the slaves (does not wait for them to connect). */
   start(): void {
+    for (let i = 0; i < this.options.count; i++) {
+      this.restarts.push([]);
+      this.procs.push(this.spawnSlave(i));
+    }
+  }
+
+  private spawnSlave(i: number): ChildProcess {
     const o = this.options;
     // One slave measures the memory free once its workers are ready; several started at
     // once would each count the same memory as their own.
     const memory = o.count > 1 ? ['--memory-budget', String(localSlaveMemoryBudgetMb(o.count, o.threads))] : [];
-    for (let i = 0; i < o.count; i++) {
-      const args = [
-        SLAVE_BIN,
-        ...memory,
-        '--connect', o.endpoint,
-        '--threads', String(o.threads),
-        '--slave-id', `local-${process.pid}-${i + 1}`,
-        '--heartbeat-interval', String(o.heartbeatIntervalMs),
-        '--heartbeat-liveness', String(o.heartbeatLiveness),
-        '--reconnect-max', '2000',
-        '--drain-timeout', String(LOCAL_SLAVE_DRAIN_MS),
-        '--log-level', o.logLevel,
-        ...(o.logJson === true ? ['--log-json'] : []),
-        '--exit-with-parent',
-        ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
-      ];
-      // Their log lines go through this process's, so a progress bar can make room for them.
-      // A process group of their own: a terminal's Ctrl-C goes to the foreground group, and the
-      // slave's own SIGINT then met the master's SIGTERM as a second signal ("exiting at once").
-      // The master stops them (stop()); they leave with it by --exit-with-parent.
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
-      relayLogLines(proc.stderr);
-      proc.on('exit', (code, signal) => {
-        if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
-          o.logger.warn(`local slave ${i + 1} exited (${signal ?? `code ${code ?? '?'}`})`);
-        }
-      });
-      this.procs.push(proc);
+    const args = [
+      SLAVE_BIN,
+      ...memory,
+      '--connect', o.endpoint,
+      '--threads', String(o.threads),
+      '--slave-id', `local-${process.pid}-${i + 1}`,
+      '--heartbeat-interval', String(o.heartbeatIntervalMs),
+      '--heartbeat-liveness', String(o.heartbeatLiveness),
+      '--reconnect-max', '2000',
+      '--drain-timeout', String(LOCAL_SLAVE_DRAIN_MS),
+      '--log-level', o.logLevel,
+      ...(o.logJson === true ? ['--log-json'] : []),
+      '--exit-with-parent',
+      ...(o.curve === undefined ? [] : ['--curve-secret-key', o.curve.secretKeyFile, '--master-public-key', o.curve.masterPublicKeyFile]),
+    ];
+    // Their log lines go through this process's, so a progress bar can make room for them.
+    // A process group of their own: a terminal's Ctrl-C goes to the foreground group, and the
+    // slave's own SIGINT then met the master's SIGTERM as a second signal ("exiting at once").
+    // The master stops them (stop()); they leave with it by --exit-with-parent.
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
+    relayLogLines(proc.stderr);
+    proc.on('exit', (code, signal) => {
+      if (!this.stopping) this.ended(i, code, signal);
+    });
+    return proc;
+  }
+
+  /** A local slave ended while the batch runs: said, and started again within the budget. */
+  private ended(i: number, code: number | null, signal: NodeJS.Signals | null): void {
+    const o = this.options;
+    const how = signal === 'SIGKILL' ? 'was killed (SIGKILL: by the out-of-memory killer, or a user?)' : `exited (${signal ?? `code ${code ?? '?'}`})`;
+    const now = performance.now();
+    const recent = (this.restarts[i] ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+    this.restarts[i] = recent;
+    if (recent.length >= LOCAL_SLAVE_MAX_RESTARTS) {
+      o.logger.error(`local slave ${i + 1} ${how}, its ${LOCAL_SLAVE_MAX_RESTARTS + 1}th end within a minute: not started again (its log lines above say why); the batch waits for another slave, or Ctrl-C and --resume later`);
+      return;
     }
+    const delayMs = RESTART_DELAY_MS * 2 ** recent.length;
+    o.logger.warn(`local slave ${i + 1} ${how}; starting it again${recent.length > 0 ? ` in ${delayMs} ms` : ''} (its tasks run again, using no attempt)`);
+    recent.push(now);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopping) this.procs[i] = this.spawnSlave(i);
+    }, recent.length > 1 ? delayMs : 0);
+    this.timers.add(t);
   }
 
   /** Stops every local slave: SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = LOCAL_SLAVE_STOP_GRACE_MS): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     await Promise.all(
       this.procs.map(
         (p) =>

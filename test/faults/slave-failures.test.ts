@@ -87,6 +87,20 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     expect(report.slavesLost).to.be.at.least(4);
   });
 
+  it('15. the master\'s only local slave is killed (SIGKILL, as by the out-of-memory killer): the master starts it again and the batch finishes, nothing lost', async () => {
+    const m = master(['--local-slaves', '1', '--local-threads', '1']);
+    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+    const local = descendants(m.proc.pid!).filter((p) => p.cmdline.includes('bin/slave.js'));
+    expect(local).to.have.length(1);
+    process.kill(local[0]!.pid, 'SIGKILL');
+    await waitFor(() => m.stderr().includes('local slave 1 was killed (SIGKILL'), 30_000, 'the master to notice');
+    const report = await finishAndCheck(m);
+    expect(report.tasksFailed).to.equal(0);
+    expect(m.stderr()).to.match(/local slave 1 was killed \(SIGKILL: by the out-of-memory killer, or a user\?\); starting it again/);
+    // The new process, under the same slave id.
+    expect(m.stderr().match(new RegExp(`slave local-${m.proc.pid!}-1 joined`, 'g'))).to.have.length(2);
+  });
+
   it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
     const m = master();
     const slaves = ['a', 'b'].map((id) => slave(`stop-${id}`));
