@@ -163,6 +163,8 @@ export class Master {
   private localSlaves: LocalSlaves | undefined;
   private ingest: AsyncIterator<IngestItem> | undefined;
   private ingestDone = false;
+  /** Reading the inputs failed part-way: the batch ends with what was read, exit 1. */
+  private inputsFailed = false;
   private filling = false;
   private done: Set<string> = new Set();
   /** Images of a resumed results file recorded with a failed task. */
@@ -493,7 +495,7 @@ export class Master {
       }
     }
     const someFailed = this.stats.tasksFailed > 0 || this.failedBefore > 0 || (report.annotatedMissing ?? 0) > 0;
-    let exitCode: number = this.resultsWriteFailed ? MASTER_EXIT.fatal : interrupted ? MASTER_EXIT.interrupted : someFailed ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
+    let exitCode: number = this.resultsWriteFailed || this.inputsFailed ? MASTER_EXIT.fatal : interrupted ? MASTER_EXIT.interrupted : someFailed ? MASTER_EXIT.someFailed : MASTER_EXIT.ok;
     if (!interrupted && this.itemsFound === 0 && this.source === undefined) {
       this.logger.error(`no image or video found in ${this.options.inputs.join(', ')}`);
       exitCode = MASTER_EXIT.usage;
@@ -562,7 +564,9 @@ export class Master {
         try {
           next = await this.ingest.next();
         } catch (err) {
-          this.logger.error(`reading inputs failed: ${(err as Error).message}`);
+          // The inputs not read yet are not in the results: said, and the exit status is 1.
+          this.logger.error(`reading inputs failed: ${(err as Error).message}; the inputs not read by then are left out of this run (a --resume reads them again)`);
+          this.inputsFailed = true;
           this.ingestDone = true;
           break;
         }

@@ -37,7 +37,19 @@ export interface WalkSkips {
  * end the batch's input.
  */
 export async function* walkMedia(dir: string, rawDir?: Buffer, skips?: WalkSkips): AsyncGenerator<WalkEntry> {
-  const subdirs: { path: string; raw: Buffer | undefined }[] = [];
+  // Depth first, by a stack rather than by recursion: a `yield*` per level overflowed the
+  // call stack in a tree 2,000 folders deep, and every input after it was lost (found by QA).
+  const stack: { path: string; raw: Buffer | undefined }[] = [{ path: dir, raw: rawDir }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const subdirs: typeof stack = [];
+    yield* listDirectory(next.path, next.raw, subdirs, skips);
+    // Reversed onto the stack, so that they are walked in the order they were listed.
+    stack.push(...subdirs.reverse());
+  }
+}
+
+/** One directory of {@link walkMedia}: its media files, its subdirectories into `subdirs`. */
+async function* listDirectory(dir: string, rawDir: Buffer | undefined, subdirs: { path: string; raw: Buffer | undefined }[], skips?: WalkSkips): AsyncGenerator<WalkEntry> {
   try {
     // Names as bytes: as text, a name that is not UTF-8 would decode to U+FFFD and name no file.
     const handle = await opendir(rawDir ?? dir, { encoding: 'buffer' as BufferEncoding });
@@ -61,7 +73,6 @@ export async function* walkMedia(dir: string, rawDir?: Buffer, skips?: WalkSkips
   } catch (err) {
     yield { path: dir, error: `cannot read directory ${dir}: ${errorCode(err)}` };
   }
-  for (const sub of subdirs) yield* walkMedia(sub.path, sub.raw, skips);
 }
 
 /**
