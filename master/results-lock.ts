@@ -53,9 +53,13 @@ export class ResultsLock {
       }
       try {
         writeSync(fd, `${JSON.stringify(ownOwner())}\n`);
-      } finally {
+      } catch (err) {
+        // A full disk: named, and no empty lock left behind (it was a bare "ENOSPC ... write").
         closeSync(fd);
+        rmSync(lockPath, { force: true });
+        throw new Error(`cannot write the lock file ${lockPath}, beside the results file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (the disk is full)' : ''}`, { cause: err });
       }
+      closeSync(fd);
       return new ResultsLock(lockPath);
     }
     const held = readOwner(lockPath);

@@ -792,6 +792,18 @@ describe('command-line interface', function () {
     expect({ interrupted: r.interrupted, stoppedBy: r.stoppedBy, images: r.images }).to.deep.equal({ interrupted: true, stoppedBy: 'results-write-error', images: 0 });
   });
 
+  it('on a full disk, says it cannot write the lock file beside the results (exit 1) and leaves no empty lock', function () {
+    // A 64 KiB tmpfs, filled, in a mount namespace of its own (unshare: root only), so nothing outside sees it.
+    if (process.getuid?.() !== 0) this.skip();
+    const dir = join(tmp.dir, 'full');
+    mkdirSync(dir);
+    const script = `mount -t tmpfs -o size=64k tmpfs "$1" && (dd if=/dev/zero of="$1/fill" bs=4k count=64 2>/dev/null; true) && cd "$1" && "$2" "$3" run "$4" --tasks edge --out r.jsonl --metrics-port 0 --progress none 2>&1; echo "rc=$?"; ls "$1"`;
+    const out = execFileSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, process.execPath, MASTER_BIN, IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).to.match(/cannot write the lock file r\.jsonl\.lock, beside the results file: ENOSPC \(the disk is full\)$/m);
+    expect(out).to.match(/^rc=1$/m);
+    expect(out.trim().split('\n').slice(-1)).to.deep.equal(['fill']);
+  });
+
   it('refuses a missing input before starting', async () => {
     const { code, err } = await run(startMaster, ['run', 'no/such/folder', '--progress', 'none']);
     expect(code).to.equal(MASTER_EXIT.usage);
