@@ -421,7 +421,8 @@ export class ChildPool implements Pool {
       return;
     }
     const pending = this.takeBack(worker);
-    const how = signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
+    // SIGKILL from outside is most often the kernel's out-of-memory killer: said (found by QA).
+    const how = signal === 'SIGKILL' && !worker.timedOut ? 'signal SIGKILL: out of memory, or killed by a user?' : signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
     if (worker.cancelled) this.options.logger.debug({ worker: worker.index }, `worker ${worker.index} stopped (${how}); restarting it`);
     else this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
     // A copy of a stuck job dying leaves the answer to the other copy.
