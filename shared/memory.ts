@@ -85,6 +85,17 @@ export function availableMemoryBytes(): number {
   return Math.min(host, proc.availableMemory() + inactiveFileBytes(ownCgroupFiles()));
 }
 
+/**
+ * All the memory this process could ever have, bytes: the machine's RAM (`os.totalmem`),
+ * or its cgroup's limit where that is lower (`process.constrainedMemory`). Swap is not
+ * counted: a detector paging there would take hours.
+ */
+export function memoryCeilingBytes(): number {
+  const total = totalmem();
+  const limit = (process as Omit<NodeJS.Process, 'constrainedMemory'> & { constrainedMemory: () => number | undefined }).constrainedMemory() ?? 0;
+  return limit > 0 && limit < total ? limit : total;
+}
+
 /** Files of a memory cgroup: its `memory.stat`, and the key there of its inactive file cache. */
 export interface CgroupFiles {
   /** Path of `memory.stat`; undefined when not found. */

@@ -4,7 +4,7 @@ import { isRunning } from '../../shared/child-process.js';
 import { onStderrLines, type Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
-import { availableMemoryBytes, defaultMemoryBudget, toMiB } from '../../shared/memory.js';
+import { availableMemoryBytes, defaultMemoryBudget, memoryCeilingBytes, toMiB, WORKER_IDLE_BYTES } from '../../shared/memory.js';
 import { imagePixels, workerBytesPerPixel } from './memory-budget.js';
 import { childScript, ENTRIES } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
@@ -34,6 +34,8 @@ export interface ChildPoolOptions {
    * the memory available once the workers are ready.
    */
   memoryBudgetBytes?: number | undefined;
+  /** Memory this slave could ever have, bytes; default `memoryCeilingBytes()` (tests set less). */
+  memoryCeilingBytes?: number;
   logger: Logger;
 }
 
@@ -195,6 +197,8 @@ export class ChildPool implements Pool {
   private closing = false;
   private dispatchQueued = false;
   private readyWaiters: (() => void)[] = [];
+  /** See {@link ChildPoolOptions.memoryCeilingBytes}; read on first use. */
+  private memoryCeiling: number | undefined;
 
   constructor(private readonly options: ChildPoolOptions) {
     this.size = options.size;
@@ -254,6 +258,8 @@ export class ChildPool implements Pool {
 
   run(job: PoolJob): Promise<PoolOutcome> {
     if (this.closing) return Promise.resolve(leaving(job));
+    const beyond = this.beyondMemory(job);
+    if (beyond !== undefined) return Promise.resolve(beyond);
     return new Promise((resolve) => {
       const pending: Pending = {
         job,
@@ -682,6 +688,24 @@ export class ChildPool implements Pool {
     const others = this.reservedBytes - reservation(worker);
     const own = worker.assigned.length > 0 ? Math.max(worker.assignedBytes, need) : need;
     return others === 0 || others + own <= this.memoryBudgetBytes;
+  }
+
+  /**
+   * A job whose kind alone needs more memory for its image than this machine (or its
+   * cgroup) has at all is refused with a retryable ImageTooLargeError, so the master gives
+   * it to a slave with more memory or records why: run alone, as an image over the budget
+   * is, a 48 MP photo on a 1 GB slave was killed by the OOM killer 12 times (found by QA).
+   *
+   * @returns the refusal, or undefined when the job may run
+   */
+  private beyondMemory(job: PoolJob): PoolFailure | undefined {
+    const pixels = pixelsOfBytes(job.bytes);
+    // One over --max-image-pixels is refused from its header by the worker, undecoded.
+    if (pixels > this.options.maxImagePixels) return undefined;
+    const need = pixels * workerBytesPerPixel([job.kind]);
+    this.memoryCeiling ??= this.options.memoryCeilingBytes ?? memoryCeilingBytes();
+    if (need + WORKER_IDLE_BYTES <= this.memoryCeiling) return undefined;
+    return failure(job, 'ImageTooLargeError', `a ${job.kind} task on this image (${pixels} px) needs ~${toMiB(need)} MiB, more than this slave's machine has (${toMiB(this.memoryCeiling)} MiB, or its cgroup's limit)`);
   }
 
   /** Counts and reports an idle worker left waiting for memory (logged the first time, then at debug level). */

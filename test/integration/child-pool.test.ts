@@ -135,6 +135,20 @@ describe('integration: child-process worker pool', function () {
     });
   });
 
+  it('refuses a task whose kind alone needs more memory for its image than the machine has (ImageTooLargeError, retryable elsewhere), and runs the kinds that fit', async () => {
+    // A 4000x3000 image on a "machine" of 200 MiB: face needs ~710 MiB, edge ~92 MiB.
+    pool = new ChildPool({ size: 1, taskTimeoutMs: 60_000, maxImagePixels: 50_000_000, memoryCeilingBytes: 200 * 2 ** 20, logger: createLogger('test', 'silent', false) });
+    const p = pool;
+    await p.start();
+    const big = cv.imencode('.jpg', new cv.Mat(3000, 4000, cv.CV_8UC3, [40, 90, 160]));
+    const [face, edge] = await Promise.all((['face', 'edge'] as const).map((kind, i) => p.run({ ...job(kind, i), bytes: big })));
+    expect(face?.ok).to.equal(false);
+    if (face !== undefined && !face.ok) {
+      expect(face.error).to.deep.equal({ name: 'ImageTooLargeError', message: 'a face task on this image (12000000 px) needs ~710 MiB, more than this slave\'s machine has (200 MiB, or its cgroup\'s limit)', retryable: true });
+    }
+    expect(edge?.ok).to.equal(true);
+  });
+
   it('a worker that dies mid-image fails only the job it was running; the jobs queued behind it run on the restarted worker', async () => {
     const p = await startPool(1, `crash:face:${IMAGE_ID}`);
     const [object, face, edge, corner] = await Promise.all(KINDS.map((kind, i) => p.run(job(kind, i))));
