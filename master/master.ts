@@ -431,13 +431,6 @@ export class Master {
     this.drainCompleted();
     this.journal?.close();
     this.recordsClosed = true;
-    try {
-      const replaced = (await this.journal?.compact()) ?? 0;
-      if (replaced > 0) this.logger.info(`${this.options.out}: ${replaced} earlier record(s) of images run again were replaced by their new ones`);
-    } catch (err) {
-      // Both records stay: the next resume reads the last one, and compacts again.
-      this.logger.warn(`${this.options.out}: could not drop the earlier records of images run again: ${(err as Error).message}`);
-    }
     this.progress?.stop(interrupted ? undefined : this.progressState());
     const reason = interrupted ? 'master interrupted; batch can be resumed' : 'batch complete';
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
@@ -445,6 +438,14 @@ export class Master {
     this.tellHeldBackSessionLines(this.clock.now(), true);
     await this.router?.close(500);
     await this.localSlaves?.stop();
+    // After the slaves are let go: on a large file this takes seconds without heartbeats.
+    try {
+      const replaced = (await this.journal?.compact()) ?? 0;
+      if (replaced > 0) this.logger.info(`${this.options.out}: ${replaced} earlier record(s) of images run again were replaced by their new ones`);
+    } catch (err) {
+      // Both records stay: the next resume reads the last one, and compacts again.
+      this.logger.warn(`${this.options.out}: could not drop the earlier records of images run again: ${(err as Error).message}`);
+    }
     // After the slaves are let go: no heartbeats go out from here on.
     await this.annotator?.finish();
     this.localKeys?.cleanup();
