@@ -465,6 +465,14 @@ export class Journal {
  * resolve (as {@link readJournal} does).
  */
 function recordKey(line: string, header: { cwd: string }): string | undefined {
+  // Records as mergeImage writes them, read from their first fields: parsing whole lines
+  // (500 corner points each) took 3.1 s for 20,000 records, 160 MB. A frame named
+  // elsewhere in the line (fields reordered by hand) is read by a full parse.
+  const m = RECORD_START.exec(line);
+  if (m !== null && (m[2] !== undefined || !line.includes('"frame":'))) {
+    const source = JSON.parse(m[1] ?? '""') as string;
+    return itemKey(resolve(header.cwd, source), m[2] === undefined ? undefined : Number(m[2]));
+  }
   let o: { type?: unknown; source?: unknown; frame?: unknown; cwd?: unknown };
   try {
     o = JSON.parse(line) as typeof o;
@@ -475,6 +483,9 @@ function recordKey(line: string, header: { cwd: string }): string | undefined {
   if (o.type !== 'image' || typeof o.source !== 'string') return undefined;
   return itemKey(resolve(header.cwd, o.source), typeof o.frame === 'number' ? o.frame : undefined);
 }
+
+/** How {@link mergeImage}'s records begin: the source (a JSON string), then `ok`, then the frame of a video's. */
+const RECORD_START = /^\{"type":"image","source":("(?:[^"\\]|\\.)*"),"ok":(?:true|false)(?:,"frame":(\d+))?[,}]/;
 
 /** Calls `each` with every line of a file and its number from 1, streamed. */
 async function forEachLine(path: string, each: (line: string, n: number) => void): Promise<void> {

@@ -91,13 +91,20 @@ describe('Journal (the results file)', () => {
   it('reads an image recorded twice (a master killed before compacting) by its last record, and compacts on the next close', async () => {
     const path = join(tmp.dir, 'twice.jsonl');
     const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };
-    writeFileSync(path, `${[header, crashed, record(2), record(1)].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    // Frames of one video are images of their own, also one whose frame comes late in its line (edited by hand).
+    const frames = [
+      { type: 'image', source: 'cam.avi', ok: true, frame: 0 },
+      { type: 'image', source: 'cam.avi', ok: true, frame: 5, timestampMs: 500 },
+      { type: 'image', source: 'cam.avi', ok: false, edge: { error: { name: 'DecodeError', message: 'x', retryable: false }, attempts: 1 }, frame: 10 },
+      { type: 'image', source: 'cam.avi', ok: true, edge: { edgePixels: 1, density: 0 }, frame: 15 },
+    ];
+    writeFileSync(path, `${[header, crashed, ...frames, record(2), record(1)].map((l) => JSON.stringify(l)).join('\n')}\n`);
     const read = await readJournal(path);
-    expect({ done: [...read.done].sort(), retry: [...read.retry], failed: read.failed, duplicates: read.duplicates }).to.deep.equal({ done: ['/archive/img1.jpg', '/archive/img2.jpg'], retry: [], failed: 0, duplicates: true });
+    expect({ done: [...read.done].sort(), retry: [...read.retry], failed: read.failed, duplicates: read.duplicates }).to.deep.equal({ done: ['/archive/cam.avi#0', '/archive/cam.avi#10', '/archive/cam.avi#15', '/archive/cam.avi#5', '/archive/img1.jpg', '/archive/img2.jpg'], retry: [], failed: 1, duplicates: true });
     const opened = await Journal.open(path, header, { resume: true, overwrite: false });
     opened.journal.close();
     expect(await opened.journal.compact()).to.equal(1);
-    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { source?: string }).source)).to.deep.equal([undefined, 'img2.jpg', 'img1.jpg']);
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => { const r = JSON.parse(l) as { source?: string; frame?: number }; return `${r.source ?? 'header'}${r.frame === undefined ? '' : `#${r.frame}`}`; })).to.deep.equal(['header', 'cam.avi#0', 'cam.avi#5', 'cam.avi#10', 'cam.avi#15', 'img2.jpg', 'img1.jpg']);
   });
 
   it('names each setting that differs from the results file, and ignores the order of the task kinds', async () => {
