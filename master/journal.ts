@@ -1,6 +1,5 @@
-import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { itemKey } from './ingest/item.js';
 import { ResultsLock } from './results-lock.js';
@@ -487,11 +486,30 @@ function recordKey(line: string, header: { cwd: string }): string | undefined {
 /** How {@link mergeImage}'s records begin: the source (a JSON string), then `ok`, then the frame of a video's. */
 const RECORD_START = /^\{"type":"image","source":("(?:[^"\\]|\\.)*"),"ok":(?:true|false)(?:,"frame":(\d+))?[,}]/;
 
-/** Calls `each` with every line of a file and its number from 1, streamed. */
+/** Calls `each` with every line of a file and its number from 1, streamed ({@link fileLines}). */
 async function forEachLine(path: string, each: (line: string, n: number) => void): Promise<void> {
-  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   let n = 0;
-  for await (const line of rl) each(line, ++n);
+  for await (const { text } of fileLines(path)) each(text, ++n);
+}
+
+/**
+ * The lines of a file, split at LF only, streamed: each line's text (a CR before the LF
+ * kept: JSON takes it as white space), its length in bytes with its LF, and whether it
+ * had one. Counted in bytes as read: readline, which strips CRLF and replaces bytes that
+ * are not UTF-8, made the length of a CRLF file short by a byte a line, and a resume cut
+ * valid records off it (found by QA).
+ */
+async function* fileLines(path: string): AsyncGenerator<{ text: string; bytes: number; terminated: boolean }> {
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path)) {
+    let data = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
+      yield { text: data.toString('utf8', 0, nl), bytes: nl + 1, terminated: true };
+      data = data.subarray(nl + 1);
+    }
+    carry = Buffer.from(data);
+  }
+  if (carry.length > 0) yield { text: carry.toString('utf8'), bytes: carry.length, terminated: false };
 }
 
 /** `writeSync` until all of `text` is written. */
@@ -576,25 +594,12 @@ export async function readJournal(
   /** Lines that are not JSON since the last record: skipped if a record follows, else cut. */
   let pending: number[] = [];
   let lineNo = 0;
-  const size = fstatSize(path);
-  const endsWithNewline = (() => {
-    const fd = openSync(path, 'r');
-    try {
-      const b = Buffer.alloc(1);
-      readSync(fd, b, 0, 1, size - 1);
-      return b[0] === 0x0a;
-    } finally {
-      closeSync(fd);
-    }
-  })();
-  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   let consumed = 0;
-  for await (const line of rl) {
+  for await (const { text: line, bytes, terminated } of fileLines(path)) {
     lineNo++;
-    const lineBytes = Buffer.byteLength(line) + 1;
-    const isLast = consumed + lineBytes > size;
-    consumed += lineBytes;
-    if (isLast && !endsWithNewline) break;
+    consumed += bytes;
+    // A torn last line (no newline: the master was killed mid-write) is cut.
+    if (!terminated) break;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);

@@ -107,6 +107,19 @@ describe('Journal (the results file)', () => {
     expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => { const r = JSON.parse(l) as { source?: string; frame?: number }; return `${r.source ?? 'header'}${r.frame === undefined ? '' : `#${r.frame}`}`; })).to.deep.equal(['header', 'cam.avi#0', 'cam.avi#5', 'cam.avi#10', 'cam.avi#15', 'img2.jpg', 'img1.jpg']);
   });
 
+  it('resumes a file with CRLF line ends (edited on Windows) without cutting a record, and cuts only a torn last line', async () => {
+    const path = join(tmp.dir, 'crlf.jsonl');
+    const text = `${[header, record(0), record(1), record(2)].map((l) => JSON.stringify(l)).join('\r\n')}\r\n{"type":"ima`;
+    writeFileSync(path, text);
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    expect([...opened.done].sort()).to.deep.equal(['/archive/img0.jpg', '/archive/img1.jpg', '/archive/img2.jpg']);
+    expect(opened.cutBytes).to.equal('{"type":"ima'.length);
+    opened.journal.append(record(3));
+    opened.journal.close();
+    expect(readFileSync(path, 'utf8')).to.equal(`${text.slice(0, -'{"type":"ima'.length)}${JSON.stringify(record(3))}\n`);
+    expect((await readJournal(path)).done.size).to.equal(4);
+  });
+
   it('names each setting that differs from the results file, and ignores the order of the task kinds', async () => {
     const before = { tasks: ['edge', 'corner'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } };
     expect(settingsChanges(before, { tasks: ['corner', 'edge'], every: 5, detectors: { face: { minNeighbors: 3, scaleFactor: 1.1 } } })).to.deep.equal([]);
