@@ -161,6 +161,13 @@ export class Journal {
   onWriteError: ((err: NodeJS.ErrnoException) => void) | undefined;
   /** Keys of images whose earlier record a new one replaces ({@link OpenedJournal.retry}). */
   replaces: ReadonlySet<string> = new Set();
+  /** Of {@link replaces}, those recorded again in this run. */
+  private readonly replaced = new Set<string>();
+  /**
+   * Keys whose every record {@link compact} drops: a video's failure before its first
+   * frame, whose frames were read since (they have keys of their own: `SOURCE#FRAME`).
+   */
+  readonly drops = new Set<string>();
   /** The file holds records that later ones replace: {@link compact} drops them after {@link close}. */
   compactOnClose = false;
 
@@ -244,7 +251,7 @@ export class Journal {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, retry, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
+      const { done, failed, retry, superseded, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
       // Typed as ours, but read from the file: anything may be there.
@@ -263,6 +270,7 @@ export class Journal {
         closeSync(fd);
         const journal = new Journal(path, openForWriting(path, 'a'), flushMs, syncMs, lock);
         journal.replaces = retry;
+        for (const key of superseded) journal.drops.add(key);
         // Records replaced by a later one, left by a master killed before its close compacted them.
         journal.compactOnClose = duplicates;
         return { journal, done, failedBefore: failed, retry, previous, created: false, badLines, badLineCount, cutBytes };
@@ -285,7 +293,7 @@ export class Journal {
    */
   append(record: ImageRecord, key?: string): void {
     if (this.writeError !== undefined) return;
-    if (key !== undefined && this.replaces.has(key)) this.compactOnClose = true;
+    if (key !== undefined && this.replaces.size > 0) this.noteReplaced(key, record.frame);
     this.buffer.push(JSON.stringify(record));
     this.written++;
     if (!this.writeScheduled) {
@@ -295,6 +303,26 @@ export class Journal {
         if (this.fd >= 0) this.flush();
       });
     }
+  }
+
+  /** {@link append}'s bookkeeping of a record that may replace an earlier one. */
+  private noteReplaced(key: string, frame: number | undefined): void {
+    if (this.replaces.has(key)) {
+      this.replaced.add(key);
+      this.compactOnClose = true;
+    }
+    // A frame of a video whose earlier record failed before its first frame.
+    const video = frame === undefined ? undefined : key.slice(0, key.length - `#${frame}`.length);
+    if (video !== undefined && this.replaces.has(video) && !this.replaced.has(video)) {
+      this.replaced.add(video);
+      this.drops.add(video);
+      this.compactOnClose = true;
+    }
+  }
+
+  /** Images a resume was to run again ({@link replaces}) and did not: their failed records stand. */
+  get replacesLeft(): number {
+    return this.replaces.size - this.replaced.size;
   }
 
   /**
@@ -442,7 +470,7 @@ export class Journal {
       header.cwd = process.cwd();
       await forEachLine(this.path, (line, n) => {
         const key = recordKey(line, header);
-        if (key !== undefined && last.get(key) !== n) dropped++;
+        if (key !== undefined && (last.get(key) !== n || this.drops.has(key))) dropped++;
         else put(line);
       });
       if (out.length > 0) writeAll(fd, `${out.join('\n')}\n`);
@@ -583,10 +611,12 @@ function fstatSize(path: string): number {
 export async function readJournal(
   path: string,
   onRecord?: (record: Readonly<Record<string, unknown>>) => void,
-): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
+): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; superseded: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
   /** Each image's last record: ok, failed, or failed for causes that may pass. */
   const state = new Map<string, RecordState>();
   let duplicates = false;
+  /** Videos with a record of a frame. */
+  const framed = new Set<string>();
   let previous: BatchHeader | undefined;
   let validBytes = 0;
   const badLines: number[] = [];
@@ -616,7 +646,9 @@ export async function readJournal(
     if (o.type === 'batch') previous ??= parsed as BatchHeader;
     else if (o.type === 'image' && typeof o.source === 'string') {
       // By absolute path, so a resume may name the inputs another way (`cam1/`, `/archive/cam1`).
-      const key = itemKey(resolve(previous?.cwd ?? process.cwd(), o.source), typeof o.frame === 'number' ? o.frame : undefined);
+      const source = resolve(previous?.cwd ?? process.cwd(), o.source);
+      const key = itemKey(source, typeof o.frame === 'number' ? o.frame : undefined);
+      if (typeof o.frame === 'number') framed.add(source);
       // The last record of an image is its record: a resume that ran it again appends one.
       if (state.has(key)) duplicates = true;
       state.set(key, o.ok !== false ? 'ok' : mayPass(parsed as Record<string, unknown>) ? 'retry' : 'failed');
@@ -625,13 +657,17 @@ export async function readJournal(
   }
   const done = new Set<string>();
   const retry = new Set<string>();
+  const superseded = new Set<string>();
   let failed = 0;
   for (const [key, s] of state) {
-    if (s === 'retry') retry.add(key);
+    // A video's failure before its first frame (its reader killed), read again since: its
+    // frames' records stand for it (a master killed before compacting left it).
+    if (s === 'retry' && framed.has(key)) superseded.add(key);
+    else if (s === 'retry') retry.add(key);
     else done.add(key);
     if (s === 'failed') failed++;
   }
-  return { previous, done, failed, retry, duplicates, validBytes, badLines, badLineCount };
+  return { previous, done, failed, retry, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };
 }
 
 type RecordState = 'ok' | 'failed' | 'retry';

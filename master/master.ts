@@ -466,6 +466,9 @@ export class Master {
     report.bytesReceived = this.router?.bytesReceived ?? 0;
     report.messagesSent = this.router?.messagesSent ?? 0;
     report.messagesReceived = this.router?.messagesReceived ?? 0;
+    // Images recorded as failed for causes that may pass and not run again (their inputs
+    // were not named, or a video's reader failed again): their records stand, failed.
+    this.failedBefore += this.journal?.replacesLeft ?? 0;
     this.stats.imagesResumed = this.itemsSkipped;
     report.imagesResumed = this.itemsSkipped;
     report.imagesResumedFailed = this.failedBefore;

@@ -396,6 +396,17 @@ describe('command-line interface', function () {
     expect(after.map((r) => `${r.source.split('/').pop()} ${String(r.ok)}`).sort()).to.deep.equal(['a.jpg true', 'b.jpg true', 'c.jpg false', 'd.jpg true']);
     const b = after.find((r) => r.source.endsWith('b.jpg')) as Record<string, unknown> | undefined;
     expect(b?.['corner']).to.deep.include({ count: corners });
+    // An image to run again that this resume does not read (its input not named) stays
+    // failed in the file, and so the exit status says 3, not 0.
+    const marked = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of marked) if (String(r['source']).endsWith('a.jpg')) Object.assign(r, { ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } });
+    writeFileSync(out, `${marked.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const partial = await run(startMaster, ['run', join(photos, 'b.jpg'), ...args.slice(2), '--resume']);
+    expect(partial.code, partial.err).to.equal(MASTER_EXIT.someFailed);
+    expect(readResults(out).records.filter((r) => !r.ok)).to.have.length(2);
+    const whole = await run(startMaster, [...args, '--resume']);
+    expect(whole.code, whole.err).to.equal(MASTER_EXIT.someFailed);
+    expect(readResults(out).records.map((r) => `${r.source.split('/').pop()} ${String(r.ok)}`).sort()).to.deep.equal(['a.jpg true', 'b.jpg true', 'c.jpg false', 'd.jpg true']);
     // A report that says the batch was interrupted (its master killed before writing the
     // last one) is replaced once a resume finds the batch finished.
     writeFileSync(`${out}.report.json`, JSON.stringify({ ...readReport(`${out}.report.json`), interrupted: true }, null, 2));

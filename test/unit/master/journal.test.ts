@@ -107,6 +107,30 @@ describe('Journal (the results file)', () => {
     expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => { const r = JSON.parse(l) as { source?: string; frame?: number }; return `${r.source ?? 'header'}${r.frame === undefined ? '' : `#${r.frame}`}`; })).to.deep.equal(['header', 'cam.avi#0', 'cam.avi#5', 'cam.avi#10', 'cam.avi#15', 'img2.jpg', 'img1.jpg']);
   });
 
+  it('drops a video\'s failure before its first frame (its reader killed) once its frames are recorded, in this run or an earlier one', async () => {
+    const path = join(tmp.dir, 'video.jsonl');
+    const killed = { type: 'image', source: 'cam.avi', ok: false, edge: { error: { name: 'InputError', message: 'the video reader process was killed (SIGKILL); no frame was read', retryable: true }, attempts: 0 } };
+    const other = { type: 'image', source: 'cam2.avi', ok: false, edge: { error: { name: 'InputError', message: 'killed too', retryable: true }, attempts: 0 } };
+    writeFileSync(path, `${[header, killed, other].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    expect([...opened.retry].sort()).to.deep.equal(['/archive/cam.avi', '/archive/cam2.avi']);
+    opened.journal.append({ type: 'image', source: 'cam.avi', ok: true, frame: 0 }, '/archive/cam.avi#0');
+    opened.journal.append({ type: 'image', source: 'cam.avi', ok: true, frame: 5 }, '/archive/cam.avi#5');
+    // cam2.avi was not read again (not named in this run): its failed record stands, and counts.
+    expect(opened.journal.replacesLeft).to.equal(1);
+    opened.journal.close();
+    expect(await opened.journal.compact()).to.equal(1);
+    const sources = (): string[] => readFileSync(path, 'utf8').trim().split('\n').slice(1).map((l) => { const r = JSON.parse(l) as { source: string; frame?: number }; return `${r.source}${r.frame === undefined ? '' : `#${r.frame}`}`; });
+    expect(sources()).to.deep.equal(['cam2.avi', 'cam.avi#0', 'cam.avi#5']);
+    // The same file as a master killed before compacting left it: read, the failure is superseded.
+    writeFileSync(path, `${[header, killed, { type: 'image', source: 'cam.avi', ok: true, frame: 0 }].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const again = await Journal.open(path, header, { resume: true, overwrite: false });
+    expect({ retry: [...again.retry], done: [...again.done] }).to.deep.equal({ retry: [], done: ['/archive/cam.avi#0'] });
+    again.journal.close();
+    expect(await again.journal.compact()).to.equal(1);
+    expect(sources()).to.deep.equal(['cam.avi#0']);
+  });
+
   it('resumes a file with CRLF line ends (edited on Windows) without cutting a record, and cuts only a torn last line', async () => {
     const path = join(tmp.dir, 'crlf.jsonl');
     const text = `${[header, record(0), record(1), record(2)].map((l) => JSON.stringify(l)).join('\r\n')}\r\n{"type":"ima`;
