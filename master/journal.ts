@@ -1,5 +1,5 @@
-import { closeSync, constants as fsConstants, createReadStream, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, constants as fsConstants, createReadStream, fchmodSync, fchownSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { itemKey } from './ingest/item.js';
 import { ResultsLock } from './results-lock.js';
@@ -264,6 +264,7 @@ export class Journal {
         throw InvalidArgumentError.format('--resume', `${path} was written with other settings: ${changed.join('; ')}. Use the same settings, or --overwrite`);
       }
       return (flushMs, syncMs) => {
+        removeStaleCompactions(path);
         const cutBytes = fstatSize(path) - validBytes;
         const fd = openForWriting(path, 'r+');
         ftruncateSync(fd, validBytes);
@@ -453,9 +454,19 @@ export class Journal {
       if (key !== undefined) last.set(key, n);
     });
     let dropped = 0;
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(temporary, 'w');
+    // The file a link points to, written again with its mode and owner: renamed over the
+    // link, the results moved out of the linked file and a 0600 file came back 0644 (found by QA).
+    const target = realpathSync(this.path);
+    const st = statSync(target);
+    const temporary = `${target}.${process.pid}.tmp`;
+    const fd = openSync(temporary, 'w', st.mode & 0o7777);
     try {
+      fchmodSync(fd, st.mode & 0o7777);
+      try {
+        fchownSync(fd, st.uid, st.gid);
+      } catch {
+        // Not ours to give away (not root): the file stays this user's, as the master's own writes are.
+      }
       let out: string[] = [];
       let bytes = 0;
       const put = (text: string): void => {
@@ -481,7 +492,7 @@ export class Journal {
       throw err;
     }
     closeSync(fd);
-    renameSync(temporary, this.path);
+    renameSync(temporary, target);
     return dropped;
   }
 }
@@ -538,6 +549,27 @@ async function* fileLines(path: string): AsyncGenerator<{ text: string; bytes: n
     carry = Buffer.from(data);
   }
   if (carry.length > 0) yield { text: carry.toString('utf8'), bytes: carry.length, terminated: false };
+}
+
+/**
+ * Removes `FILE.PID.tmp` files beside a results file (its link target's name): copies a
+ * compaction was writing when its master was killed (19 MB left behind; found by QA).
+ * Called under the file's lock, so no live master is writing one.
+ */
+function removeStaleCompactions(path: string): void {
+  let target: string;
+  try {
+    target = realpathSync(path);
+  } catch {
+    return;
+  }
+  const name = basename(target);
+  const stale = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
+  try {
+    for (const entry of readdirSync(dirname(target))) if (stale.test(entry)) rmSync(join(dirname(target), entry), { force: true });
+  } catch {
+    // A folder that cannot be listed: the leftovers stay, harmless.
+  }
 }
 
 /** `writeSync` until all of `text` is written. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
@@ -129,6 +129,25 @@ describe('Journal (the results file)', () => {
     again.journal.close();
     expect(await again.journal.compact()).to.equal(1);
     expect(sources()).to.deep.equal(['cam.avi#0']);
+  });
+
+  it('compacts the file a link to it names, keeping its mode, and removes copies a killed compaction left', async () => {
+    const real = join(tmp.dir, 'store.jsonl');
+    const link = join(tmp.dir, 'link.jsonl');
+    const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };
+    writeFileSync(real, `${[header, crashed, record(2)].map((l) => JSON.stringify(l)).join('\n')}\n`, { mode: 0o600 });
+    chmodSync(real, 0o600);
+    symlinkSync(real, link);
+    writeFileSync(`${real}.99999999.tmp`, 'half a compaction');
+    const opened = await Journal.open(link, header, { resume: true, overwrite: false });
+    expect(readdirSync(tmp.dir).sort()).to.deep.equal(['link.jsonl', 'link.jsonl.lock', 'store.jsonl']);
+    opened.journal.append({ type: 'image', source: 'img1.jpg', ok: true }, '/archive/img1.jpg');
+    opened.journal.close();
+    expect(await opened.journal.compact()).to.equal(1);
+    expect(lstatSync(link).isSymbolicLink()).to.equal(true);
+    expect(statSync(real).mode & 0o777).to.equal(0o600);
+    expect(readFileSync(real, 'utf8').trim().split('\n')).to.have.length(3);
+    expect(readdirSync(tmp.dir).sort()).to.deep.equal(['link.jsonl', 'store.jsonl']);
   });
 
   it('resumes a file with CRLF line ends (edited on Windows) without cutting a record, and cuts only a torn last line', async () => {
