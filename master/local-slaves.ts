@@ -31,6 +31,8 @@ export interface LocalSlavesOptions {
   logger: Logger;
   /** With CURVE: the local slaves' (temporary) secret key file and the master's public key file. */
   curve?: { secretKeyFile: string; masterPublicKeyFile: string } | undefined;
+  /** Told when a local slave's process ends mid-batch, with its slave id and how it ended ("was killed (SIGKILL...)"). */
+  onEnded?: (slaveId: string, how: string) => void;
 }
 
 /** Restarts of one local slave allowed within {@link RESTART_WINDOW_MS}; beyond them it stays down (a crash loop). */
@@ -60,6 +62,34 @@ export class LocalSlaves {
 
   constructor(private readonly options: LocalSlavesOptions) {}
 
+  /** The slave id of local slave `i` (from 0). */
+  private slaveId(i: number): string {
+    return `local-${process.pid}-${i + 1}`;
+  }
+
+  /** Whether `slaveId` is one of these local slaves'. */
+  owns(slaveId: string): boolean {
+    const prefix = `local-${process.pid}-`;
+    if (!slaveId.startsWith(prefix)) return false;
+    const n = Number(slaveId.slice(prefix.length));
+    return Number.isInteger(n) && n >= 1 && n <= this.options.count;
+  }
+
+  /**
+   * The master took local slave `slaveId` for dead (no heartbeat) while its process still
+   * runs (stopped, or hung): it is killed, and so started again. Before, a SIGSTOPped local
+   * slave held the batch until SIGCONT (found by QA).
+   *
+   * @returns whether a process was killed
+   */
+  killHung(slaveId: string): boolean {
+    if (this.stopping || !this.owns(slaveId)) return false;
+    const proc = this.procs[Number(slaveId.slice(slaveId.lastIndexOf('-') + 1)) - 1];
+    if (proc === undefined || !isRunning(proc)) return false;
+    proc.kill('SIGKILL');
+    return true;
+  }
+
   /** PIDs of the running local slaves. */
   get pids(): number[] {
     return this.procs.flatMap((p) => (p.pid !== undefined && isRunning(p) ? [p.pid] : []));
@@ -83,7 +113,7 @@ export class LocalSlaves {
       ...memory,
       '--connect', o.endpoint,
       '--threads', String(o.threads),
-      '--slave-id', `local-${process.pid}-${i + 1}`,
+      '--slave-id', this.slaveId(i),
       '--heartbeat-interval', String(o.heartbeatIntervalMs),
       '--heartbeat-liveness', String(o.heartbeatLiveness),
       '--reconnect-max', '2000',
@@ -105,24 +135,32 @@ export class LocalSlaves {
     return proc;
   }
 
-  /** A local slave ended while the batch runs: said, and started again within the budget. */
+  /**
+   * A local slave ended while the batch runs: said, and started again, at once the first
+   * time and then after a wait that doubles; past {@link LOCAL_SLAVE_MAX_RESTARTS} in a
+   * minute (a crash loop), once the minute of the oldest of them is over.
+   */
   private ended(i: number, code: number | null, signal: NodeJS.Signals | null): void {
     const o = this.options;
     const how = signal === 'SIGKILL' ? 'was killed (SIGKILL: by the out-of-memory killer, or a user?)' : `exited (${signal ?? `code ${code ?? '?'}`})`;
+    o.onEnded?.(this.slaveId(i), how);
     const now = performance.now();
     const recent = (this.restarts[i] ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
     this.restarts[i] = recent;
+    let delayMs = recent.length === 0 ? 0 : RESTART_DELAY_MS * 2 ** recent.length;
     if (recent.length >= LOCAL_SLAVE_MAX_RESTARTS) {
-      o.logger.error(`local slave ${i + 1} ${how}, its ${LOCAL_SLAVE_MAX_RESTARTS + 1}th end within a minute: not started again (its log lines above say why); the batch waits for another slave, or Ctrl-C and --resume later`);
-      return;
+      delayMs = Math.max(delayMs, (recent[0] ?? now) + RESTART_WINDOW_MS - now);
+      const why = signal === 'SIGKILL' ? '' : ' (its log lines above say why)';
+      o.logger.error(`local slave ${i + 1} ${how}, its ${recent.length + 1}th end within a minute${why}: starting it again in ${Math.round(delayMs / 1000)} s; meanwhile the batch waits for another slave (or Ctrl-C, and --resume later)`);
+    } else {
+      o.logger.warn(`local slave ${i + 1} ${how}; starting it again${delayMs > 0 ? ` in ${delayMs} ms` : ''} (its tasks run again, using no attempt)`);
     }
-    const delayMs = RESTART_DELAY_MS * 2 ** recent.length;
-    o.logger.warn(`local slave ${i + 1} ${how}; starting it again${recent.length > 0 ? ` in ${delayMs} ms` : ''} (its tasks run again, using no attempt)`);
-    recent.push(now);
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!this.stopping) this.procs[i] = this.spawnSlave(i);
-    }, recent.length > 1 ? delayMs : 0);
+      if (this.stopping) return;
+      this.restarts[i]?.push(performance.now());
+      this.procs[i] = this.spawnSlave(i);
+    }, delayMs);
     this.timers.add(t);
   }
 

@@ -357,6 +357,10 @@ export class Master {
         logJson: o.logJson,
         logger: this.logger,
         curve: this.localKeys === undefined ? undefined : { secretKeyFile: this.localKeys.secretKeyFile, masterPublicKeyFile: this.localKeys.serverPublicKeyFile },
+        // Its tasks go back at once, counted as a slave lost, rather than after its liveness.
+        onEnded: (slaveId, how) => {
+          if (!this.stopping && this.registry.get(slaveId) !== undefined) this.loseSlave(slaveId, `its process ${how}`);
+        },
       });
       this.localSlaves.start();
       this.logger.info(`started ${o.localSlaves} local slave(s) with ${o.localThreads} worker(s) each`);
@@ -860,6 +864,8 @@ export class Master {
     const toBackups = handedOver > 0 ? `, ${handedOver} to the backup copies already running elsewhere` : '';
     this.sessionLog('warn', `slave ${slaveId} is lost (${why}); ${leases.length - handedOver} task(s) go back to the queue${toBackups}`);
     this.releaseSlave(slaveId, `slave ${slaveId} lost: ${why}`);
+    // One of this master's own slaves, still running but silent (stopped or hung): ended, and so started again.
+    if (this.localSlaves?.killHung(slaveId) === true) this.logger.warn(`local slave ${slaveId} still runs but is silent: killed, to be started again`);
   }
 
   /** Puts every lease of a slave back in the queue (or hands it to its running backup copy) and forgets the slave. */
@@ -1117,7 +1123,8 @@ export class Master {
    * @param instance - the READY's `host/pid`
    */
   private noteRejoin(slaveId: string, instance: string): void {
-    if (this.rejoinWarned.has(slaveId)) return;
+    // This master's own slaves come back under their id when it starts them again.
+    if (this.rejoinWarned.has(slaveId) || this.localSlaves?.owns(slaveId) === true) return;
     const now = this.clock.now();
     const recent = (this.rejoins.get(slaveId) ?? []).filter((r) => now - r.atMs < 60_000);
     recent.push({ atMs: now, instance });

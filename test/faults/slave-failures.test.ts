@@ -97,8 +97,24 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     const report = await finishAndCheck(m);
     expect(report.tasksFailed).to.equal(0);
     expect(m.stderr()).to.match(/local slave 1 was killed \(SIGKILL: by the out-of-memory killer, or a user\?\); starting it again/);
-    // The new process, under the same slave id.
+    // The new process, under the same slave id; the old one counted lost at once, and not
+    // taken for a second slave with that id.
     expect(m.stderr().match(new RegExp(`slave local-${m.proc.pid!}-1 joined`, 'g'))).to.have.length(2);
+    expect(m.stderr()).to.match(/slave local-\d+-1 is lost \(its process was killed \(SIGKILL/);
+    expect(m.stderr()).to.not.match(/same --slave-id/);
+    expect(report.slavesLost).to.be.at.least(1);
+  });
+
+  it('16. the master\'s only local slave stops (SIGSTOP: hung): taken for dead, it is killed and started again, and the batch finishes, nothing lost', async () => {
+    const m = master(['--local-slaves', '1', '--local-threads', '1']);
+    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+    const local = descendants(m.proc.pid!).filter((p) => p.cmdline.includes('bin/slave.js'));
+    expect(local).to.have.length(1);
+    process.kill(local[0]!.pid, 'SIGSTOP');
+    await waitFor(() => /local slave local-\d+-1 still runs but is silent: killed, to be started again/.test(m.stderr()), 30_000, 'the master to end its hung slave');
+    const report = await finishAndCheck(m);
+    expect(report.tasksFailed).to.equal(0);
+    expect(alive(local[0]!)).to.equal(false);
   });
 
   it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
