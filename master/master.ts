@@ -18,7 +18,7 @@ import { writeFileReplacing } from '../shared/write-replacing.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import { itemKey, type IngestItem } from './ingest/item.js';
-import { Journal, type BatchHeader, type OpenedJournal } from './journal.js';
+import { Journal, mayPass, type BatchHeader, type OpenedJournal } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
 import { AnnotatorProcess } from './annotate-process.js';
 import { annotatedNameOfRecord } from './annotated-name.js';
@@ -248,7 +248,9 @@ export class Master {
     const annotatedBefore: { name: string; exact: boolean }[] = [];
     const onRecord = this.annotator === undefined ? undefined : (r: Readonly<Record<string, unknown>>): void => {
       const name = annotatedNameOfRecord(r);
-      if (name !== undefined) annotatedBefore.push(name);
+      // Not the names of images run again (their failures may pass): the new copy takes the
+      // old one's name, where it got a -2 name beside an orphaned copy (found by QA).
+      if (name !== undefined && !(r['ok'] === false && mayPass(r))) annotatedBefore.push(name);
     };
     // Locked and checked before the port is bound (a usage error opens no port), written only
     // after: a second master on a port in use (the default one) with --overwrite had

@@ -155,6 +155,20 @@ describe('master run --annotate', function () {
     const third = startMaster(['run', cam1, cam2, cam3, '--resume', '--bind', await loopbackEndpoint(), ...common]);
     expect(await waitExit(third, 120_000), third.stderr()).to.equal(MASTER_EXIT.ok);
     expect(readResults(out).records.find((r) => r.source === join(cam3, 'a.jpg'))?.annotated).to.equal('a-3.jpg');
+    // cam2's a.jpg recorded as failed for a cause that may pass (its worker killed): run
+    // again, its new copy takes its old name, a-2.jpg, with no copy left orphaned.
+    const marked = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of marked) if (r['source'] === join(cam2, 'a.jpg')) Object.assign(r, { ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } });
+    writeFileSync(out, `${marked.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const fourth = startMaster(['run', cam1, cam2, cam3, '--resume', '--bind', await loopbackEndpoint(), ...common]);
+    expect(await waitExit(fourth, 120_000), fourth.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readResults(out).records.map((r) => [r.source, r.annotated, r.ok]).sort()).to.deep.equal([
+      // Its record is the one the older release wrote, as above.
+      [join(cam1, 'a.jpg'), undefined, true],
+      [join(cam2, 'a.jpg'), 'a-2.jpg', true],
+      [join(cam3, 'a.jpg'), 'a-3.jpg', true],
+    ]);
+    expect(readdirSync(dir).filter((f) => f !== CONTACT_SHEET.file).sort()).to.deep.equal(['a-2.jpg', 'a-3.jpg', 'a.jpg']);
   });
 
   it('annotates 48-megapixel images without holding up the master: no missed heartbeat, no retry', async () => {
