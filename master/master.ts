@@ -163,6 +163,8 @@ export class Master {
   private localSlaves: LocalSlaves | undefined;
   private ingest: AsyncIterator<IngestItem> | undefined;
   private ingestDone = false;
+  /** When a full file table was last told ({@link warnIfFileTableFull}), monotonic ms. */
+  private fileTableWarnedAtMs = -Infinity;
   /** Reading the inputs failed part-way: the batch ends with what was read, exit 1. */
   private inputsFailed = false;
   private filling = false;
@@ -605,6 +607,7 @@ export class Master {
             bytes = await item.load();
           } catch (err) {
             error = toWireError(err);
+            this.warnIfFileTableFull(error);
           }
         }
         if (bytes !== undefined) this.stats.imageBytesRead += bytes.length;
@@ -856,6 +859,19 @@ export class Master {
     let inFlight = 0;
     for (const s of this.registry.all()) inFlight += s.inFlight.size;
     return { done: this.stats.imagesDone, skipped: this.itemsSkipped, failed: this.stats.imagesFailed, slaves: this.registry.size, inFlight };
+  }
+
+  /**
+   * Says so (at most once a minute) when input files cannot be opened for a full file
+   * table: each such image waits ~4 s and then fails, retryable, and a lasting EMFILE
+   * failed 184 images over 2 minutes with nothing in the log (found by QA).
+   */
+  private warnIfFileTableFull(error: WireError): void {
+    if (!/: E[MN]FILE$/.test(error.message)) return;
+    const now = this.clock.now();
+    if (now - this.fileTableWarnedAtMs < 60_000) return;
+    this.fileTableWarnedAtMs = now;
+    this.logger.warn(`input files cannot be opened: too many open files (${error.message.slice(-6)}; \`ulimit -n\` is the limit); their images fail, to be run again by --resume`);
   }
 
   /** A slave died or vanished: all its leases go back to the queue at once. */
