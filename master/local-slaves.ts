@@ -35,7 +35,7 @@ export interface LocalSlavesOptions {
   onEnded?: (slaveId: string, how: string) => void;
 }
 
-/** Restarts of one local slave allowed within {@link RESTART_WINDOW_MS}; beyond them it stays down (a crash loop). */
+/** Restarts of one local slave within {@link RESTART_WINDOW_MS} before the next waits for that window to pass (a crash loop). */
 export const LOCAL_SLAVE_MAX_RESTARTS = 5;
 /** Window of {@link LOCAL_SLAVE_MAX_RESTARTS}, ms. */
 const RESTART_WINDOW_MS = 60_000;
@@ -49,9 +49,10 @@ const RESTART_DELAY_MS = 500;
  * closes and the slave leaves by itself (`--exit-with-parent`), so no slave is orphaned.
  *
  * A local slave that ends while the batch runs (the out-of-memory killer, a user's
- * `kill`, a crash) is started again under the same slave id, up to
- * {@link LOCAL_SLAVE_MAX_RESTARTS} times a minute: with none left, a master bound to
- * loopback waited for ever for a slave no one would start (found by QA).
+ * `kill`, a crash) or that the master took for dead while it runs ({@link killHung}) is
+ * started again under the same slave id, at most {@link LOCAL_SLAVE_MAX_RESTARTS} times
+ * a minute: with none left, a master bound to loopback waited for ever for a slave no one
+ * would start (found by QA).
  */
 export class LocalSlaves {
   private readonly procs: ChildProcess[] = [];
@@ -67,12 +68,17 @@ export class LocalSlaves {
     return `local-${process.pid}-${i + 1}`;
   }
 
+  /** The index (from 0) of the local slave whose id is `slaveId` ({@link slaveId}); undefined for another slave's. */
+  private indexOf(slaveId: string): number | undefined {
+    const prefix = `local-${process.pid}-`;
+    if (!slaveId.startsWith(prefix)) return undefined;
+    const n = Number(slaveId.slice(prefix.length));
+    return Number.isInteger(n) && n >= 1 && n <= this.options.count ? n - 1 : undefined;
+  }
+
   /** Whether `slaveId` is one of these local slaves'. */
   owns(slaveId: string): boolean {
-    const prefix = `local-${process.pid}-`;
-    if (!slaveId.startsWith(prefix)) return false;
-    const n = Number(slaveId.slice(prefix.length));
-    return Number.isInteger(n) && n >= 1 && n <= this.options.count;
+    return this.indexOf(slaveId) !== undefined;
   }
 
   /**
@@ -83,9 +89,9 @@ export class LocalSlaves {
    * @returns whether a process was killed
    */
   killHung(slaveId: string): boolean {
-    if (this.stopping || !this.owns(slaveId)) return false;
-    const proc = this.procs[Number(slaveId.slice(slaveId.lastIndexOf('-') + 1)) - 1];
-    if (proc === undefined || !isRunning(proc)) return false;
+    const i = this.indexOf(slaveId);
+    const proc = i === undefined ? undefined : this.procs[i];
+    if (this.stopping || proc === undefined || !isRunning(proc)) return false;
     proc.kill('SIGKILL');
     return true;
   }
