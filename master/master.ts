@@ -252,7 +252,7 @@ export class Master {
       const name = annotatedNameOfRecord(r);
       // Not the names of images run again (their failures may pass): the new copy takes the
       // old one's name, where it got a -2 name beside an orphaned copy (found by QA).
-      if (name !== undefined && !(r['ok'] === false && mayPass(r))) annotatedBefore.push(name);
+      if (name !== undefined && !mayPass(r)) annotatedBefore.push(name);
     };
     // Locked and checked before the port is bound (a usage error opens no port), written only
     // after: a second master on a port in use (the default one) with --overwrite had
@@ -607,7 +607,7 @@ export class Master {
             bytes = await item.load();
           } catch (err) {
             error = toWireError(err);
-            this.warnIfFileTableFull(error);
+            this.warnIfFileTableFull(err);
           }
         }
         if (bytes !== undefined) this.stats.imageBytesRead += bytes.length;
@@ -866,12 +866,14 @@ export class Master {
    * table: each such image waits ~4 s and then fails, retryable, and a lasting EMFILE
    * failed 184 images over 2 minutes with nothing in the log (found by QA).
    */
-  private warnIfFileTableFull(error: WireError): void {
-    if (!/: E[MN]FILE$/.test(error.message)) return;
+  private warnIfFileTableFull(err: unknown): void {
+    // loadImageFile's InputError carries the system's error as its cause.
+    const code = ((err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'EMFILE' && code !== 'ENFILE') return;
     const now = this.clock.now();
     if (now - this.fileTableWarnedAtMs < 60_000) return;
     this.fileTableWarnedAtMs = now;
-    this.logger.warn(`input files cannot be opened: too many open files (${error.message.slice(-6)}; \`ulimit -n\` is the limit); their images fail, to be run again by --resume`);
+    this.logger.warn(`input files cannot be opened: too many open files (${code}; \`ulimit -n\` is the limit); their images fail, to be run again by --resume`);
   }
 
   /** A slave died or vanished: all its leases go back to the queue at once. */
