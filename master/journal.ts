@@ -1,6 +1,7 @@
 import { closeSync, constants as fsConstants, createReadStream, fchmodSync, fchownSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { temporaryPath } from '../shared/write-replacing.js';
 import { itemKey } from './ingest/item.js';
 import { ResultsLock } from './results-lock.js';
 import type { ImageRecord } from './merge.js';
@@ -458,7 +459,7 @@ export class Journal {
     // link, the results moved out of the linked file and a 0600 file came back 0644 (found by QA).
     const target = realpathSync(this.path);
     const st = statSync(target);
-    const temporary = `${target}.${process.pid}.tmp`;
+    const temporary = temporaryPath(target);
     const fd = openSync(temporary, 'w', st.mode & 0o7777);
     try {
       fchmodSync(fd, st.mode & 0o7777);

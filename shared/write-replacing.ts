@@ -1,5 +1,10 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 
+/** The file a whole-file write goes to before it is renamed over `path`: `PATH.PID.tmp`, beside it. */
+export function temporaryPath(path: string): string {
+  return `${path}.${process.pid}.tmp`;
+}
+
 /**
  * Writes a file whole or not at all: to `PATH.PID.tmp` beside it, then renamed over `path`
  * (rename(2) replaces it atomically within a file system), so a reader never sees half a
@@ -13,7 +18,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
  *   removed
  */
 export function writeFileReplacing(path: string, data: string | Uint8Array): void {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = temporaryPath(path);
   try {
     writeFileSync(temporary, data);
     renameSync(temporary, path);
