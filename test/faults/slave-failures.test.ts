@@ -32,6 +32,15 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
   const slave = (id: string, env: NodeJS.ProcessEnv = process.env, threads = 1, extra: string[] = []): Tracked =>
     startSlave(['--connect', endpoint, '--threads', String(threads), '--slave-id', id, '--log-level', 'warn', ...HEARTBEAT, ...extra], { env });
 
+  /** A master with one local slave of one worker, once two records are in: the master, and its slave process. */
+  async function masterWithLocalSlave(): Promise<{ m: Tracked; local: SeenProcess }> {
+    const m = master(['--local-slaves', '1', '--local-threads', '1']);
+    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
+    const local = descendants(m.proc.pid!).filter((p) => p.cmdline.includes('bin/slave.js'));
+    expect(local).to.have.length(1);
+    return { m, local: local[0]! };
+  }
+
   async function finishAndCheck(m: Tracked): Promise<ReturnType<typeof readReport>> {
     const code = await waitExit(m, 200_000);
     expect(code, m.stderr().slice(-4000)).to.equal(0);
@@ -88,11 +97,8 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
   });
 
   it('15. the master\'s only local slave is killed (SIGKILL, as by the out-of-memory killer): the master starts it again and the batch finishes, nothing lost', async () => {
-    const m = master(['--local-slaves', '1', '--local-threads', '1']);
-    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
-    const local = descendants(m.proc.pid!).filter((p) => p.cmdline.includes('bin/slave.js'));
-    expect(local).to.have.length(1);
-    process.kill(local[0]!.pid, 'SIGKILL');
+    const { m, local } = await masterWithLocalSlave();
+    process.kill(local.pid, 'SIGKILL');
     await waitFor(() => m.stderr().includes('local slave 1 was killed (SIGKILL'), 30_000, 'the master to notice');
     const report = await finishAndCheck(m);
     expect(report.tasksFailed).to.equal(0);
@@ -106,15 +112,12 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
   });
 
   it('16. the master\'s only local slave stops (SIGSTOP: hung): taken for dead, it is killed and started again, and the batch finishes, nothing lost', async () => {
-    const m = master(['--local-slaves', '1', '--local-threads', '1']);
-    await waitFor(() => recordsSoFar(out) >= 2, 120_000, 'first records');
-    const local = descendants(m.proc.pid!).filter((p) => p.cmdline.includes('bin/slave.js'));
-    expect(local).to.have.length(1);
-    process.kill(local[0]!.pid, 'SIGSTOP');
+    const { m, local } = await masterWithLocalSlave();
+    process.kill(local.pid, 'SIGSTOP');
     await waitFor(() => /local slave local-\d+-1 still runs but is silent: killed, to be started again/.test(m.stderr()), 30_000, 'the master to end its hung slave');
     const report = await finishAndCheck(m);
     expect(report.tasksFailed).to.equal(0);
-    expect(alive(local[0]!)).to.equal(false);
+    expect(alive(local)).to.equal(false);
   });
 
   it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
