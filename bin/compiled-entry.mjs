@@ -238,15 +238,53 @@ export function launcherFallbackReason() {
 export async function runEntry(inProject) {
   const entry = projectPath(inProject);
   const { script, fallbackReason } = compiledEntry(entry);
-  if (fallbackReason === undefined) {
-    process.setSourceMapsEnabled(true);
-    await import(pathToFileURL(script).href);
-    return;
+  // Read now: once the loader has filled the file table, /proc cannot be opened either.
+  const limit = openFilesLimit();
+  try {
+    if (fallbackReason === undefined) {
+      process.setSourceMapsEnabled(true);
+      await import(pathToFileURL(script).href);
+      return;
+    }
+    launcherFallback = fallbackReason;
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(pathToFileURL(entry).href);
+  } catch (err) {
+    const why = fileTableFull(err, limit);
+    if (why === undefined) throw err;
+    process.stderr.write(`${basename(process.argv[1] ?? inProject)}: cannot load its modules: ${why}\n`);
+    process.exit(1);
   }
-  launcherFallback = fallbackReason;
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(entry).href);
+}
+
+/** Node's ESM loader opens a module graph's files at once: ~90 for the master. */
+const FILES_TO_LOAD = 128;
+
+/**
+ * Why loading failed, when it is the file table (EMFILE or ENFILE, open(2)); a limit such
+ * as `ulimit -n 64` otherwise ends the process with a loader stack trace.
+ *
+ * @param {unknown} err - what the import threw
+ * @param {number | undefined} limit - the soft limit on open files, read before the import
+ * @returns {string | undefined} a sentence for the user, or undefined for any other error
+ */
+function fileTableFull(err, limit) {
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  if (code === 'ENFILE') return 'the system\'s file table is full (ENFILE); close files elsewhere and start again';
+  if (code !== 'EMFILE') return undefined;
+  return `too many open files (EMFILE): this process may open ${limit ?? 'too few'} files at once (\`ulimit -n\`); raise it to at least ${FILES_TO_LOAD}, e.g. \`ulimit -n 1024\`, and start again`;
+}
+
+/** @returns {number | undefined} the soft limit on open files (/proc/self/limits, Linux), or undefined where unknown */
+function openFilesLimit() {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line === undefined ? undefined : Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]);
+    return soft !== undefined && Number.isFinite(soft) ? soft : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // `node bin/compiled-entry.mjs`: compile every entry now; exit 1 naming any that fails.

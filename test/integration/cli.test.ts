@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
-import { MASTER_BIN, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+import { MASTER_BIN, SLAVE_BIN, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 /** One small image: a run with `--tasks edge` on it takes a few seconds, most of it the local slave starting. */
 const IMAGE = join(SAMPLE_FACES, '2008_001009.jpg');
@@ -38,6 +38,14 @@ describe('command-line interface', function () {
     // Each logs the module it runs: the compiled one, not the .ts source.
     expect(err).to.match(/\[master\] running \S*\/node_modules\/\.cache\/cctv-cluster\/master-cli-[0-9a-f]{16}\.mjs\n/);
     expect(err).to.match(/\[slave\] running \S*\/node_modules\/\.cache\/cctv-cluster\/slave-cli-[0-9a-f]{16}\.mjs\n/);
+  });
+
+  it('a limit of 64 open files (`ulimit -n 64`): master and slave exit 1 naming the limit and how to raise it, not with a loader stack trace', () => {
+    for (const bin of [MASTER_BIN, SLAVE_BIN]) {
+      // The limit holds in the shell and its child only; the shell prints the exit status and exits 0.
+      const out = execFileSync('sh', ['-c', 'ulimit -n 64 && "$0" "$@" 2>&1; echo "exit $?"', process.execPath, bin, '--help'], { encoding: 'utf8', timeout: 30_000 });
+      expect(out, bin).to.match(/^\S+\.js: cannot load its modules: too many open files \(EMFILE\): this process may open 64 files at once \(`ulimit -n`\); raise it to at least 128, e.g. `ulimit -n 1024`, and start again\nexit 1\n$/);
+    }
   });
 
   it('slave --help documents every flag', async () => {
