@@ -120,6 +120,34 @@ describe('faults: slaves die, hang, join and leave mid-batch; nothing is lost', 
     expect(alive(local)).to.equal(false);
   });
 
+  it('17. a local slave in a crash loop is started again at once, then after 1, 2, 4 and 8 s, then not before its first restart is a minute old; Ctrl-C in that wait stops the master at once', async () => {
+    const { m, local } = await masterWithLocalSlave();
+    const seen: SeenProcess[] = [local];
+    process.kill(local.pid, 'SIGKILL');
+    for (let start = 2; start <= 6; start++) {
+      let next: SeenProcess | undefined;
+      await waitFor(() => (next = descendants(m.proc.pid!).find((p) => p.cmdline.includes('bin/slave.js') && !seen.some((s) => s.pid === p.pid))) !== undefined, 30_000, `start ${start} of the local slave`);
+      seen.push(next!);
+      process.kill(next!.pid, 'SIGKILL');
+    }
+    await waitFor(() => m.stderr().includes('its 6th end within a minute'), 30_000, 'the sixth end');
+    const delays = [...m.stderr().matchAll(/local slave 1 was killed \(SIGKILL[^;]*\); starting it again(?: in (\d+) ms)?/g)].map((x) => Number(x[1] ?? 0));
+    expect(delays, m.stderr().slice(-4000)).to.deep.equal([0, 1000, 2000, 4000, 8000]);
+    // Its first restart was ~15 s (1 + 2 + 4 + 8 and the starts) before the sixth end.
+    const wait = Number(/its 6th end within a minute: starting it again in (\d+) s; meanwhile the batch waits/.exec(m.stderr())?.[1]);
+    expect(wait).to.be.within(30, 46);
+    const before = recordsSoFar(out);
+    const interruptedAt = Date.now();
+    m.proc.kill('SIGINT');
+    expect(await waitExit(m, 15_000), m.stderr().slice(-4000)).to.equal(MASTER_EXIT.interrupted);
+    const stoppedMs = Date.now() - interruptedAt;
+    expect(await survivors(seen, 5000)).to.deep.equal([]);
+    expect(descendants(m.proc.pid!)).to.deep.equal([]);
+    // What was done stays recorded: the records before Ctrl-C are all in the file.
+    expect(recordsSoFar(out)).to.be.at.least(before);
+    process.stdout.write(`      [measured] restarts after 0/1000/2000/4000/8000 ms, then a wait of ${wait} s; Ctrl-C ended the master in ${stoppedMs} ms\n`);
+  });
+
   it('2. SIGSTOP a slave (hung, socket open), SIGCONT later: its work is redone elsewhere, late results dropped', async () => {
     const m = master();
     const slaves = ['a', 'b'].map((id) => slave(`stop-${id}`));
