@@ -432,8 +432,8 @@ export class Journal {
    * resume reads the last one and compacts. Call before another master may take the file.
    *
    * @returns the records dropped (0 when there was nothing to do or writing had failed)
-   * @throws the file system's error when the file cannot be read or written again (it is
-   *   then left as it was)
+   * @throws the file system's error when the file cannot be read or written again, or an
+   *   Error when it has more than one hard link (it is then left as it was)
    */
   async compact(): Promise<number> {
     if (!this.compactOnClose || this.writeError !== undefined) return 0;
@@ -459,6 +459,7 @@ export class Journal {
     // link, the results moved out of the linked file and a 0600 file came back 0644 (found by QA).
     const target = realpathSync(this.path);
     const st = statSync(target);
+    if (st.nlink > 1) throw new Error(`it has ${st.nlink} hard links, which a new file renamed over one name would part (the others would keep the old records); each image's last record is its result`);
     const temporary = temporaryPath(target);
     const fd = openSync(temporary, 'w', st.mode & 0o7777);
     try {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, readJournal, settingsChanges, type BatchHeader } from '../../../master/journal.js';
 import { useTempDir } from '../../helpers/fixtures.js';
@@ -148,6 +148,23 @@ describe('Journal (the results file)', () => {
     expect(statSync(real).mode & 0o777).to.equal(0o600);
     expect(readFileSync(real, 'utf8').trim().split('\n')).to.have.length(3);
     expect(readdirSync(tmp.dir).sort()).to.deep.equal(['link.jsonl', 'store.jsonl']);
+  });
+
+  it('leaves a file with a second hard link as it is, both records in it, rather than part the names', async () => {
+    const path = join(tmp.dir, 'linked.jsonl');
+    const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };
+    writeFileSync(path, `${[header, crashed].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    linkSync(path, join(tmp.dir, 'backup.jsonl'));
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    opened.journal.append({ type: 'image', source: 'img1.jpg', ok: true }, '/archive/img1.jpg');
+    opened.journal.close();
+    let error: unknown;
+    await opened.journal.compact().catch((err: unknown) => (error = err));
+    expect((error as Error | undefined)?.message).to.equal("it has 2 hard links, which a new file renamed over one name would part (the others would keep the old records); each image's last record is its result");
+    expect(statSync(path).nlink).to.equal(2);
+    expect(readFileSync(join(tmp.dir, 'backup.jsonl'), 'utf8').trim().split('\n')).to.have.length(3);
+    expect([...(await readJournal(path)).done]).to.deep.equal(['/archive/img1.jpg']);
+    expect(readdirSync(tmp.dir).sort()).to.deep.equal(['backup.jsonl', 'linked.jsonl']);
   });
 
   it('resumes a file with CRLF line ends (edited on Windows) without cutting a record, and cuts only a torn last line', async () => {
