@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { FrameEncoding } from './video-protocol.js';
 import { notRegularFile } from './file-kind.js';
+import { FrameClock } from './frame-clock.js';
 
 /**
  * Failed reads in a row after which a video is taken to have ended: a corrupt frame fails
@@ -42,8 +43,8 @@ export interface VideoRecord {
  *   the announced frame count) before its announced frame count yields a record for the
  *   first missing sampled frame with `error` set. The announced count is believed only
  *   with a plausible frame rate (at most {@link MAX_PLAUSIBLE_FPS}).
- * - `timestampMs` is frame / fps with a plausible rate, otherwise the capture's own
- *   position (`CAP_PROP_POS_MSEC`) when it gives one.
+ * - `timestampMs` is the frame's presentation time where plausible, else extrapolated at
+ *   the announced rate ({@link FrameClock}): right for a variable frame rate too.
  *
  * @param path - the file to open (OpenCV takes a name as text only)
  * @param every - sampling step, frames (>= 1)
@@ -73,10 +74,9 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
     const reportedFps = cap.get(cv.CAP_PROP_FPS);
     const fps = reportedFps > 0 && reportedFps <= MAX_PLAUSIBLE_FPS ? reportedFps : undefined;
     const announced = fps === undefined ? 0 : Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
-    /** A frame's time from the start, ms (µs precision), when the frame rate is believed. */
-    const frameTime = (frame: number): number | undefined => (fps === undefined ? undefined : Math.round((frame * 1000 * 1000) / fps) / 1000);
+    const clock = new FrameClock(fps, announced);
     const failedFrame = (frame: number, error: string): VideoRecord => {
-      const timestampMs = frameTime(frame);
+      const timestampMs = clock.estimate(frame);
       return { frame, ...(timestampMs !== undefined ? { timestampMs } : {}), error };
     };
     const ext = encoding.format === 'png' ? '.png' : '.jpg';
@@ -106,8 +106,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
       readOk++;
       if (index % every === 0) {
         const bytes = cv.imencode(ext, frame, flags);
-        const positionMs = cap.get(cv.CAP_PROP_POS_MSEC);
-        const timestampMs = frameTime(index) ?? (Number.isFinite(positionMs) && positionMs >= 0 ? Math.round(positionMs * 1000) / 1000 : undefined);
+        const timestampMs = clock.read(index, cap.get(cv.CAP_PROP_POS_MSEC));
         yield { frame: index, ...(timestampMs !== undefined ? { timestampMs } : {}), bytes };
       }
       frame.release();

@@ -35,6 +35,61 @@ function damageFrames(path: string, frames: number, damaged: (frame: number) => 
   writeFileSync(path, bytes);
 }
 
+/** The boxes on the way from the top of an MP4 to its first `names.at(-1)` box, each as [offset, size], bytes. */
+function mp4Path(bytes: Buffer, names: string[]): [number, number][] {
+  const path: [number, number][] = [];
+  let [start, end] = [0, bytes.length];
+  for (const name of names) {
+    let at = start;
+    while (at < end && bytes.toString('latin1', at + 4, at + 8) !== name) at += bytes.readUInt32BE(at);
+    expect(at, `an MP4 box ${name}`).to.be.below(end);
+    path.push([at, bytes.readUInt32BE(at)]);
+    [start, end] = [at + 8, at + bytes.readUInt32BE(at)];
+  }
+  return path;
+}
+
+/**
+ * Writes a 12-frame MP4 (mp4v, 10 fps) of the sample's first frames, then makes it a
+ * variable-rate recording, as a motion-triggered camera writes: frame 6 comes 10 s after
+ * frame 5 (its time-to-sample table, ISO/IEC 14496-12 `stts`, becomes 5 x 1, 1 x 100,
+ * 6 x 1 frame durations), and the track, media and movie durations and the edit list grow
+ * by the gap. Frame i is then shown at 100 i ms for i <= 5, and 10 s + 100 (i - 1) ms after.
+ */
+function writeVariableRateMp4(path: string): void {
+  writeClip(path, 'mp4v', 12);
+  let bytes = readFileSync(path);
+  const stbl = mp4Path(bytes, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stts']);
+  const [stts, size] = stbl.at(-1)!;
+  expect(bytes.readUInt32BE(stts + 12), 'one stts entry').to.equal(1);
+  const [count, delta] = [bytes.readUInt32BE(stts + 16), bytes.readUInt32BE(stts + 20)];
+  expect(count).to.equal(12);
+  const entries = [[5, delta], [1, 100 * delta], [6, delta]] as const;
+  const table = Buffer.alloc(16 + 8 * entries.length);
+  table.writeUInt32BE(table.length, 0);
+  table.write('stts', 4, 'latin1');
+  table.writeUInt32BE(entries.length, 12);
+  entries.forEach(([n, d], k) => {
+    table.writeUInt32BE(n, 16 + 8 * k);
+    table.writeUInt32BE(d, 20 + 8 * k);
+  });
+  bytes = Buffer.concat([bytes.subarray(0, stts), table, bytes.subarray(stts + size)]);
+  // The boxes holding it grow; the media data comes before them, so no chunk offset moves.
+  for (const [at] of stbl.slice(0, -1)) bytes.writeUInt32BE(bytes.readUInt32BE(at) + table.length - size, at);
+  const [mdhd] = mp4Path(bytes, ['moov', 'trak', 'mdia', 'mdhd']).at(-1)!;
+  const [mvhd] = mp4Path(bytes, ['moov', 'mvhd']).at(-1)!;
+  const [tkhd] = mp4Path(bytes, ['moov', 'trak', 'tkhd']).at(-1)!;
+  expect([bytes[mdhd + 8], bytes[mvhd + 8], bytes[tkhd + 8]], 'version 0 headers (32-bit durations)').to.deep.equal([0, 0, 0]);
+  const gap = 99 * delta; // in the media's time scale
+  const movieGap = (gap * bytes.readUInt32BE(mvhd + 20)) / bytes.readUInt32BE(mdhd + 20);
+  bytes.writeUInt32BE(bytes.readUInt32BE(mdhd + 24) + gap, mdhd + 24);
+  bytes.writeUInt32BE(bytes.readUInt32BE(mvhd + 24) + movieGap, mvhd + 24);
+  bytes.writeUInt32BE(bytes.readUInt32BE(tkhd + 28) + movieGap, tkhd + 28);
+  const edit = mp4Path(bytes, ['moov', 'trak', 'edts', 'elst']).at(-1)![0];
+  bytes.writeUInt32BE(bytes.readUInt32BE(edit + 16) + movieGap, edit + 16);
+  writeFileSync(path, bytes);
+}
+
 describe('bad videos and oversized images get error records', function () {
   this.timeout(120_000);
   const tmp = useTempDir();
@@ -136,6 +191,17 @@ describe('bad videos and oversized images get error records', function () {
     const quiet = startMaster([...args, '--log-level', 'error']);
     expect(await waitExit(quiet, 100_000), quiet.stderr()).to.equal(MASTER_EXIT.someFailed);
     expect(quiet.stderr()).to.not.include('header parsing');
+  });
+
+  it('gives a variable-rate video\'s frames their presentation times: a 10 s gap of a motion-triggered recording is in them', async () => {
+    const path = join(tmp.dir, 'motion.mp4');
+    writeVariableRateMp4(path);
+    const out = join(tmp.dir, 'motion.jsonl');
+    const m = startMaster(['run', path, '--every', '1', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(m, 100_000), m.stderr()).to.equal(0);
+    const records = readResults(out).records.sort((a, b) => (a.frame ?? 0) - (b.frame ?? 0));
+    // By frame / average rate (12 frames in 11.1 s) frame 6 was at 5550 ms.
+    expect(records.map((r) => [r.frame, r.timestampMs])).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((f) => [f, f <= 5 ? 100 * f : 10_000 + 100 * (f - 1)]));
   });
 
   it('reads MPEG-TS (.ts) in a folder, with timestamps from the stream (its 90 kHz time base is no frame rate) and no false "ended early"', async () => {
