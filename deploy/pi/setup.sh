@@ -137,14 +137,14 @@ install -d -o "$USER_NAME" -g "$USER_NAME" -m 0750 "$USER_HOME"
 if [ "$src" = "$(cd "$DEST" 2>/dev/null && pwd -P || true)" ]; then
   log "using the checkout in place at $DEST"
 else
-  log "copying $src to $DEST (tracked and untracked-but-not-ignored files, not node_modules: scripts/setup.sh builds that)"
+  log "copying $src to $DEST (tracked and untracked-but-not-ignored files, not node_modules: scripts/setup.sh builds that, nor secret keys: *.key)"
   install -d -m 0755 "$DEST"
   if [ -d "$src/.git" ] && command -v git >/dev/null 2>&1; then
     # -c safe.directory: the checkout may belong to another user (e.g. pi).
-    git -c safe.directory="$src" -C "$src" ls-files -z --cached --others --exclude-standard \
+    git -c safe.directory="$src" -C "$src" ls-files -z --cached --others --exclude-standard --exclude='*.key' \
       | tar -C "$src" --null -T - --ignore-failed-read -cf - | tar -C "$DEST" -xf -
   else
-    tar -C "$src" --exclude=./node_modules --exclude=./.git -cf - . | tar -C "$DEST" -xf -
+    tar -C "$src" --exclude=./node_modules --exclude=./.git --exclude='*.key' -cf - . | tar -C "$DEST" -xf -
   fi
 fi
 # npm ci (as cctv) writes node_modules; the service cannot write here anyway
