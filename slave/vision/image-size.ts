@@ -69,12 +69,28 @@ function jpeg(b: Buffer): ImageSize | undefined {
   }
 }
 
-/** BMP: BITMAPINFOHEADER and later (int32 sizes, height negative when top-down), or OS/2's 12-byte core header (uint16). */
+/**
+ * BMP: BITMAPINFOHEADER and later (int32 sizes, height negative when top-down), or OS/2's
+ * 12-byte core header (uint16). Only a header OpenCV 4.6's `BmpDecoder::readHeader` takes
+ * (its width, height, bits a pixel and compression; grfmt_bmp.cpp): for any other,
+ * `imdecode` fails without reading a size, and a damaged file or text starting with "BM"
+ * read as 808268850x825240881 px was refused as too large (found by QA).
+ */
 function bmp(b: Buffer): ImageSize | undefined {
   if (b.length < 26 || b.toString('latin1', 0, 2) !== 'BM') return undefined;
-  if (b.readUInt32LE(14) === 12) return { width: b.readUInt16LE(18), height: b.readUInt16LE(20) };
-  return { width: Math.abs(b.readInt32LE(18)), height: Math.abs(b.readInt32LE(22)) };
+  const headerBytes = b.readInt32LE(14);
+  if (headerBytes === 12) {
+    const [width, height, bits] = [b.readUInt16LE(18), b.readUInt16LE(20), b.readUInt16LE(24)];
+    return width > 0 && height > 0 && [1, 4, 8, 24, 32].includes(bits) ? { width, height } : undefined;
+  }
+  if (headerBytes < 36) return undefined;
+  const [width, height, bits, compression] = [b.readInt32LE(18), b.readInt32LE(22), b.readUInt16LE(28), b.readInt32LE(30)];
+  const taken = width > 0 && height !== 0 && (BMP_BITS_BY_COMPRESSION[compression]?.includes(bits) ?? false);
+  return taken ? { width, height: Math.abs(height) } : undefined;
 }
+
+/** Bits a pixel OpenCV 4.6 decodes, by BMP compression: BI_RGB, BI_RLE8, BI_RLE4, BI_BITFIELDS. */
+const BMP_BITS_BY_COMPRESSION: readonly (readonly number[])[] = [[1, 4, 8, 16, 24, 32], [8], [4], [16, 32]];
 
 /** TIFF: ImageWidth (256) and ImageLength (257) of the first directory, the page OpenCV reads (TIFF 6.0 §2; BigTIFF: 8-byte offsets and counts). */
 function tiff(b: Buffer): ImageSize | undefined {

@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cv } from '../../../shared/opencv.js';
+import { DecodeError } from '../../../shared/errors.js';
+import { decodeImage } from '../../../slave/vision/decode.js';
 import { peekImageSize } from '../../../slave/vision/image-size.js';
 import { SAMPLE_FACES } from '../../helpers/fixtures.js';
 
@@ -133,6 +135,24 @@ describe('unit: image size from the header, before decoding', () => {
       huge.writeUInt16BE(30_000, at + 5);
       huge.writeUInt16BE(30_000, at + 7);
       expect(peekImageSize(huge), label).to.deep.equal({ width: 30_000, height: 30_000 });
+    }
+  });
+
+  it('takes a BMP header only where OpenCV does: text or damage after "BM" is a corrupt image, not one too large to decode', () => {
+    const valid = cv.imencode('.bmp', new cv.Mat(37, 53, cv.CV_8UC3, [10, 200, 30]));
+    const patched = (at: number, value: number, bytes = 4): Buffer => {
+      const b = Buffer.from(valid);
+      b.writeIntLE(value, at, bytes);
+      return b;
+    };
+    expect(peekImageSize(valid)).to.deep.equal({ width: 53, height: 37 });
+    // 16-bit BI_RGB, 8-bit RLE8 and a top-down (negative height) header are OpenCV's too.
+    expect([peekImageSize(patched(28, 16, 2)), peekImageSize(Buffer.concat([patched(28, 8, 2).subarray(0, 30), Buffer.from([1, 0, 0, 0]), valid.subarray(34)])), peekImageSize(patched(22, -37))]).to.deep.equal([{ width: 53, height: 37 }, { width: 53, height: 37 }, { width: 53, height: 37 }]);
+    const text = Buffer.from('BMW dashcam log, 2026-11-25 12:00: engine on, camera on, recording to card 1\n');
+    for (const [label, bytes] of [['text', text], ['12 bits a pixel', patched(28, 12, 2)], ['compression 7', patched(30, 7)], ['RLE4 at 8 bits', patched(30, 2)], ['width 0', patched(18, 0)], ['header of 20 bytes', patched(14, 20)]] as const) {
+      expect(peekImageSize(bytes), label).to.equal(undefined);
+      expect(cv.imdecode(bytes, cv.IMREAD_COLOR).rows, `${label}: OpenCV refuses it too`).to.equal(0);
+      expect(() => decodeImage(bytes), label).to.throw(DecodeError, /BMP is corrupt or truncated/);
     }
   });
 
