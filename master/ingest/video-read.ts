@@ -42,7 +42,9 @@ export interface VideoRecord {
  * - A video that ends (reads fail {@link MAX_FAILED_READS_IN_A_ROW} times in a row, or at
  *   the announced frame count) before its announced frame count yields a record for the
  *   first missing sampled frame with `error` set. The announced count is believed only
- *   with a plausible frame rate (at most {@link MAX_PLAUSIBLE_FPS}).
+ *   with a plausible frame rate (at most {@link MAX_PLAUSIBLE_FPS}), and only two short or
+ *   more: one frame fewer than announced is common in sound files (OpenCV issue #15569),
+ *   so a damaged last frame goes unrecorded.
  * - `timestampMs` is the frame's presentation time where plausible, else extrapolated at
  *   the announced rate ({@link FrameClock}): right for a variable frame rate too.
  *
