@@ -11,7 +11,7 @@ import { extname } from 'node:path';
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'jfif', 'png', 'bmp', 'dib', 'tif', 'tiff', 'webp', 'jp2', 'pgm', 'ppm', 'pbm', 'pnm', 'pam', 'ras'] as const;
 
 /** Video extensions, read frame by frame with OpenCV's VideoCapture (GIFs too: OpenCV 4.6 reads them only that way). */
-export const VIDEO_EXTENSIONS = ['avi', 'mp4', 'mkv', 'mov', 'h264', 'h265', 'hevc', 'm4v', 'mpg', 'mpeg', 'ts', 'mts', 'm2ts', '3gp', 'flv', 'wmv', 'asf', 'vob', 'ogv', 'mjpeg', 'mjpg', 'webm', 'gif'] as const;
+export const VIDEO_EXTENSIONS = ['avi', 'mp4', 'mkv', 'mov', 'h264', '264', 'h265', '265', 'hevc', 'm4v', 'mpg', 'mpeg', 'ts', 'mts', 'm2ts', '3gp', 'flv', 'wmv', 'asf', 'vob', 'ogv', 'mjpeg', 'mjpg', 'webm', 'gif'] as const;
 
 /** What a path holds, judged by its extension. */
 export type MediaType = 'image' | 'video' | 'other';

@@ -11,6 +11,8 @@ describe('unit: media type by extension, and images told by their first bytes', 
     // A JPEG as Windows saves it, and the other formats OpenCV reads that cameras and exports write.
     expect(['g.jfif', 'h.JP2', 'i.pnm', 'j.pam', 'k.ras', 'l.dib'].map(mediaType)).to.deep.equal(Array(6).fill('image'));
     expect(['m.hdr', 'n.pic', 'o.exr'].map(mediaType), 'ambiguous or float: only when named').to.deep.equal(Array(3).fill('other'));
+    // Raw H.264/H.265 as DVRs export it.
+    expect(['p.264', 'q.265', 'r.H264', 's.hevc'].map(mediaType)).to.deep.equal(Array(4).fill('video'));
   });
 
   it('knows the first 16 bytes of every format imencode writes here, and not those of a video or text', () => {
