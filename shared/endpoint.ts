@@ -55,7 +55,7 @@ export function bindFailureHint(endpoint: string, code: string | undefined): str
   const port = m[2] ?? '';
   switch (code ?? '') {
     case 'EADDRINUSE':
-      return `another process (a master?) listens on port ${port}; stop it, or give another port, e.g. --bind tcp://${host}:${port === '5570' ? '5571' : '5570'}, or tcp://${host}:* for any free one`;
+      return `another process (a master?) listens on port ${port}; stop it, or give another port, e.g. --bind tcp://${host}:${port === '65535' ? 1024 : Number(port) + 1}, or tcp://${host}:* for any free one`;
     case 'EADDRNOTAVAIL':
       return `${host} is not an address of this machine; give one of its addresses (\`ip -brief address\`), or tcp://0.0.0.0:${port} for all of them`;
     case 'ENODEV':

@@ -78,7 +78,9 @@ export function runKeygen(tool: KeygenTool, args: KeygenArgs, out: NodeJS.Writab
     const next = tool === 'master'
       ? `copy ${pair.publicFile} to every slave (slave --master-public-key ${pair.publicFile});\nstart the master with --curve-secret-key ${pair.secretFile} --allow-keys DIR_OR_FILE_OF_SLAVE_KEYS`
       : `copy ${pair.publicFile} into the master's --allow-keys folder (or add its key line to the allow-list file);\nstart this slave with --curve-secret-key ${pair.secretFile} --master-public-key master.pub`;
-    out.write(`wrote ${pair.secretFile} (secret, mode 0600) and ${pair.publicFile}\npublic key: ${pair.publicKey}\n${next}\n`);
+    const how = pair.replaced ? 'replaced the key pair in' : 'wrote';
+    const old = pair.replaced ? `\nthe old key pair no longer works: give ${pair.publicFile} again to every peer that held the old one` : '';
+    out.write(`${how} ${pair.secretFile} (secret, mode 0600) and ${pair.publicFile}\npublic key: ${pair.publicKey}${old}\n${next}\n`);
     return 0;
   } catch (e) {
     if (e instanceof KeyFileError) {

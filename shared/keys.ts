@@ -223,9 +223,10 @@ export function readAllowList(path: string): AllowList {
  *
  * @param base - path without extension, e.g. `keys/pi-1`
  * @param force - replace existing files; otherwise an existing file is an error
+ * @returns the pair, its files, and whether they replaced an existing pair (with `force`)
  * @throws {@link KeyFileError} when `base` does not end in a file name (empty, a folder, a dot name), a file exists (without `force`) or cannot be written
  */
-export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFile: string; publicFile: string } {
+export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFile: string; publicFile: string; replaced: boolean } {
   // `keygen ''` or `keygen keys/` wrote the hidden files .key and .pub.
   if (base.trim() === '' || base.endsWith('/') || basename(base).startsWith('.')) {
     throw new KeyFileError(`NAME must end in a file name, e.g. keys/pi-1 (writes keys/pi-1.key and keys/pi-1.pub), got ${JSON.stringify(base)}`);
@@ -237,6 +238,7 @@ export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFi
   const publicFile = `${base}.pub`;
   const name = basename(base);
   const flag = force ? 'w' : 'wx';
+  const replaced = existsSync(secretFile) || existsSync(publicFile);
   if (!force) {
     for (const f of [secretFile, publicFile]) {
       if (existsSync(f)) throw new KeyFileError(`${f} already exists; pass --force to replace it (the old key stops working)`);
@@ -254,7 +256,7 @@ export function writeKeyPair(base: string, force: boolean): KeyPair & { secretFi
     if (code === 'EEXIST') throw new KeyFileError(`${(err as NodeJS.ErrnoException).path ?? base} already exists; pass --force to replace it (the old key stops working)`);
     throw new KeyFileError(`cannot write key files ${secretFile} and ${publicFile}: ${code ?? (err as Error).message}`);
   }
-  return { ...pair, secretFile, publicFile };
+  return { ...pair, secretFile, publicFile, replaced };
 }
 
 /** A throw-away client key pair in a private temporary folder (for the master's local slaves). */

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { curveKeyPair } from 'zeromq';
 import { KeyFileError } from '../../../shared/errors.js';
+import { runKeygen } from '../../../shared/keygen-cli.js';
 import { isZ85Key, publicKeyOf, readAllowList, readPublicKeyFile, readSecretKeyFile, writeKeyPair, z85Decode, z85Encode } from '../../../shared/keys.js';
 import { tempDir } from '../../helpers/fixtures.js';
 
@@ -40,8 +42,21 @@ describe('CURVE key files', () => {
     expect(readPublicKeyFile(`${base}.pub`)).to.equal(pair.publicKey);
     expect(() => writeKeyPair(base, false)).to.throw(KeyFileError, /already exists; pass --force/);
     const again = writeKeyPair(base, true);
+    expect([pair.replaced, again.replaced]).to.deep.equal([false, true]);
     expect(again.publicKey).to.not.equal(pair.publicKey);
     expect(readPublicKeyFile(`${base}.pub`)).to.equal(again.publicKey);
+    // keygen says so, and what it means for the peers.
+    let said = '';
+    const out = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        said += chunk.toString();
+        done();
+      },
+    });
+    expect(runKeygen('slave', { command: 'keygen', name: base, force: true }, out)).to.equal(0);
+    const lines = said.split('\n');
+    expect(lines[0]).to.equal(`replaced the key pair in ${base}.key (secret, mode 0600) and ${base}.pub`);
+    expect(lines[2]).to.equal(`the old key pair no longer works: give ${base}.pub again to every peer that held the old one`);
   });
 
   it('refuses a public key file given as a secret key, and a secret key file given as a public key or allow-list', () => {
