@@ -794,6 +794,8 @@ describe('command-line interface', function () {
     expect(m.stderr(), 'no stack trace').to.not.match(/^\s+at /m);
     const r = readReport(report);
     expect({ interrupted: r.interrupted, stoppedBy: r.stoppedBy }).to.deep.equal({ interrupted: true, stoppedBy: 'results-write-error' });
+    // Only what reached the pipe counts, in the rate too (it said "0 images ... 3.44 images/s").
+    expect(r.imagesPerSecond).to.be.closeTo((r.images * 1000) / r.processingMs, 0.01);
   });
 
   it('stops, exit 1, when the results file is deleted under the batch, instead of finishing into no file', async () => {
