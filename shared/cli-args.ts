@@ -1,8 +1,8 @@
-import levenshtein from 'fast-levenshtein';
 import { isAbsolute, relative } from 'node:path';
 import type { Argv, Options } from 'yargs';
 import { findConfigPath, readConfigFile } from './config-file.js';
 import { LOG_LEVELS } from './logger.js';
+import { nearestName } from './nearest-name.js';
 import { unquotedPrintable } from './peer-text.js';
 
 /**
@@ -206,10 +206,8 @@ export function firstUnknownCommand(program: string, message: string): string {
  * {@link withUsageStrings}) and names a negated flag as typed: yargs strips `--no-`, so
  * `--no-backup-task` was reported as `--backup-task`.
  * `unknown option --evry (did you mean --every?)`, `unknown option --no-backup-task (did you
- * mean --no-backup-tasks?)`. The suggestion is the known name nearest by Levenshtein
- * distance, ignoring case, within a third of the typed name's length (at least 1), as git's
- * and npm's did-you-mean do with their own bounds; a negated flag is matched against the
- * boolean options only. Other messages, and names with no near option, are returned as
+ * mean --no-backup-tasks?)`. The suggestion is {@link nearestName}'s; a negated flag is
+ * matched against the boolean options only. Other messages, and names with no near option, are returned as
  * they are.
  *
  * @param argv - the command line as given (to find the word as typed)
@@ -224,12 +222,8 @@ export function unknownOptionHint(message: string, argv: readonly string[], tabl
   const candidates = Object.entries({ ...table, help: { type: 'boolean' }, version: { type: 'boolean' } } as Record<string, Options>)
     .filter(([, o]) => !negated || o.type === 'boolean')
     .map(([known]) => known);
-  let best: { name: string; distance: number } | undefined;
-  for (const known of candidates) {
-    const distance = levenshtein.get(name.toLowerCase(), known.toLowerCase());
-    if (best === undefined || distance < best.distance) best = { name: known, distance };
-  }
+  const best = nearestName(name, candidates);
   const typed = `--${negated ? 'no-' : ''}${name}`;
-  if (best === undefined || best.distance > Math.max(1, Math.floor(name.length / 3))) return `unknown option ${typed}`;
-  return `unknown option ${typed} (did you mean --${negated ? 'no-' : ''}${best.name}?)`;
+  if (best === undefined) return `unknown option ${typed}`;
+  return `unknown option ${typed} (did you mean --${negated ? 'no-' : ''}${best}?)`;
 }

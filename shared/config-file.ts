@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { nearestName } from './nearest-name.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** The part of a yargs option declaration a config file is checked against. */
@@ -101,7 +102,8 @@ export function checkConfig(raw: Record<string, unknown>, file: string, rules: C
     const spec = rules.options[key];
     if (spec === undefined || key === CONFIG_OPTION || spec.hidden === true) {
       const why = key === CONFIG_OPTION ? 'a config file cannot name another one' : `settings are the long option names of \`${rules.command} --help\`: ${known.join(', ')}`;
-      throw new InvalidArgumentError(`config file ${file}: unknown setting ${JSON.stringify(key)} (${why})`);
+      const near = key === CONFIG_OPTION ? undefined : nearestName(key, known);
+      throw new InvalidArgumentError(`config file ${file}: unknown setting ${JSON.stringify(key)}${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`} (${why})`);
     }
     const bad = (what: string): InvalidArgumentError => InvalidArgumentError.format(`--${key}`, `${what}, got ${JSON.stringify(value)} (set in config file ${file})`);
     if (spec.choices !== undefined) {

@@ -75,7 +75,7 @@ describe('--config files on the command line', function () {
     const cfg = file('master.json', '{"evry": 3}');
     const m = await run(startMaster, ['run', 'samples', '--config', cfg]);
     expect(m.code).to.equal(MASTER_EXIT.usage);
-    expect(m.err).to.match(/unknown setting "evry" \(settings are the long option names of `master run --help`: tasks, out, .*every/);
+    expect(m.err).to.match(/unknown setting "evry" \(did you mean "every"\?\) \(settings are the long option names of `master run --help`: tasks, out, .*every/);
     const hidden = file('slave.json', '{"exit-with-parent": true}');
     const s = await run(startSlave, ['--config', hidden]);
     expect(s.code).to.equal(2);
