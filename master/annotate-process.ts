@@ -156,6 +156,7 @@ export class AnnotatorProcess {
     if (this.proc.connected) this.proc.disconnect();
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       await new Promise<void>((resolve) => {
+        // 5 s after the channel closed: an annotator that has not exited by then is stuck.
         const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
         this.proc.once('exit', () => {
           clearTimeout(timer);

@@ -14,6 +14,7 @@ export type ToAnnotator =
   /** No more images: write the contact sheet and say `finished`. */
   | { type: 'finish' };
 
+/** Messages from the annotator process to the master (same channel): one `done` per `image`, one `finished` after `finish`. */
 export type FromAnnotator =
   /** An image was annotated (`written`) or skipped; `bytes` is its encoded size, for the master's accounting. */
   | { type: 'done'; bytes: number; written: boolean }

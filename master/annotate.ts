@@ -2,10 +2,10 @@
  * `master run --annotate DIR`: an annotated JPEG copy of each completed image or frame,
  * and a contact sheet of the frames with the most detections.
  *
- * Runs on the master's main thread, so only synchronous OpenCV calls are used (the
- * binding's `*Async` methods allocate on libuv threads and abort the process, see
- * `shared/opencv.ts`), and every parameter is passed explicitly (the binding's defaults
- * differ from OpenCV's).
+ * Runs in the annotator process (`annotate-child.ts`, started by `AnnotatorProcess`), on
+ * its main thread, so only synchronous OpenCV calls are used (the binding's `*Async`
+ * methods allocate on libuv threads and abort the process, see `shared/opencv.ts`), and
+ * every parameter is passed explicitly (the binding's defaults differ from OpenCV's).
  */
 import { basename, join } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
@@ -30,11 +30,15 @@ const BLACK = new cv.Vec3(0, 0, 0);
 const FONT = cv.FONT_HERSHEY_SIMPLEX;
 /** Opacity of the edge overlay. */
 const EDGE_ALPHA = 0.5;
+/** JPEG quality (1-100, `IMWRITE_JPEG_QUALITY`) of the annotated copies and the contact sheet. */
 const JPEG_QUALITY = 90;
 /** Smallest side of an image that gets the source-name header, px (the header is ~17 px tall). */
 const MIN_HEADER_SIDE_PX = 64;
 
-/** Contact sheet layout. */
+/**
+ * Contact sheet layout: thumbnails `thumbWidth` px wide and at most `thumbMaxHeight` px tall,
+ * `columns` to a row, the `max` images with the most detections (people and faces).
+ */
 export const CONTACT_SHEET = { file: CONTACT_SHEET_FILE, thumbWidth: 240, thumbMaxHeight: 480, columns: 4, max: 16 } as const;
 
 interface Thumb {
@@ -55,6 +59,12 @@ export class Annotator {
   private readonly thumbs: Thumb[] = [];
   private seq = 0;
 
+  /**
+   * Creates the folder (with its parents).
+   *
+   * @param edge - the edge detector's parameters, to draw the same edges the slaves counted
+   * @throws {@link InvalidArgumentError} when the folder cannot be created
+   */
   constructor(
     private readonly dir: string,
     private readonly edge: DetectorConfig['edge'],
@@ -124,11 +134,14 @@ export class Annotator {
     if (record.width !== undefined && (record.width !== image.cols || record.height !== image.rows)) {
       throw new Error(`decoded ${image.cols}x${image.rows} px, but the record says ${record.width}x${record.height}`);
     }
+    // Line widths, radii and text scale with the image: one unit per 500 px of its shorter side.
     const s = Math.max(1, Math.round(Math.min(image.cols, image.rows) / 500));
     const fontScale = 0.45 * s;
 
     const edge = success(record.edge) as ({ edgePixels: number } & KindSuccess) | undefined;
     if (edge !== undefined) {
+      // As slave/detectors/edge.ts finds them (same border, aperture 3, L1 gradient), so the
+      // overlay shows the edges the slaves counted.
       const k = new cv.Size(this.edge.blurKernelPx, this.edge.blurKernelPx);
       const grey = image.cvtColor(cv.COLOR_BGR2GRAY);
       const edges = grey.gaussianBlur(k, this.edge.blurSigma, this.edge.blurSigma, cv.BORDER_REFLECT_101).canny(this.edge.lowThreshold, this.edge.highThreshold, 3, false);

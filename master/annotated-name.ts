@@ -2,7 +2,12 @@ import { realpathSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { ImageRecord } from './merge.js';
 
-/** `cam 1/a.jpg` -> `a`; anything but `[A-Za-z0-9._-]` becomes `_`. */
+/**
+ * `cam 1/a.jpg` -> `a`: the file name without its extension, anything but `[A-Za-z0-9._-]`
+ * as `_`, cut to 120 characters (so that with `-fNNNNNN`, a `-N` suffix and `.jpg` a name
+ * stays far below the 255-byte file name limit of common file systems); `image` when
+ * nothing, or only dots, is left.
+ */
 export function sanitizedBase(source: string): string {
   const base = basename(source, extname(source)).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
   return base.length === 0 || /^\.+$/.test(base) ? 'image' : base;

@@ -64,7 +64,10 @@ function masterRunOptions(d: MasterOptions) {
 
 /**
  * Builds the `master` yargs parser (jest-cli `args.ts` style: one options table, every
- * option described, `.strict()` so a mistyped flag fails).
+ * option described, `.strict()` so a mistyped flag fails). On a usage error the parser
+ * writes the message ({@link writeUsageError}) and exits the process with code 2.
+ *
+ * @param config - settings of a `--config` file, below the flags (yargs' `.config()`)
  */
 export function masterParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultMasterOptions();
@@ -117,7 +120,12 @@ export function parseKinds(text: string): TaskKind[] {
   return out;
 }
 
-/** Parses `--lease`. @throws {@link InvalidArgumentError} for a bad entry */
+/**
+ * Parses `--lease` (`kind=ms,...`) over `base`, the lease per kind in ms.
+ *
+ * @returns the lease per kind, ms (kinds not named keep `base`'s)
+ * @throws {@link InvalidArgumentError} for an empty value or an entry not `KIND=DIGITS`
+ */
 export function parseLeases(text: string | undefined, base: Record<TaskKind, number>): Record<TaskKind, number> {
   const out = { ...base };
   if (text === undefined) return out;

@@ -10,6 +10,7 @@ import type { ImageRecord } from './merge.js';
 export interface BatchHeader {
   type: 'batch';
   tool: 'cctv-cluster';
+  /** The wire protocol version of the master that started it (`PROTOCOL_VERSION`, proto/version.ts). */
   protocol: number;
   /** Wall-clock start, ISO 8601. */
   startedAt: string;
@@ -108,10 +109,14 @@ export interface OpenedJournal {
    * record replaces the old one when the journal closes ({@link Journal.close}).
    */
   retry: Set<string>;
+  /** The header of the resumed file; undefined for a new (or overwritten) one. */
   previous: BatchHeader | undefined;
+  /** A new batch's header was written: there was no file, an empty one, a pipe or device, or `overwrite`. */
   created: boolean;
+  /** Numbers (from 1) of the lines skipped as not JSON, at most {@link MAX_BAD_LINES_LISTED}; `badLineCount` counts them all. */
   badLines: number[];
   badLineCount: number;
+  /** Bytes cut off the resumed file's end: a torn last line and anything after the last record. */
   cutBytes: number;
 }
 
@@ -219,7 +224,9 @@ export class Journal {
    * The lock is held until the journal is closed, or {@link PreparedJournal.release}d.
    *
    * @throws {@link InvalidArgumentError} when the file exists without `resume`/`overwrite`,
-   *   was written with other settings, or another master holds it
+   *   was written with other settings, or another master holds it; Error when its lock
+   *   file cannot be written ({@link ResultsLock.take}), and the file system's error when an
+   *   existing file cannot be read
    */
   static async prepare(path: string, header: BatchHeader, mode: JournalMode): Promise<PreparedJournal> {
     const lock = ResultsLock.take(path);

@@ -18,13 +18,16 @@ export const LOCAL_SLAVE_DRAIN_MS = 2000;
 
 /** Options of {@link LocalSlaves}. */
 export interface LocalSlavesOptions {
+  /** Slave processes to start. */
   count: number;
   /** Worker processes per slave. */
   threads: number;
   /** Endpoint the master bound. */
   endpoint: string;
   heartbeatIntervalMs: number;
+  /** Missed heartbeats before a slave takes the master for gone. */
   heartbeatLiveness: number;
+  /** The slaves' `--log-level`. */
   logLevel: string;
   /** Slaves log JSON lines too, so that `master --log-json` output stays JSON only. */
   logJson?: boolean;
@@ -122,6 +125,8 @@ export class LocalSlaves {
       '--slave-id', this.slaveId(i),
       '--heartbeat-interval', String(o.heartbeatIntervalMs),
       '--heartbeat-liveness', String(o.heartbeatLiveness),
+      // Back-off capped at 2 s, not 32 s: the master is on this machine, so a local slave that
+      // lost it tries again soon.
       '--reconnect-max', '2000',
       '--drain-timeout', String(LOCAL_SLAVE_DRAIN_MS),
       '--log-level', o.logLevel,

@@ -91,10 +91,15 @@ export const MASTER_EXIT = {
 
 /** A progress update: counts of images, slaves and tasks. */
 export interface ProgressState {
+  /** Images recorded by this run. */
   done: number;
+  /** Images of the inputs that a resumed results file already held. */
   skipped: number;
+  /** Of `done`, images recorded with a failed task. */
   failed: number;
+  /** Slaves connected. */
   slaves: number;
+  /** Tasks sent to slaves and not yet answered (backup copies count on each slave). */
   inFlight: number;
 }
 
@@ -118,7 +123,9 @@ export interface ProgressSink {
 /** How a batch ended. */
 export interface BatchOutcome {
   report: BatchReport;
+  /** One of {@link MASTER_EXIT}. */
   exitCode: number;
+  /** Stopped before its end (a signal, or the results file could not be written). */
   interrupted: boolean;
 }
 
@@ -129,6 +136,7 @@ export interface BatchOutcome {
  * the report. Time comes from the injected clock.
  */
 export class Master {
+  /** The batch's counters, from which the report is built. */
   readonly stats = new BatchStats();
   /** Prometheus metrics mirroring {@link Master.stats}; the CLI serves them (`--metrics-port`). */
   readonly metrics: MasterMetrics;
@@ -206,6 +214,11 @@ export class Master {
   /** The endpoint actually bound, once started. */
   endpoint = '';
 
+  /**
+   * @param options - validated options ({@link validateMasterOptions})
+   * @param clock - monotonic time, ms (tests drive it by hand)
+   * @param progress - the progress display, if any
+   */
   constructor(
     private readonly options: MasterOptions,
     private readonly logger: Logger,
@@ -225,8 +238,11 @@ export class Master {
    * @param checked - called once the inputs, the keys and the results file have been
    *   checked, before the master binds its socket (the CLI starts `/metrics` there, so a
    *   usage error never opens a port first)
-   * @throws {@link InputError} for a missing input, {@link InvalidArgumentError} for a
-   *   results-file conflict, Error when the endpoint cannot be bound
+   * @throws {@link InputError} for a missing input or inputs with no media,
+   *   {@link InvalidArgumentError} for a results file that is in use, refused (exists,
+   *   other settings) or cannot be written, or an `--annotate` folder that cannot be created, {@link KeyFileError} (an InvalidArgumentError) for a bad CURVE key
+   *   file or allow-list, Error when the endpoint cannot be bound or the results file's lock
+   *   cannot be written
    */
   async run(checked?: () => Promise<void>): Promise<BatchOutcome> {
     const o = this.options;
@@ -394,6 +410,8 @@ export class Master {
     const finished = new Promise<boolean>((resolve) => {
       this.finish = resolve;
     });
+    // Four ticks a heartbeat interval (5-250 ms): deaths, leases and heartbeats are checked
+    // well within one interval.
     const tickMs = Math.max(5, Math.min(250, Math.floor(o.heartbeatIntervalMs / 4)));
     this.timer = setInterval(() => {
       this.tick();
@@ -448,6 +466,7 @@ export class Master {
     for (const s of this.registry.all()) this.router?.send(s.slaveId, { cmd: Command.Disconnect, reason });
     this.registry.removeAll(this.startedMs + wallMs);
     this.tellHeldBackSessionLines(this.clock.now(), true);
+    // At most 500 ms for the DISCONNECTs queued above to go out.
     await this.router?.close(500);
     await this.localSlaves?.stop();
     // After the slaves are let go: on a large file this takes seconds without heartbeats.

@@ -20,7 +20,9 @@ export interface KindFailure {
    * cannot be decoded, it is too large).
    */
   error: { name: string; message: string; retryable: boolean };
+  /** Attempts it used (0: it never ran, e.g. the master could not read the image). */
   attempts: number;
+  /** Slave of its last attempt, when one ran it. */
   slave?: string;
 }
 
@@ -59,7 +61,9 @@ export function isKindFailure(entry: KindSuccess | KindFailure | undefined): ent
 }
 
 /**
- * Merges the outcomes of an image's tasks into one record, kinds in the order requested.
+ * Merges the outcomes of an image's tasks into one record, kinds in the order requested;
+ * `computeMs` rounded to 0.001 ms; width and height from the first successful task that
+ * reports them (a `noop` task does not).
  *
  * @param kinds - the batch's task kinds, in output order
  */

@@ -58,7 +58,9 @@ export const DEFAULT_LEASE_MS: Readonly<Record<TaskKind, number>> = { object: 12
 
 /** Everything `master run` can be told. */
 export interface MasterOptions {
+  /** Image files, directories, globs or video files, as given (at least one). */
   inputs: string[];
+  /** Task kinds run on every image, in output order. @defaultValue {@link DEFAULT_TASK_KINDS} */
   kinds: TaskKind[];
   /** Endpoint to bind. @defaultValue {@link DEFAULT_BIND} */
   bind: string;
@@ -72,13 +74,15 @@ export interface MasterOptions {
   out: string;
   /** Timing report file (JSON). @defaultValue `<out>.report.json` */
   reportFile: string;
+  /** Finish the batch recorded in `out`, skipping the images it holds. @defaultValue false */
   resume: boolean;
+  /** Replace `out` if it exists. @defaultValue false */
   overwrite: boolean;
   /** Video sampling step, frames. @defaultValue 5 */
   every: number;
   /** Encoding of video frames on the wire. @defaultValue jpg */
   frameFormat: 'jpg' | 'png';
-  /** JPEG quality of video frames. @defaultValue 90 */
+  /** JPEG quality of video frames, 1-100. @defaultValue 90 */
   jpegQuality: number;
   /** Videos read at once, each by a reader process of its own. @defaultValue {@link defaultVideoReaders} */
   videoReaders: number;
@@ -100,14 +104,19 @@ export interface MasterOptions {
   heartbeatIntervalMs: number;
   /** Missed heartbeats before a slave is declared dead. @defaultValue 3 (ZeroMQ Guide ch.4) */
   heartbeatLiveness: number;
-  /** Images held in memory (loaded, in flight) at once; 0 = automatic (2 x total credit). @defaultValue 0 */
+  /**
+   * Images held in memory (loaded, in flight) at once; 0 = automatic: the images the slaves'
+   * total credit covers (credit / task kinds) plus a quarter, at least 16. Either way at
+   * most `MAX_WINDOW_BYTES` (master.ts: 128 MiB) of image bytes. @defaultValue 0
+   */
   window: number;
   /** Largest image file read, bytes. @defaultValue 64 MiB */
   maxImageBytes: number;
-  /** Largest message accepted, bytes. @defaultValue 256 MiB */
+  /** Largest message part accepted from a slave, bytes (ZMQ_MAXMSGSIZE: a larger one drops its connection). @defaultValue 16 MiB */
   maxMessageBytes: number;
   /** Largest message header accepted, bytes. @defaultValue 8 MiB */
   maxHeaderBytes: number;
+  /** Detector parameters sent with every TASK; no flag sets them. @defaultValue {@link DEFAULT_DETECTOR_CONFIG} */
   detectors: DetectorConfig;
   /** Progress display. @defaultValue auto (a bar on a terminal, plain lines otherwise) */
   progress: 'auto' | 'bar' | 'plain' | 'none';
@@ -124,7 +133,7 @@ export interface MasterOptions {
   /**
    * Folder for annotated JPEG copies of each completed image or frame (boxes, corners, edge
    * overlay) and `contact-sheet.jpg` of the frames with the most detections; undefined = none.
-   * Done on the master's main thread. @defaultValue none
+   * Drawn by a child process of the master (`AnnotatorProcess`). @defaultValue none
    */
   annotate: string | undefined;
 }
@@ -168,7 +177,7 @@ export function defaultMasterOptions(): MasterOptions {
   };
 }
 
-/** True when a tcp endpoint binds only a loopback address. */
+/** True when an endpoint is reachable from this machine only: a tcp endpoint on a loopback address (`localhost`, `127.x.x.x`, `::1`), or `ipc://`. */
 export function isLoopbackEndpoint(endpoint: string): boolean {
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):/.exec(endpoint);
   if (!m) return endpoint.startsWith('ipc://');

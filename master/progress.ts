@@ -13,6 +13,10 @@ const MIN_RATE_WINDOW_S = 2;
  * slaves, failures), or a plain line every `plainIntervalMs` when stderr is not a TTY.
  * Images a resumed results file already held count as done; the rate and the ETA are this
  * run's, shown once `minRateWindowS` (s) of it have passed.
+ *
+ * @param mode - `auto`: a bar when stderr is a terminal, else plain lines; `none`: no display
+ * @param writeLine - where a plain line goes (default stderr; under --log-json, a log record)
+ * @returns the display, or undefined for `none`
  */
 export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainIntervalMs = 5000, writeLine?: (line: string) => void, minRateWindowS = MIN_RATE_WINDOW_S): ProgressSink | undefined {
   if (mode === 'none') return undefined;

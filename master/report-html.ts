@@ -28,6 +28,7 @@ ${r.kinds.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.tasks}</td><td>${k.mean
 `;
 }
 
+/** Chart width and height, and the margin around the plot, SVG px. */
 const W = 720;
 const H = 220;
 const PAD = 40;

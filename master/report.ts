@@ -4,7 +4,10 @@ import type { TaskKind } from '../proto/task-kinds.js';
 import type { SlaveTotals } from './slave-registry.js';
 import type { BatchStats } from './stats.js';
 
-/** The timing report of one batch (also written as JSON next to the results). */
+/**
+ * The timing report of one batch (also written as JSON next to the results). A counter
+ * without a doc of its own here is {@link BatchStats}' of the same name.
+ */
 export interface BatchReport {
   /**
    * The batch was stopped before its end: by Ctrl-C, SIGTERM or SIGHUP (`stoppedBy`
@@ -15,7 +18,9 @@ export interface BatchReport {
   stoppedBy?: 'signal' | 'results-write-error';
   /** Wall time from start to the last record, ms. */
   wallMs: number;
+  /** Images and video frames recorded in the results file by this run. */
   images: number;
+  /** Of {@link images}, those recorded with a failed task. */
   imagesFailed: number;
   /**
    * With `--annotate`: annotated copies not written, of records that name one (`annotated`:
@@ -80,6 +85,11 @@ export interface BatchReport {
   /** Encoded image bytes read from the inputs, and put on the wire. */
   imageBytesRead: number;
   imageBytesSent: number;
+  /**
+   * Per task kind, in the batch's order: `tasks` done (of unrecorded images too); compute
+   * (CPU) time on the worker, mean, p50, p95 and max, and queue-to-result time, p50 and p95;
+   * ms, to 0.1 ms. Percentiles are nearest-rank over a sample of at most 20,000 tasks.
+   */
   kinds: { kind: TaskKind; tasks: number; meanMs: number; p50Ms: number; p95Ms: number; maxMs: number; endToEndP50Ms: number; endToEndP95Ms: number }[];
   /**
    * Per slave: `tasks` done there; `failed`, attempts that failed there or ran out of their
@@ -88,10 +98,17 @@ export interface BatchReport {
    * the worker time it offered while connected.
    */
   slaves: { slaveId: string; hostname: string; threads: number; tasks: number; failed: number; computeMs: number; tasksPerSecond: number; utilization: number }[];
+  /** The results file, as given to `--out`. */
   resultsFile: string;
 }
 
-/** Builds the report from the batch's counters. */
+/**
+ * Builds the report from the batch's counters. Rates divide by `processingMs` (by
+ * `wallMs` when no slave joined); the byte and message totals of the socket are left 0
+ * for the caller to fill in.
+ *
+ * @param kindOrder - the batch's task kinds, in the order the report lists them
+ */
 export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: number, processingMs: number, resultsFile: string, kindOrder: readonly TaskKind[]): BatchReport {
   // The rates run from the first slave's READY; a batch no slave joined has only wall time.
   const rateMs = Math.max(processingMs > 0 ? processingMs : wallMs, 1);

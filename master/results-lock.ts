@@ -34,7 +34,8 @@ export class ResultsLock {
    * in /dev or /proc (`--out /dev/stdout`), or where the lock file cannot be created (a
    * folder that cannot be written: opening the results file then says so).
    *
-   * @throws {@link InvalidArgumentError} when another live master holds it
+   * @throws {@link InvalidArgumentError} when another live master holds it; Error when the
+   *   lock file was created but could not be written (ENOSPC: it is removed again)
    */
   static take(path: string): ResultsLock | undefined {
     if (isStreamOrDevice(path)) return undefined;

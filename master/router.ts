@@ -17,6 +17,7 @@ export interface Refusal {
   publicKey: string | undefined;
   /** The peer's IP address, when ZAP reported it. */
   address: string | undefined;
+  /** Why, in words for the log (from ZAP, or from the handshake error's code). */
   reason: string;
 }
 
@@ -32,14 +33,14 @@ export interface RouterCurve {
 export interface RouterOptions {
   /** Endpoint to bind, e.g. `tcp://127.0.0.1:5570` (`*` as port picks a free one). */
   bind: string;
-  /** Largest message accepted, bytes (ZMQ_MAXMSGSIZE); larger ones drop the connection. */
+  /** Largest message part accepted, bytes (ZMQ_MAXMSGSIZE); a larger one drops the connection. */
   maxMessageBytes: number;
   /** Largest header part accepted, bytes. */
   maxHeaderBytes: number;
   /** A send blocked longer than this fails (peer not reading), ms. */
   sendTimeoutMs: number;
   logger: Logger;
-  /** Every valid message, with the sender's routing id. */
+  /** Every valid message, with the sender's routing id and its size on the wire (all parts, routing id included), bytes. */
   onMessage: (slaveId: string, message: Message, payload: Buffer[], sizeBytes: number) => void;
   /** Every message dropped as malformed; `slaveId` is the sender's routing id as text. */
   onRejected: (slaveId: string, error: ProtocolError) => void;
@@ -90,6 +91,8 @@ export class MasterRouter {
       ipv6: wantsIpv6(options.bind),
       maxMessageSize: options.maxMessageBytes,
       sendTimeout: options.sendTimeoutMs,
+      // Per peer: a send blocks (and then times out) only on a peer 1,000 messages behind,
+      // which credit never lets a slave be.
       sendHighWaterMark: 1000,
       // Per peer: a flooding peer is held back by TCP, not buffered here (a slave sends far fewer).
       receiveHighWaterMark: 1000,

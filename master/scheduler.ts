@@ -56,6 +56,8 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const state = slaves.filter((s) => s.credit > 0).map((s) => ({ ...s }));
   if (state.length === 0) return [];
   const totalCredit = state.reduce((n, s) => n + s.credit, 0);
+  // 64 tasks past the credit, so that groups no slave can take now (a retry waiting for a
+  // fresh slave, an image too large) do not use up the whole look-ahead.
   const pending = table.peekPending(totalCredit + 64);
   // Every assignment in order, and each slave's open one (the message being filled). A
   // slave whose open message is full gets another: credit is the only limit on the tasks

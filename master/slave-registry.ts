@@ -35,7 +35,9 @@ export interface SlaveInfo {
    * reported started has not started, so a lease run out while it was queued is no attempt.
    */
   reportsStarts: boolean;
+  /** Its results accepted in this session. */
   tasksDone: number;
+  /** Attempts that failed on it in this session, leases run out included (most are retried elsewhere). */
   tasksFailed: number;
   /** Sum of compute time of its successful tasks, ms. */
   computeMs: number;
@@ -45,7 +47,9 @@ export interface SlaveInfo {
 export interface SlaveTotals {
   slaveId: string;
   hostname: string;
+  /** The most workers it announced in any session. */
   capacity: number;
+  /** {@link SlaveInfo.tasksDone}, {@link SlaveInfo.tasksFailed} and {@link SlaveInfo.computeMs} (ms), summed over its sessions. */
   tasksDone: number;
   tasksFailed: number;
   computeMs: number;

@@ -6,7 +6,9 @@ const RESERVOIR_SIZE = 20_000;
 /** Count, sum, max and a bounded sample of one latency series, ms. */
 export class Series {
   count = 0;
+  /** Sum of every value, ms. */
   sum = 0;
+  /** Largest value, ms. */
   max = 0;
   private readonly samples: number[] = [];
 
@@ -21,6 +23,7 @@ export class Series {
     }
   }
 
+  /** Mean of every value (not just the sample), ms; 0 when empty. */
   get mean(): number {
     return this.count === 0 ? 0 : this.sum / this.count;
   }
@@ -38,7 +41,9 @@ export class Series {
 
 /** Counters of one batch, for the report. */
 export class BatchStats {
+  /** Images and video frames recorded in the results file. */
   imagesDone = 0;
+  /** Of {@link imagesDone}, those recorded with a failed task. */
   imagesFailed = 0;
   /** Images skipped because a resumed results file already had them. */
   imagesResumed = 0;
@@ -60,7 +65,7 @@ export class BatchStats {
   leasesExpired = 0;
   /** Of those, leases of tasks that had not started (queued on their slave, or held by a slave that never answered): given back, no attempt used. */
   leasesGivenBack = 0;
-  /** Slaves declared dead (heartbeats stopped). */
+  /** Slaves lost: declared dead (heartbeats stopped), their connection gone (a send failed), or their local process ended. */
   slavesLost = 0;
   /** Backup copies of in-flight tasks sent to idle slaves at the end of the batch (MapReduce §3.6). */
   backupTasks = 0;

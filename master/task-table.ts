@@ -3,7 +3,10 @@ import type { TaskResult } from '../proto/messages.js';
 import type { WireError } from '../shared/errors.js';
 import type { IngestItem } from './ingest/item.js';
 
-/** Life-cycle states of a task: pending -> leased -> done | failed (DESIGN.md, "Task life cycle"). */
+/**
+ * Life-cycle states of a task: pending -> leased -> done | failed; a retried or given-back
+ * lease goes back to pending (the team's DESIGN.md, "Task life cycle", outside this repository).
+ */
 export type TaskState = 'pending' | 'leased' | 'done' | 'failed';
 
 /** One task: one (image, kind) pair. */
@@ -55,6 +58,7 @@ export interface TaskEntry {
    * it could run). Undefined until the first refusal.
    */
   refusedBy: string[] | undefined;
+  /** The error of its last failed attempt (or the master's, for an image it could not read). */
   lastError: WireError | undefined;
   /** A second copy running on another slave near the end of the batch, if any. */
   backup: BackupLease | undefined;
@@ -261,7 +265,8 @@ export class TaskTable {
   }
 
   /**
-   * Leases pending tasks to a slave until `deadlineMs`; counts one attempt each.
+   * Leases pending tasks to a slave, each until `nowMs` + `deadlineFor(kind)` (its kind's
+   * lease, ms); counts one attempt each.
    *
    * @throws Error when a task is not pending (a scheduler bug)
    */

@@ -45,15 +45,21 @@ export const DetectorConfigSchema = z.object({
      * has a JSON Schema form and takes the compiled validator (`fast-validate.ts`).
      */
     blurKernelPx: z.literal(ODD_KERNEL_SIZES_PX),
-    /** Gaussian sigma; 0 derives it from the kernel size. */
+    /** Gaussian sigma, px; 0 derives it from the kernel size. */
     blurSigma: z.number().min(0).max(100),
-    /** Canny hysteresis thresholds. */
+    /**
+     * Canny hysteresis thresholds on the gradient magnitude (3x3 Sobel, L1 norm, grey levels):
+     * a pixel above `highThreshold` is an edge, one above `lowThreshold` only when connected
+     * to one.
+     */
     lowThreshold: z.number().min(0).max(10000),
     highThreshold: z.number().min(0).max(10000),
   }),
   /** Shi-Tomasi corners (OpenCV `goodFeaturesToTrack`, Shi & Tomasi 1994). */
   corner: z.object({
+    /** Most corners returned, strongest first. */
     maxCorners: z.int().min(1).max(100000),
+    /** Least corner quality kept, as a fraction of the strongest corner's (OpenCV `qualityLevel`). */
     qualityLevel: z.number().gt(0).max(1),
     /** Minimum distance between corners, px. */
     minDistancePx: z.number().min(0).max(10000),

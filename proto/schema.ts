@@ -38,7 +38,9 @@ const Name = z.string().min(1).max(128);
 const printable = (max: number, min = 0) => z.string().min(min).max(max).regex(FREE_OF_CONTROL_CHARS, 'control or format characters');
 const Kind = z.enum(TASK_KINDS);
 const Attempt = z.int().min(1).max(1000);
+/** A duration, ms: 0 to 24 h. */
 const Ms = z.number().min(0).max(86_400_000);
+/** A coordinate or length, px, within ±10^6. */
 const Px = z.number().min(-1e6).max(1e6);
 
 /** Axis-aligned box in px, top-left origin. */

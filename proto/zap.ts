@@ -46,6 +46,7 @@ export interface ZapDecision {
  */
 export function decideZap(request: readonly Buffer[], allow: AllowList, domain = ZAP_DOMAIN): { reply: Buffer[]; decision: ZapDecision } {
   const [version, requestId, reqDomain, address, , mechanism, ...credentials] = request;
+  // The frames come from the peer and reach the log: at most 256 characters of each.
   const text = (b: Buffer | undefined): string => (b === undefined ? '' : b.toString('latin1').slice(0, 256));
   const decision: ZapDecision = { admitted: false, status: '400', reason: '', address: text(address), mechanism: text(mechanism), publicKey: undefined, source: undefined };
   if (text(version) !== ZAP_VERSION || mechanism === undefined) {

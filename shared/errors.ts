@@ -102,7 +102,11 @@ export class DetectorError extends ClusterError {
   }
 }
 
-/** A lease ran out or the slave holding it died; the task may run elsewhere. */
+/**
+ * A lease ran out; the task may run elsewhere. The master records this name as a plain
+ * {@link WireError} (as it does `SlaveLostError` for a slave that died); nothing throws the
+ * class today.
+ */
 export class LeaseExpiredError extends ClusterError {
   constructor(message: string) {
     super(message, true);

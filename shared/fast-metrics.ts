@@ -78,6 +78,7 @@ export class FastHistogram extends Histogram {
     return this.get();
   }
 
+  /** The series for a scrape, as prom-client's Histogram gives them: cumulative `_bucket`s (`le`, `+Inf` last), `_sum` and `_count` per label value. */
   override async get(): Promise<Awaited<ReturnType<Histogram['get']>>> {
     await Promise.resolve();
     const values: Values = [];
@@ -93,6 +94,7 @@ export class FastHistogram extends Histogram {
     return { name: this.fastName, help: this.fastHelp, type: TYPE_HISTOGRAM, values, aggregator: 'sum', collect: NO_COLLECT };
   }
 
+  /** Sets every series to zero; the series stay exported. */
   override reset(): void {
     // prom-client's constructor calls reset() before this class's fields exist.
     const series = this.series as Map<string, HistogramSeries> | undefined;
@@ -144,12 +146,14 @@ export class FastCounter extends Counter {
     };
   }
 
+  /** The series for a scrape, as prom-client's Counter gives them: one value per set of label values. */
   override async get(): Promise<Awaited<ReturnType<Counter['get']>>> {
     await Promise.resolve();
     const values = [...this.series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value }));
     return { name: this.fastName, help: this.fastHelp, type: TYPE_COUNTER, values, aggregator: 'sum', collect: NO_COLLECT };
   }
 
+  /** Sets every series to zero; the series stay exported. */
   override reset(): void {
     // prom-client's constructor calls reset() before this class's fields exist.
     const series = this.series as Map<string, { value: number }> | undefined;

@@ -71,6 +71,7 @@ export function keygenOptions<T>(y: Argv<T>, tool: KeygenTool) {
  * Writes the key pair and prints what to do with it.
  *
  * @returns exit code: 0 written, 2 refused (file exists without --force, or not writable)
+ * @throws any error of {@link writeKeyPair} that is not a {@link KeyFileError}
  */
 export function runKeygen(tool: KeygenTool, args: KeygenArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
   try {

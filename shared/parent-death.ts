@@ -28,6 +28,7 @@ export function parentDeathLauncher(): ParentDeathLauncher | undefined {
   probed = undefined;
   if (process.platform !== 'linux') return probed;
   for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    // A few ms normally; the 5 s bound only keeps a hung probe from holding the start.
     const probe = spawnSync(path, ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore', timeout: 5_000 });
     if (probe.status === 0) {
       probed = { execPath: path, args: ['--pdeathsig', 'KILL', process.execPath] };
@@ -42,7 +43,7 @@ export function parentDeathLauncher(): ParentDeathLauncher | undefined {
  * serialization, so Buffers travel as such), through {@link parentDeathLauncher} where it
  * can, so the child dies with this process even by SIGKILL. The module runs compiled
  * ({@link childScript}), or through tsx when it could not be compiled. Used for the
- * slave's workers and the master's annotator.
+ * slave's workers and the master's annotator and video readers.
  *
  * @param script - absolute path of the child's `.ts` entry module
  * @param stdio - stdio of the child; must include `'ipc'`

@@ -13,7 +13,8 @@ export class SendQueue<T> {
   /**
    * @param send - performs one send; a rejection is passed to `onError`, and the queue goes on
    * @param onError - called with the failed item and its error (e.g. `EHOSTUNREACH`, `EAGAIN`)
-   * @param maxQueued - most messages waiting, beyond which pushes are refused
+   * @param maxQueued - most messages waiting, beyond which pushes are refused (default
+   *   100,000; the slave's connection uses 10,000)
    */
   constructor(
     private readonly send: (item: T) => Promise<void>,
@@ -37,6 +38,7 @@ export class SendQueue<T> {
   /** Resolves once every queued message has been handed to the socket (or failed). */
   async drain(): Promise<void> {
     while (this.pumping || this.length > 0) {
+      // Polled every 5 ms: the pump has no completion event to wait on.
       await new Promise<void>((resolve) => setTimeout(resolve, 5));
     }
   }

@@ -72,7 +72,10 @@ function threadsValue(value: unknown): number | undefined {
 
 /**
  * Builds the `slave` yargs parser (jest-cli `args.ts` style: one options table, every
- * option described, `.strict()` so a mistyped flag fails).
+ * option described, `.strict()` so a mistyped flag fails). On a usage error the parser
+ * writes the message ({@link writeUsageError}) and exits the process with code 2.
+ *
+ * @param config - settings of a `--config` file, below the flags (yargs' `.config()`)
  */
 export function slaveParser(argv: string[], config?: Record<string, unknown>) {
   const d = defaultSlaveOptions();

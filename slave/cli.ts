@@ -9,8 +9,7 @@ import { logLaunch } from '../shared/child-script.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
 
-/** Exit codes of `slave`: 0 stopped on request, 1 fatal error, 2 bad usage. */
-/** Exit codes: 0 left cleanly (tasks in hand finished), 1 fatal, 2 usage error, 130 a second Ctrl-C left tasks unfinished (the master runs them elsewhere). */
+/** Exit codes of `slave`: 0 left cleanly (tasks in hand finished), 1 fatal, 2 usage error, 130 a second Ctrl-C left tasks unfinished (the master runs them elsewhere). */
 export const SLAVE_EXIT = { ok: 0, fatal: 1, usage: 2, interrupted: 130 } as const;
 
 async function main(): Promise<void> {

@@ -43,10 +43,12 @@ export interface ConnectionOptions {
   /** Routing id announced to the master. */
   slaveId: string;
   heartbeatIntervalMs: number;
+  /** Missed heartbeats before the master is taken for gone (before {@link Connection.patience} grows it). */
   heartbeatLiveness: number;
+  /** First delay before a new socket, ms; doubled after each reconnect up to `reconnectMaxMs`, reset once the master answers. */
   reconnectInitialMs: number;
   reconnectMaxMs: number;
-  /** Largest message accepted from the master, bytes (ZMQ_MAXMSGSIZE). */
+  /** Largest message part accepted from the master, bytes (ZMQ_MAXMSGSIZE). */
   maxMessageBytes: number;
   /** With CURVE: the socket is a CURVE client that checks the master's key. */
   curve?: ConnectionCurve | undefined;
@@ -115,7 +117,7 @@ export class Connection {
     this.reconnectDelayMs = options.reconnectInitialMs;
   }
 
-  /** Opens the first socket. */
+  /** Opens the first socket; checks liveness and heartbeats four times a heartbeat interval (at least 10 ms apart). */
   start(): void {
     this.open();
     this.timer = setInterval(() => {
@@ -147,7 +149,7 @@ export class Connection {
     return this.connected;
   }
 
-  /** Waits until queued messages are handed to the socket, then closes it. */
+  /** Waits (at most `drainTimeoutMs`) until queued messages are handed to the socket, then closes it. */
   async close(drainTimeoutMs = 2000): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
@@ -161,13 +163,17 @@ export class Connection {
     const { options } = this;
     const socket = new Dealer({
       routingId: options.slaveId,
+      // 500 ms for a last DISCONNECT to leave on close (a reconnect sets it to 0).
       linger: 500,
       // Lets a host name resolve to an IPv6 address too; IPv4 works either way.
       ipv6: true,
       maxMessageSize: options.maxMessageBytes,
       sendHighWaterMark: 1000,
       receiveHighWaterMark: 1000,
+      // A send blocked for a whole silence window fails rather than hold the queue.
       sendTimeout: options.heartbeatIntervalMs * options.heartbeatLiveness,
+      // libzmq's own TCP retries on this socket: 0.1 s, doubling to 2 s. The back-off between
+      // sockets (reconnectInitialMs..reconnectMaxMs) is this class's.
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
       ...(options.curve === undefined

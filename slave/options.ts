@@ -17,7 +17,7 @@ export interface SlaveOptions {
    * @defaultValue {@link defaultPrefetch}: 8 x threads
    */
   prefetch: number;
-  /** Routing id; must be unique per master. @defaultValue `<hostname>-<pid>-<random>` */
+  /** Routing id; must be unique per master. @defaultValue `<hostname>-<pid>-<4 random hex digits>` */
   slaveId: string | undefined;
   /** Heartbeat interval, ms. @defaultValue 1000 (ZeroMQ Guide ch.4) */
   heartbeatIntervalMs: number;
@@ -40,7 +40,7 @@ export interface SlaveOptions {
   memoryBudgetMb: number | undefined;
   /** Largest encoded image part accepted, bytes (checked before decoding). @defaultValue 64 MiB */
   maxImageBytes: number;
-  /** Largest message accepted, bytes. @defaultValue 268435456 */
+  /** Largest message part accepted from the master, bytes (ZMQ_MAXMSGSIZE: a larger one drops the connection). @defaultValue 256 MiB */
   maxMessageBytes: number;
   /** On SIGINT/SIGTERM/SIGHUP, time allowed to finish running tasks, ms. @defaultValue 30000 */
   drainTimeoutMs: number;

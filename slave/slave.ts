@@ -34,9 +34,13 @@ export const NO_SESSION_GRACE_MS = 1000;
 
 /** Counters a slave keeps about its own work. */
 export interface SlaveStats {
+  /** Successful outcomes queued for the master (noop tasks included). */
   tasksDone: number;
+  /** Failed outcomes queued for the master, refusals included (leaving, over this slave's limits). */
   tasksFailed: number;
+  /** Messages from the master dropped as malformed, or of a command only a slave sends. */
   messagesRejected: number;
+  /** Tasks refused because this slave was leaving (`SlaveLeavingError`). */
   tasksRefused: number;
   /**
    * Outcomes dropped because the session with the master that sent their tasks had ended
@@ -54,6 +58,7 @@ export interface SlaveStats {
  * and their ZeroMQ I/O threads, taken from the workers on a busy machine.
  */
 export class Slave {
+  /** This slave's id and ZeroMQ routing id: `--slave-id`, else `HOSTNAME-PID-XXXX` (4 random hex digits). */
   readonly id: string;
   readonly stats: SlaveStats = { tasksDone: 0, tasksFailed: 0, messagesRejected: 0, tasksRefused: 0, staleDropped: 0 };
   /** Prometheus metrics mirroring {@link Slave.stats}; the CLI serves them (`--metrics-port`). */
@@ -146,7 +151,11 @@ export class Slave {
     });
   }
 
-  /** Starts the workers, then connects to the master. */
+  /**
+   * Starts the workers, then connects to the master.
+   *
+   * @throws Error when the workers fail to start ({@link ChildPool.start})
+   */
   async start(): Promise<void> {
     await this.pool.start();
     this.opencv = this.pool.opencvVersion;

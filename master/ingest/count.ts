@@ -9,6 +9,9 @@ import { VideoReaderPool } from './video-readers.js';
  * counts as the one failed item it becomes. Streams paths, holding none (but for the
  * duplicate filter's, with several inputs). Videos are opened by a video reader process
  * of its own ({@link VideoReaderPool.countFrames}), not on the master's thread.
+ *
+ * @param every - video sampling step, frames (>= 1)
+ * @returns items (images and sampled frames)
  */
 export async function countInputs(inputs: readonly string[], every: number): Promise<number> {
   let total = 0;

@@ -82,6 +82,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
       return { frame, ...(timestampMs !== undefined ? { timestampMs } : {}), error };
     };
     const ext = encoding.format === 'png' ? '.png' : '.jpg';
+    // PNG at zlib level 1 (of 0-9), the fastest that compresses: lossless at any level.
     const flags = encoding.format === 'png' ? [cv.IMWRITE_PNG_COMPRESSION, 1] : [cv.IMWRITE_JPEG_QUALITY, encoding.jpegQuality];
     let index = 0;
     let readOk = 0;

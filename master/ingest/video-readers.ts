@@ -58,8 +58,11 @@ export class VideoReaderPool {
   private readonly reading = new Map<ChildProcess, string>();
   private readonly warn: ((message: string) => void) | undefined;
   private closed = false;
+  /** Longest wait for a frame a reader owes before it is taken to hang, ms ({@link READER_STALL_MS}). */
   readonly stallMs: number;
+  /** Frames a reader may read ahead of the consumer, per video ({@link READ_AHEAD_FRAMES}). */
   readonly readAhead: number;
+  /** How long a reader may stay idle before it is ended, ms ({@link READER_IDLE_MS}). */
   readonly idleMs: number;
 
   constructor(options: VideoReaderPoolOptions = {}) {

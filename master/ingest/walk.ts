@@ -122,6 +122,7 @@ export function escapedName(bytes: Buffer): string {
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i] ?? 0;
+    // Sequence length by the lead byte (RFC 3629 §4; C0, C1 and F5-FF never lead); 0: escaped.
     const n = b === 0x5c ? 0 : b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     if (n > 0 && i + n <= bytes.length) {
       const chunk = bytes.subarray(i, i + n);

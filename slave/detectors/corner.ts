@@ -8,7 +8,8 @@ const NO_MASK = new cv.Mat();
 
 /**
  * Shi-Tomasi corners (Shi & Tomasi 1994; OpenCV `goodFeaturesToTrack` without Harris),
- * with gradient size 3 and no mask, OpenCV's defaults.
+ * with gradient size 3 and no mask, OpenCV's defaults (Harris' `k` 0.04, OpenCV's default
+ * too, is passed but unused without Harris).
  *
  * @returns corner points in px, strongest first
  */

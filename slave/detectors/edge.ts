@@ -5,7 +5,8 @@ import { cv } from '../../shared/opencv.js';
 /**
  * Canny edges (Canny 1986) on the grey image blurred with a Gaussian. The border is
  * passed as `BORDER_REFLECT_101`, OpenCV's default: the binding's `gaussianBlur` default
- * is `BORDER_CONSTANT`, which finds different edges (measured in DESIGN.md).
+ * is `BORDER_CONSTANT`, which finds different edges (measured in the team's DESIGN.md,
+ * outside this repository).
  * Canny uses aperture 3 and the L1 gradient, OpenCV's defaults.
  *
  * @returns count of edge pixels and their share of all pixels (0..1)

@@ -39,7 +39,8 @@ export function resolveCascade(name: string): string {
 
 /**
  * Face detection with a Viola-Jones cascade (OpenCV `CascadeClassifier::detectMultiScale`),
- * on `equalizeHist(grey)` when configured, as in OpenCV's `facedetect` sample.
+ * on `equalizeHist(grey)` when configured, as in OpenCV's `facedetect` sample; flags 0
+ * (unused by current cascades) and no largest size, OpenCV's defaults.
  *
  * @returns face boxes in px
  * @throws {@link DetectorError} when the cascade cannot be found or loaded

@@ -138,8 +138,10 @@ const pixelsOf = new WeakMap<Buffer, number>();
  * Pool of worker processes, each with its own OpenCV and one task at a time.
  *
  * Why processes, not threads: `@u4/opencv4nodejs` aborts when loaded in a second
- * `worker_threads` worker (DESIGN.md), and a process can be killed, so a task that hangs
- * or crashes its worker (segfault in native code) costs that task's attempt, not the slave.
+ * `worker_threads` worker (UrielCh/opencv4nodejs#140, as `shared/opencv.ts` says; the
+ * team's DESIGN.md, outside this repository), and a process can be killed, so a task that
+ * hangs or crashes its worker (segfault in native code) costs that task's attempt, not the
+ * slave.
  * Jobs of one image go to the same worker where possible (image affinity, like BullMQ's
  * sandboxed processors keep one child per job), so each image is decoded once per slave,
  * and the jobs of one image queued together go in one request: the worker runs them back
@@ -237,6 +239,13 @@ export class ChildPool implements Pool {
     for (const w of this.workers) if (isRunning(w.proc)) w.proc.kill('SIGKILL');
   };
 
+  /**
+   * Starts the workers and resolves once all are ready; then, unless a budget was given,
+   * measures the memory budget (the workers' own memory already taken).
+   *
+   * @throws Error when a worker dies (or misses its start timeout) {@link MAX_FAILED_STARTS}
+   *   times in a row before it is ready (OpenCV not installed, or its entry module broken)
+   */
   async start(): Promise<void> {
     process.on('exit', this.killOnExit);
     const { fallbackReason } = childScript(CHILD_MAIN);
@@ -256,6 +265,11 @@ export class ChildPool implements Pool {
     if (this.options.memoryBudgetBytes === undefined) this.memoryBudgetBytes = defaultMemoryBudget(availableMemoryBytes());
   }
 
+  /**
+   * Queues one job; resolves with its outcome, never rejects. Resolves at once, unrun, with a
+   * `SlaveLeavingError` while closing, or an `ImageTooLargeError` when its kind needs more
+   * memory for its image than this machine has ({@link beyondMemory}).
+   */
   run(job: PoolJob): Promise<PoolOutcome> {
     if (this.closing) return Promise.resolve(leaving(job));
     const beyond = this.beyondMemory(job);
@@ -315,6 +329,7 @@ export class ChildPool implements Pool {
     return dropped.length;
   }
 
+  /** Fails queued and running jobs (retryable `SlaveLeavingError`) and SIGKILLs every worker; resolves once all have exited. */
   async close(): Promise<void> {
     this.closing = true;
     if (this.stealTimer !== undefined) clearTimeout(this.stealTimer);
@@ -659,6 +674,7 @@ export class ChildPool implements Pool {
     const index = this.pickJob(undefined, owned);
     const first = this.queue[index];
     if (first === undefined || first.part !== undefined) return;
+    // Looks at most 256 jobs deep, as pickJob does: bounded work per dispatch on a long queue.
     const scan = Math.min(this.queue.length, 256);
     let more = false;
     for (let i = 0; i < scan && !more; i++) more = this.queue[i]?.job.imageId !== first.job.imageId;
@@ -718,7 +734,8 @@ export class ChildPool implements Pool {
 
   /**
    * `first` and the queued jobs of the same image that can share its request (same bytes,
-   * same detector settings), removed from the queue, in queue order.
+   * same detector settings), removed from the queue, in queue order; looked for among the
+   * 256 jobs from `from` on.
    */
   private takeSiblings(first: Pending, from: number): Pending[] {
     const group = [first];
@@ -732,7 +749,10 @@ export class ChildPool implements Pool {
     return group;
   }
 
-  /** Prefers a job of the worker's last image, then one whose image no busy worker holds. */
+  /**
+   * Prefers a job of the worker's last image, then one whose image no busy worker holds,
+   * among the first 256 queued (bounded work per dispatch on a long queue); else the first.
+   */
   private pickJob(lastImageId: number | undefined, owned: Set<number>): number {
     const scan = Math.min(this.queue.length, 256);
     if (lastImageId !== undefined) {

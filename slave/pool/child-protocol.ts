@@ -52,6 +52,7 @@ export type ChildRequest = ChildRunRequest | ChildDropRequest;
 /** Worker process -> parent: ready after OpenCV loaded. */
 export interface ChildReady {
   type: 'ready';
+  /** The OpenCV version the worker loaded, `major.minor.revision`. */
   opencv: string;
 }
 

@@ -6,12 +6,14 @@ import type { WireError } from '../../shared/errors.js';
 /** One task for the pool: run detector `kind` on the encoded image `bytes`. */
 export interface PoolJob {
   taskId: number;
+  /** The attempt the master sent it as; updated when the master sends it again unstarted. */
   attempt: number;
   kind: TaskKind;
   /** Image id; jobs with the same id share one decode on a worker. */
   imageId: number;
   /** Encoded image bytes (JPEG, PNG, ...). */
   bytes: Buffer;
+  /** Detector parameters of the TASK it came in. */
   config: DetectorConfig;
 }
 
@@ -20,7 +22,7 @@ interface OutcomeBase {
   taskId: number;
   attempt: number;
   kind: TaskKind;
-  /** Time the worker spent on this task, ms, including the decode when this task did it. */
+  /** CPU time of this task on its worker, ms, including the decode when this task did it (`child-main.ts`); 0 for a task refused without running. */
   computeMs: number;
 }
 
