@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, freemem, totalmem } from 'node:os';
+import { availableParallelism, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -30,10 +30,12 @@ export const WORKER_MIN_BYTES = WORKER_IDLE_BYTES + 40 * 1024 * 1024;
  * each (a 512 MB board with 4 cores gets 2: four idle workers alone would take ~380 MB),
  * and at least one.
  *
- * @param cores - CPU cores (default: this machine's)
+ * @param cores - CPU cores this process may run on (default: `os.availableParallelism()`, as
+ *   {@link moreWorkersThanCoresWarning} counts them: with `cpus().length` a slave under
+ *   `taskset -c 0` started two workers and warned that they outnumbered its one core)
  * @param available - memory available, bytes (default: now, {@link availableMemoryBytes})
  */
-export function defaultWorkerCount(cores = cpus().length, available = availableMemoryBytes()): number {
+export function defaultWorkerCount(cores = availableParallelism(), available = availableMemoryBytes()): number {
   return Math.max(1, Math.min(cores, Math.floor((available * MEMORY_BUDGET_SHARE) / WORKER_MIN_BYTES)));
 }
 
@@ -43,7 +45,7 @@ export function defaultWorkerCount(cores = cpus().length, available = availableM
  *
  * @param flag - the option that sets the number, named in the warning
  */
-export function fewerWorkersWarning(workers: number, flag: string, cores = cpus().length, available = availableMemoryBytes()): string | undefined {
+export function fewerWorkersWarning(workers: number, flag: string, cores = availableParallelism(), available = availableMemoryBytes()): string | undefined {
   if (workers >= cores) return undefined;
   return `${workers} worker(s), not one per core (${cores}): ${toMiB(available)} MiB of memory is available and a worker needs ~${toMiB(WORKER_MIN_BYTES)} MiB; ${flag} sets the number`;
 }

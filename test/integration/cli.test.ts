@@ -56,6 +56,11 @@ describe('command-line interface', function () {
     }
   });
 
+  it('counts the cores it may run on for its default workers: one under `taskset -c 0` (a CPU affinity mask, as a cpuset gives)', () => {
+    const help = execFileSync('taskset', ['-c', '0', process.execPath, SLAVE_BIN, '--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(help).to.match(/--threads .*fewer where memory is short: ~\d+ MiB each; 1 here\)/);
+  });
+
   it('keygen --help explains the roles of the keys, on both command lines', async () => {
     for (const start of [startMaster, startSlave]) {
       const { code, out } = await run(start, ['keygen', '--help']);
