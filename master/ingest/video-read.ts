@@ -149,9 +149,15 @@ function openCapture(cv: typeof import('../../shared/opencv.js')['cv'], path: st
  */
 export async function announcedFrames(path: string): Promise<number> {
   const { cv } = await import('../../shared/opencv.js');
+  // As readVideo: no FIFO or device is opened (FFmpeg would wait on a FIFO for a writer),
+  // and no count is believed at an implausible rate (MPEG-TS's 90 kHz made a progress total
+  // of thousands of frames for a 12-frame clip).
+  const stats = await stat(path).catch(() => undefined);
+  if (stats === undefined || notRegularFile(stats) !== undefined || stats.size === 0) return 0;
   try {
     const cap = openCapture(cv, path);
-    const n = Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
+    const fps = cap.get(cv.CAP_PROP_FPS);
+    const n = fps > 0 && fps <= MAX_PLAUSIBLE_FPS ? Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT)) : 0;
     cap.release();
     return Number.isFinite(n) && n > 0 ? n : 0;
   } catch {

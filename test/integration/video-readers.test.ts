@@ -1,11 +1,13 @@
 import { expect } from 'chai';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countInputs } from '../../master/ingest/count.js';
 import { expandInputs } from '../../master/ingest/expand.js';
 import type { IngestItem } from '../../master/ingest/item.js';
 import { videoFrames } from '../../master/ingest/video.js';
 import { VideoReaderPool } from '../../master/ingest/video-readers.js';
+import { cv } from '../../shared/opencv.js';
 import { SAMPLE_VIDEO, useTempDir } from '../helpers/fixtures.js';
 
 const JPEG = { format: 'jpg', jpegQuality: 90 } as const;
@@ -194,5 +196,24 @@ describe('video reader processes: videos are read off the master\'s thread, seve
     copyFileSync(SAMPLE_VIDEO, video);
     // 120 frames at --every 7: 18 items; a video that cannot be opened is one failed item.
     expect(await countInputs([video, fake], 7)).to.equal(19);
+  });
+
+  it('counts one item for a video whose count it cannot believe: a cut MPEG-TS (its 90 kHz clock as the rate) or a FIFO (never opened)', async () => {
+    const whole = join(tmp.dir, 'whole.ts');
+    const cap = new cv.VideoCapture(SAMPLE_VIDEO);
+    const writer = new cv.VideoWriter(whole, cv.VideoWriter.fourcc('mp4v'), 10, new cv.Size(768, 576), true);
+    for (let i = 0; i < 12; i++) writer.write(cap.read());
+    writer.release();
+    cap.release();
+    const cut = join(tmp.dir, 'cut.ts');
+    const bytes = readFileSync(whole);
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    const fifo = join(tmp.dir, 'cam.avi');
+    execFileSync('mkfifo', [fifo]);
+    // OpenCV announces 36,000 frames at 90,000 fps for the cut file: the total was 36,000.
+    const probe = new cv.VideoCapture(cut, cv.CAP_FFMPEG);
+    expect([probe.get(cv.CAP_PROP_FPS), probe.get(cv.CAP_PROP_FRAME_COUNT)]).to.deep.equal([90_000, 36_000]);
+    probe.release();
+    expect(await countInputs([cut, fifo], 1)).to.equal(2);
   });
 });
