@@ -80,7 +80,7 @@ export class MasterMetrics {
     total('cctv_images_failed_total', 'Images recorded with at least one failed task.', () => stats.imagesFailed);
     total('cctv_leases_expired_total', 'Task leases that ran out (the task is retried or fails).', () => stats.leasesExpired);
     total('cctv_leases_given_back_total', 'Of the leases that ran out, those of tasks not yet started (queued on their slave): given back without using an attempt.', () => stats.leasesGivenBack);
-    total('cctv_slaves_lost_total', 'Slaves declared dead after missing heartbeats.', () => stats.slavesLost);
+    total('cctv_slaves_lost_total', 'Slaves lost: heartbeats stopped, their connection closed (a send failed), or their local process ended.', () => stats.slavesLost);
     total('cctv_backup_tasks_total', 'Backup copies of in-flight tasks sent to idle slaves at the end of a batch (MapReduce section 3.6).', () => stats.backupTasks);
     total('cctv_duplicates_dropped_total', 'Results or failures for tasks already finished, dropped.', () => stats.duplicatesDropped);
     total('cctv_handshakes_refused_total', 'CURVE handshakes refused (key not allow-listed, no CURVE, wrong master key).', () => stats.handshakesRefused);
