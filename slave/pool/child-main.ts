@@ -182,7 +182,8 @@ function runTask(req: ChildRunRequest, task: ChildTaskRef, p: Prepared | Error):
     const spent = since(start, p.decode);
     send({ type: 'done', outcome: { ...base, ok: true, computeMs: spent.cpuMs, width: p.image.width, height: p.image.height, value: result.value }, wallMs: spent.wallMs });
   } catch (err) {
-    const spent = since(start);
+    // A detector that throws on an image this task decoded: the decode counts too.
+    const spent = since(start, p instanceof Error ? NOTHING_SPENT : p.decode);
     send({ type: 'done', outcome: { ...base, ok: false, computeMs: spent.cpuMs, error: toWireError(err) }, wallMs: spent.wallMs });
   }
 }
