@@ -53,15 +53,9 @@ export interface VideoRecord {
  */
 export async function* readVideo(path: string, every: number, encoding: FrameEncoding): AsyncGenerator<VideoRecord> {
   const { cv } = await import('../../shared/opencv.js');
-  const stats = await stat(path).catch(() => undefined);
-  const what = stats === undefined ? undefined : notRegularFile(stats);
-  if (what !== undefined) {
-    // FFmpeg would wait on a FIFO for a writer, and read /dev/zero for good.
-    yield { error: `not a regular file (${what})` };
-    return;
-  }
-  if (stats?.size === 0) {
-    yield { error: 'video file is empty (0 bytes)' };
+  const unopened = await notToOpen(path);
+  if (unopened !== undefined) {
+    yield { error: unopened };
     return;
   }
   let cap: InstanceType<typeof cv.VideoCapture>;
@@ -73,9 +67,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
     return;
   }
   try {
-    const reportedFps = cap.get(cv.CAP_PROP_FPS);
-    const fps = reportedFps > 0 && reportedFps <= MAX_PLAUSIBLE_FPS ? reportedFps : undefined;
-    const announced = fps === undefined ? 0 : Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT));
+    const { fps, announced } = rateAndCount(cv, cap);
     const clock = new FrameClock(fps, announced);
     const failedFrame = (frame: number, error: string): VideoRecord => {
       const timestampMs = clock.estimate(frame);
@@ -149,18 +141,38 @@ function openCapture(cv: typeof import('../../shared/opencv.js')['cv'], path: st
  */
 export async function announcedFrames(path: string): Promise<number> {
   const { cv } = await import('../../shared/opencv.js');
-  // As readVideo: no FIFO or device is opened (FFmpeg would wait on a FIFO for a writer),
-  // and no count is believed at an implausible rate (MPEG-TS's 90 kHz made a progress total
-  // of thousands of frames for a 12-frame clip).
-  const stats = await stat(path).catch(() => undefined);
-  if (stats === undefined || notRegularFile(stats) !== undefined || stats.size === 0) return 0;
+  // As readVideo: a FIFO held the counting reader for the stall timeout, and MPEG-TS's
+  // 90 kHz made a progress total of thousands of frames for a 12-frame clip.
+  if ((await notToOpen(path)) !== undefined) return 0;
   try {
     const cap = openCapture(cv, path);
-    const fps = cap.get(cv.CAP_PROP_FPS);
-    const n = fps > 0 && fps <= MAX_PLAUSIBLE_FPS ? Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT)) : 0;
+    const { announced } = rateAndCount(cv, cap);
     cap.release();
-    return Number.isFinite(n) && n > 0 ? n : 0;
+    return Number.isFinite(announced) && announced > 0 ? announced : 0;
   } catch {
     return 0;
   }
+}
+
+/**
+ * Why `path` is not to be opened as a video at all, or undefined: FFmpeg would wait on a
+ * FIFO for a writer, and read /dev/zero for good; an empty file has nothing to read.
+ */
+async function notToOpen(path: string): Promise<string | undefined> {
+  const stats = await stat(path).catch(() => undefined);
+  const what = stats === undefined ? undefined : notRegularFile(stats);
+  if (what !== undefined) return `not a regular file (${what})`;
+  if (stats?.size === 0) return 'video file is empty (0 bytes)';
+  return undefined;
+}
+
+/**
+ * A capture's frame rate (`CAP_PROP_FPS`, frames/s) when plausible (at most
+ * {@link MAX_PLAUSIBLE_FPS}), and its announced frame count (`CAP_PROP_FRAME_COUNT`,
+ * rounded), believed only with such a rate (0 otherwise).
+ */
+function rateAndCount(cv: typeof import('../../shared/opencv.js')['cv'], cap: InstanceType<typeof cv.VideoCapture>): { fps: number | undefined; announced: number } {
+  const reported = cap.get(cv.CAP_PROP_FPS);
+  const fps = reported > 0 && reported <= MAX_PLAUSIBLE_FPS ? reported : undefined;
+  return { fps, announced: fps === undefined ? 0 : Math.round(cap.get(cv.CAP_PROP_FRAME_COUNT)) };
 }
