@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
+import { isRunning } from '../shared/child-process.js';
 import { relayLogLines, type Logger, type LogLevel } from '../shared/logger.js';
 import { makeDirectory } from '../shared/make-directory.js';
 import { childScript, ENTRIES } from '../shared/child-script.js';
@@ -154,7 +155,7 @@ export class AnnotatorProcess {
     if (this.alive && !this.finished) this.logger.warn(`annotate: the annotator did not finish within ${FINISH_TIMEOUT_MS / 1000} s; stopping it`);
     this.alive = false;
     if (this.proc.connected) this.proc.disconnect();
-    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+    if (isRunning(this.proc)) {
       await new Promise<void>((resolve) => {
         // 5 s after the channel closed: an annotator that has not exited by then is stuck.
         const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);

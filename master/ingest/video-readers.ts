@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { isRunning } from '../../shared/child-process.js';
 import { ENTRIES } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import { onStderrLines } from '../../shared/logger.js';
@@ -165,7 +166,7 @@ export class VideoReaderPool {
   discard(proc: ChildProcess): void {
     this.forget(proc);
     // Nothing to save in a reader, and one stuck in FFmpeg would ignore anything milder.
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (isRunning(proc)) proc.kill('SIGKILL');
   }
 
   /** Ends every reader; videos still being read end with a failed item for their next frame. */
