@@ -1,7 +1,7 @@
-import { closeSync, constants as fsConstants, createReadStream, fchmodSync, fchownSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { closeSync, constants as fsConstants, createReadStream, fchmodSync, fchownSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { temporaryPath } from '../shared/write-replacing.js';
+import { removeTemporaries, temporaryPath } from '../shared/write-replacing.js';
 import { itemKey } from './ingest/item.js';
 import { ResultsLock } from './results-lock.js';
 import type { ImageRecord } from './merge.js';
@@ -561,9 +561,9 @@ async function* fileLines(path: string): AsyncGenerator<{ text: string; bytes: n
 }
 
 /**
- * Removes `FILE.PID.tmp` files beside a results file (its link target's name): copies a
- * compaction was writing when its master was killed (19 MB left behind; found by QA).
- * Called under the file's lock, so no live master is writing one.
+ * Removes the copies a compaction was writing beside a results file (its link target's
+ * name) when its master was killed (19 MB left behind; found by QA). Called under the
+ * file's lock, so no live master is writing one.
  */
 function removeStaleCompactions(path: string): void {
   let target: string;
@@ -572,13 +572,7 @@ function removeStaleCompactions(path: string): void {
   } catch {
     return;
   }
-  const name = basename(target);
-  const stale = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
-  try {
-    for (const entry of readdirSync(dirname(target))) if (stale.test(entry)) rmSync(join(dirname(target), entry), { force: true });
-  } catch {
-    // A folder that cannot be listed: the leftovers stay, harmless.
-  }
+  removeTemporaries(target);
 }
 
 /** `writeSync` until all of `text` is written. */

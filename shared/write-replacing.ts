@@ -1,8 +1,24 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** The file a whole-file write goes to before it is renamed over `path`: `PATH.PID.tmp`, beside it. */
 export function temporaryPath(path: string): string {
   return `${path}.${process.pid}.tmp`;
+}
+
+/**
+ * Removes the temporary files ({@link temporaryPath}, of any process id) of whole-file
+ * writes of `path` that a killed process left beside it. Call only where no live process
+ * can be writing one (under a lock); a folder that cannot be listed keeps them, harmless.
+ */
+export function removeTemporaries(path: string): void {
+  const name = basename(path);
+  const stale = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
+  try {
+    for (const entry of readdirSync(dirname(path))) if (stale.test(entry)) rmSync(join(dirname(path), entry), { force: true });
+  } catch {
+    // Not listable: nothing removed.
+  }
 }
 
 /**
