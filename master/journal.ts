@@ -2,6 +2,7 @@ import { closeSync, constants as fsConstants, createReadStream, fchmodSync, fcho
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { removeTemporaries, temporaryPath } from '../shared/write-replacing.js';
+import { isTaskKind, type TaskKind } from '../proto/task-kinds.js';
 import { itemKey } from './ingest/item.js';
 import { ResultsLock } from './results-lock.js';
 import type { ImageRecord } from './merge.js';
@@ -109,6 +110,11 @@ export interface OpenedJournal {
    * record replaces the old one when the journal closes ({@link Journal.close}).
    */
   retry: Set<string>;
+  /**
+   * Of {@link retry}, the images with kinds that ran out of time or crashed their worker
+   * ({@link lastChanceKinds}), by key: those kinds get one attempt in this run.
+   */
+  lastChance: Map<string, TaskKind[]>;
   /** The header of the resumed file; undefined for a new (or overwritten) one. */
   previous: BatchHeader | undefined;
   /** A new batch's header was written: there was no file, an empty one, a pipe or device, or `overwrite`. */
@@ -259,7 +265,7 @@ export class Journal {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, retry, superseded, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
+      const { done, failed, retry, lastChance, superseded, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
       // Typed as ours, but read from the file: anything may be there.
@@ -282,7 +288,7 @@ export class Journal {
         for (const key of superseded) journal.drops.add(key);
         // Records replaced by a later one, left by a master killed before its close compacted them.
         journal.compactOnClose = duplicates;
-        return { journal, done, failedBefore: failed, retry, previous, created: false, badLines, badLineCount, cutBytes };
+        return { journal, done, failedBefore: failed, retry, lastChance, previous, created: false, badLines, badLineCount, cutBytes };
       };
     }
     return async (flushMs, syncMs) => {
@@ -290,7 +296,7 @@ export class Journal {
       const fd = await openForWritingAsync(path);
       writeSync(fd, `${JSON.stringify(header)}\n`);
       syncIfSupported(fd);
-      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, retry: new Set(), previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
+      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, retry: new Set(), lastChance: new Map(), previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
     };
   }
 
@@ -646,9 +652,11 @@ function fstatSize(path: string): number {
 export async function readJournal(
   path: string,
   onRecord?: (record: Readonly<Record<string, unknown>>) => void,
-): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; superseded: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
+): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; lastChance: Map<string, TaskKind[]>; superseded: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
   /** Each image's last record: ok, failed, or failed for causes that may pass. */
   const state = new Map<string, RecordState>();
+  /** Of the images whose last record may pass, those with {@link lastChanceKinds}. */
+  const lastChance = new Map<string, TaskKind[]>();
   let duplicates = false;
   /** Videos with a record of a frame. */
   const framed = new Set<string>();
@@ -686,7 +694,11 @@ export async function readJournal(
       if (typeof o.frame === 'number') framed.add(source);
       // The last record of an image is its record: a resume that ran it again appends one.
       if (state.has(key)) duplicates = true;
-      state.set(key, o.ok !== false ? 'ok' : mayPass(parsed as Record<string, unknown>) ? 'retry' : 'failed');
+      const recordState: RecordState = o.ok !== false ? 'ok' : mayPass(parsed as Record<string, unknown>) ? 'retry' : 'failed';
+      state.set(key, recordState);
+      const kinds = recordState === 'retry' ? lastChanceKinds(parsed as Record<string, unknown>) : [];
+      if (kinds.length > 0) lastChance.set(key, kinds);
+      else lastChance.delete(key);
       onRecord?.(parsed as Record<string, unknown>);
     }
   }
@@ -700,9 +712,10 @@ export async function readJournal(
     if (s === 'retry' && framed.has(key)) superseded.add(key);
     else if (s === 'retry') retry.add(key);
     else done.add(key);
+    if (superseded.has(key)) lastChance.delete(key);
     if (s === 'failed') failed++;
   }
-  return { previous, done, failed, retry, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };
+  return { previous, done, failed, retry, lastChance, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };
 }
 
 type RecordState = 'ok' | 'failed' | 'retry';
@@ -730,6 +743,34 @@ export function mayPass(record: Readonly<Record<string, unknown>>): boolean {
     failures++;
   }
   return failures > 0;
+}
+
+/**
+ * Error names of a task that ran longer than its lease (`LeaseExpiredError`: with the
+ * default leases, shorter than `--task-timeout`, what a hung detector gives) or its
+ * `--task-timeout` (`TaskTimeoutError`), or took its worker down (`WorkerCrashError`):
+ * the image itself may be the cause.
+ */
+const LAST_CHANCE_NAMES = new Set(['LeaseExpiredError', 'TaskTimeoutError', 'WorkerCrashError']);
+
+/**
+ * The kinds of a failed record whose error says the task ran out of time or crashed its
+ * worker ({@link LAST_CHANCE_NAMES}). A `--resume` gives such a task one attempt, not
+ * `--max-attempts`: an image that hangs or crashes a detector used up its attempts in the
+ * run that recorded it, and cost every later resume `--max-attempts` leases again. One
+ * attempt still runs it again (with a longer `--lease`, or on another slave) in case the
+ * cause was the slave's.
+ */
+export function lastChanceKinds(record: Readonly<Record<string, unknown>>): TaskKind[] {
+  const kinds: TaskKind[] = [];
+  for (const [kind, value] of Object.entries(record)) {
+    if (!isTaskKind(kind) || typeof value !== 'object' || value === null) continue;
+    const error = (value as { error?: unknown }).error;
+    if (typeof error !== 'object' || error === null) continue;
+    const { name } = error as { name?: unknown };
+    if (typeof name === 'string' && LAST_CHANCE_NAMES.has(name)) kinds.push(kind);
+  }
+  return kinds;
 }
 
 /** How many line numbers {@link readJournal} lists in `badLines`. */

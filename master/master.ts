@@ -177,6 +177,8 @@ export class Master {
   private inputsFailed = false;
   private filling = false;
   private done: Set<string> = new Set();
+  /** Images a resume runs again whose kinds listed get one attempt (journal.ts `lastChanceKinds`), by key. */
+  private lastChance: Map<string, TaskKind[]> = new Map();
   /** Images of a resumed results file recorded with a failed task. */
   private failedBefore = 0;
   /** Items the inputs yielded, including those a resumed file already holds. */
@@ -338,6 +340,7 @@ export class Master {
       this.stop();
     };
     this.done = opened.done;
+    this.lastChance = opened.lastChance;
     this.failedBefore = opened.failedBefore;
     // Relative sources in the file are relative to the directory the batch started in; from
     // another one, this run records absolute paths so the file stays unambiguous.
@@ -364,6 +367,9 @@ export class Master {
     }
     if (opened.retry.size > 0) {
       this.logger.info(`resuming ${o.out}: ${opened.retry.size} image(s) recorded as failed for causes that may pass (a worker or reader killed, a lease run out, a file that could not be read) run again; their new records replace the old ones`);
+    }
+    if (opened.lastChance.size > 0) {
+      this.logger.info(`resuming ${o.out}: ${opened.lastChance.size} of those image(s) have tasks that ran out of time or crashed their worker: those tasks get one attempt this run, not --max-attempts (the image itself may hang or crash the detector)`);
     }
 
     this.logger.info(`listening on ${this.endpoint}`);
@@ -613,12 +619,15 @@ export class Master {
         }
         const item = next.value;
         this.itemsFound++;
-        if (this.done.size > 0 || this.absoluteSources) {
+        let oneAttempt: readonly TaskKind[] | undefined;
+        if (this.done.size > 0 || this.absoluteSources || this.lastChance.size > 0) {
           const absolute = resolve(item.source);
-          if (this.done.has(itemKey(absolute, item.frame))) {
+          const key = itemKey(absolute, item.frame);
+          if (this.done.has(key)) {
             this.itemsSkipped++;
             continue;
           }
+          oneAttempt = this.lastChance.get(key);
           if (this.absoluteSources) {
             item.source = absolute;
             item.key = itemKey(absolute, item.frame);
@@ -637,7 +646,7 @@ export class Master {
         }
         if (bytes !== undefined) this.stats.imageBytesRead += bytes.length;
         if (item.frame === undefined) this.annotator?.protect(item.source);
-        this.table.addImage(item, this.options.kinds, bytes, this.clock.now(), error);
+        this.table.addImage(item, this.options.kinds, bytes, this.clock.now(), error, oneAttempt);
         this.drainCompleted();
         this.scheduleDispatch();
       }

@@ -29,6 +29,12 @@ export interface TaskEntry {
    * backups and were lost used up `--max-attempts` without one run.
    */
   attemptsGivenBack: number;
+  /**
+   * Attempts this task may use ({@link attemptsCounted}): the table's `maxAttempts`, or 1
+   * for a kind a resumed batch recorded as out of time or crashed (`lastChanceKinds`,
+   * journal.ts).
+   */
+  maxAttempts: number;
   /** Leases given back without a verdict on the task: its slave was lost, left or refused it. */
   releases: number;
   /** Slave holding the current lease. */
@@ -115,6 +121,7 @@ export function outcomeOf(image: ImageEntry, kind: TaskKind): KindOutcome | unde
 }
 
 const NONE: ImageEntry[] = [];
+const NO_KINDS: readonly TaskKind[] = [];
 const NEVER = (): boolean => false;
 /** `triedBy` of every task not sent yet. */
 const NOBODY: readonly string[] = [];
@@ -155,7 +162,8 @@ export class TaskTable {
   private nextImageId = 0;
 
   /**
-   * @param maxAttempts - attempts per task before it is recorded as failed (>= 1)
+   * @param maxAttempts - attempts per task before it is recorded as failed (>= 1), unless
+   *   {@link TaskTable.addImage} gives the task one
    * @param maxReleases - leases given back without an answer (slave lost, left, refused)
    *   before the task is recorded as failed; these do not use up attempts
    * @param keepCompletedBytes - keep a completed image's bytes until {@link TaskTable.takeCompleted}
@@ -207,9 +215,10 @@ export class TaskTable {
 
   /**
    * Adds an image with one pending task per kind. With `error` set (the master could not
-   * read it), every task fails at once with that error and the image completes.
+   * read it), every task fails at once with that error and the image completes. The
+   * tasks of the kinds in `oneAttempt` may use one attempt, the others `maxAttempts`.
    */
-  addImage(item: IngestItem, kinds: readonly TaskKind[], bytes: Buffer | undefined, nowMs: number, error?: WireError): ImageEntry {
+  addImage(item: IngestItem, kinds: readonly TaskKind[], bytes: Buffer | undefined, nowMs: number, error?: WireError, oneAttempt: readonly TaskKind[] = NO_KINDS): ImageEntry {
     // Arrays made at their final size: a `[]` grown by push reserves 17 slots.
     const firstTaskId = this.nextTaskId;
     this.nextTaskId += kinds.length;
@@ -232,6 +241,7 @@ export class TaskTable {
         state: error ? 'failed' : 'pending',
         attemptsMade: 0,
         attemptsGivenBack: 0,
+        maxAttempts: oneAttempt.length > 0 && oneAttempt.includes(kind) ? 1 : this.maxAttempts,
         releases: 0,
         slaveId: undefined,
         deadlineMs: 0,
@@ -299,7 +309,7 @@ export class TaskTable {
   backupCandidates(slaveId: string, replaceable: (holder: string) => boolean = NEVER): TaskEntry[] {
     const out: TaskEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && attemptsCounted(t) < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
+      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && attemptsCounted(t) < t.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
     }
     // Tasks without a backup first.
     out.sort((a, b) => Number(a.backup !== undefined) - Number(b.backup !== undefined) || b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
@@ -318,7 +328,7 @@ export class TaskTable {
   leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number, replaceable: (holder: string) => boolean = NEVER): void {
     for (const id of taskIds) {
       const t = this.tasks.get(id);
-      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || attemptsCounted(t) >= this.maxAttempts || t.triedBy.includes(slaveId)) {
+      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || attemptsCounted(t) >= t.maxAttempts || t.triedBy.includes(slaveId)) {
         throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
       }
       t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };
@@ -413,7 +423,7 @@ export class TaskTable {
       t.startedAtMs = b.startedAtMs;
       return 'retry';
     }
-    if (error.retryable && attemptsCounted(t) < this.maxAttempts) {
+    if (error.retryable && attemptsCounted(t) < t.maxAttempts) {
       t.state = 'pending';
       t.slaveId = undefined;
       this.requeueFront(t.taskId);

@@ -4,7 +4,7 @@ import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { startMaster, startSlave, waitExit } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit } from '../helpers/processes.js';
 
 const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
@@ -41,4 +41,35 @@ describe('faults: poison tasks', function () {
       for (const s of slaves) expect(s.proc.exitCode, 'slaves survive the poison task').to.equal(null);
     });
   }
+
+  it('a --resume gives a task that ran out of time on every attempt one attempt, not --max-attempts', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'resume-hang.jsonl');
+    const run = ['run', SAMPLE_VIDEO, '--every', '12', '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2', ...HEARTBEAT];
+    const slaveArgs = ['--connect', endpoint, '--threads', '1', '--log-level', 'error', '--task-timeout', '1500', ...HEARTBEAT];
+    // Image ids count from 0 in each run: frame 36 is image 3 of the first run and the only image (0) of the resume.
+    const first = startMaster(run);
+    const hangFirst = startSlave([...slaveArgs, '--slave-id', 'hang-first'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:edge:3' } });
+    expect(await waitExit(first, 150_000), first.stderr().slice(-3000)).to.equal(MASTER_EXIT.someFailed);
+    await killTree(hangFirst);
+    const before = readResults(out).records.find((r) => r.frame === 36)?.edge;
+    expect(isKindFailure(before) && before.attempts, 'the first run used both attempts').to.equal(2);
+
+    const resumed = startMaster([...run, '--resume', '--log-level', 'info']);
+    startSlave([...slaveArgs, '--slave-id', 'hang-again'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:edge:0' } });
+    expect(await waitExit(resumed, 150_000), resumed.stderr().slice(-3000)).to.equal(MASTER_EXIT.someFailed);
+    expect(resumed.stderr()).to.match(/1 of those image\(s\) have tasks that ran out of time or crashed their worker: those tasks get one attempt/);
+    const records = readResults(out).records;
+    expect(records).to.have.length(10);
+    const again = records.find((r) => r.frame === 36);
+    expect(isKindFailure(again?.edge)).to.equal(true);
+    if (isKindFailure(again?.edge)) {
+      expect(again.edge.attempts).to.equal(1);
+      expect(again.edge.error.message).to.match(/task timeout of 1500 ms/);
+    }
+    expect(isKindFailure(again?.corner), 'the image\'s other kind ran and passed').to.equal(false);
+    const report = readReport(`${out}.report.json`);
+    expect(report.retries).to.equal(0);
+    expect(report.tasksFailed).to.equal(1);
+  });
 });

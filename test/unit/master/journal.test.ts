@@ -88,6 +88,30 @@ describe('Journal (the results file)', () => {
     expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 
+  it('on resume lists the kinds of an image run again that ran out of time or crashed their worker (one attempt each), by its last record', async () => {
+    const path = join(tmp.dir, 'last-chance.jsonl');
+    const timeout = { error: { name: 'TaskTimeoutError', message: 'task timeout of 1500 ms', retryable: true }, attempts: 3 };
+    const crash = { error: { name: 'WorkerCrashError', message: 'worker process died', retryable: true }, attempts: 3 };
+    const lease = { error: { name: 'LeaseExpiredError', message: 'lease on slave a ran out after 120000 ms', retryable: true }, attempts: 3 };
+    const lost = { error: { name: 'SlaveLostError', message: 'slave lost', retryable: true }, attempts: 1 };
+    const ok = { edgePixels: 5, density: 0.05, computeMs: 1, slave: 'a', attempts: 1 };
+    const lines = [
+      header,
+      { type: 'image', source: 'img1.jpg', ok: false, edge: timeout, face: crash, corner: ok, object: lease },
+      // Its slave was lost: the image is not to blame, full attempts.
+      { type: 'image', source: 'img2.jpg', ok: false, edge: lost },
+      // Timed out, then passed on a resume: its last record is ok.
+      { type: 'image', source: 'img3.jpg', ok: false, edge: timeout },
+      { type: 'image', source: 'img3.jpg', ok: true, edge: ok },
+      // A timeout beside a decode error: the image would fail again, not run again.
+      { type: 'image', source: 'img4.jpg', ok: false, edge: timeout, face: { error: { name: 'DecodeError', message: 'corrupt', retryable: false }, attempts: 1 } },
+    ];
+    writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const read = await readJournal(path);
+    expect([...read.retry].sort()).to.deep.equal(['/archive/img1.jpg', '/archive/img2.jpg']);
+    expect([...read.lastChance]).to.deep.equal([['/archive/img1.jpg', ['edge', 'face', 'object']]]);
+  });
+
   it('reads an image recorded twice (a master killed before compacting) by its last record, and compacts on the next close', async () => {
     const path = join(tmp.dir, 'twice.jsonl');
     const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };

@@ -138,6 +138,22 @@ describe('TaskTable', () => {
     expect(o?.attempts).to.equal(2);
   });
 
+  it('gives the kinds named at addImage one attempt and the others maxAttempts', () => {
+    const t = new TaskTable(3);
+    const img = t.addImage(item(1), ['edge', 'corner'], Buffer.from('x'), 0, undefined, ['edge']);
+    const [edge, corner] = img.taskIds as [number, number];
+    t.lease([edge, corner], 's1', 0, lease);
+    const timeout = { name: 'TaskTimeoutError', message: 'task timeout of 1500 ms', retryable: true };
+    expect(t.fail(edge, 1, 's1', timeout)).to.equal('failed');
+    expect(t.fail(corner, 1, 's1', timeout)).to.equal('retry');
+    const o = outcomeOf(t.image(img.imageId)!, 'edge');
+    expect(o?.ok === false && o.attempts).to.equal(1);
+    // A backup copy would be a second attempt: only the other kind's task may have one.
+    const other = t.addImage(item(2), ['edge'], Buffer.from('x'), 0, undefined, ['edge']);
+    t.lease([corner, other.taskIds[0]!], 's1', 0, lease);
+    expect(t.backupCandidates('s2').map((c) => c.taskId)).to.deep.equal([corner]);
+  });
+
   it('fails a non-retryable error at once', () => {
     const t = new TaskTable(3);
     const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
