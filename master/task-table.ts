@@ -30,9 +30,11 @@ export interface TaskEntry {
    */
   attemptsGivenBack: number;
   /**
-   * Attempts this task may use ({@link attemptsCounted}): the table's `maxAttempts`, or 1
-   * for a kind a resumed batch recorded as out of time or crashed (`lastChanceKinds`,
-   * journal.ts).
+   * Attempts this task may use ({@link attemptsCounted}) before a failure is final: the
+   * table's `maxAttempts`, or 1 for a kind a resumed batch recorded as out of time or
+   * crashed (`lastChanceKinds`, journal.ts). Such a task is not put back in the queue
+   * after a failure, but may still get a backup copy on an idle slave at the end of the
+   * batch, up to the table's `maxAttempts`: its one attempt may be on the slave that hung.
    */
   maxAttempts: number;
   /** Leases given back without a verdict on the task: its slave was lost, left or refused it. */
@@ -309,7 +311,7 @@ export class TaskTable {
   backupCandidates(slaveId: string, replaceable: (holder: string) => boolean = NEVER): TaskEntry[] {
     const out: TaskEntry[] = [];
     for (const t of this.tasks.values()) {
-      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && attemptsCounted(t) < t.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
+      if (t.state === 'leased' && (t.backup === undefined || replaceable(t.backup.slaveId)) && attemptsCounted(t) < this.maxAttempts && !t.triedBy.includes(slaveId)) out.push(t);
     }
     // Tasks without a backup first.
     out.sort((a, b) => Number(a.backup !== undefined) - Number(b.backup !== undefined) || b.leasedAtMs - a.leasedAtMs || a.taskId - b.taskId);
@@ -328,7 +330,7 @@ export class TaskTable {
   leaseBackup(taskIds: readonly number[], slaveId: string, nowMs: number, deadlineFor: (kind: TaskKind) => number, replaceable: (holder: string) => boolean = NEVER): void {
     for (const id of taskIds) {
       const t = this.tasks.get(id);
-      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || attemptsCounted(t) >= t.maxAttempts || t.triedBy.includes(slaveId)) {
+      if (t?.state !== 'leased' || (t.backup !== undefined && !replaceable(t.backup.slaveId)) || attemptsCounted(t) >= this.maxAttempts || t.triedBy.includes(slaveId)) {
         throw new Error(`task ${id} cannot be backed up on ${slaveId}`);
       }
       t.backup = { slaveId, attempt: t.attemptsMade + 1, leasedAtMs: nowMs, deadlineMs: nowMs + deadlineFor(t.kind), startedAtMs: undefined };
@@ -408,7 +410,11 @@ export class TaskTable {
       t.attemptsMade--;
       if (countsAsRelease) t.releases++;
       if (t.releases >= this.maxReleases) {
-        return this.failForGood(t, { ...error, retryable: false, message: `${error.message} (the task was given back ${t.releases} times without an answer)` });
+        // Leases that ran out before the task started say its slave was busy or hung, not
+        // that it cannot run: a resume runs it (once: journal.ts lastChanceKinds). Slaves
+        // lost with it, that often, say the image takes them down.
+        const mayPass = error.retryable && error.name === 'LeaseExpiredError';
+        return this.failForGood(t, { ...error, retryable: mayPass, message: `${error.message} (the task was given back ${t.releases} times without an answer)` });
       }
     }
     t.lastError = error;

@@ -4,7 +4,7 @@ import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure } from '../../master/merge.js';
 import { SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
-import { killTree, startMaster, startSlave, waitExit } from '../helpers/processes.js';
+import { killTree, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
 
 const HEARTBEAT = ['--heartbeat-interval', '250', '--heartbeat-liveness', '3'];
 
@@ -71,5 +71,31 @@ describe('faults: poison tasks', function () {
     const report = readReport(`${out}.report.json`);
     expect(report.retries).to.equal(0);
     expect(report.tasksFailed).to.equal(1);
+  });
+
+  it('on a --resume, the one attempt of such a task hung on one slave is saved by a backup copy on an idle one', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'resume-backup.jsonl');
+    const run = ['run', SAMPLE_VIDEO, '--every', '60', '--tasks', 'edge', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--max-attempts', '2', ...HEARTBEAT];
+    const slaveArgs = ['--connect', endpoint, '--threads', '1', '--log-level', 'error', ...HEARTBEAT];
+    // The first run records frame 60 (image 1) as crashing its worker on both attempts.
+    const first = startMaster(run);
+    const crashing = startSlave([...slaveArgs, '--slave-id', 'crashing'], { env: { ...process.env, CCTV_TEST_FAULT: 'crash:edge:1' } });
+    expect(await waitExit(first, 150_000), first.stderr().slice(-3000)).to.equal(MASTER_EXIT.someFailed);
+    await killTree(crashing);
+    // The resume's one attempt goes to a slave that hangs on it; a healthy slave joins after.
+    const resumed = startMaster([...run, '--resume', '--log-level', 'info', '--lease', 'edge=60000']);
+    startSlave([...slaveArgs, '--slave-id', 'hanging', '--task-timeout', '120000'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:edge:0' } });
+    await waitFor(() => /slave hanging joined/.test(resumed.stderr()), 60_000, 'the hanging slave joined');
+    startSlave([...slaveArgs, '--slave-id', 'healthy']);
+    expect(await waitExit(resumed, 150_000), resumed.stderr().slice(-3000)).to.equal(MASTER_EXIT.ok);
+    const records = readResults(out).records;
+    expect(records.map((r) => [r.frame, r.ok])).to.deep.equal([
+      [0, true],
+      [60, true],
+    ]);
+    const edge = records[1]!.edge;
+    expect(!isKindFailure(edge) && edge?.slave).to.equal('healthy');
+    expect(readReport(`${out}.report.json`).backupsWon).to.equal(1);
   });
 });

@@ -61,6 +61,20 @@ describe('TaskTable', () => {
     expect(t.fail(edge, 2, 's5', lost, false), 'the fifth give-back').to.equal('failed');
     const outcome = outcomeOf(t.image(img.imageId)!, 'edge');
     expect(outcome?.ok === false && outcome.error.message).to.equal('slave s lost (the task was given back 5 times without an answer)');
+    expect(outcome?.ok === false && outcome.error.retryable, 'slaves lost with it that often: the image is to blame').to.equal(false);
+  });
+
+  it('a task whose leases ran out before it started, again and again, fails for a cause that may pass', () => {
+    const t = new TaskTable(3, false, 3);
+    const img = t.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    const edge = img.taskIds[0]!;
+    const expired = { name: 'LeaseExpiredError', message: 'lease on slave s ran out after 4000 ms', retryable: true };
+    for (let i = 0; i < 3; i++) {
+      t.lease([edge], 's', i, lease);
+      expect(t.fail(edge, 1, 's', expired, false)).to.equal(i < 2 ? 'retry' : 'failed');
+    }
+    const outcome = outcomeOf(t.image(img.imageId)!, 'edge');
+    expect(outcome?.ok === false && outcome.error.retryable, 'a resume runs it again').to.equal(true);
   });
 
   it('does not count give-backs by slaves that never answered anything (peers that READY and leave)', () => {
@@ -148,10 +162,15 @@ describe('TaskTable', () => {
     expect(t.fail(corner, 1, 's1', timeout)).to.equal('retry');
     const o = outcomeOf(t.image(img.imageId)!, 'edge');
     expect(o?.ok === false && o.attempts).to.equal(1);
-    // A backup copy would be a second attempt: only the other kind's task may have one.
+    // A backup copy on an idle slave may still rescue a one-attempt task whose attempt hangs
+    // on another; when the attempt fails, the copy is the task's last.
     const other = t.addImage(item(2), ['edge'], Buffer.from('x'), 0, undefined, ['edge']);
-    t.lease([corner, other.taskIds[0]!], 's1', 0, lease);
-    expect(t.backupCandidates('s2').map((c) => c.taskId)).to.deep.equal([corner]);
+    const capped = other.taskIds[0]!;
+    t.lease([capped], 's1', 1, lease);
+    expect(t.backupCandidates('s2').map((c) => c.taskId)).to.deep.equal([capped]);
+    t.leaseBackup([capped], 's2', 2, lease);
+    expect(t.fail(capped, 1, 's1', { name: 'LeaseExpiredError', message: 'lease ran out', retryable: true })).to.equal('retry');
+    expect(t.fail(capped, 2, 's2', timeout)).to.equal('failed');
   });
 
   it('fails a non-retryable error at once', () => {
