@@ -67,6 +67,12 @@ const SLAVE_SCRIPT = projectPath('bin/slave.js');
 const NO_SLAVE_WARN_MS = 10_000;
 /** How long images no connected slave accepts (--max-message-bytes) wait, with nothing else running, before they fail: slaves started together join some ms apart. */
 const UNPLACEABLE_GRACE_MS = 5_000;
+/**
+ * How long after a slave closed its connection (not fell silent) its READY still counts as
+ * from a slave this master heard all along, ms: a slave's back-off between sockets is at
+ * most 32 s by default (`--reconnect-max`).
+ */
+const HEARD_ALL_ALONG_MS = 60_000;
 /** How long opening a named pipe as `--out` may take before the master says it waits for a reader, ms. */
 const PIPE_WAIT_NOTICE_MS = 300;
 /** Most DISCONNECT {@link NO_SESSION} replies the master sends a second, to all peers together (and one a second to each). */
@@ -159,6 +165,12 @@ export class Master {
   private readonly expelled = new Map<string, string>();
   /** When each slave id re-announced itself while registered (monotonic ms, last minute), and from which host/pid. */
   private readonly rejoins = new Map<string, { atMs: number; instance: string }[]>();
+  /**
+   * Slaves lost because their connection closed or a send to them failed, not for their
+   * silence, by id, monotonic ms: this master heard them to the end, so one that comes back
+   * soon took a live master for dead (`heardAllAlong` in the HEARTBEAT answering its READY).
+   */
+  private readonly lostWhileHeard = new Map<string, number>();
   private readonly rejoinWarned = new Set<string>();
   /** Since when images waited that no connected slave accepts, with nothing else running, monotonic ms. */
   private unplaceableSinceMs: number | undefined;
@@ -755,7 +767,7 @@ export class Master {
     const now = this.clock.now();
     this.tellHeldBackSessionLines(now);
     for (const s of this.registry.dead()) {
-      this.loseSlave(s.slaveId, `no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`);
+      this.loseSlave(s.slaveId, `no heartbeat for ${Math.round(s.liveness.silentForMs())} ms`, true);
     }
     const lastProgressMs = (slaveId: string): number | undefined => this.registry.get(slaveId)?.lastProgressMs;
     for (const t of this.table.expiredLeases(now, lastProgressMs, this.leaseFor)) {
@@ -911,7 +923,12 @@ export class Master {
   }
 
   /** A slave died or vanished: all its leases go back to the queue at once. */
-  private loseSlave(slaveId: string, why: string): void {
+  private loseSlave(slaveId: string, why: string, silent = false): void {
+    if (silent) this.lostWhileHeard.delete(slaveId);
+    else {
+      if (this.lostWhileHeard.size >= 1000) this.lostWhileHeard.clear();
+      this.lostWhileHeard.set(slaveId, this.clock.now());
+    }
     const leases = this.table.leasesOf(slaveId);
     const handedOver = leases.filter((t) => t.backup !== undefined).length;
     this.stats.slavesLost++;
@@ -1130,8 +1147,12 @@ export class Master {
     if (ready.heartbeatIntervalMs !== undefined && ready.heartbeatIntervalMs > this.options.heartbeatIntervalMs) {
       this.sessionLog('info', `slave ${slaveId} heartbeats every ${ready.heartbeatIntervalMs} ms, this master every ${this.options.heartbeatIntervalMs} ms: its silence is judged by its interval (${ready.heartbeatIntervalMs} ms x ${this.options.heartbeatLiveness})`);
     }
-    // Also tells the slave this master's interval before any task can keep it waiting.
-    this.router?.send(slaveId, { cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs });
+    // Also tells the slave this master's interval before any task can keep it waiting, and
+    // whether this master heard it all along (then it took a live master for dead).
+    const lostAtMs = this.lostWhileHeard.get(slaveId);
+    this.lostWhileHeard.delete(slaveId);
+    const heardAllAlong = before !== undefined || (lostAtMs !== undefined && this.clock.now() - lostAtMs < HEARD_ALL_ALONG_MS);
+    this.router?.send(slaveId, { cmd: Command.Heartbeat, heartbeatIntervalMs: this.options.heartbeatIntervalMs, ...(heardAllAlong ? { heardAllAlong: true as const } : {}) });
     info.lastSentMs = this.clock.now();
     this.scheduleDispatch();
     this.fillIfWanted();

@@ -201,6 +201,14 @@ export const HeartbeatSchema = z.object({
   cmd: z.literal(Command.Heartbeat),
   running: z.array(TaskStartSchema).max(MAX_TASKS_PER_MESSAGE).optional(),
   heartbeatIntervalMs: HeartbeatIntervalMs,
+  /**
+   * From the master, in the HEARTBEAT that answers a READY: true when the master heard the
+   * slave all along (its earlier session was still open, or ended only because the slave
+   * closed its connection), so the slave took a live master for dead and its silence
+   * window was too short for its link; absent when the master had taken the slave for
+   * dead too (a link down both ways) or never knew it.
+   */
+  heardAllAlong: z.literal(true).optional(),
 });
 
 /**

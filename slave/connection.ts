@@ -211,7 +211,7 @@ export class Connection {
           this.options.logger.info(`connected to master at ${this.options.endpoint}`);
         }
         const decoded = decode(parts);
-        if (this.silenceReconnect !== undefined) this.judgeSilence(decoded.ok ? decoded.message.cmd : undefined);
+        if (this.silenceReconnect !== undefined) this.judgeSilence(decoded.ok ? decoded.message : undefined);
         if (!decoded.ok) {
           this.options.onRejected(decoded.error);
           continue;
@@ -231,18 +231,19 @@ export class Connection {
 
   /**
    * Called on the first message of a new socket that replaced one given up for the master's
-   * silence: a master that answers it (anything but DISCONNECT) was alive all along, and
-   * its messages were only slow to arrive, so the silence window doubles (up to
-   * {@link MAX_PATIENCE} times). A master that restarted says DISCONNECT (no session); one
-   * that was hung answers too, and a longer window costs little: a master that is gone
-   * resets the connection at the next heartbeat, and a new one says it has no session.
+   * silence. A master that heard this slave all along (`heardAllAlong` in the HEARTBEAT
+   * answering its READY) was alive, and its messages were only slow to arrive: the silence window doubles (up to
+   * {@link MAX_PATIENCE} times). A master that had taken the slave for dead (a link down
+   * both ways, a Wi-Fi drop) or restarted says nothing of the kind: the window stays (it
+   * grew after every Wi-Fi drop, and the slave then sat on a dead connection for up to
+   * 48 s before rejoining, QA).
    *
-   * @param cmd - the message's command (undefined when it was malformed)
+   * @param message - the first message (undefined when it was malformed)
    */
-  private judgeSilence(cmd: string | undefined): void {
+  private judgeSilence(message: Message | undefined): void {
     const was = this.silenceReconnect;
     this.silenceReconnect = undefined;
-    if (was === undefined || cmd === undefined || cmd === Command.Disconnect || this.patience >= MAX_PATIENCE) return;
+    if (was === undefined || message?.cmd !== Command.Heartbeat || message.heardAllAlong !== true || this.patience >= MAX_PATIENCE) return;
     this.patience = Math.min(MAX_PATIENCE, this.patience * 2);
     this.liveness = this.newLiveness();
     this.options.logger.warn(
