@@ -104,6 +104,8 @@ export class Connection {
   private silenceReconnect: { silentMs: number } | undefined;
   /** The current socket's ZeroMQ handshake with the master succeeded (and it has not disconnected since). */
   private linked = false;
+  /** When the current socket's last handshake with the master succeeded, ms ({@link ConnectionOptions.clock}). */
+  private linkedAtMs = -Infinity;
   /** The connection dropped (ZeroMQ 'disconnect') since the master was last heard: a master that went away, not a slow one. */
   private droppedSinceHeard = false;
   /** The master's announced heartbeat interval, ms, kept for each new {@link Liveness}. */
@@ -123,6 +125,14 @@ export class Connection {
     this.timer = setInterval(() => {
       this.tick();
     }, Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 4)));
+  }
+
+  /**
+   * Time since the current socket's last successful handshake with the master, ms
+   * (Infinity before one): what was queued before it went out only then, all at once.
+   */
+  msSinceLinked(): number {
+    return this.options.clock.now() - this.linkedAtMs;
   }
 
   /** Queues one message to the master; false when it could not be queued. */
@@ -270,6 +280,7 @@ export class Connection {
         if (socket !== this.socket) return;
         if (event.type === 'handshake' || event.type === 'disconnect') {
           this.linked = event.type === 'handshake';
+          if (this.linked) this.linkedAtMs = this.options.clock.now();
           if (event.type === 'disconnect') this.droppedSinceHeard = true;
           continue;
         }

@@ -223,7 +223,8 @@ export class Slave {
    * The master has no session with this slave ({@link NO_SESSION}: it restarted and this
    * socket reconnected to it by itself, or it took us for dead): the old session's tasks
    * are dropped and READY goes at once on the same socket. A reply that crossed our last
-   * READY (sent under a heartbeat interval ago, and at least {@link NO_SESSION_GRACE_MS}) is ignored: acting on it would end the
+   * READY (sent, or let out by the socket's handshake, under a heartbeat interval ago, and
+   * at least {@link NO_SESSION_GRACE_MS}) is ignored: acting on it would end the
    * session that READY just began. While draining, only the session ends (its outcomes
    * would be dropped by the master anyway).
    */
@@ -232,7 +233,11 @@ export class Slave {
       this.endSession('the master has no session with this slave');
       return;
     }
-    if (systemClock.now() - this.readySentAtMs < Math.max(this.options.heartbeatIntervalMs, NO_SESSION_GRACE_MS)) return;
+    // From when the READY went out: one queued while the link was down leaves with the
+    // handshake, and a reply to a stale heartbeat (the old connection's, delivered late)
+    // started a second session and ran the first one's tasks again (QA, a Wi-Fi drop).
+    const sinceReady = Math.min(systemClock.now() - this.readySentAtMs, this.connection.msSinceLinked());
+    if (sinceReady < Math.max(this.options.heartbeatIntervalMs, NO_SESSION_GRACE_MS)) return;
     this.logger.info(`master says: ${reason}; joining again`);
     this.endSession('the master has no session with this slave');
     this.sendReady();

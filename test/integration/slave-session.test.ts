@@ -36,10 +36,10 @@ describe('a slave and the end of its session with a master', function () {
   /**
    * A bare ROUTER on a loopback port standing in for the master of slave `slaveId`: hands each
    * well-formed message the slave sends to `onMessage`, and with `heartbeats` sends it a
-   * HEARTBEAT every 300 ms. Closed after each test.
+   * HEARTBEAT every 300 ms; on `at` when given. Closed after each test.
    */
-  async function fakeMaster(slaveId: string, onMessage: (m: Message) => void, heartbeats = true): Promise<{ endpoint: string; send: (message: OutgoingMessage, payload?: Buffer[]) => Promise<void> }> {
-    const endpoint = await loopbackEndpoint();
+  async function fakeMaster(slaveId: string, onMessage: (m: Message) => void, heartbeats = true, at?: string): Promise<{ endpoint: string; send: (message: OutgoingMessage, payload?: Buffer[]) => Promise<void> }> {
+    const endpoint = at ?? (await loopbackEndpoint());
     const r = new Router({ linger: 0 });
     router = r;
     await r.bind(endpoint);
@@ -201,5 +201,36 @@ describe('a slave and the end of its session with a master', function () {
     } finally {
       tmp.cleanup();
     }
+  });
+
+  it('a "no session" answer that arrives just after its READY went out ignores it, though the READY was queued long before (link down)', async () => {
+    const endpoint = await loopbackEndpoint();
+    // No master yet: READY waits queued on the socket until libzmq's retries (0.1 s doubling
+    // to 2 s) reach the master bound below, ~3-5 s later. The grace is 2 s (the interval).
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'queued-ready', '--log-level', 'info', '--reconnect-max', '10000', '--heartbeat-interval', '2000']);
+    await waitFor(() => /connecting to/.test(s.stderr()), 60_000, 'the slave to connect');
+    await sleep(3500);
+    let readies = 0;
+    let noSessionSent = false;
+    const to: { send?: (message: OutgoingMessage) => Promise<void> } = {};
+    to.send = (await fakeMaster(
+      'queued-ready',
+      (m) => {
+        if (m.cmd !== 'READY') return;
+        readies++;
+        // As a master answers a stale heartbeat of the slave's old connection, delivered late.
+        if (readies === 1 && to.send !== undefined) {
+          noSessionSent = true;
+          void to.send({ cmd: 'DISCONNECT', reason: 'no session: a HEARTBEAT before READY' });
+        }
+      },
+      true,
+      endpoint,
+    )).send;
+    await waitFor(() => readies >= 1, 30_000, 'the READY');
+    await sleep(1500);
+    expect(noSessionSent, 'the "no session" answer went out').to.equal(true);
+    expect(readies, s.stderr()).to.equal(1);
+    expect(s.stderr()).not.to.match(/joining again/);
   });
 });
