@@ -213,10 +213,14 @@ export class Slave {
         new Promise((resolve) => setTimeout(resolve, drainTimeoutMs)),
       ]);
     }
+    const givenUp = this.sessionInFlight;
     await this.pool.close();
     this.flush();
     this.connection.send({ cmd: Command.Disconnect, reason });
     await this.connection.close();
+    // The last word: a stop during a link outage ended without saying how it went (QA).
+    const unfinished = givenUp > 0 ? `; ${givenUp} unfinished task(s) given up (the master runs them elsewhere)` : '';
+    this.logger.info(`left: ${this.stats.tasksDone} task(s) done and ${this.stats.tasksFailed} failed since this slave started${unfinished}`);
   }
 
   /**

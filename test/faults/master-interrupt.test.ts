@@ -176,6 +176,8 @@ describe('faults: SIGHUP on a slave', function () {
       expect(await waitExit(s, 30_000), s.stderr()).to.equal(0);
       expect(s.stderr()).to.match(/SIGTERM: finishing tasks in hand, then leaving/);
       expect(s.stderr()).to.not.match(/again: exiting at once/);
+      // Its last word says how the stop went: the running task finished, nothing given up.
+      expect(s.stderr()).to.match(/left: [1-9]\d* task\(s\) done and 0 failed since this slave started\n?$/);
     } finally {
       m.proc.kill('SIGTERM');
       await waitExit(m, 30_000);
