@@ -275,6 +275,8 @@ export function peerIdOf(id: Buffer): string {
  * handover renames the old pipe); they were logged as `"\u0000k\ufffdEg"`.
  */
 export function peerName(peerId: string): string {
+  // Bytes that are not UTF-8 came out as U+FFFD: 100 kB of noise on the port was logged as its "slave id" (QA).
+  if (peerId.includes('\ufffd')) return `a connection whose id is not text (${printable(peerId, 16)}...: not a slave, whose ids are text)`;
   if (!peerId.startsWith('\u0000')) return printable(peerId);
   return `a connection without a slave id (ZeroMQ id 0x00${peerId.slice(1, 21)}: a slave's replaced connection, or not a slave)`;
 }
