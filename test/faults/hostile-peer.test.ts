@@ -191,9 +191,11 @@ describe('hostile or mismatched peers on the master\'s port', function () {
       } finally {
         await killTree(slave);
       }
-      // Its first TASK message (its credit, 9, in whole images), and none after the answer
-      // (they bounced: 80 in 13 ms).
-      expect([messages, received]).to.deep.equal([1, 8]);
+      // At most its credit (9 tasks; 8 in whole images), in the first TASK or two (a master
+      // that had read fewer images when the peer joined sends the rest as they come), and
+      // none after the answer (they bounced: 80 in 13 ms).
+      expect(received, `${messages} TASK message(s)`).to.be.within(1, 9);
+      expect(messages).to.be.within(1, 4);
       expect(master.stderr()).to.match(/slave leaver left: none of its tasks is in flight/);
       const records = readResults(out).records;
       expect(records.map((r) => r.ok)).to.deep.equal(Array(12).fill(true));
