@@ -709,10 +709,11 @@ export async function readJournal(
   for (const [key, s] of state) {
     // A video's failure before its first frame (its reader killed), read again since: its
     // frames' records stand for it (a master killed before compacting left it).
-    if (s === 'retry' && framed.has(key)) superseded.add(key);
-    else if (s === 'retry') retry.add(key);
+    if (s === 'retry' && framed.has(key)) {
+      superseded.add(key);
+      lastChance.delete(key);
+    } else if (s === 'retry') retry.add(key);
     else done.add(key);
-    if (superseded.has(key)) lastChance.delete(key);
     if (s === 'failed') failed++;
   }
   return { previous, done, failed, retry, lastChance, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };

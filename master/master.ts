@@ -642,7 +642,7 @@ export class Master {
           oneAttempt = this.lastChance.get(key);
           if (this.absoluteSources) {
             item.source = absolute;
-            item.key = itemKey(absolute, item.frame);
+            item.key = key;
           }
         }
         let bytes: Buffer | undefined;

@@ -203,6 +203,7 @@ export class Connection {
     );
     this.liveness = this.newLiveness();
     this.linked = false;
+    this.linkedAtMs = -Infinity;
     void this.receiveLoop(socket);
     options.onSession();
   }
