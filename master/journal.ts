@@ -246,7 +246,10 @@ export class Journal {
     }
     const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
       try {
-        return await write(flushMs, syncMs);
+        const opened = await write(flushMs, syncMs);
+        // A new file has an inode only now (another master cannot have linked it before).
+        lock?.holdInode();
+        return opened;
       } catch (err) {
         release();
         throw err;

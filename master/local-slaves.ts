@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { isRunning } from '../shared/child-process.js';
+import { isRunning, KILLED_FROM_OUTSIDE } from '../shared/child-process.js';
 import { relayLogLines, type Logger } from '../shared/logger.js';
 import { localSlaveMemoryBudgetMb } from '../shared/memory.js';
 import { projectPath } from '../shared/project-path.js';
@@ -63,20 +64,26 @@ export class LocalSlaves {
   private readonly restarts: number[][] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  /** Local slaves {@link killHung} killed, so that their end is not blamed on the OOM killer. */
+  private readonly killedHung = new Set<number>();
+  /**
+   * Random hex that ends each local slave's id: with the master's PID alone, a peer on an
+   * insecure bind could claim a local slave's id before it joined and have it expelled as a
+   * duplicate (QA). 24 bits against a guess per READY.
+   */
+  private readonly nonce = randomBytes(3).toString('hex');
 
   constructor(private readonly options: LocalSlavesOptions) {}
 
-  /** The slave id of local slave `i` (from 0). */
+  /** The slave id of local slave `i` (from 0): `local-PID-N-NONCE`, N from 1. */
   private slaveId(i: number): string {
-    return `local-${process.pid}-${i + 1}`;
+    return `local-${process.pid}-${i + 1}-${this.nonce}`;
   }
 
   /** The index (from 0) of the local slave whose id is `slaveId` ({@link slaveId}); undefined for another slave's. */
   private indexOf(slaveId: string): number | undefined {
-    const prefix = `local-${process.pid}-`;
-    if (!slaveId.startsWith(prefix)) return undefined;
-    const n = Number(slaveId.slice(prefix.length));
-    return Number.isInteger(n) && n >= 1 && n <= this.options.count ? n - 1 : undefined;
+    for (let i = 0; i < this.options.count; i++) if (slaveId === this.slaveId(i)) return i;
+    return undefined;
   }
 
   /** Whether `slaveId` is one of these local slaves'. */
@@ -94,7 +101,8 @@ export class LocalSlaves {
   killHung(slaveId: string): boolean {
     const i = this.indexOf(slaveId);
     const proc = i === undefined ? undefined : this.procs[i];
-    if (this.stopping || proc === undefined || !isRunning(proc)) return false;
+    if (this.stopping || i === undefined || proc === undefined || !isRunning(proc)) return false;
+    this.killedHung.add(i);
     proc.kill('SIGKILL');
     return true;
   }
@@ -153,7 +161,8 @@ export class LocalSlaves {
    */
   private ended(i: number, code: number | null, signal: NodeJS.Signals | null): void {
     const o = this.options;
-    const how = signal === 'SIGKILL' ? 'was killed (SIGKILL: by the out-of-memory killer, or a user?)' : `exited (${signal ?? `code ${code ?? '?'}`})`;
+    const byMaster = this.killedHung.delete(i) && signal === 'SIGKILL';
+    const how = byMaster ? 'was killed by the master for its silence' : signal === 'SIGKILL' ? `was killed (${KILLED_FROM_OUTSIDE})` : `exited (${signal ?? `code ${code ?? '?'}`})`;
     o.onEnded?.(this.slaveId(i), how);
     const now = performance.now();
     const recent = (this.restarts[i] ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
@@ -161,7 +170,7 @@ export class LocalSlaves {
     let delayMs = recent.length === 0 ? 0 : RESTART_DELAY_MS * 2 ** recent.length;
     if (recent.length >= LOCAL_SLAVE_MAX_RESTARTS) {
       delayMs = Math.max(delayMs, (recent[0] ?? now) + RESTART_WINDOW_MS - now);
-      const why = signal === 'SIGKILL' ? '' : ' (its log lines above say why)';
+      const why = signal === 'SIGKILL' && !byMaster ? '' : ' (its log lines above say why)';
       o.logger.error(`local slave ${i + 1} ${how}, its ${recent.length + 1}th end within a minute${why}: starting it again in ${Math.round(delayMs / 1000)} s; meanwhile the batch waits for another slave (or Ctrl-C, and --resume later)`);
     } else {
       o.logger.warn(`local slave ${i + 1} ${how}; starting it again${delayMs > 0 ? ` in ${delayMs} ms` : ''} (its tasks run again, using no attempt)`);

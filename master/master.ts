@@ -298,6 +298,7 @@ export class Master {
       bind: o.bind,
       maxMessageBytes: o.maxMessageBytes,
       maxHeaderBytes: o.maxHeaderBytes,
+      hasJoined: (id) => this.registry.everSeen(id),
       // One interval: a send blocks only on a peer that has not read 1,000 messages (never
       // under credit) or whose connection closed while the socket waited in a receive, which
       // zeromq.js 6 reports as EHOSTUNREACH only when the send times out (measured: a lone
@@ -417,6 +418,14 @@ export class Master {
         encoding: { format: o.frameFormat, jpegQuality: o.jpegQuality },
         maxImageBytes: o.maxImageBytes,
         videoReaders: o.videoReaders,
+        // A whole video recorded as failed for good: its frames are not read (QA: a resume
+        // recorded them all beside the failed record, and exited 3 for ever after).
+        skipVideo: (absolutePath) => {
+          if (!this.done.has(itemKey(absolutePath))) return false;
+          this.itemsFound++;
+          this.itemsSkipped++;
+          return true;
+        },
         warn: (message) => {
           this.logger.warn(message);
         },
@@ -859,7 +868,9 @@ export class Master {
       const message = refused.has(t)
         ? `${refusal}refused as over their limits (--max-image-pixels, --max-image-bytes) by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
         : `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`;
-      const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: false });
+      // Retryable: it is over the limits of the slaves connected now, and a --resume with
+      // others runs it (QA: it was 'would fail again' for good).
+      const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: true });
       this.countFailDisposition(d, undefined, t.kind);
     }
     this.unplaceableSinceMs = undefined;
@@ -998,7 +1009,10 @@ export class Master {
     switch (message.cmd) {
       case 'HEARTBEAT':
         if (slave === undefined) {
-          this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
+          // A slave of this batch taken for lost (stopped a while, a link cut) still beats
+          // until it joins again: a recovery, not a message to count as dropped (QA).
+          if (this.registry.everSeen(slaveId)) this.logger.debug(`HEARTBEAT from ${peerName(slaveId)}, lost earlier: asked to send READY again`);
+          else this.dropped(slaveId, 'HEARTBEAT from a slave that has not sent READY', 'unknown_slave');
           this.askToJoin(slaveId);
         } else {
           if (message.heartbeatIntervalMs !== undefined) slave.liveness.peerInterval(message.heartbeatIntervalMs);

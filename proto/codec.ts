@@ -19,6 +19,13 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024 * 1024;
 
 /**
+ * Largest header accepted from a peer that has not joined (sent READY), bytes: READY,
+ * HEARTBEAT and DISCONNECT, all it may send, take under 1 KiB (a READY with a 255-byte id
+ * and every task kind ~600 bytes).
+ */
+export const MAX_JOIN_HEADER_BYTES = 64 * 1024;
+
+/**
  * Most values (array elements and map entries, nested ones included) in a header that the
  * compiled validator refused for zod to word the error: 1-2 ms at worst. A valid TASK,
  * RESULT, FAIL or HEARTBEAT passes the compiled validator whatever its size; a valid READY

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import fg from 'fast-glob';
 import { InputError } from '../../shared/errors.js';
-import { notRegularFile } from './file-kind.js';
+import { notRegularFile, READ_MAY_PASS } from './file-kind.js';
 import { MEDIA_EXTENSIONS_TEXT, looksLikeImage, mediaType } from './extensions.js';
 import { globMedia } from './glob.js';
 import { failedItem, itemKey } from './item.js';
@@ -25,6 +25,12 @@ export interface IngestOptions {
   info?: (message: string) => void;
   /** Videos read at once, each by a reader process of its own (default 1). */
   videoReaders?: number;
+  /**
+   * Whether the video at this absolute path is not to be read at all: a `--resume` whose
+   * results file holds a failed record of the whole video (no frame), for a cause that
+   * would fail again. Its frames would otherwise be recorded beside that record.
+   */
+  skipVideo?: (absolutePath: string) => boolean;
 }
 
 /** What an INPUT names: a file or directory that exists (taken literally, even with `*` or `[` in its name), a glob pattern, or nothing usable. */
@@ -196,6 +202,7 @@ async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoR
     // Read by its bytes; OpenCV's VideoCapture takes a name as text only, which a UTF-8
     // name shown escaped (it reads like `\xNN` itself) still has.
     const text = rawPath.toString('utf8');
+    if (type === 'video' && options.skipVideo?.(resolve(path)) === true) return;
     if (type === 'video' && Buffer.from(text, 'utf8').equals(rawPath)) yield pool.frames(path, options.every, options.encoding, text);
     else if (type === 'video') yield failedItem(path, `${path}: the file name is not UTF-8, and OpenCV cannot open a video by such a name; rename it (e.g. convmv -f latin1 -t utf8)`);
     else yield { key: itemKey(path), source: path, load: () => loadImageFile(rawPath, options.maxImageBytes, path) };
@@ -204,7 +211,7 @@ async function* fileUnits(entry: WalkEntry, options: IngestOptions, pool: VideoR
   // A file named on the command line with another extension (`cam1.dat`, `clip.264`): an
   // image if its first bytes say so, else tried as a video (FFmpeg probes the content).
   if (type === 'video' || (type === 'other' && !(await startsLikeImage(path)))) {
-    yield pool.frames(path, options.every, options.encoding);
+    if (options.skipVideo?.(resolve(path)) !== true) yield pool.frames(path, options.every, options.encoding);
     return;
   }
   yield { key: itemKey(path), source: path, load: () => loadImageFile(path, options.maxImageBytes) };
@@ -229,13 +236,6 @@ async function startsLikeImage(path: string): Promise<boolean> {
   }
 }
 
-/**
- * errno codes of a read that may succeed another time: a full file table, an I/O error, an
- * NFS server away, a disk unplugged (a file listed a moment before and now ENOENT). Their
- * images fail with a retryable {@link InputError}, which a `--resume` runs again: one USB
- * hiccup failed 155 images for good (found by QA).
- */
-const READ_MAY_PASS = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'ENOMEM', 'EBUSY', 'EINTR', 'ETIMEDOUT', 'ESTALE', 'ENODEV', 'ENXIO', 'ENOENT', 'EHOSTDOWN', 'ENOTCONN']);
 
 /**
  * Waits before each new try of a read refused for a full file table (EMFILE, ENFILE), ms:

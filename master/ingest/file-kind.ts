@@ -17,3 +17,11 @@ export function notRegularFile(stats: Stats): string | undefined {
   if (stats.isSocket()) return 'a socket';
   return 'not a file';
 }
+
+/**
+ * errno codes of a read that may succeed another time: a full file table, an I/O error, an
+ * NFS server away, a disk unplugged (a file listed a moment before and now ENOENT). Their
+ * images (and videos) fail with a retryable {@link InputError}, which a `--resume` runs again: one USB
+ * hiccup failed 155 images for good (found by QA).
+ */
+export const READ_MAY_PASS = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'ENOMEM', 'EBUSY', 'EINTR', 'ETIMEDOUT', 'ESTALE', 'ENODEV', 'ENXIO', 'ENOENT', 'EHOSTDOWN', 'ENOTCONN']);

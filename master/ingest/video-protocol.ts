@@ -22,9 +22,10 @@ export type ToVideoReader =
 export type FromVideoReader =
   /**
    * One sampled frame of video `id` ({@link VideoRecord} with the bytes as a Uint8Array): its
-   * encoded bytes, or `error`; without `frame`, the whole video failed.
+   * encoded bytes, or `error` (`mayPass`: its cause may pass, so a `--resume` tries again);
+   * without `frame`, the whole video failed.
    */
-  | { type: 'frame'; id: number; frame?: number; timestampMs?: number; bytes?: Uint8Array; error?: string }
+  | { type: 'frame'; id: number; frame?: number; timestampMs?: number; bytes?: Uint8Array; error?: string; mayPass?: boolean }
   /** Video `id` is read to its end; the reader waits for the next `read`. */
   | { type: 'end'; id: number }
   /** The frame count video `id` announces (`CAP_PROP_FRAME_COUNT`); 0 when it announces none or cannot be opened. */

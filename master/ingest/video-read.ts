@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { FrameEncoding } from './video-protocol.js';
-import { notRegularFile } from './file-kind.js';
+import { notRegularFile, READ_MAY_PASS } from './file-kind.js';
+import { errorCode } from './walk.js';
 import { FrameClock } from './frame-clock.js';
 
 /**
@@ -25,6 +26,11 @@ export interface VideoRecord {
   bytes?: Buffer;
   /** Why the frame (or, without `frame`, the video) could not be read. */
   error?: string;
+  /**
+   * With `error`: the cause may pass (the file missing or unreachable for now, as an image's
+   * {@link READ_MAY_PASS}), so a `--resume` tries the video again.
+   */
+  mayPass?: boolean;
 }
 
 /**
@@ -41,7 +47,8 @@ export interface VideoRecord {
  *   by one that works) fails that frame's record if it is sampled; reading goes on.
  * - A video that ends (reads fail {@link MAX_FAILED_READS_IN_A_ROW} times in a row, or at
  *   the announced frame count) before its announced frame count yields a record for the
- *   first missing sampled frame with `error` set. The announced count is believed only
+ *   first missing sampled frame with `error` and `mayPass` set (a copy still being
+ *   written is the usual cause, so a `--resume` reads it again). The announced count is believed only
  *   with a plausible frame rate (at most {@link MAX_PLAUSIBLE_FPS}), and only two short or
  *   more: one frame fewer than announced is common in sound files (OpenCV issue #15569),
  *   so a damaged last frame goes unrecorded.
@@ -55,7 +62,7 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
   const { cv } = await import('../../shared/opencv.js');
   const unopened = await notToOpen(path);
   if (unopened !== undefined) {
-    yield { error: unopened };
+    yield unopened;
     return;
   }
   let cap: InstanceType<typeof cv.VideoCapture>;
@@ -112,7 +119,8 @@ export async function* readVideo(path: string, every: number, encoding: FrameEnc
       yield { error: 'video could not be opened or has no readable frame (unknown codec, corrupt or not a video)' };
     } else if (announced > 0 && ended < announced - 1) {
       const next = Math.ceil(ended / every) * every;
-      if (next < announced) yield failedFrame(next, `video ended early: read ${ended} of ${announced} announced frames`);
+      // Most often a file still being written or copied: a --resume reads it again.
+      if (next < announced) yield { ...failedFrame(next, `video ended early: read ${ended} of ${announced} announced frames`), mayPass: true };
     }
   } finally {
     cap.release();
@@ -158,12 +166,21 @@ export async function announcedFrames(path: string): Promise<number> {
  * Why `path` is not to be opened as a video at all, or undefined: FFmpeg would wait on a
  * FIFO for a writer, and read /dev/zero for good; an empty file has nothing to read.
  */
-async function notToOpen(path: string): Promise<string | undefined> {
-  const stats = await stat(path).catch(() => undefined);
-  const what = stats === undefined ? undefined : notRegularFile(stats);
-  if (what !== undefined) return `not a regular file (${what})`;
-  if (stats?.size === 0) return 'video file is empty (0 bytes)';
-  return undefined;
+async function notToOpen(path: string): Promise<VideoRecord | undefined> {
+  try {
+    const stats = await stat(path);
+    const what = notRegularFile(stats);
+    if (what !== undefined) return { error: `not a regular file (${what})` };
+    if (stats.size === 0) return { error: 'video file is empty (0 bytes)' };
+    // stat() needs no read permission; an open() says whether the file can be read.
+    await (await open(path, 'r')).close();
+    return undefined;
+  } catch (err) {
+    // Missing or unreadable: said so, not taken for a corrupt video (OpenCV says only that
+    // it could not open it; found by QA), and tried again by a --resume where that may pass.
+    const code = errorCode(err);
+    return { error: `cannot read ${path}: ${code}`, ...(READ_MAY_PASS.has(code) ? { mayPass: true } : {}) };
+  }
 }
 
 /**

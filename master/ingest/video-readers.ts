@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { isRunning } from '../../shared/child-process.js';
+import { isRunning, KILLED_FROM_OUTSIDE } from '../../shared/child-process.js';
 import { ENTRIES } from '../../shared/child-script.js';
 import { forkDyingWithParent } from '../../shared/parent-death.js';
 import { onStderrLines } from '../../shared/logger.js';
@@ -239,7 +239,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     // SIGKILL and SIGTERM come from outside (the out-of-memory killer, a user), not from the
     // data: said so, and tried again by a --resume (a good file was blamed; found by QA).
     if (signal === 'SIGKILL' || signal === 'SIGTERM') {
-      this.fail(`the video reader process was killed (${signal}: by the out-of-memory killer, or a user?) while reading it`, true);
+      this.fail(`the video reader process was killed (${signal === 'SIGKILL' ? KILLED_FROM_OUTSIDE : 'SIGTERM: by a user?'}) while reading it`, true);
       return;
     }
     this.fail(`the video reader process ended (${signal ?? `exit code ${code ?? '?'}`}) while reading it: the video decoder crashed on its data (corrupt or unsupported?)`);
@@ -317,10 +317,10 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     this.owed--;
     this.anyRecord = true;
     if (message.frame !== undefined) this.nextFrame = message.frame + this.every;
-    const { frame, timestampMs, bytes, error } = message;
+    const { frame, timestampMs, bytes, error, mayPass } = message;
     let item: IngestItem;
     if (error !== undefined || bytes === undefined) {
-      item = failedItem(this.path, error ?? 'the video reader sent a frame without bytes', frame, timestampMs);
+      item = failedItem(this.path, error ?? 'the video reader sent a frame without bytes', frame, timestampMs, mayPass === true);
     } else {
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       item = makeItem(this.path, () => Promise.resolve(buffer), frame, timestampMs);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { DetectorConfig } from '../../proto/detector-config.js';
 import type { BoundingBox } from '../../proto/messages.js';
-import { DetectorError } from '../../shared/errors.js';
+import { DetectorError, errorMessage } from '../../shared/errors.js';
 import type { PreparedImage } from '../vision/decode.js';
 import { cv } from '../../shared/opencv.js';
 
@@ -52,7 +52,7 @@ export function detectFaces(image: PreparedImage, config: DetectorConfig['face']
     try {
       classifier = new cv.CascadeClassifier(path);
     } catch (err) {
-      throw new DetectorError(`face cascade ${path} could not be loaded: ${(err as Error).message}`, { cause: err });
+      throw new DetectorError(`face cascade ${path} could not be loaded: ${errorMessage(err)}`, { cause: err });
     }
     classifiers.set(config.cascade, classifier);
   }

@@ -6,7 +6,7 @@
  * grey conversion, also across requests.
  */
 import { getPriority, setPriority } from 'node:os';
-import { toWireError } from '../../shared/errors.js';
+import { DecodeError, errorMessage, toWireError } from '../../shared/errors.js';
 import { runDetector } from '../detectors/index.js';
 import { decodeImage, PreparedImage } from '../vision/decode.js';
 import { opencvVersion } from '../../shared/opencv.js';
@@ -151,7 +151,8 @@ function prepared(req: ChildRunRequest): Prepared | Error | undefined {
     const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
     entry = decodeImage(bytes, req.maxImagePixels);
   } catch (err) {
-    entry = err as Error;
+    // The binding throws plain strings at times: an Error is what the tasks below tell apart.
+    entry = err instanceof Error ? err : new DecodeError(`image could not be decoded: ${errorMessage(err)}`);
   }
   const decode = since(start);
   evict(req.imageId);

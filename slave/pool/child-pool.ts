@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { TaskKind } from '../../proto/task-kinds.js';
-import { isRunning } from '../../shared/child-process.js';
+import { isRunning, KILLED_FROM_OUTSIDE } from '../../shared/child-process.js';
 import { onStderrLines, type Logger } from '../../shared/logger.js';
 import { WORKER_CACHE_SIZE, type ChildDropRequest, type ChildMessage, type ChildRunRequest } from './child-protocol.js';
 import { splitLongestFirst } from './lpt.js';
@@ -443,7 +443,7 @@ export class ChildPool implements Pool {
     }
     const pending = this.takeBack(worker);
     // SIGKILL from outside is most often the kernel's out-of-memory killer: said (found by QA).
-    const how = signal === 'SIGKILL' && !worker.timedOut ? 'signal SIGKILL: out of memory, or killed by a user?' : signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
+    const how = signal === 'SIGKILL' && !worker.timedOut ? KILLED_FROM_OUTSIDE : signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`;
     if (worker.cancelled) this.options.logger.debug({ worker: worker.index }, `worker ${worker.index} stopped (${how}); restarting it`);
     else this.options.logger.warn({ worker: worker.index, taskId: pending?.job.taskId }, `worker process died (${how}); restarting it`);
     // A copy of a stuck job dying leaves the answer to the other copy.

@@ -1,4 +1,4 @@
-import { DecodeError, ImageTooLargeError } from '../../shared/errors.js';
+import { DecodeError, errorMessage, ImageTooLargeError } from '../../shared/errors.js';
 import { cv, type Mat } from '../../shared/opencv.js';
 
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
@@ -125,14 +125,14 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
   try {
     colour = cv.imdecode(bytes, cv.IMREAD_COLOR);
   } catch (err) {
-    throw new DecodeError(`image could not be decoded: ${(err as Error).message}`, { cause: err });
+    throw new DecodeError(`image could not be decoded: ${errorMessage(err)}`, { cause: err });
   }
   if (colour.empty || colour.rows === 0 || colour.cols === 0) {
     const format = imageFormat(bytes.subarray(0, 16));
     throw new DecodeError(
       format === undefined
         ? `image could not be decoded (${bytes.length} bytes): not an image format OpenCV reads (its first bytes are no known image signature)`
-        : `image could not be decoded (${bytes.length} bytes): ${format} is corrupt or truncated`,
+        : `image could not be decoded (${bytes.length} bytes): ${format} is corrupt or truncated, or a variant of ${format} that OpenCV does not read`,
     );
   }
   const { cols, rows } = colour;
@@ -140,9 +140,28 @@ export function decodeImage(bytes: Buffer, maxPixels = DEFAULT_MAX_IMAGE_PIXELS)
     colour.release();
     throw tooManyPixels(cols, rows, maxPixels);
   }
-  const grey = colour.cvtColor(cv.COLOR_BGR2GRAY);
-  colour.release();
-  return new PreparedImage(grey, cols, rows);
+  return new PreparedImage(toGrey(colour), cols, rows);
+}
+
+/**
+ * The grey version of a decoded image, `colour` released. `IMREAD_COLOR` gives three
+ * channels for most formats, but OpenCV 4.6's PFM decoder returns a grey image's one
+ * channel whatever it is asked for (found by QA): one channel is taken as the grey itself.
+ *
+ * @throws {@link DecodeError} for a channel count no conversion to grey exists for
+ */
+function toGrey(colour: Mat): Mat {
+  const channels = colour.channels;
+  if (channels === 1) return colour;
+  try {
+    if (channels === 3) return colour.cvtColor(cv.COLOR_BGR2GRAY);
+    if (channels === 4) return colour.cvtColor(cv.COLOR_BGRA2GRAY);
+    throw new DecodeError(`image could not be decoded: OpenCV gave ${channels} channels, where 1, 3 or 4 were expected`);
+  } catch (err) {
+    throw err instanceof DecodeError ? err : new DecodeError(`image could not be converted to grey: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    colour.release();
+  }
 }
 
 /** The refusal of an image over `--max-image-pixels`, from its header or after decoding. */

@@ -85,6 +85,30 @@ describe('hostile or mismatched peers on the master\'s port', function () {
     await waitExit(slave, 20_000);
   });
 
+  it('a peer that has not joined gets its large headers dropped unread (a READY, HEARTBEAT or DISCONNECT is small): 8 MiB of nils each stalled the master 40-100 ms (QA)', async () => {
+    const endpoint = await loopbackEndpoint();
+    const out = join(tmp.dir, 'big.jsonl');
+    const master = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge,corner', '--bind', endpoint, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    await waitFor(() => master.stderr().includes('listening on'), 20_000, 'master to listen');
+    const peer = new Dealer({ routingId: 'never-joined', linger: 0 });
+    sockets.push(peer);
+    peer.connect(endpoint);
+    // Valid msgpack, a plausible command, and one million nils: cheap to send, slow to unpack.
+    const header = raw.pack({ v: PROTOCOL_VERSION, cmd: 'HEARTBEAT', pad: new Array<null>(1_000_000).fill(null) });
+    const sent = 20;
+    for (let i = 0; i < sent; i++) await peer.send([header]);
+    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
+    try {
+      expect(await waitExit(master, 90_000), master.stderr().slice(-3000)).to.equal(0);
+      expect(master.stderr()).to.include(`dropped a message from "never-joined": header of ${header.length} bytes exceeds the limit of 65536 bytes`);
+      expect(readReport(`${out}.report.json`).messagesDropped).to.be.at.least(sent);
+      expect(readResults(out).records.filter((r) => r.ok)).to.have.length(3);
+    } finally {
+      slave.proc.kill('SIGTERM');
+      await waitExit(slave, 20_000);
+    }
+  });
+
   it('raw TCP on the port (connections held open, 0xff and random bytes, an HTTP request, 1000 at once) costs the batch nothing: every image done, refusals counted', async () => {
     const port = Number((await loopbackEndpoint()).split(':').pop());
     const endpoint = `tcp://127.0.0.1:${port}`;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
@@ -103,11 +104,25 @@ describe('faults: the master crashes and resumes', function () {
       expect(second.stderr()).to.include(`is in use by another master (pid ${first.pid} on `);
       expect(second.stderr()).to.include(`wait for its batch to end, or give another --out; if no master runs on it any more, remove ${out}.lock`);
     }
+    // Another name for the same file finds the lock too (QA: a second master wrote into it).
+    const byInode = join(tmpdir(), `cctv-cluster-${statSync(out).dev}-${statSync(out).ino}.lock`);
+    expect(existsSync(byInode), 'a lock named by the file\'s inode').to.equal(true);
+    const symbolic = join(tmp.dir, 'symbolic.jsonl');
+    const hard = join(tmp.dir, 'hard.jsonl');
+    symlinkSync(out, symbolic);
+    linkSync(out, hard);
+    for (const [name, flag] of [[symbolic, '--overwrite'], [hard, '--resume'], [hard, '--overwrite']] as const) {
+      const second = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--out', name, '--progress', 'none', '--metrics-port', '0', '--bind', await loopbackEndpoint(), flag]);
+      expect(await waitExit(second, 30_000), `${name} ${flag}: ${second.stderr()}`).to.equal(2);
+      expect(second.stderr()).to.include(`is in use by another master (pid ${first.pid} on `);
+    }
+    expect(existsSync(`${hard}.lock`), 'a refused master leaves no lock of its own').to.equal(false);
     startSlave(['--connect', endpoint, '--threads', '1', '--log-level', 'warn']);
     expect(await waitExit(first, 120_000), first.stderr()).to.equal(0);
     const { records } = readResults(out);
     expect(records.map((r) => [r.ok, r.source]).sort()).to.deep.equal(['2008_001009.jpg', '2008_001322.jpg', '2008_002506.jpg'].map((f) => [true, join(SAMPLE_FACES, f)]).sort());
     expect(existsSync(`${out}.lock`), 'the lock is removed at the end').to.equal(false);
+    expect(existsSync(byInode), 'and the one named by its inode').to.equal(false);
   });
 
   it('--overwrite on a port in use leaves the earlier batch\'s results and report as they were', async () => {

@@ -184,6 +184,23 @@ describe('faults: SIGHUP on a slave', function () {
     }
   });
 
+  it('stopped with a task that never ends, it gives it up after --drain-timeout and says so once: given up, not also failed (QA)', async () => {
+    const bind = await loopbackEndpoint();
+    const out = join(tmp.dir, 'hung.jsonl');
+    const m = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', bind, '--local-slaves', '0', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    try {
+      // Image 1's edge task hangs its worker; images 0 and 2 are done first or after.
+      const s = startSlave(['--connect', bind, '--threads', '1', '--drain-timeout', '1000'], { env: { ...process.env, CCTV_TEST_FAULT: 'hang:edge:1' } });
+      await waitFor(() => recordsSoFar(out) >= 1, 60_000, 'a first record');
+      s.proc.kill('SIGTERM');
+      expect(await waitExit(s, 30_000), s.stderr()).to.equal(0);
+      expect(s.stderr()).to.match(/left: [1-9] task\(s\) done and 0 failed since this slave started; [1-9]\d* unfinished task\(s\) given up \(the master runs them elsewhere\)\n?$/);
+    } finally {
+      m.proc.kill('SIGTERM');
+      await waitExit(m, 30_000);
+    }
+  });
+
   it('finishes the tasks in hand and exits 0, as on SIGTERM', async () => {
     // Nobody listens there: the slave keeps trying to connect until it is stopped.
     const s = startSlave(['--connect', await loopbackEndpoint(), '--threads', '1']);

@@ -51,8 +51,10 @@ export function createNetnsPair(): NetnsPair | { unavailable: string } {
       ip('-n', slaveNs, 'link', 'set', vs, 'up');
     },
     throttle: (kbitPerS) => {
-      // Packets wait in the bucket's queue (up to 10 s of them) rather than being dropped.
-      execFileSync('tc', ['-n', masterNs, 'qdisc', 'replace', 'dev', vm, 'root', 'tbf', 'rate', `${kbitPerS}kbit`, 'burst', '32kb', 'latency', '10s'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+      // Packets wait in the bucket's queue (up to 2 s of them, a generous router's buffer) rather
+      // than being dropped. With 10 s, the data of connections already closed held the link so
+      // long that no answer on a new one came in a slave's window (the slow-link test failed 1 run in 3-6).
+      execFileSync('tc', ['-n', masterNs, 'qdisc', 'replace', 'dev', vm, 'root', 'tbf', 'rate', `${kbitPerS}kbit`, 'burst', '32kb', 'latency', '2s'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
     },
     destroy: () => {
       for (const ns of [masterNs, slaveNs]) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { cv } from '../../shared/opencv.js';
@@ -115,6 +115,41 @@ describe('bad videos and oversized images get error records', function () {
     const unopened = records.find((r) => r.source === fake);
     expect(unopened?.ok).to.equal(false);
     expect(isKindFailure(unopened?.corner) && unopened.corner.error.message).to.match(/video could not be opened/);
+  });
+
+  it('--resume reads again a video that ended early or could not be read (a copy under way, a link to a file not there yet), and not one that cannot be opened (QA)', async () => {
+    const dir = join(tmp.dir, 'resumed');
+    mkdirSync(dir);
+    const half = join(dir, 'half.avi');
+    const fake = join(dir, 'fake.avi');
+    const later = join(tmp.dir, 'later.avi');
+    writeFileSync(half, readFileSync(SAMPLE_VIDEO).subarray(0, 800_000));
+    writeFileSync(fake, 'this is not a video\n');
+    symlinkSync(later, join(dir, 'gone.avi'));
+    const out = join(tmp.dir, 'resumed.jsonl');
+    const args = ['run', dir, '--every', '10', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0'];
+    const first = startMaster(args);
+    expect(await waitExit(first, 100_000), first.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const failure = (source: string): { message: string; retryable: boolean } | undefined => {
+      const r = readResults(out).records.find((x) => x.source.endsWith(source) && !x.ok);
+      return isKindFailure(r?.edge) ? r.edge.error : undefined;
+    };
+    expect(failure('half.avi')).to.deep.include({ retryable: true }).and.property('message').match(/video ended early/);
+    expect(failure('gone.avi')).to.deep.equal({ name: 'InputError', message: `cannot read ${join(dir, 'gone.avi')}: ENOENT`, retryable: true });
+    expect(failure('fake.avi')).to.deep.include({ retryable: false }).and.property('message').match(/video could not be opened/);
+    // The copies finish, and the file that was not a video becomes one: only the first two are read again.
+    copyFileSync(SAMPLE_VIDEO, half);
+    copyFileSync(SAMPLE_VIDEO, later);
+    copyFileSync(SAMPLE_VIDEO, fake);
+    const second = startMaster([...args, '--resume']);
+    expect(await waitExit(second, 100_000), second.stderr()).to.equal(MASTER_EXIT.someFailed);
+    const records = readResults(out).records;
+    const frames = (name: string): (number | undefined)[] => records.filter((r) => r.source.endsWith(name)).map((r) => r.frame).sort((a, b) => (a ?? 0) - (b ?? 0));
+    const all = Array.from({ length: 12 }, (_, i) => i * 10);
+    expect(frames('half.avi'), 'each frame once, the ended-early record replaced').to.deep.equal(all);
+    expect(frames('gone.avi'), 'each frame once, the unreadable record replaced').to.deep.equal(all);
+    expect(records.filter((r) => r.source.endsWith('.avi') && !r.source.endsWith('fake.avi')).every((r) => r.ok)).to.equal(true);
+    expect(frames('fake.avi'), 'the failed record of the whole video stands alone').to.deep.equal([undefined]);
   });
 
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {
@@ -242,7 +277,13 @@ describe('bad videos and oversized images get error records', function () {
     for (const r of records) {
       expect(isKindFailure(r.edge) && r.edge.error.message).to.match(/^image is \d+x\d+ px, over this slave's limit of 100000 px \(--max-image-pixels\); refused as over their limits \(--max-image-pixels, --max-image-bytes\) by every connected slave \(pi\)$/);
       expect(isKindFailure(r.edge) && r.edge.error.name).to.equal('ImageTooLargeError');
+      // Over the limits of the slaves connected then, not of every slave.
+      expect(isKindFailure(r.edge) && r.edge.error.retryable).to.equal(true);
     }
+    // So a --resume with a slave that takes them runs them (QA: "would fail again", for good).
+    const resumed = startMaster(['run', SAMPLE_FACES, '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--resume']);
+    expect(await waitExit(resumed, 100_000), resumed.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(readResults(out).records.map((r) => r.ok)).to.deep.equal([true, true, true]);
 
     // With one attempt: refused by the Pi, each image waits and the PC that joins runs it.
     const both = await loopbackEndpoint();

@@ -158,7 +158,7 @@ describe('integration: child-process worker pool', function () {
       expect(face.error.name).to.equal('WorkerCrashError');
       expect(face.error.retryable).to.equal(true);
       // SIGKILL, as the kernel's out-of-memory killer sends it: the likely cause named.
-      expect(face.error.message).to.equal('worker process died (signal SIGKILL: out of memory, or killed by a user?) while running this task');
+      expect(face.error.message).to.equal('worker process died (SIGKILL: by the out-of-memory killer, or a user?) while running this task');
     }
     expectSuccess(edge as PoolOutcome, 'edge');
     expectSuccess(corner as PoolOutcome, 'corner');

@@ -104,8 +104,27 @@ describe('detectors on real images (OpenCV in this process)', () => {
     expect(() => decodeImage(Buffer.from('this is not an image at all\n'))).to.throw(DecodeError, /could not be decoded \(28 bytes\): not an image format OpenCV reads/);
     // A format with no truncation check of its own is still named.
     const bmp = cv.imencode('.bmp', new cv.Mat(40, 40, cv.CV_8UC3, [1, 2, 3]));
-    expect(() => decodeImage(bmp.subarray(0, 1000))).to.throw(DecodeError, /could not be decoded \(1000 bytes\): BMP is corrupt or truncated$/);
+    expect(() => decodeImage(bmp.subarray(0, 1000))).to.throw(DecodeError, /could not be decoded \(1000 bytes\): BMP is corrupt or truncated, or a variant of BMP that OpenCV does not read$/);
     expect(() => decodeImage(good, 1000)).to.throw(ImageTooLargeError, /over this slave's limit of 1000 px \(--max-image-pixels\)/);
+  });
+
+  it('decodes a grey PFM, whose one channel OpenCV returns even when asked for colour, as that grey (QA: every task failed with a TypeError)', () => {
+    const jpeg = decodeImage(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg')));
+    const grey = jpeg.grey;
+    // PFM ("Pf": one channel): text header, then little-endian float rows, bottom row first;
+    // OpenCV converts them to 8 bits unscaled, so 0-255 floats come back as these pixels.
+    const floats = Buffer.alloc(grey.rows * grey.cols * 4);
+    const pixels = grey.getData();
+    for (let y = 0; y < grey.rows; y++) {
+      for (let x = 0; x < grey.cols; x++) floats.writeFloatLE(pixels[y * grey.cols + x] ?? 0, ((grey.rows - 1 - y) * grey.cols + x) * 4);
+    }
+    const pfm = Buffer.concat([Buffer.from(`Pf\n${grey.cols} ${grey.rows}\n-1.0\n`, 'latin1'), floats]);
+    const image = decodeImage(pfm);
+    expect([image.width, image.height, image.grey.channels]).to.deep.equal([jpeg.width, jpeg.height, 1]);
+    expect(image.grey.absdiff(grey).countNonZero(), 'the same grey pixels').to.equal(0);
+    for (const kind of ['object', 'face', 'edge', 'corner'] as const) {
+      expect(runDetector(kind, image, DEFAULT_DETECTOR_CONFIG).value, kind).to.deep.equal(runDetector(kind, jpeg, DEFAULT_DETECTOR_CONFIG).value);
+    }
   });
 
   it('a prepared image keeps only its grey pixels, and release() frees them at once (twice is harmless)', () => {
