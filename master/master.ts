@@ -166,8 +166,9 @@ export class Master {
   /** When each slave id re-announced itself while registered (monotonic ms, last minute), and from which host/pid. */
   private readonly rejoins = new Map<string, { atMs: number; instance: string }[]>();
   /**
-   * Slaves lost because their connection closed or a send to them failed, not for their
-   * silence, by id, monotonic ms: this master heard them to the end, so one that comes back
+   * Slaves lost because their connection closed or a send to them failed, or that said
+   * DISCONNECT (as one does that takes this master for dead), not for their silence, by id,
+   * monotonic ms: this master heard them to the end, so one that comes back
    * soon took a live master for dead (`heardAllAlong` in the HEARTBEAT answering its READY).
    */
   private readonly lostWhileHeard = new Map<string, number>();
@@ -933,13 +934,16 @@ export class Master {
     this.logger.warn(`input files cannot be opened: too many open files (${code}; \`ulimit -n\` is the limit); their images fail, to be run again by --resume`);
   }
 
+  /** Notes that this master heard `slaveId` until its session ended (see {@link lostWhileHeard}). */
+  private heardToTheEnd(slaveId: string): void {
+    if (this.lostWhileHeard.size >= 1000) this.lostWhileHeard.clear();
+    this.lostWhileHeard.set(slaveId, this.clock.now());
+  }
+
   /** A slave died or vanished: all its leases go back to the queue at once. */
   private loseSlave(slaveId: string, why: string, silent = false): void {
     if (silent) this.lostWhileHeard.delete(slaveId);
-    else {
-      if (this.lostWhileHeard.size >= 1000) this.lostWhileHeard.clear();
-      this.lostWhileHeard.set(slaveId, this.clock.now());
-    }
+    else this.heardToTheEnd(slaveId);
     const leases = this.table.leasesOf(slaveId);
     const handedOver = leases.filter((t) => t.backup !== undefined).length;
     this.stats.slavesLost++;
@@ -1104,6 +1108,9 @@ export class Master {
           this.sessionLog('info', `slave ${slaveId} is leaving: ${reason}`);
         } else {
           this.sessionLog('info', `slave ${slaveId} left: ${reason}`);
+          // Heard to the end: a slave that let go because this master was silent to it
+          // learns, when it comes back, that its messages were only slow.
+          this.heardToTheEnd(slaveId);
           this.releaseSlave(slaveId, `slave ${slaveId} left: ${reason}`);
         }
         return;

@@ -233,4 +233,29 @@ describe('a slave and the end of its session with a master', function () {
     expect(readies, s.stderr()).to.equal(1);
     expect(s.stderr()).not.to.match(/joining again/);
   });
+
+  it('taking a silent master for dead on a connection still up, it says DISCONNECT with the silence before it closes it, then sends READY again', async () => {
+    const seen: Message[] = [];
+    const to: { send?: (message: OutgoingMessage) => Promise<void> } = {};
+    // Answers the first READY once, then says nothing: the slave's window is 250 ms x 3.
+    const master = await fakeMaster(
+      'let-go',
+      (m) => {
+        seen.push(m);
+        if (m.cmd === 'READY' && seen.filter((x) => x.cmd === 'READY').length === 1) void to.send?.({ cmd: 'HEARTBEAT', heartbeatIntervalMs: 250 });
+      },
+      false,
+    );
+    to.send = master.send;
+    const { endpoint } = master;
+    const s = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'let-go', '--log-level', 'info', '--heartbeat-interval', '250', '--heartbeat-liveness', '3']);
+    await waitFor(() => seen.filter((m) => m.cmd === 'READY').length >= 2, 30_000, 'a second READY');
+    const cmds = seen.map((m) => m.cmd);
+    const bye = seen.find((m) => m.cmd === 'DISCONNECT');
+    expect(bye?.cmd === 'DISCONNECT' ? bye.reason : undefined, s.stderr()).to.match(/^master silent for \d+ ms; reconnecting$/);
+    // Said on the old connection, after its heartbeats and before the new one's READY.
+    expect(cmds.indexOf('DISCONNECT')).to.be.greaterThan(cmds.indexOf('READY'));
+    expect(cmds.indexOf('DISCONNECT')).to.be.lessThan(cmds.lastIndexOf('READY'));
+    expect(s.stderr()).to.match(/master silent for \d+ ms at \S+; reconnecting in \d+ ms/);
+  });
 });
