@@ -247,8 +247,17 @@ export class Journal {
     const open = async (flushMs = DEFAULT_JOURNAL_FLUSH_MS, syncMs = DEFAULT_JOURNAL_SYNC_MS): Promise<OpenedJournal> => {
       try {
         const opened = await write(flushMs, syncMs);
-        // A new file has an inode only now (another master cannot have linked it before).
-        lock?.holdInode();
+        try {
+          // A new file has an inode only now (another master cannot have linked it before).
+          lock?.holdInode();
+        } catch (err) {
+          try {
+            opened.journal.close();
+          } catch {
+            // The lock's error is the one to report.
+          }
+          throw err;
+        }
         return opened;
       } catch (err) {
         release();
