@@ -743,11 +743,13 @@ export class Master {
     // image placed is looked up: no map per message.
     let placedImageId = -1;
     let at: ImagePlace = { part: 0 };
+    let imageBytes = 0;
     for (const t of tasks) {
       if (t.imageId !== placedImageId) {
         const bytes = this.table.image(t.imageId)?.bytes;
         if (bytes === undefined) continue;
         this.stats.imageBytesSent += bytes.length;
+        imageBytes += bytes.length;
         if (bytes.length <= SMALL_IMAGE_BYTES) at = bundle.add(bytes);
         else {
           at = { part: parts.length };
@@ -767,6 +769,7 @@ export class Master {
     bundle.close();
     if (specs.length === 0) return;
     slave.lastSentMs = now;
+    SlaveRegistry.sentTaskMessage(slave, imageBytes);
     if (!this.router.send(slaveId, { cmd: Command.Task, tasks: specs, config: this.options.detectors }, parts)) {
       this.releaseSlave(slaveId, `send queue to slave ${slaveId} is full`);
     }
@@ -1021,6 +1024,8 @@ export class Master {
         } else {
           if (message.heartbeatIntervalMs !== undefined) slave.liveness.peerInterval(message.heartbeatIntervalMs);
           if (message.running !== undefined) this.onStarted(slave, message.running);
+          // Images it said arrived make room for the next (IN_FLIGHT_BYTES).
+          if (message.received !== undefined && SlaveRegistry.received(slave, message.received)) this.scheduleDispatch();
         }
         return;
       case 'RESULT': {

@@ -1,3 +1,4 @@
+import { TASK_MESSAGE_BYTES } from '../proto/schema.js';
 import type { TaskEntry, TaskTable } from './task-table.js';
 
 const NO_SLAVES: ReadonlySet<string> = new Set();
@@ -14,6 +15,12 @@ export interface SlaveCredit {
   maxImageBytes?: number | undefined;
   /** It has answered a task in its current session (`hasAnswered`): it comes first ({@link planDispatch} rule 4). */
   answered?: boolean;
+  /**
+   * Image bytes it may be sent before it says the last ones arrived ({@link IN_FLIGHT_BYTES}
+   * less those on their way), bytes; an image is sent while this is above 0, so one larger
+   * than it goes alone. Undefined: no limit (a slave that sends no receipts).
+   */
+  byteCredit?: number | undefined;
 }
 
 /** A slave's credit and its number of workers, for {@link planBackups}. */
@@ -47,13 +54,16 @@ export interface Assignment {
  *    that slave's connection. It waits for one that takes it ({@link unplaceable}).
  * 6. Nor to a slave that refused it as over its own limits (`refusedBy`): it waits for one
  *    that has not ({@link unplaceable} once every connected slave has).
+ * 7. A slave gets images while its `byteCredit` (bytes it may have on their way) is above 0,
+ *    and a message takes images up to {@link TASK_MESSAGE_BYTES} (one larger goes alone):
+ *    the master's heartbeats queue behind no more than that over a slow link.
  *
  * @param maxTasksPerMessage - most tasks in one assignment (protocol limit)
  * @param maxImagesPerMessage - most distinct images in one assignment (protocol limit on parts)
  * @returns assignments in the order to send them; a slave may have several
  */
 export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], maxTasksPerMessage: number, maxImagesPerMessage = Infinity): Assignment[] {
-  const state = slaves.filter((s) => s.credit > 0).map((s) => ({ ...s }));
+  const state = slaves.filter(hasRoom).map((s) => ({ ...s }));
   if (state.length === 0) return [];
   const totalCredit = state.reduce((n, s) => n + s.credit, 0);
   // 64 tasks past the credit, so that groups no slave can take now (a retry waiting for a
@@ -67,6 +77,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const out: Assignment[] = [];
   const open = new Map<string, Assignment>();
   const imagesIn = new Map<Assignment, number>();
+  const bytesIn = new Map<Assignment, number>();
   for (const group of groupByImage(pending)) {
     // No closure here: tsx names every closure it creates (keepNames), which cost ~7% of
     // the master's CPU in the dispatch bench when this loop made one per image.
@@ -78,7 +89,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     const refused = group[0]?.refusedBy ?? NO_REFUSALS;
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
-      if (s.credit < group.length || group.length > maxTasksPerMessage || !takesImage(s, size) || refused.includes(s.slaveId)) continue;
+      if (s.credit < group.length || group.length > maxTasksPerMessage || !hasRoom(s) || !takesImage(s, size) || refused.includes(s.slaveId)) continue;
       if (freshExists && tried.has(s.slaveId)) continue;
       if (best === undefined || comesBefore(s, best)) best = s;
     }
@@ -86,21 +97,24 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
-      best = state.find((s) => s.inFlight === 0 && s.credit > 0 && !open.has(s.slaveId) && takesImage(s, size) && !refused.includes(s.slaveId));
+      best = state.find((s) => s.inFlight === 0 && hasRoom(s) && !open.has(s.slaveId) && takesImage(s, size) && !refused.includes(s.slaveId));
       if (best === undefined) continue;
       take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
     }
     let a = open.get(best.slaveId);
-    if (a === undefined || a.tasks.length + take.length > maxTasksPerMessage || (imagesIn.get(a) ?? 0) >= maxImagesPerMessage) {
+    const bytes = a === undefined ? 0 : (bytesIn.get(a) ?? 0);
+    if (a === undefined || a.tasks.length + take.length > maxTasksPerMessage || (imagesIn.get(a) ?? 0) >= maxImagesPerMessage || (bytes > 0 && bytes + size > TASK_MESSAGE_BYTES)) {
       a = { slaveId: best.slaveId, tasks: [] };
       out.push(a);
       open.set(best.slaveId, a);
     }
     a.tasks.push(...take);
     imagesIn.set(a, (imagesIn.get(a) ?? 0) + 1);
+    bytesIn.set(a, (bytesIn.get(a) ?? 0) + size);
     best.credit -= take.length;
     best.inFlight += take.length;
-    if (!state.some((s) => s.credit > 0)) break;
+    if (best.byteCredit !== undefined) best.byteCredit -= size;
+    if (!state.some(hasRoom)) break;
   }
   return out;
 }
@@ -138,7 +152,7 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
   for (const s of slaves) {
     const freeWorkers = s.capacity - s.inFlight;
     const room = Math.min(s.credit, maxTasksPerMessage);
-    if (freeWorkers <= 0 || room <= 0) continue;
+    if (freeWorkers <= 0 || room <= 0 || !hasRoom(s)) continue;
     const groups = new Map<number, TaskEntry[]>();
     for (const t of table.backupCandidates(s.slaveId, replaceable)) {
       if (planned.has(t.taskId) || !takesImage(s, imageSize(table, t.imageId))) continue;
@@ -189,6 +203,11 @@ export function groupByImage(pending: readonly TaskEntry[]): TaskEntry[][] {
     }
   }
   return groups;
+}
+
+/** Whether `slave` has credit for a task and, when it sends receipts, room for more bytes on the way ({@link planDispatch} rule 7). */
+function hasRoom(slave: SlaveCredit): boolean {
+  return slave.credit > 0 && (slave.byteCredit === undefined || slave.byteCredit > 0);
 }
 
 /** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}). */

@@ -2,6 +2,7 @@ import type { ReadyMessage } from '../proto/messages.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import type { Clock } from '../shared/clock.js';
 import { Liveness } from '../shared/liveness.js';
+import { IN_FLIGHT_BYTES } from '../proto/schema.js';
 import type { SlaveSlots } from './scheduler.js';
 
 /** What the master knows of one connected slave. */
@@ -35,6 +36,16 @@ export interface SlaveInfo {
    * reported started has not started, so a lease run out while it was queued is no attempt.
    */
   reportsStarts: boolean;
+  /**
+   * With READY `receipts`: the image bytes of each TASK message sent to it in this session
+   * and not yet said received (HEARTBEAT `received`), oldest first; undefined for a slave
+   * that sends no receipts.
+   */
+  unconfirmed: number[] | undefined;
+  /** Sum of {@link unconfirmed}, bytes. */
+  unconfirmedBytes: number;
+  /** TASK messages it has said received in this session. */
+  confirmed: number;
   /** Its results accepted in this session. */
   tasksDone: number;
   /** Attempts that failed on it in this session, leases run out included (most are retried elsewhere). */
@@ -123,6 +134,9 @@ export class SlaveRegistry {
       lastSentMs: 0,
       lastProgressMs: undefined,
       reportsStarts: false,
+      unconfirmed: ready.receipts === true ? [] : undefined,
+      unconfirmedBytes: 0,
+      confirmed: 0,
       tasksDone: 0,
       tasksFailed: 0,
       computeMs: 0,
@@ -185,9 +199,37 @@ export class SlaveRegistry {
       const announced = s.capacity + s.prefetch;
       const answered = hasAnswered(s);
       const limit = answered ? announced : Math.min(announced, unproven);
-      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes, answered });
+      // Positive with nothing on its way: an image over IN_FLIGHT_BYTES then goes alone.
+      const byteCredit = s.unconfirmed === undefined ? undefined : IN_FLIGHT_BYTES - s.unconfirmedBytes;
+      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes, answered, byteCredit });
     }
     return out;
+  }
+
+  /**
+   * Notes a TASK message of `bytes` of images sent to `slave` (one that sends receipts;
+   * nothing otherwise).
+   */
+  static sentTaskMessage(slave: SlaveInfo, bytes: number): void {
+    if (slave.unconfirmed === undefined) return;
+    slave.unconfirmed.push(bytes);
+    slave.unconfirmedBytes += bytes;
+  }
+
+  /**
+   * Takes a slave's HEARTBEAT `received` (TASK messages received in its session, a running
+   * count): the messages up to it are no longer on their way. Returns whether any was.
+   */
+  static received(slave: SlaveInfo, received: number): boolean {
+    const queue = slave.unconfirmed;
+    if (queue === undefined) return false;
+    let freed = false;
+    while (slave.confirmed < received && queue.length > 0) {
+      slave.unconfirmedBytes -= queue.shift() ?? 0;
+      slave.confirmed++;
+      freed = true;
+    }
+    return freed;
   }
 
   /** Counts a completed task for the report. */

@@ -27,6 +27,22 @@ export const MAX_PARTS_PER_MESSAGE = 1024;
 export const SMALL_IMAGE_BYTES = 4096;
 /** Largest part of small images the master builds, bytes. */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
+/**
+ * Image bytes a TASK message holds before the master starts another, bytes (a larger image
+ * goes alone). With the whole credit in one message, 6 images of 6 MB made one 35 MB
+ * message: over a 4 Mbit/s link the master's heartbeats waited behind it longer than a
+ * slave's longest silence window (48 s), and no image was ever done (QA).
+ */
+export const TASK_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Image bytes the master keeps on their way to a slave that sends receipts (READY
+ * `receipts`): sent, and not yet said received (HEARTBEAT `received`). It sends the next
+ * TASK message only below this (always at least one), so its heartbeats never queue behind
+ * more than this and one message; on a 1 Gbit/s LAN this is ~17 ms of transfer.
+ */
+export const IN_FLIGHT_BYTES = 2 * 1024 * 1024;
+/** Image bytes after which a slave says `received` at once, not at its next heartbeat, bytes (an eighth of {@link IN_FLIGHT_BYTES}: the pipe stays full). */
+export const RECEIPT_BYTES = IN_FLIGHT_BYTES / 8;
 
 const Id = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Name = z.string().min(1).max(128);
@@ -105,6 +121,12 @@ export const ReadySchema = z.object({
    */
   maxMessageBytes: z.int().min(MIN_MAX_MESSAGE_BYTES).max(2 ** 31 - 1).optional(),
   heartbeatIntervalMs: HeartbeatIntervalMs,
+  /**
+   * True: this slave says in its HEARTBEATs how many TASK messages it has received
+   * (`received`), so the master keeps at most {@link IN_FLIGHT_BYTES} of images on their
+   * way to it. Absent: an older slave; the master sends it its whole credit at once.
+   */
+  receipts: z.literal(true).optional(),
   /** Facts about the slave's host, for reports. */
   host: z.object({
     hostname: printable(256),
@@ -200,6 +222,8 @@ export const HeartbeatSchema = z.object({
   v: Version,
   cmd: z.literal(Command.Heartbeat),
   running: z.array(TaskStartSchema).max(MAX_TASKS_PER_MESSAGE).optional(),
+  /** From a slave that announced `receipts`: TASK messages it has received in this session (since its READY), a running count. */
+  received: z.int().min(0).max(2 ** 53 - 1).optional(),
   heartbeatIntervalMs: HeartbeatIntervalMs,
   /**
    * From the master, in the HEARTBEAT that answers a READY: true when the master heard the

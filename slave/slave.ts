@@ -1,7 +1,7 @@
 import { hostname, cpus, platform, arch } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command, NO_SESSION, SLAVE_ID_IN_USE } from '../proto/commands.js';
-import { MAX_TASKS_PER_MESSAGE } from '../proto/schema.js';
+import { MAX_TASKS_PER_MESSAGE, RECEIPT_BYTES } from '../proto/schema.js';
 import type { Message, TaskFailure, TaskMessage, TaskResult, TaskStart } from '../proto/messages.js';
 import { ImageTooLargeError, toWireError, type ProtocolError } from '../shared/errors.js';
 import { systemClock } from '../shared/clock.js';
@@ -82,6 +82,11 @@ export class Slave {
    * earlier session is never sent (it could be taken for another batch's task of the same id).
    */
   private session = 0;
+  /** TASK messages received in this session (HEARTBEAT `received`), and the count last said. */
+  private taskMessages = 0;
+  private taskMessagesSaid = 0;
+  /** Image bytes received since the count was last said ({@link RECEIPT_BYTES}). */
+  private bytesSinceReceipt = 0;
   private inFlight = 0;
   /**
    * Of {@link inFlight}, the tasks of the current session: those whose outcomes will be sent.
@@ -183,7 +188,23 @@ export class Slave {
       this.startReported.add(job);
       (starts ??= []).push({ taskId: job.taskId, attempt: job.attempt });
     }
-    if (starts !== undefined) this.connection.send({ cmd: Command.Heartbeat, running: starts.slice(0, MAX_TASKS_PER_MESSAGE) });
+    if (starts !== undefined) {
+      this.connection.send({ cmd: Command.Heartbeat, running: starts.slice(0, MAX_TASKS_PER_MESSAGE), ...this.receipt() });
+    } else if (this.taskMessages !== this.taskMessagesSaid) {
+      this.sayReceived();
+    }
+  }
+
+  /** Tells the master how many TASK messages arrived in this session (HEARTBEAT `received`). */
+  private sayReceived(): void {
+    this.connection.send({ cmd: Command.Heartbeat, ...this.receipt() });
+  }
+
+  /** The `received` field of a HEARTBEAT, noted as said. */
+  private receipt(): { received: number } {
+    this.taskMessagesSaid = this.taskMessages;
+    this.bytesSinceReceipt = 0;
+    return { received: this.taskMessages };
   }
 
   /**
@@ -259,6 +280,7 @@ export class Slave {
       kinds: [...SUPPORTED_KINDS],
       maxMessageBytes: this.options.maxMessageBytes,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      receipts: true,
       host: { hostname: hostname().slice(0, 256), pid: process.pid, platform: platform(), arch: arch(), cpus: cpus().length, opencv: this.opencv },
     });
   }
@@ -280,6 +302,10 @@ export class Slave {
   private onMessage(message: Message, payload: Buffer[]): void {
     switch (message.cmd) {
       case 'TASK':
+        this.taskMessages++;
+        for (const part of payload) this.bytesSinceReceipt += part.length;
+        // Said at once for large images: the master sends more only once these arrived.
+        if (this.bytesSinceReceipt >= RECEIPT_BYTES) this.sayReceived();
         this.onTask(message, payload);
         return;
       case 'HEARTBEAT':
@@ -317,6 +343,9 @@ export class Slave {
    */
   private endSession(why: string): void {
     this.session++;
+    this.taskMessages = 0;
+    this.taskMessagesSaid = 0;
+    this.bytesSinceReceipt = 0;
     const held = this.results.length + this.failures.length;
     this.results = [];
     this.failures = [];

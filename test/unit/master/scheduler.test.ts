@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { groupByImage, planBackups, planDispatch, unplaceable } from '../../../master/scheduler.js';
 import { TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
+import { TASK_MESSAGE_BYTES } from '../../../proto/schema.js';
 import type { TaskKind } from '../../../proto/task-kinds.js';
 
 const KINDS: TaskKind[] = ['object', 'face', 'edge', 'corner'];
@@ -26,6 +27,23 @@ describe('planDispatch', () => {
     expect(alone.flatMap((p) => p.tasks.map((x) => x.imageId))).to.deep.equal([small.imageId]);
     expect(unplaceable(t, [limited]).map((x) => x.imageId)).to.deep.equal([big.imageId]);
     expect(unplaceable(t, [limited, { slaveId: 'pc', credit: 0, inFlight: 0 }]), 'a slave with no known limit may take it').to.deep.equal([]);
+  });
+
+  it('puts images in a message up to TASK_MESSAGE_BYTES (a larger one alone), and gives a slave images only while its byteCredit is above 0', () => {
+    const t = new TaskTable(3);
+    const sizes = [600_000, 600_000, 3_000_000, 100_000, 100_000, 100_000];
+    for (const [i, n] of sizes.entries()) t.addImage(item(i), ['edge'], Buffer.alloc(n), 0);
+    const perMessage = (plan: ReturnType<typeof planDispatch>): number[][] => plan.map((p) => p.tasks.map((x) => x.imageId));
+    // No receipts: the whole credit, cut into messages of at most 1 MiB of images.
+    expect(perMessage(planDispatch(t, [{ slaveId: 'a', credit: 6, inFlight: 0 }], 4096))).to.deep.equal([[0], [1], [2], [3, 4, 5]]);
+    expect(TASK_MESSAGE_BYTES).to.equal(1024 * 1024);
+    // 1.2 MB of room: the first image fits, the second goes too (room was left), the rest waits.
+    expect(perMessage(planDispatch(t, [{ slaveId: 'a', credit: 6, inFlight: 0, byteCredit: 1_200_000 }], 4096))).to.deep.equal([[0], [1]]);
+    // Room for 1 byte: one image, however large; none with no room at all.
+    expect(perMessage(planDispatch(t, [{ slaveId: 'a', credit: 6, inFlight: 0, byteCredit: 1 }], 4096))).to.deep.equal([[0]]);
+    expect(planDispatch(t, [{ slaveId: 'a', credit: 6, inFlight: 0, byteCredit: 0 }], 4096)).to.deep.equal([]);
+    // A slave with no room leaves the images to one that has it.
+    expect(perMessage(planDispatch(t, [{ slaveId: 'full', credit: 6, inFlight: 1, byteCredit: 0 }, { slaveId: 'b', credit: 1, inFlight: 0 }], 4096))).to.deep.equal([[0]]);
   });
 
   it('never gives a slave more tasks than its credit', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SlaveRegistry, unprovenCredit } from '../../../master/slave-registry.js';
 import type { ReadyMessage } from '../../../proto/messages.js';
+import { IN_FLIGHT_BYTES } from '../../../proto/schema.js';
 import type { TaskKind } from '../../../proto/task-kinds.js';
 import { ManualClock } from '../../../shared/clock.js';
 import { SAMPLE_HOST } from '../../helpers/messages.js';
@@ -22,6 +23,30 @@ describe('SlaveRegistry', () => {
     // A new session (READY again) starts unproven again.
     r.add(ready('greedy', 1024, 4096));
     expect(credit('greedy')).to.equal(16);
+  });
+});
+
+describe('SlaveRegistry receipts (bytes on their way to a slave)', () => {
+  it('counts the image bytes of TASK messages not yet said received against IN_FLIGHT_BYTES, for a slave that sends receipts only', () => {
+    const r = new SlaveRegistry(new ManualClock(), 1000, 3);
+    const pi = r.add({ ...ready('pi', 1, 8), receipts: true });
+    const old = r.add(ready('old', 1, 8));
+    const byteCredit = (id: string): number | undefined => r.credits(KINDS).find((s) => s.slaveId === id)?.byteCredit;
+    expect(byteCredit('pi'), 'nothing on its way').to.equal(IN_FLIGHT_BYTES);
+    SlaveRegistry.sentTaskMessage(pi, 1_500_000);
+    SlaveRegistry.sentTaskMessage(pi, 600_000);
+    expect(byteCredit('pi')).to.equal(IN_FLIGHT_BYTES - 2_100_000);
+    expect(SlaveRegistry.received(pi, 1), 'the first message arrived').to.equal(true);
+    expect(byteCredit('pi')).to.equal(IN_FLIGHT_BYTES - 600_000);
+    expect(SlaveRegistry.received(pi, 1), 'said again: nothing new').to.equal(false);
+    expect(SlaveRegistry.received(pi, 5), 'more than was sent (a stale count) frees what there is').to.equal(true);
+    expect(byteCredit('pi')).to.equal(IN_FLIGHT_BYTES);
+    SlaveRegistry.sentTaskMessage(old, 50_000_000);
+    expect(byteCredit('old'), 'an older slave sends no receipts: no limit').to.equal(undefined);
+    // A new session starts with nothing on its way.
+    SlaveRegistry.sentTaskMessage(pi, 3_000_000);
+    r.add({ ...ready('pi', 1, 8), receipts: true });
+    expect(byteCredit('pi')).to.equal(IN_FLIGHT_BYTES);
   });
 });
 
