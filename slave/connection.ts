@@ -110,6 +110,8 @@ export class Connection {
   private droppedSinceHeard = false;
   /** The master's announced heartbeat interval, ms, kept for each new {@link Liveness}. */
   private peerIntervalMs: number | undefined;
+  /** When a master at the endpoint was last heard, ms ({@link ConnectionOptions.clock}); undefined before the first. */
+  private lastHeardAtMs: number | undefined;
   /** When {@link tick} last ran, ms: a long gap means this process was stopped or blocked, not the master silent. */
   private lastTickMs: number | undefined;
   private handshakeLogAtMs = -Infinity;
@@ -186,6 +188,10 @@ export class Connection {
       // sockets (reconnectInitialMs..reconnectMaxMs) is this class's.
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
+      // A connect whose SYN went into a dead link is retried by the kernel 1, 3, 7, 15 s
+      // later: after a cut the slave rejoined up to 8 s after the link was back (QA). Cut
+      // short, libzmq tries again within its interval above.
+      connectTimeout: options.heartbeatIntervalMs * options.heartbeatLiveness,
       ...(options.curve === undefined
         ? {}
         : { curveSecretKey: options.curve.secretKey, curvePublicKey: options.curve.publicKey, curveServerKey: options.curve.serverKey }),
@@ -213,6 +219,7 @@ export class Connection {
       for await (const parts of socket) {
         if (socket !== this.socket) return;
         this.liveness.heard();
+        this.lastHeardAtMs = this.options.clock.now();
         this.droppedSinceHeard = false;
         if (!this.connected) {
           this.connected = true;
@@ -258,7 +265,7 @@ export class Connection {
     this.patience = Math.min(MAX_PATIENCE, this.patience * 2);
     this.liveness = this.newLiveness();
     this.options.logger.warn(
-      `the master answered on a new connection after ${was.silentMs} ms of silence on the old one: it was alive, and its messages were slow to arrive (large images over a slow link?); waiting up to ${this.windowMs()} ms for it from now on (--heartbeat-liveness sets the start)`,
+      `the master answered on a new connection after ${was.silentMs} ms of silence on the old one: it was alive, and its messages were slow to arrive (large images over a slow or congested link?); waiting up to ${this.windowMs()} ms for it from now on (--heartbeat-liveness sets the start)`,
     );
   }
 
@@ -342,6 +349,12 @@ export class Connection {
         logger.warn(`${prefix}: its host name ${name} does not resolve (${failure}): is it spelt right, and is the name known on this machine (DNS, /etc/hosts)? (still trying)`);
         return;
       }
+    }
+    if (this.lastHeardAtMs !== undefined) {
+      // It was there: the advice for a slave pointed at the wrong port would mislead.
+      const agoS = Math.round((this.options.clock.now() - this.lastHeardAtMs) / 1000);
+      logger.warn(`${prefix} (it was last heard ${agoS} s ago): it may have stopped, or the network between may be down (still trying)`);
+      return;
     }
     logger.warn(`${prefix}: is the master running, and is this its --bind address? (still trying)`);
   }

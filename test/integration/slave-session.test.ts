@@ -258,4 +258,53 @@ describe('a slave and the end of its session with a master', function () {
     expect(cmds.indexOf('DISCONNECT')).to.be.lessThan(cmds.lastIndexOf('READY'));
     expect(s.stderr()).to.match(/master silent for \d+ ms at \S+; reconnecting in \d+ ms/);
   });
+
+  it('a slave whose master stops answering says, after 10 s without an answer, when it last heard one, not to check that it is pointed at the master', async () => {
+    let readies = 0;
+    const to: { send?: (message: OutgoingMessage) => Promise<void> } = {};
+    const master = await fakeMaster(
+      'gone',
+      (m) => {
+        if (m.cmd === 'READY' && ++readies === 1) void to.send?.({ cmd: 'HEARTBEAT', heartbeatIntervalMs: 250 });
+      },
+      false,
+    );
+    to.send = master.send;
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'gone', '--log-level', 'info', '--heartbeat-interval', '250']);
+    await waitFor(() => /connected to master/.test(s.stderr()), 30_000, 'the slave to be answered');
+    // The master goes away (its port now refuses connections).
+    router?.close();
+    router = undefined;
+    await waitFor(() => /no answer from a master at \S+ for 1\d s/.test(s.stderr()), 40_000, 'the no-answer warning');
+    expect(s.stderr()).to.match(/no answer from a master at \S+ for 1\d s \(it was last heard 1\d s ago\): it may have stopped, or the network between may be down \(still trying\)/);
+    expect(s.stderr()).not.to.match(/is the master running/);
+  });
+
+  it('a TASK that crosses its leaving on the wire is handed back (SlaveLeavingError), and its last line says so, not that it failed', async () => {
+    const fails: string[] = [];
+    let draining = false;
+    let done = 0;
+    let ready = false;
+    const to: { send?: (message: OutgoingMessage, payload?: Buffer[]) => Promise<void> } = {};
+    const jpeg = readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'));
+    const master = await fakeMaster('crossed', (m) => {
+      if (m.cmd === 'READY') ready = true;
+      if (m.cmd === 'RESULT') done += m.results.length;
+      if (m.cmd === 'FAIL') for (const x of m.failures) fails.push(`${x.taskId} ${x.error.name}`);
+      // As a master does that sent work before it read the slave's DISCONNECT.
+      if (m.cmd === 'DISCONNECT' && m.draining === true && !draining) {
+        draining = true;
+        void to.send?.({ cmd: 'TASK', tasks: [{ taskId: 9, kind: 'edge', attempt: 1, part: 0, imageId: 9 }], config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+      }
+    });
+    to.send = master.send;
+    const s = startSlave(['--connect', master.endpoint, '--threads', '1', '--slave-id', 'crossed', '--log-level', 'info']);
+    await waitFor(() => ready, 30_000, 'the slave to send READY');
+    await master.send({ cmd: 'TASK', tasks: objectAndFaceTasks(2), config: DEFAULT_DETECTOR_CONFIG }, [jpeg]);
+    await waitFor(() => done >= 1, 30_000, 'a first result');
+    s.proc.kill('SIGTERM');
+    expect(await waitExit(s, 30_000), s.stderr()).to.equal(0);
+    expect(fails).to.deep.equal(['9 SlaveLeavingError']);
+    expect(s.stderr()).to.match(/left: [1-9] task\(s\) done and 0 failed since this slave started; 1 task\(s\) sent as it was leaving handed back\n?$/);
+  });
 });
