@@ -82,9 +82,8 @@ export class Slave {
    * earlier session is never sent (it could be taken for another batch's task of the same id).
    */
   private session = 0;
-  /** TASK messages received in this session (HEARTBEAT `received`), and the count last said. */
+  /** TASK messages received in this session (HEARTBEAT `received`). */
   private taskMessages = 0;
-  private taskMessagesSaid = 0;
   /** Image bytes received since the count was last said ({@link RECEIPT_BYTES}). */
   private bytesSinceReceipt = 0;
   private inFlight = 0;
@@ -188,11 +187,9 @@ export class Slave {
       this.startReported.add(job);
       (starts ??= []).push({ taskId: job.taskId, attempt: job.attempt });
     }
-    if (starts !== undefined) {
-      this.connection.send({ cmd: Command.Heartbeat, running: starts.slice(0, MAX_TASKS_PER_MESSAGE), ...this.receipt() });
-    } else if (this.taskMessages !== this.taskMessagesSaid) {
-      this.sayReceived();
-    }
+    // A receipt rides along; alone it goes only after RECEIPT_BYTES, which the master,
+    // holding up to twice that unconfirmed, always gets before it waits for one.
+    if (starts !== undefined) this.connection.send({ cmd: Command.Heartbeat, running: starts.slice(0, MAX_TASKS_PER_MESSAGE), ...this.receipt() });
   }
 
   /** Tells the master how many TASK messages arrived in this session (HEARTBEAT `received`). */
@@ -200,9 +197,8 @@ export class Slave {
     this.connection.send({ cmd: Command.Heartbeat, ...this.receipt() });
   }
 
-  /** The `received` field of a HEARTBEAT, noted as said. */
+  /** The `received` field of a HEARTBEAT; the bytes toward the next receipt start again. */
   private receipt(): { received: number } {
-    this.taskMessagesSaid = this.taskMessages;
     this.bytesSinceReceipt = 0;
     return { received: this.taskMessages };
   }
@@ -346,7 +342,6 @@ export class Slave {
   private endSession(why: string): void {
     this.session++;
     this.taskMessages = 0;
-    this.taskMessagesSaid = 0;
     this.bytesSinceReceipt = 0;
     const held = this.results.length + this.failures.length;
     this.results = [];
