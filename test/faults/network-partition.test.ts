@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, tempDir, recordsSoFar } from '../helpers/fixtures.js';
 import { cv } from '../../shared/opencv.js';
 import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+import { startMaster, startSlave, waitExit, waitFor, type Tracked } from '../helpers/processes.js';
 import { expectSameAsReference, referenceRun } from '../helpers/reference.js';
 
 const KINDS = ['object', 'face', 'edge', 'corner'] as const;
@@ -28,6 +28,27 @@ describe('faults: a slave cut off by the network (its own network namespace)', f
   after(() => {
     net?.destroy();
   });
+
+  /**
+   * Runs `--tasks edge` on `count` 11-megapixel photos (JPEG quality 100, ~2.2 MB each,
+   * alternately flipped) with the master in its namespace on `port` and slave `slaveId` (one
+   * worker) behind a link throttled to `kbitPerS`. Resolves once the master exited 0 (else
+   * fails with both logs' ends), with both processes and the results file's path.
+   */
+  async function bigPhotosOverSlowLink(slaveId: string, count: number, kbitPerS: number, port: number, timeoutMs: number): Promise<{ master: Tracked; slave: Tracked; out: string }> {
+    const n = net as NetnsPair;
+    const input = join(tmp.dir, slaveId);
+    mkdirSync(input);
+    const photo = cv.imdecode(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'))).resize(2880, 3840, 0, 0, cv.INTER_CUBIC);
+    for (let i = 0; i < count; i++) writeFileSync(join(input, `${i}.jpg`), cv.imencode('.jpg', photo.flip(i % 2), [cv.IMWRITE_JPEG_QUALITY, 100]));
+    n.throttle(kbitPerS);
+    const endpoint = `tcp://${n.masterIp}:${port}`;
+    const out = join(tmp.dir, `${slaveId}.jsonl`);
+    const master = startMaster(['run', input, '--tasks', 'edge', '--bind', endpoint, '--allow-insecure', '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT], { netns: n.masterNs });
+    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', slaveId, ...HEARTBEAT], { netns: n.slaveNs });
+    expect(await waitExit(master, timeoutMs).catch((err: unknown) => { throw new Error(`${(err as Error).message}\nslave:\n${slave.stderr().slice(-3000)}`); }), master.stderr().slice(-3000)).to.equal(0);
+    return { master, slave, out };
+  }
   beforeEach(() => {
     tmp = tempDir();
   });
@@ -67,21 +88,11 @@ describe('faults: a slave cut off by the network (its own network namespace)', f
   });
 
   it('a slave behind a slow link, sent more in one message than crosses it in its silence window, finishes the batch: it waits longer each time the master turns out alive', async () => {
-    const n = net as NetnsPair;
-    // Two 11-megapixel photos at JPEG quality 100, 2.2 MB each, a TASK message each (TASK_MESSAGE_BYTES).
-    const input = join(tmp.dir, 'big');
-    mkdirSync(input);
-    const photo = cv.imdecode(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'))).resize(2880, 3840, 0, 0, cv.INTER_CUBIC);
-    for (const name of ['a.jpg', 'b.jpg']) writeFileSync(join(input, name), cv.imencode('.jpg', photo, [cv.IMWRITE_JPEG_QUALITY, 100]));
-    // 16 Mbit/s: 2.2 s for the message, against a window of 250 ms x 3. Before the slave said
-    // DISCONNECT when it let go, the master took it for dead in its back-off and did not say
-    // heardAllAlong: the window stayed, 30 sessions in CI without an image done.
-    n.throttle(16_000);
-    const endpoint = `tcp://${n.masterIp}:5571`;
-    const out = join(tmp.dir, 'slow.jsonl');
-    const master = startMaster(['run', input, '--tasks', 'edge', '--bind', endpoint, '--allow-insecure', '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT], { netns: n.masterNs });
-    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'slow-link', ...HEARTBEAT], { netns: n.slaveNs });
-    expect(await waitExit(master, 90_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}\nslave:\n${slave.stderr().slice(-3000)}`); }), master.stderr().slice(-3000)).to.equal(0);
+    // Two photos of 2.2 MB, a TASK message each (TASK_MESSAGE_BYTES). 16 Mbit/s: 1.1 s a
+    // message, against a window of 250 ms x 3. Before the slave said DISCONNECT when it let
+    // go, the master took it for dead in its back-off and did not say heardAllAlong: the
+    // window stayed, 30 sessions in CI without an image done.
+    const { master, slave, out } = await bigPhotosOverSlowLink('slow-link', 2, 16_000, 5571, 90_000);
     expect(readResults(out).records.map((r) => r.ok)).to.deep.equal([true, true]);
     const grown = slave.stderr().match(/the master answered on a new connection after \d+ ms of silence on the old one: it was alive.*waiting up to (\d+) ms/g) ?? [];
     expect(grown.length, slave.stderr()).to.be.within(1, 5);
@@ -92,19 +103,9 @@ describe('faults: a slave cut off by the network (its own network namespace)', f
   });
 
   it('a slave behind a slow link is sent its images a message at a time, each once the last has arrived: six 2.2 MB images finish, none sent more than a few times', async () => {
-    const n = net as NetnsPair;
-    const input = join(tmp.dir, 'six');
-    mkdirSync(input);
-    const photo = cv.imdecode(readFileSync(join(SAMPLE_FACES, '2008_001009.jpg'))).resize(2880, 3840, 0, 0, cv.INTER_CUBIC);
-    for (let i = 0; i < 6; i++) writeFileSync(join(input, `${i}.jpg`), cv.imencode('.jpg', photo.flip(i % 2), [cv.IMWRITE_JPEG_QUALITY, 100]));
     // 13 MB over 8 Mbit/s: 13 s, past the slave's longest window at this interval (250 ms x 3
     // x 16 = 12 s). Sent in one message with the whole credit, no image was ever done (QA).
-    n.throttle(8000);
-    const endpoint = `tcp://${n.masterIp}:5572`;
-    const out = join(tmp.dir, 'six.jsonl');
-    const master = startMaster(['run', input, '--tasks', 'edge', '--bind', endpoint, '--allow-insecure', '--local-slaves', '0', '--out', out, '--progress', 'none', ...HEARTBEAT], { netns: n.masterNs });
-    const slave = startSlave(['--connect', endpoint, '--threads', '1', '--slave-id', 'six', ...HEARTBEAT], { netns: n.slaveNs });
-    expect(await waitExit(master, 120_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}\nslave:\n${slave.stderr().slice(-3000)}`); }), master.stderr().slice(-3000)).to.equal(0);
+    const { master, out } = await bigPhotosOverSlowLink('six', 6, 8000, 5572, 120_000);
     expect(readResults(out).records.map((r) => r.ok)).to.deep.equal([true, true, true, true, true, true]);
     const ratio = Number(/image bytes sent \/ read = ([\d.]+)/.exec(master.stdout() + master.stderr())?.[1]);
     // Each session the slave gave up on cost the one image on its way (3.000 when all six were).
