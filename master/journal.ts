@@ -27,6 +27,25 @@ export interface BatchHeader {
   inputs?: string[];
 }
 
+/**
+ * A results-file line written once every sampled frame of a video has its final record
+ * (none failed for a cause that may pass) and the file did not change while it was read:
+ * a `--resume` does not read that video again while its size and modification time are
+ * the same (decoding it again only to skip its frames took as long as the first read:
+ * ~2.5 ms a 768x576 frame, every frame, whatever `--every`).
+ */
+export interface FinishedVideoRecord {
+  type: 'video';
+  /** The video's path, as its frames' records name it. */
+  source: string;
+  /** Its sampled frames, each with a record. */
+  frames: number;
+  /** The file's size when read, bytes. */
+  size: number;
+  /** The file's modification time when read (`mtimeMs` of stat(2)), ms since the epoch. */
+  mtimeMs: number;
+}
+
 /** Default interval between write-outs of buffered records, ms. */
 export const DEFAULT_JOURNAL_FLUSH_MS = 200;
 /** Default interval between fdatasync calls, ms. */
@@ -102,6 +121,8 @@ export interface OpenedJournal {
   journal: Journal;
   /** Keys ({@link itemKey}, absolute sources) of the images recorded, not to run again. */
   done: Set<string>;
+  /** The last {@link FinishedVideoRecord} of each video, by absolute path. */
+  videos: Map<string, FinishedVideoRecord>;
   /** Of {@link done}, the images recorded with a failed task. */
   failedBefore: number;
   /**
@@ -153,13 +174,15 @@ export interface PreparedJournal {
 export class Journal {
   private fd: number;
   private buffer: string[] = [];
+  /** Of {@link buffer}, the lines that are image records (not {@link FinishedVideoRecord}s). */
+  private bufferedImages = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastSyncMs = 0;
   private dirty = false;
   private writeScheduled = false;
   /** An fdatasync is running on the thread pool. */
   private syncing = false;
-  /** Records written by this process. */
+  /** Image records written by this process. */
   written = 0;
   /** Of {@link written}, those whole in the file (not lost to a {@link writeError}). */
   persisted = 0;
@@ -277,7 +300,7 @@ export class Journal {
       if (!mode.resume) {
         throw InvalidArgumentError.format('--out', `${path} already exists: pass --resume to finish that batch, or --overwrite to start again`);
       }
-      const { done, failed, retry, lastChance, superseded, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
+      const { done, videos, failed, retry, lastChance, superseded, duplicates, validBytes, previous, badLines, badLineCount } = await readJournal(path, mode.onRecord);
       if (previous === undefined) throw InvalidArgumentError.format('--out', `${path} is not a cctv-cluster results file (no batch header)`);
       // A header of another tool (or a bare {"type":"batch"}) was reported as other settings, the whole of ours dumped.
       // Typed as ours, but read from the file: anything may be there.
@@ -300,7 +323,7 @@ export class Journal {
         for (const key of superseded) journal.drops.add(key);
         // Records replaced by a later one, left by a master killed before its close compacted them.
         journal.compactOnClose = duplicates;
-        return { journal, done, failedBefore: failed, retry, lastChance, previous, created: false, badLines, badLineCount, cutBytes };
+        return { journal, done, videos, failedBefore: failed, retry, lastChance, previous, created: false, badLines, badLineCount, cutBytes };
       };
     }
     return async (flushMs, syncMs) => {
@@ -308,7 +331,7 @@ export class Journal {
       const fd = await openForWritingAsync(path);
       writeSync(fd, `${JSON.stringify(header)}\n`);
       syncIfSupported(fd);
-      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), failedBefore: 0, retry: new Set(), lastChance: new Map(), previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
+      return { journal: new Journal(path, fd, flushMs, syncMs, lock), done: new Set(), videos: new Map(), failedBefore: 0, retry: new Set(), lastChance: new Map(), previous: undefined, created: true, badLines: [], badLineCount: 0, cutBytes: 0 };
     };
   }
 
@@ -322,7 +345,20 @@ export class Journal {
     if (this.writeError !== undefined) return;
     if (key !== undefined && this.replaces.size > 0) this.noteReplaced(key, record.frame);
     this.buffer.push(JSON.stringify(record));
+    this.bufferedImages++;
     this.written++;
+    this.scheduleWrite();
+  }
+
+  /** Appends a video's {@link FinishedVideoRecord}, after its frames' records. */
+  appendVideo(record: FinishedVideoRecord): void {
+    if (this.writeError !== undefined) return;
+    this.buffer.push(JSON.stringify(record));
+    this.scheduleWrite();
+  }
+
+  /** Writes the buffer right after this turn of the event loop ({@link append}). */
+  private scheduleWrite(): void {
     if (!this.writeScheduled) {
       this.writeScheduled = true;
       setImmediate(() => {
@@ -362,19 +398,21 @@ export class Journal {
     if (this.writeError !== undefined) return;
     if (this.buffer.length > 0) {
       const bytes = Buffer.from(`${this.buffer.join('\n')}\n`);
-      const records = this.buffer.length;
+      const lines = this.buffer;
+      const images = this.bufferedImages;
       this.buffer = [];
+      this.bufferedImages = 0;
       // writeSync may write part of it and return (a disk filling up): the rest follows in
       // a loop, or the error that stops it does.
       let written = 0;
       try {
         while (written < bytes.length) written += writeSync(this.fd, bytes, written);
       } catch (err) {
-        this.persisted += countLines(bytes.subarray(0, written));
+        this.persisted += imagesWhole(lines, countLines(bytes.subarray(0, written)));
         this.failed(err as NodeJS.ErrnoException);
         return;
       }
-      this.persisted += records;
+      this.persisted += images;
       this.dirty = true;
     }
     if (!this.dirty) return;
@@ -431,6 +469,7 @@ export class Journal {
   private failed(err: NodeJS.ErrnoException): void {
     this.writeError = err;
     this.buffer = [];
+    this.bufferedImages = 0;
     this.onWriteError?.(err);
   }
 
@@ -627,6 +666,16 @@ function changesAt(before: unknown, now: unknown, path: string): string[] {
   return a === b ? [] : [`${path === '' ? 'settings' : (SETTING_FLAGS[path] ?? path)}: ${a} -> ${b}`];
 }
 
+/** Of the first `whole` of `lines`, the image records (not {@link FinishedVideoRecord}s). */
+function imagesWhole(lines: readonly string[], whole: number): number {
+  let n = 0;
+  for (let i = 0; i < whole && i < lines.length; i++) if (!(lines[i] ?? '').startsWith(VIDEO_RECORD_START)) n++;
+  return n;
+}
+
+/** How {@link Journal.appendVideo}'s lines begin. */
+const VIDEO_RECORD_START = '{"type":"video",';
+
 /** Whole lines (newlines) in `bytes`. */
 function countLines(bytes: Buffer): number {
   let n = 0;
@@ -653,7 +702,8 @@ function fstatSize(path: string): number {
 
 /**
  * Reads a results file: its header, the keys of recorded images (`ABSOLUTE-SOURCE` or
- * `ABSOLUTE-SOURCE#FRAME`, relative sources resolved against the header's `cwd`), and
+ * `ABSOLUTE-SOURCE#FRAME`, relative sources resolved against the header's `cwd`), the
+ * last {@link FinishedVideoRecord} of each video (by absolute path), and
  * the byte length up to the end of its last record (a torn last line, from a crash
  * mid-write, is not counted, nor is anything else after the last record). `onRecord` is
  * called with each image record, in order. A line that is not JSON between two records
@@ -664,7 +714,7 @@ function fstatSize(path: string): number {
 export async function readJournal(
   path: string,
   onRecord?: (record: Readonly<Record<string, unknown>>) => void,
-): Promise<{ previous: BatchHeader | undefined; done: Set<string>; failed: number; retry: Set<string>; lastChance: Map<string, TaskKind[]>; superseded: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
+): Promise<{ previous: BatchHeader | undefined; done: Set<string>; videos: Map<string, FinishedVideoRecord>; failed: number; retry: Set<string>; lastChance: Map<string, TaskKind[]>; superseded: Set<string>; duplicates: boolean; validBytes: number; badLines: number[]; badLineCount: number }> {
   /** Each image's last record: ok, failed, or failed for causes that may pass. */
   const state = new Map<string, RecordState>();
   /** Of the images whose last record may pass, those with {@link lastChanceKinds}. */
@@ -672,6 +722,8 @@ export async function readJournal(
   let duplicates = false;
   /** Videos with a record of a frame. */
   const framed = new Set<string>();
+  /** Each video's last {@link FinishedVideoRecord}, by absolute path. */
+  const videos = new Map<string, FinishedVideoRecord>();
   let previous: BatchHeader | undefined;
   let validBytes = 0;
   const badLines: number[] = [];
@@ -712,6 +764,9 @@ export async function readJournal(
       if (kinds.length > 0) lastChance.set(key, kinds);
       else lastChance.delete(key);
       onRecord?.(parsed as Record<string, unknown>);
+    } else if (o.type === 'video') {
+      const video = finishedVideo(parsed);
+      if (video !== undefined) videos.set(resolve(previous?.cwd ?? process.cwd(), video.source), video);
     }
   }
   const done = new Set<string>();
@@ -728,10 +783,19 @@ export async function readJournal(
     else done.add(key);
     if (s === 'failed') failed++;
   }
-  return { previous, done, failed, retry, lastChance, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };
+  return { previous, done, videos, failed, retry, lastChance, superseded, duplicates: duplicates || superseded.size > 0, validBytes, badLines, badLineCount };
 }
 
 type RecordState = 'ok' | 'failed' | 'retry';
+
+/** A parsed line as a {@link FinishedVideoRecord}, or undefined when it is not a whole one (edited by hand). */
+function finishedVideo(parsed: unknown): FinishedVideoRecord | undefined {
+  const o = parsed as Partial<Record<keyof FinishedVideoRecord, unknown>>;
+  const { source, frames, size, mtimeMs } = o;
+  if (typeof source !== 'string' || typeof frames !== 'number' || typeof size !== 'number' || typeof mtimeMs !== 'number') return undefined;
+  if (!Number.isInteger(frames) || frames < 1 || !Number.isFinite(size) || !Number.isFinite(mtimeMs)) return undefined;
+  return { type: 'video', source, frames, size, mtimeMs };
+}
 
 /**
  * Error names that a record written before failures carried `retryable` gives for causes

@@ -18,6 +18,7 @@ import { writeFileReplacing } from '../shared/write-replacing.js';
 import { anyInputEntry, checkInputs, expandInputs } from './ingest/expand.js';
 import { MEDIA_EXTENSIONS_TEXT } from './ingest/extensions.js';
 import { itemKey, type IngestItem } from './ingest/item.js';
+import { FinishedVideos } from './finished-videos.js';
 import { Journal, mayPass, type BatchHeader, type OpenedJournal } from './journal.js';
 import { LocalSlaves } from './local-slaves.js';
 import { AnnotatorProcess } from './annotate-process.js';
@@ -226,6 +227,8 @@ export class Master {
   private firstReadyMs: number | undefined;
   /** Set when resuming in another directory than the batch started in: record absolute sources. */
   private absoluteSources = false;
+  /** Videos whose frames are being recorded, for their video record; a resumed file's finished ones. */
+  private videos: FinishedVideos | undefined;
   /** The endpoint actually bound, once started. */
   endpoint = '';
 
@@ -361,6 +364,14 @@ export class Master {
     const startedIn = opened.previous?.cwd;
     this.absoluteSources = startedIn !== undefined && startedIn !== process.cwd();
     if (this.absoluteSources) this.logger.info(`resuming from another directory than ${startedIn}, where the batch started: new records get absolute paths`);
+    const journal = opened.journal;
+    this.videos = new FinishedVideos(
+      opened.videos,
+      (record) => {
+        journal.appendVideo(record);
+      },
+      (source) => (this.absoluteSources ? resolve(source) : source),
+    );
     // Resumed without some of the batch's inputs: their images left to do would be left out
     // in silence, and the run would end "finished" with exit 0.
     const named = header.inputs ?? [];
@@ -422,10 +433,22 @@ export class Master {
         // A whole video recorded as failed for good: its frames are not read (QA: a resume
         // recorded them all beside the failed record, and exited 3 for ever after).
         skipVideo: (absolutePath) => {
-          if (!this.done.has(itemKey(absolutePath))) return false;
-          this.itemsFound++;
-          this.itemsSkipped++;
+          if (this.done.has(itemKey(absolutePath))) {
+            this.itemsFound++;
+            this.itemsSkipped++;
+            return true;
+          }
+          // Every frame recorded and the file unchanged since: decoding it again only to skip
+          // its frames took as long as reading it the first time.
+          const frames = this.videos?.unchanged(absolutePath);
+          if (frames === undefined) return false;
+          this.logger.debug(`--resume: ${absolutePath} has each of its ${frames} sampled frame(s) recorded and is unchanged since: not read again`);
+          this.itemsFound += frames;
+          this.itemsSkipped += frames;
           return true;
+        },
+        videoDone: (outcome) => {
+          this.videos?.read(outcome);
         },
         warn: (message) => {
           this.logger.warn(message);
@@ -647,6 +670,7 @@ export class Master {
           const key = itemKey(absolute, item.frame);
           if (this.done.has(key)) {
             this.itemsSkipped++;
+            if (item.frame !== undefined) this.videos?.frame(item.source, true);
             continue;
           }
           oneAttempt = this.lastChance.get(key);
@@ -655,6 +679,7 @@ export class Master {
             item.key = key;
           }
         }
+        if (item.frame !== undefined) this.videos?.frame(item.source, false);
         let bytes: Buffer | undefined;
         let error: WireError | undefined;
         if (item.error !== undefined) error = toWireError(new InputError(item.error, { retryable: item.errorMayPass === true }));
@@ -990,6 +1015,7 @@ export class Master {
       // First: it names the annotated copy in the record (`annotated`).
       this.annotator?.add(record, image.bytes);
       this.journal?.append(record, this.journal.replaces.size > 0 ? itemKey(resolve(record.source), record.frame) : undefined);
+      if (record.frame !== undefined) this.videos?.recorded(record);
       image.bytes = undefined;
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);

@@ -9,7 +9,7 @@ import { globMedia } from './glob.js';
 import { failedItem, itemKey } from './item.js';
 import { IngestStream, type IngestUnit } from './interleave.js';
 import type { FrameEncoding } from './video-protocol.js';
-import { VideoReaderPool } from './video-readers.js';
+import { VideoReaderPool, type VideoOutcome } from './video-readers.js';
 import { errorCode, shownPath, walkMedia, type WalkEntry, type WalkSkips } from './walk.js';
 
 /** Options of {@link expandInputs}. */
@@ -28,9 +28,15 @@ export interface IngestOptions {
   /**
    * Whether the video at this absolute path is not to be read at all: a `--resume` whose
    * results file holds a failed record of the whole video (no frame), for a cause that
-   * would fail again. Its frames would otherwise be recorded beside that record.
+   * would fail again (its frames would otherwise be recorded beside that record), or a
+   * video record saying each of its frames is recorded and the file is unchanged since.
    */
   skipVideo?: (absolutePath: string) => boolean;
+  /**
+   * Told of each video once all its items were yielded: whether it was read whole, its
+   * frame items, and its file's identity (see {@link VideoOutcome}).
+   */
+  videoDone?: (outcome: VideoOutcome) => void;
 }
 
 /** What an INPUT names: a file or directory that exists (taken literally, even with `*` or `[` in its name), a glob pattern, or nothing usable. */
@@ -159,7 +165,7 @@ export class DuplicateFilter {
  */
 export function expandInputs(inputs: readonly string[], options: IngestOptions): IngestStream {
   const pool = new VideoReaderPool(options.warn === undefined ? {} : { warn: options.warn });
-  return new IngestStream(ingestUnits(inputs, options, pool), pool, Math.max(1, options.videoReaders ?? 1));
+  return new IngestStream(ingestUnits(inputs, options, pool), pool, Math.max(1, options.videoReaders ?? 1), options.videoDone);
 }
 
 async function* ingestUnits(inputs: readonly string[], options: IngestOptions, pool: VideoReaderPool): AsyncGenerator<IngestUnit> {

@@ -1,5 +1,5 @@
 import type { IngestItem } from './item.js';
-import type { VideoFrames, VideoReaderPool } from './video-readers.js';
+import type { VideoFrames, VideoOutcome, VideoReaderPool } from './video-readers.js';
 
 /** What the walk of a batch's inputs yields: an item ready to go, or a video to read. */
 export type IngestUnit = IngestItem | VideoFrames;
@@ -31,11 +31,14 @@ export class IngestStream implements AsyncIterableIterator<IngestItem, undefined
    * @param units - the walk of the inputs
    * @param pool - reads the videos; closed when the stream ends
    * @param concurrent - videos read at once (>= 1)
+   * @param onVideoDone - told of each video once all its items were yielded (by then the
+   *   consumer has had each), before the next item is
    */
   constructor(
     private readonly units: AsyncIterator<IngestUnit>,
     private readonly pool: VideoReaderPool,
     private readonly concurrent: number,
+    private readonly onVideoDone?: (outcome: VideoOutcome) => void,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -68,6 +71,7 @@ export class IngestStream implements AsyncIterableIterator<IngestItem, undefined
         const [video, result] = ready;
         if (result.done === true) {
           this.active.delete(video);
+          this.onVideoDone?.(video.outcome());
           continue;
         }
         this.pull(video);

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isRunning, KILLED_FROM_OUTSIDE } from '../../shared/child-process.js';
 import { ENTRIES } from '../../shared/child-script.js';
@@ -44,6 +45,29 @@ export interface VideoReaderPoolOptions {
 }
 
 let nextVideoId = 1;
+
+/** A video file's size and modification time when it was read, to tell on a `--resume` whether it changed since. */
+export interface FileIdentity {
+  /** bytes */
+  size: number;
+  /** `mtimeMs` of stat(2), ms since the epoch */
+  mtimeMs: number;
+}
+
+/** What {@link VideoFrames.outcome} says of a video once its items are all taken. */
+export interface VideoOutcome {
+  /** The video as its items name it (`source`). */
+  path: string;
+  /**
+   * The reader read the video to its end, and every item it yielded was a frame's (none
+   * stood for the whole video): each sampled frame has an item.
+   */
+  whole: boolean;
+  /** Items yielded with a `frame` (sampled frames, read or failed). */
+  frames: number;
+  /** The file's identity, when it was the same before the reader opened it and when the video's last item was taken; undefined otherwise (it changed, or stat failed). */
+  identity: FileIdentity | undefined;
+}
 
 /**
  * Video reader processes (`video-child.ts`), each reading one video at a time and kept
@@ -231,6 +255,13 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   private anyRecord = false;
   /** First sampled frame after the last record's. */
   private nextFrame = 0;
+  /** Items yielded with a frame, and whether one without (the whole video failed) came. */
+  private framed = 0;
+  private unframed = false;
+  /** The reader said `end`: the video was read to its end. */
+  private readToEnd = false;
+  /** The file's identity before the reader opened it. */
+  private identityAtStart: FileIdentity | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly onMessage = (message: FromVideoReader): void => {
     this.message(message);
@@ -276,6 +307,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
       this.fail('reading stopped');
       return;
     }
+    this.identityAtStart = fileIdentity(this.openPath);
     const proc = this.pool.acquire(this.path);
     this.proc = proc;
     proc.on('message', this.onMessage);
@@ -300,6 +332,19 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     });
   }
 
+  /**
+   * Whether this video was read whole, and how many frame items it had: meaningful once
+   * `next()` has said `done` (every item taken), for a `--resume` to skip a video whose
+   * frames are all recorded.
+   */
+  outcome(): VideoOutcome {
+    const whole = this.readToEnd && !this.unframed && this.framed > 0;
+    const end = whole ? fileIdentity(this.openPath) : undefined;
+    const start = this.identityAtStart;
+    const same = start !== undefined && end !== undefined && start.size === end.size && start.mtimeMs === end.mtimeMs;
+    return { path: this.path, whole, frames: this.framed, identity: same ? start : undefined };
+  }
+
   /** Ends the video now: its reader is ended and items not yet taken are dropped. */
   return(): Promise<IteratorResult<IngestItem, undefined>> {
     this.queue.length = 0;
@@ -310,6 +355,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   private message(message: FromVideoReader): void {
     if (message.id !== this.id || this.state !== 'reading') return;
     if (message.type === 'end') {
+      this.readToEnd = true;
       this.finish(true);
       return;
     }
@@ -329,6 +375,12 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
     this.deliver(item);
   }
 
+  /** Counts an item for {@link outcome}. */
+  private count(item: IngestItem): void {
+    if (item.frame === undefined) this.unframed = true;
+    else this.framed++;
+  }
+
   /** The consumer took an item: the reader may read one more. */
   private granted(): void {
     if (this.state !== 'reading') return;
@@ -338,6 +390,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   }
 
   private deliver(item: IngestItem): void {
+    this.count(item);
     const waiter = this.waiter;
     if (waiter === undefined) {
       this.queue.push(item);
@@ -355,7 +408,9 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   private fail(reason: string, mayPass = false): void {
     if (this.state === 'done') return;
     const text = this.anyRecord ? `${reason}; frames from ${this.nextFrame} on were not read` : `${reason}; no frame was read`;
-    this.queue.push(failedItem(this.path, text, this.anyRecord ? this.nextFrame : undefined, undefined, mayPass));
+    const item = failedItem(this.path, text, this.anyRecord ? this.nextFrame : undefined, undefined, mayPass);
+    this.count(item);
+    this.queue.push(item);
     this.finish(false);
   }
 
@@ -403,6 +458,16 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
       // The channel closed under a message: the reader's exit says what happened.
       if (err !== null) return;
     });
+  }
+}
+
+/** `path`'s size and modification time; undefined when it cannot be had. */
+export function fileIdentity(path: string): FileIdentity | undefined {
+  try {
+    const st = statSync(path);
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
   }
 }
 

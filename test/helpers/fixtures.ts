@@ -59,7 +59,9 @@ export function useTempDir(): { readonly dir: string; file: (name: string, text:
 export function readResults(path: string): { header: Record<string, unknown>; records: ImageRecord[] } {
   const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
   const [first, ...rest] = lines;
-  return { header: JSON.parse(first ?? '{}') as Record<string, unknown>, records: rest.map((l) => JSON.parse(l) as ImageRecord) };
+  // A finished video's line (journal.ts FinishedVideoRecord) is not an image's.
+  const records = rest.map((l) => JSON.parse(l) as ImageRecord | { type: 'video' }).filter((r): r is ImageRecord => r.type !== 'video');
+  return { header: JSON.parse(first ?? '{}') as Record<string, unknown>, records };
 }
 
 /** Records written so far to a results file (0 while it does not exist yet). */

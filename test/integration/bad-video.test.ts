@@ -1,13 +1,22 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_EXIT } from '../../master/master.js';
 import { cv } from '../../shared/opencv.js';
 import { isKindFailure } from '../../master/merge.js';
+import type { FinishedVideoRecord } from '../../master/journal.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { killTree, startMaster, startSlave, waitExit, waitFor } from '../helpers/processes.js';
+
+/** The finished-video lines of a results file (journal.ts `FinishedVideoRecord`). */
+function videoLines(out: string): FinishedVideoRecord[] {
+  return readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{"type":"video"'))
+    .map((l) => JSON.parse(l) as FinishedVideoRecord);
+}
 
 /** Writes the first `frames` frames of the sample video (768x576) to `path` as `fourcc` at 10 fps. */
 function writeClip(path: string, fourcc: string, frames: number): void {
@@ -150,6 +159,45 @@ describe('bad videos and oversized images get error records', function () {
     expect(frames('gone.avi'), 'each frame once, the unreadable record replaced').to.deep.equal(all);
     expect(records.filter((r) => r.source.endsWith('.avi') && !r.source.endsWith('fake.avi')).every((r) => r.ok)).to.equal(true);
     expect(frames('fake.avi'), 'the failed record of the whole video stands alone').to.deep.equal([undefined]);
+    // Read whole only in the second run: then each of them is said finished.
+    expect(videoLines(out).map((v) => v.source).sort()).to.deep.equal([join(dir, 'gone.avi'), join(dir, 'half.avi')]);
+  });
+
+  it('--resume does not read again a video whose sampled frames are all recorded, while its size and modification time are those recorded', async () => {
+    const dir = join(tmp.dir, 'finished');
+    mkdirSync(dir);
+    const clip = join(dir, 'clip.avi');
+    copyFileSync(SAMPLE_VIDEO, clip);
+    // A whole second: utimes with a Date sets no finer than a ms, and the time is put back below.
+    const when = new Date(1_750_000_000_000);
+    utimesSync(clip, when, when);
+    const out = join(tmp.dir, 'finished.jsonl');
+    const args = ['run', dir, '--every', '10', '--tasks', 'edge', '--bind', await loopbackEndpoint(), '--out', out, '--progress', 'none', '--metrics-port', '0', '--log-level', 'debug'];
+    const first = startMaster(args);
+    expect(await waitExit(first, 100_000), first.stderr()).to.equal(MASTER_EXIT.ok);
+    const st = statSync(clip);
+    expect(videoLines(out)).to.deep.equal([{ type: 'video', source: clip, frames: 12, size: st.size, mtimeMs: st.mtimeMs }]);
+    const skipped = /clip\.avi has each of its 12 sampled frame\(s\) recorded and is unchanged since: not read again/;
+    expect(first.stderr()).not.to.match(skipped);
+    const written = readFileSync(out, 'utf8');
+
+    // Its bytes zeroed, size and time kept: read, it would fail as a whole and get a record.
+    writeFileSync(clip, Buffer.alloc(st.size));
+    utimesSync(clip, when, when);
+    const second = startMaster([...args, '--resume']);
+    expect(await waitExit(second, 100_000), second.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(second.stderr()).to.match(skipped);
+    expect(readFileSync(out, 'utf8'), 'not read: nothing written').to.equal(written);
+
+    // Copied again (touched): read again, each frame still recorded once, and said finished again.
+    copyFileSync(SAMPLE_VIDEO, clip);
+    utimesSync(clip, when, new Date(st.mtimeMs + 5000));
+    const third = startMaster([...args, '--resume']);
+    expect(await waitExit(third, 100_000), third.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(third.stderr()).not.to.match(skipped);
+    const records = readResults(out).records;
+    expect(records.map((r) => r.frame ?? -1).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 10));
+    expect(videoLines(out).map((v) => v.mtimeMs)).to.deep.equal([st.mtimeMs, st.mtimeMs + 5000]);
   });
 
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {

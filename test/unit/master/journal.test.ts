@@ -155,6 +155,38 @@ describe('Journal (the results file)', () => {
     expect(sources()).to.deep.equal(['cam.avi#0']);
   });
 
+  it('reads each video\'s last finished-video record by absolute path, ignores a damaged one, and keeps them through a compaction', async () => {
+    const path = join(tmp.dir, 'finished.jsonl');
+    const video = (source: string, frames: number, size: number) => ({ type: 'video' as const, source, frames, size, mtimeMs: 1_700_000_000_123.5 });
+    const frame = (n: number) => ({ type: 'image', source: 'cam.avi', ok: true, frame: n });
+    const crashed = { type: 'image', source: 'img1.jpg', ok: false, edge: { error: { name: 'WorkerCrashError', message: 'x', retryable: true }, attempts: 3 } };
+    const lines = [header, frame(0), frame(5), video('cam.avi', 2, 1000), video('/elsewhere/b.avi', 3, 7), { type: 'video', source: 'c.avi', frames: 0, size: 1, mtimeMs: 1 }, { type: 'video', source: 'd.avi' }, video('cam.avi', 2, 2000), crashed, record(1)];
+    writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const read = await readJournal(path);
+    expect([...read.videos]).to.deep.equal([
+      ['/archive/cam.avi', video('cam.avi', 2, 2000)],
+      ['/elsewhere/b.avi', video('/elsewhere/b.avi', 3, 7)],
+    ]);
+    expect([...read.done].sort(), 'video lines are not images').to.deep.equal(['/archive/cam.avi#0', '/archive/cam.avi#5', '/archive/img1.jpg']);
+    const opened = await Journal.open(path, header, { resume: true, overwrite: false });
+    expect(opened.videos.get('/archive/cam.avi')?.size).to.equal(2000);
+    opened.journal.close();
+    expect(await opened.journal.compact(), 'the crashed image\'s earlier record').to.equal(1);
+    expect((await readJournal(path)).videos.size, 'video lines stay').to.equal(2);
+  });
+
+  it('counts only image records as persisted, with finished-video lines written among them', async () => {
+    const path = join(tmp.dir, 'persisted.jsonl');
+    const { journal } = await Journal.open(path, header, { resume: false, overwrite: false });
+    journal.append({ type: 'image', source: 'cam.avi', ok: true, frame: 0 });
+    journal.appendVideo({ type: 'video', source: 'cam.avi', frames: 1, size: 10, mtimeMs: 5 });
+    journal.append(record(1));
+    await nextTurn();
+    expect({ written: journal.written, persisted: journal.persisted }).to.deep.equal({ written: 2, persisted: 2 });
+    journal.close();
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type)).to.deep.equal(['batch', 'image', 'video', 'image']);
+  });
+
   it('compacts the file a link to it names, keeping its mode, and removes copies a killed compaction left', async () => {
     const real = join(tmp.dir, 'store.jsonl');
     const link = join(tmp.dir, 'link.jsonl');
