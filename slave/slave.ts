@@ -347,11 +347,13 @@ export class Slave {
     this.results = [];
     this.failures = [];
     const queued = this.pool.cancelQueued();
+    // This session's only: those of an earlier one were said at its end (the line came twice).
+    const running = Math.max(0, this.sessionInFlight - queued);
     this.sessionInFlight = 0;
     for (const w of this.idleWaiters.splice(0)) w();
     this.stats.staleDropped += held;
-    if (held + queued > 0 || this.inFlight > queued) {
-      this.logger.info(`session with the master ended (${why}): ${queued} queued task(s) and ${held} result(s) dropped; ${this.inFlight - queued} running task(s) will be dropped when done`);
+    if (held + queued + running > 0) {
+      this.logger.info(`session with the master ended (${why}): ${queued} queued task(s) and ${held} result(s) dropped; ${running} running task(s) will be dropped when done`);
     }
   }
 
