@@ -163,7 +163,8 @@ export interface PreparedJournal {
 
 /**
  * The results file, which is also the batch's journal: one JSON line per finished image,
- * after a {@link BatchHeader} line.
+ * after a {@link BatchHeader} line, and a {@link FinishedVideoRecord} after the records of
+ * each video whose frames are all recorded for good.
  *
  * Durability policy: records are written to the file as soon as the event-loop turn in
  * which they complete ends (the `flushMs` timer is a backstop) and `fdatasync`ed at most

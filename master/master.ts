@@ -388,7 +388,8 @@ export class Master {
     if (this.done.size > 0) {
       const failed = this.failedBefore > 0 ? ` (${this.failedBefore} of them with failed tasks that would fail again, which keep the exit code at 3; --overwrite runs everything again)` : '';
       // The inputs may have changed since: how many are skipped is known only once they are read.
-      this.logger.info(`resuming ${o.out}: it holds ${this.done.size} images already done${failed}; the inputs among them are skipped`);
+      const videos = opened.videos.size > 0 ? `, and ${opened.videos.size} video(s) with every frame recorded, which are not read again while unchanged` : '';
+      this.logger.info(`resuming ${o.out}: it holds ${this.done.size} images already done${failed}${videos}; the inputs among them are skipped`);
     }
     if (opened.retry.size > 0) {
       this.logger.info(`resuming ${o.out}: ${opened.retry.size} image(s) recorded as failed for causes that may pass (a worker or reader killed, a lease run out, a file that could not be read) run again; their new records replace the old ones`);

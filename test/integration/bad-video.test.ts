@@ -187,6 +187,7 @@ describe('bad videos and oversized images get error records', function () {
     const second = startMaster([...args, '--resume']);
     expect(await waitExit(second, 100_000), second.stderr()).to.equal(MASTER_EXIT.ok);
     expect(second.stderr()).to.match(skipped);
+    expect(second.stderr()).to.match(/it holds 12 images already done, and 1 video\(s\) with every frame recorded, which are not read again while unchanged;/);
     expect(readFileSync(out, 'utf8'), 'not read: nothing written').to.equal(written);
 
     // Copied again (touched): read again, each frame still recorded once, and said finished again.
