@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { itemKey } from './ingest/item.js';
 import { fileIdentity, type VideoOutcome } from './ingest/video-readers.js';
 import { mayPass, type FinishedVideoRecord } from './journal.js';
 import type { ImageRecord } from './merge.js';
@@ -26,24 +27,32 @@ export class FinishedVideos {
 
   /**
    * @param earlier - a resumed file's video records, by absolute path ({@link readJournal})
+   * @param done - keys of the images a resumed file holds for good ({@link readJournal})
+   * @param every - the batch's video sampling step, frames: a video's sampled frames are 0, every, 2 every, ...
    * @param write - appends a record to the results file
    * @param sourceOf - a video's `source` as its frames' records name it, from its path as its
    *   first item named it (absolute when a resume runs in another folder than the batch began in)
    */
   constructor(
     private readonly earlier: ReadonlyMap<string, FinishedVideoRecord>,
+    private readonly done: ReadonlySet<string>,
+    private readonly every: number,
     private readonly write: (record: FinishedVideoRecord) => void,
     private readonly sourceOf: (path: string) => string,
   ) {}
 
   /**
-   * The frames of the video at `absolutePath` when a resumed file says each is recorded
-   * and the file is the same size with the same modification time now; undefined when it
-   * must be read.
+   * The frames of the video at `absolutePath` when a resumed file says each is recorded,
+   * still holds a record of each, and the file is the same size with the same modification
+   * time now; undefined when it must be read.
    */
   unchanged(absolutePath: string): number | undefined {
     const record = this.earlier.get(absolutePath);
     if (record === undefined) return undefined;
+    // A frame's record edited out, or lost to a damaged line, runs again; and a count edited
+    // by hand is not believed (QA: "all 1e+308 input images were already in the results file").
+    if (record.frames > this.done.size) return undefined;
+    for (let i = 0; i < record.frames; i++) if (!this.done.has(itemKey(absolutePath, i * this.every))) return undefined;
     const now = fileIdentity(absolutePath);
     return now?.size === record.size && now.mtimeMs === record.mtimeMs ? record.frames : undefined;
   }

@@ -578,12 +578,13 @@ function recordKey(line: string, header: { cwd: string }): string | undefined {
     const source = JSON.parse(m[1] ?? '""') as string;
     return itemKey(resolve(header.cwd, source), m[2] === undefined ? undefined : Number(m[2]));
   }
-  let o: { type?: unknown; source?: unknown; frame?: unknown; cwd?: unknown };
+  let o: { type?: unknown; source?: unknown; frame?: unknown; cwd?: unknown } | null;
   try {
     o = JSON.parse(line) as typeof o;
   } catch {
     return undefined;
   }
+  if (typeof o !== 'object' || o === null) return undefined;
   if (o.type === 'batch' && typeof o.cwd === 'string') header.cwd = o.cwd;
   if (o.type !== 'image' || typeof o.source !== 'string') return undefined;
   return itemKey(resolve(header.cwd, o.source), typeof o.frame === 'number' ? o.frame : undefined);
@@ -744,6 +745,11 @@ export async function readJournal(
     } catch {
       // A blank line is no damage worth a word.
       if (line.trim() !== '') pending.push(lineNo);
+      continue;
+    }
+    // `null`, a number, a list: JSON, but no record (QA: `null` stopped the resume with a TypeError).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      pending.push(lineNo);
       continue;
     }
     badLineCount += pending.length;

@@ -367,6 +367,8 @@ export class Master {
     const journal = opened.journal;
     this.videos = new FinishedVideos(
       opened.videos,
+      opened.done,
+      o.every,
       (record) => {
         journal.appendVideo(record);
       },

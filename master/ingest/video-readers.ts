@@ -59,8 +59,9 @@ export interface VideoOutcome {
   /** The video as its items name it (`source`). */
   path: string;
   /**
-   * The reader read the video to its end, and every item it yielded was a frame's (none
-   * stood for the whole video): each sampled frame has an item.
+   * The reader read the video to its end, every item it yielded was a frame's (none stood
+   * for the whole video), and none failed for a cause that may pass (it did not end early):
+   * each sampled frame has an item.
    */
   whole: boolean;
   /** Items yielded with a `frame` (sampled frames, read or failed). */
@@ -255,9 +256,13 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
   private anyRecord = false;
   /** First sampled frame after the last record's. */
   private nextFrame = 0;
-  /** Items yielded with a frame, and whether one without (the whole video failed) came. */
+  /** Items yielded with a frame. */
   private framed = 0;
-  private unframed = false;
+  /**
+   * An item came that leaves the video not read whole: one without a frame (the whole
+   * video failed) or one whose failure may pass (it ended early: a copy still under way).
+   */
+  private partial = false;
   /** The reader said `end`: the video was read to its end. */
   private readToEnd = false;
   /** The file's identity before the reader opened it. */
@@ -338,7 +343,7 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
    * frames are all recorded.
    */
   outcome(): VideoOutcome {
-    const whole = this.readToEnd && !this.unframed && this.framed > 0;
+    const whole = this.readToEnd && !this.partial && this.framed > 0;
     const end = whole ? fileIdentity(this.openPath) : undefined;
     const start = this.identityAtStart;
     const same = start !== undefined && end !== undefined && start.size === end.size && start.mtimeMs === end.mtimeMs;
@@ -377,8 +382,10 @@ export class VideoFrames implements AsyncIterableIterator<IngestItem, undefined>
 
   /** Counts an item for {@link outcome}. */
   private count(item: IngestItem): void {
-    if (item.frame === undefined) this.unframed = true;
-    else this.framed++;
+    if (item.frame !== undefined) this.framed++;
+    // Ended early (QA: a video cut short since its first read got a line of its shorter
+    // length, its missing frame being recorded already).
+    if (item.frame === undefined || item.errorMayPass === true) this.partial = true;
   }
 
   /** The consumer took an item: the reader may read one more. */

@@ -199,6 +199,21 @@ describe('bad videos and oversized images get error records', function () {
     const records = readResults(out).records;
     expect(records.map((r) => r.frame ?? -1).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 10));
     expect(videoLines(out).map((v) => v.mtimeMs)).to.deep.equal([st.mtimeMs, st.mtimeMs + 5000]);
+
+    // A frame's record taken out (by hand, or lost to a damaged line): that frame runs again (QA).
+    writeFileSync(out, readFileSync(out, 'utf8').split('\n').filter((l) => !l.includes('"frame":50,')).join('\n'));
+    const fourth = startMaster([...args, '--resume']);
+    expect(await waitExit(fourth, 100_000), fourth.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(fourth.stderr()).not.to.match(skipped);
+    expect(readResults(out).records.map((r) => r.frame ?? -1).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 12 }, (_, i) => i * 10));
+    expect(videoLines(out)).to.have.length(3);
+
+    // Cut short (copied over again, say): it ends early, so it gets no line, though its frame
+    // that failed to be read has a record from before (QA: a line of its shorter length).
+    writeFileSync(clip, readFileSync(SAMPLE_VIDEO).subarray(0, 800_000));
+    const fifth = startMaster([...args, '--resume']);
+    expect(await waitExit(fifth, 100_000), fifth.stderr()).to.equal(MASTER_EXIT.ok);
+    expect(videoLines(out)).to.have.length(3);
   });
 
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {

@@ -11,9 +11,9 @@ describe('FinishedVideos (a video record once every frame is recorded)', () => {
   const frame = (source: string, n: number, ok = true, retryable = false): ImageRecord =>
     ok ? { type: 'image', source, frame: n, ok } : { type: 'image', source, frame: n, ok, edge: { error: { name: retryable ? 'LeaseExpiredError' : 'DecodeError', message: 'x', retryable }, attempts: 1 } };
 
-  const follow = (earlier: ReadonlyMap<string, FinishedVideoRecord> = new Map()) => {
+  const follow = (earlier: ReadonlyMap<string, FinishedVideoRecord> = new Map(), done: ReadonlySet<string> = new Set()) => {
     const written: FinishedVideoRecord[] = [];
-    const videos = new FinishedVideos(earlier, (r) => written.push(r), (s) => s);
+    const videos = new FinishedVideos(earlier, done, 5, (r) => written.push(r), (s) => s);
     return { videos, written };
   };
 
@@ -49,13 +49,20 @@ describe('FinishedVideos (a video record once every frame is recorded)', () => {
     expect(videos.size).to.equal(0);
   });
 
-  it('lets a resume skip a video only while its size and modification time are those recorded', () => {
+  it('lets a resume skip a video only while its size and modification time are those recorded and each of its frames still has a record', () => {
     const path = join(tmp.dir, 'kept.avi');
     writeFileSync(path, 'y'.repeat(50));
     const st = statSync(path);
-    const { videos } = follow(new Map([[path, { type: 'video', source: 'kept.avi', frames: 7, size: 50, mtimeMs: st.mtimeMs }]]));
+    // Sampled every 5 frames: 0, 5, ..., 30; beside the records of other images.
+    const done = new Set([...Array.from({ length: 7 }, (_, i) => `${path}#${i * 5}`), ...Array.from({ length: 10 }, (_, i) => `/other/${i}.jpg`)]);
+    const line: FinishedVideoRecord = { type: 'video', source: 'kept.avi', frames: 7, size: 50, mtimeMs: st.mtimeMs };
+    const { videos } = follow(new Map([[path, line]]), done);
     expect(videos.unchanged(path)).to.equal(7);
     expect(videos.unchanged(join(tmp.dir, 'other.avi')), 'no record').to.equal(undefined);
+    const lost = new Set(done);
+    lost.delete(`${path}#15`);
+    expect(follow(new Map([[path, line]]), lost).videos.unchanged(path), 'a frame\'s record edited out').to.equal(undefined);
+    expect(follow(new Map([[path, { ...line, frames: 1e308 }]]), done).videos.unchanged(path), 'a count edited by hand').to.equal(undefined);
     utimesSync(path, st.atime, new Date(st.mtimeMs + 1000));
     expect(videos.unchanged(path), 'touched').to.equal(undefined);
   });

@@ -48,18 +48,19 @@ describe('Journal (the results file)', () => {
     const path = join(tmp.dir, 'edited.jsonl');
     const lines = [header, record(0), record(1)].map((o) => JSON.stringify(o));
     // A blank line, a line cut short by an edit, more records, then a torn last line.
-    const text = `${[...lines, '', '{"type":"image","sour', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n{"type":"ima`;
+    // And JSON that is no record (`null` stopped the resume with a TypeError).
+    const text = `${[...lines, '', '{"type":"image","sour', 'null', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n{"type":"ima`;
     writeFileSync(path, text);
     const { done, badLines, badLineCount, cutBytes } = await Journal.open(path, header, { resume: true, overwrite: false }).then(({ journal, ...rest }) => {
       journal.close();
       return rest;
     });
     expect([...done].sort()).to.deep.equal([0, 1, 2, 3].map((i) => `/archive/img${i}.jpg`));
-    expect(badLines).to.deep.equal([5]);
-    expect(badLineCount).to.equal(1);
+    expect(badLines).to.deep.equal([5, 6]);
+    expect(badLineCount).to.equal(2);
     expect(cutBytes, 'the torn last line').to.equal('{"type":"ima'.length);
     // The torn line is cut; the skipped one stays (the file is the user's).
-    expect(readFileSync(path, 'utf8')).to.equal(`${[...lines, '', '{"type":"image","sour', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n`);
+    expect(readFileSync(path, 'utf8')).to.equal(`${[...lines, '', '{"type":"image","sour', 'null', JSON.stringify(record(2)), JSON.stringify(record(3))].join('\n')}\n`);
   });
 
   it('on resume runs again an image whose failures may pass, and keeps one that would fail again; its new record replaces the old one on close', async () => {
