@@ -674,6 +674,11 @@ export class Master {
           if (this.done.has(key)) {
             this.itemsSkipped++;
             if (item.frame !== undefined) this.videos?.frame(item.source, true);
+            // A video that ended early (cut short since an earlier run read it further) or
+            // whose reader died: said, as nothing else would (QA).
+            if (item.error !== undefined && item.frame !== undefined) {
+              this.logger.warn(`${item.source}: ${item.error}; frame ${item.frame} was recorded by an earlier run, and its record stays`);
+            }
             continue;
           }
           oneAttempt = this.lastChance.get(key);

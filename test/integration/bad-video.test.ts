@@ -214,6 +214,7 @@ describe('bad videos and oversized images get error records', function () {
     const fifth = startMaster([...args, '--resume']);
     expect(await waitExit(fifth, 100_000), fifth.stderr()).to.equal(MASTER_EXIT.ok);
     expect(videoLines(out)).to.have.length(3);
+    expect(fifth.stderr()).to.match(/clip\.avi: video ended early: read \d+ of 120 announced frames; frame \d+ was recorded by an earlier run, and its record stays/);
   });
 
   it('a corrupt frame fails only itself: the frames after it are read (MJPG AVI with frames 0 and 12 zeroed)', async () => {
