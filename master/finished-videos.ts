@@ -19,7 +19,8 @@ interface OpenVideo {
 /**
  * Which videos of a batch have every sampled frame recorded for good, so that the results
  * file gets a {@link FinishedVideoRecord} for each, and which of a resumed file's videos a
- * `--resume` may leave unread (its record's size and modification time are the file's now).
+ * `--resume` may leave unread (its record's size and modification time are the file's now,
+ * and the file still holds a record of each of its frames).
  * Holds only the videos being read or with frames in flight, by absolute path.
  */
 export class FinishedVideos {
