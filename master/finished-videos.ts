@@ -80,7 +80,7 @@ export class FinishedVideos {
     const path = resolve(record.source);
     const video = this.open.get(path);
     if (video === undefined) return;
-    if (!record.ok && mayPass(record as unknown as Readonly<Record<string, unknown>>)) video.incomplete = true;
+    if (!record.ok && mayPass(record)) video.incomplete = true;
     else video.final++;
     this.check(path, video);
   }

@@ -175,8 +175,6 @@ export interface PreparedJournal {
 export class Journal {
   private fd: number;
   private buffer: string[] = [];
-  /** Of {@link buffer}, the lines that are image records (not {@link FinishedVideoRecord}s). */
-  private bufferedImages = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastSyncMs = 0;
   private dirty = false;
@@ -346,7 +344,6 @@ export class Journal {
     if (this.writeError !== undefined) return;
     if (key !== undefined && this.replaces.size > 0) this.noteReplaced(key, record.frame);
     this.buffer.push(JSON.stringify(record));
-    this.bufferedImages++;
     this.written++;
     this.scheduleWrite();
   }
@@ -400,9 +397,7 @@ export class Journal {
     if (this.buffer.length > 0) {
       const bytes = Buffer.from(`${this.buffer.join('\n')}\n`);
       const lines = this.buffer;
-      const images = this.bufferedImages;
       this.buffer = [];
-      this.bufferedImages = 0;
       // writeSync may write part of it and return (a disk filling up): the rest follows in
       // a loop, or the error that stops it does.
       let written = 0;
@@ -413,7 +408,7 @@ export class Journal {
         this.failed(err as NodeJS.ErrnoException);
         return;
       }
-      this.persisted += images;
+      this.persisted += imagesWhole(lines, lines.length);
       this.dirty = true;
     }
     if (!this.dirty) return;
@@ -470,7 +465,6 @@ export class Journal {
   private failed(err: NodeJS.ErrnoException): void {
     this.writeError = err;
     this.buffer = [];
-    this.bufferedImages = 0;
     this.onWriteError?.(err);
   }
 
@@ -765,7 +759,7 @@ export async function readJournal(
       if (typeof o.frame === 'number') framed.add(source);
       // The last record of an image is its record: a resume that ran it again appends one.
       if (state.has(key)) duplicates = true;
-      const recordState: RecordState = o.ok !== false ? 'ok' : mayPass(parsed as Record<string, unknown>) ? 'retry' : 'failed';
+      const recordState: RecordState = o.ok !== false ? 'ok' : mayPass(parsed) ? 'retry' : 'failed';
       state.set(key, recordState);
       const kinds = recordState === 'retry' ? lastChanceKinds(parsed as Record<string, unknown>) : [];
       if (kinds.length > 0) lastChance.set(key, kinds);
@@ -814,11 +808,12 @@ const MAY_PASS_NAMES = new Set(['WorkerCrashError', 'TaskTimeoutError', 'LeaseEx
  * Whether a failed record's failures may all pass another time (each kind's error is
  * `retryable`: a worker killed, a lease run out, a file that could not be read for a
  * while), so that a resume runs the image again. One failure of the image itself (it
- * cannot be decoded, an empty file) keeps the record.
+ * cannot be decoded, an empty file) keeps the record. `record`: a record as read from
+ * the file, or an {@link ImageRecord} as written.
  */
-export function mayPass(record: Readonly<Record<string, unknown>>): boolean {
+export function mayPass(record: object): boolean {
   let failures = 0;
-  for (const value of Object.values(record)) {
+  for (const value of Object.values(record) as unknown[]) {
     if (typeof value !== 'object' || value === null || !('error' in value)) continue;
     const error = (value as { error?: unknown }).error;
     if (typeof error !== 'object' || error === null) return false;

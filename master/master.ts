@@ -1023,7 +1023,7 @@ export class Master {
       // First: it names the annotated copy in the record (`annotated`).
       this.annotator?.add(record, image.bytes);
       this.journal?.append(record, this.journal.replaces.size > 0 ? itemKey(resolve(record.source), record.frame) : undefined);
-      if (record.frame !== undefined) this.videos?.recorded(record);
+      this.videos?.recorded(record);
       image.bytes = undefined;
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);
