@@ -60,7 +60,9 @@ export class AnnotatorProcess {
     // Not a fault (a read-only checkout, as under the systemd unit): the annotator starts as before.
     if (fallbackReason !== undefined) logger.info(`annotate: the annotator runs through tsx (slower to start, ~25 MB more): its entry was not compiled: ${fallbackReason}`);
     this.proc = forkDyingWithParent(CHILD_MAIN, ['ignore', 'ignore', 'pipe', 'ipc']);
-    relayLogLines(this.proc.stderr);
+    relayLogLines(this.proc.stderr, (text) => {
+      logger.warn(`annotate: ${text}`);
+    });
     this.proc.on('message', (message: FromAnnotator) => {
       if (message.type === 'done') {
         this.pendingBytes = Math.max(0, this.pendingBytes - message.bytes);

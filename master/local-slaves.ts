@@ -147,7 +147,9 @@ export class LocalSlaves {
     // slave's own SIGINT then met the master's SIGTERM as a second signal ("exiting at once").
     // The master stops them (stop()); they leave with it by --exit-with-parent.
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
-    relayLogLines(proc.stderr);
+    relayLogLines(proc.stderr, (text) => {
+      this.options.logger.warn(`local slave ${i + 1}: ${text}`);
+    });
     proc.on('exit', (code, signal) => {
       if (!this.stopping) this.ended(i, code, signal);
     });

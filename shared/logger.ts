@@ -21,12 +21,34 @@ export function writeLogLine(line: string): void {
   lineWriter(line);
 }
 
-/** Passes each line a child process writes on `stream` (its stderr) on as a log line of this process. */
-export function relayLogLines(stream: Readable | null): void {
+/**
+ * Passes each log line a child process of ours (a local slave, the annotator) writes on
+ * `stream` (its stderr) on as a log line of this process. Any other line there is not its
+ * logger's but a library's writing straight to the descriptor (libpng's "iCCP: too short",
+ * a Node warning): it goes to `other`, escaped as {@link onStderrLines} does, for the caller
+ * to log with its context. Passed on raw, it broke `--log-json` output (found by QA).
+ */
+export function relayLogLines(stream: Readable | null, other: (text: string) => void): void {
   if (stream === null) return;
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-    writeLogLine(`${line}\n`);
+    if (isOwnLogLine(line)) writeLogLine(`${line}\n`);
+    else if (line.trim() !== '') other(unquotedPrintable(line, MAX_STDERR_LINE_CHARS));
   });
+}
+
+/** A line of {@link createLogger}'s plain format: `HH:MM:SS.mmm LEVEL [name] ...`. */
+const PLAIN_LOG_LINE = /^\d\d:\d\d:\d\d\.\d{3} (trace|debug|info |warn |error|fatal|log {2}) \[/;
+
+/** Whether `line` is one {@link createLogger} wrote: a pino JSON record (`--log-json`), or a plain line. */
+function isOwnLogLine(line: string): boolean {
+  if (PLAIN_LOG_LINE.test(line)) return true;
+  if (!line.startsWith('{')) return false;
+  try {
+    const o = JSON.parse(line) as unknown;
+    return typeof o === 'object' && o !== null && typeof (o as { level?: unknown }).level === 'number' && typeof (o as { msg?: unknown }).msg === 'string';
+  } catch {
+    return false;
+  }
 }
 
 /** A child's bare stderr line is passed on up to this length, characters. */

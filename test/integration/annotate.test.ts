@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { CONTACT_SHEET, annotatedName } from '../../master/annotate.js';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure, type ImageRecord } from '../../master/merge.js';
@@ -249,6 +250,28 @@ describe('master run --annotate', function () {
     const written = records.filter((r) => r.annotated !== undefined && existsSync(join(dir, r.annotated))).length;
     expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(20 - written);
     expect(master.stdout()).to.include(`annotated copies not written: ${20 - written}`);
+  });
+  it("logs what a library writes on the annotator's stderr (libpng on a PNG with a bad iCCP chunk) as a record of the master under --log-json, not as a bare line", async () => {
+    const png = Buffer.from(cv.imencode('.png', new cv.Mat(120, 160, cv.CV_8UC3, [40, 90, 160])));
+    // An iCCP chunk of two bytes after IHDR (8-byte signature + 25-byte IHDR): libpng says "iCCP: too short" and reads on.
+    const data = Buffer.from([0x41, 0x00]);
+    const chunk = Buffer.alloc(12 + data.length);
+    chunk.writeUInt32BE(data.length, 0);
+    chunk.write('iCCP', 4, 'latin1');
+    data.copy(chunk, 8);
+    chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+    const inputs = join(tmp.dir, 'iccp-in');
+    mkdirSync(inputs);
+    writeFileSync(join(inputs, 'iccp.png'), Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]));
+    const out = join(tmp.dir, 'iccp.jsonl');
+    const master = startMaster(['run', inputs, '--tasks', 'edge', '--annotate', join(tmp.dir, 'iccp-annotated'), '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0', '--log-json']);
+    expect(await waitExit(master, 120_000), master.stderr()).to.equal(0);
+    const lines = master.stderr().split('\n').filter((l) => l !== '');
+    const bare = lines.filter((l) => { try { return typeof JSON.parse(l) !== 'object'; } catch { return true; } });
+    expect(bare, 'stderr lines that are not JSON records').to.deep.equal([]);
+    const records = lines.map((l) => JSON.parse(l) as { name: string; msg: string });
+    expect(records.some((r) => r.name === 'master' && r.msg === 'annotate: libpng warning: iCCP: too short'), master.stderr()).to.equal(true);
+    expect(readResults(out).records.map((r) => r.edge !== undefined && !isKindFailure(r.edge))).to.deep.equal([true]);
   });
   it('refuses a folder that already holds files without --overwrite or --resume, and never writes over an input linked from another folder', async () => {
     const victims = join(tmp.dir, 'victims');
