@@ -1,7 +1,7 @@
 import yargs, { type Options } from 'yargs';
 import { existsSync } from 'node:fs';
 import { TASK_KINDS, isTaskKind, type TaskKind } from '../proto/task-kinds.js';
-import { booleanValueCheck, firstUnknownCommand, invokedAs, LOG_OPTIONS, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
+import { booleanValueCheck, firstUnknownCommand, invokedAs, isDecimal, LOG_OPTIONS, singleValued, unknownOptionHint, withUsageStrings, writeUsageError } from '../shared/cli-args.js';
 import { blameConfig, dropExcludedByFlags, loadConfig } from '../shared/config-file.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { KEYGEN_OPTIONS, keygenOptions, type KeygenArgs } from '../shared/keygen-cli.js';
@@ -124,7 +124,7 @@ export function parseKinds(text: string): TaskKind[] {
  * Parses `--lease` (`kind=ms,...`) over `base`, the lease per kind in ms.
  *
  * @returns the lease per kind, ms (kinds not named keep `base`'s)
- * @throws {@link InvalidArgumentError} for an empty value or an entry not `KIND=DIGITS`
+ * @throws {@link InvalidArgumentError} for an empty value, an entry not `KIND=NUMBER`, or a NUMBER that is not one (`1.2e5` is)
  */
 export function parseLeases(text: string | undefined, base: Record<TaskKind, number>): Record<TaskKind, number> {
   const out = { ...base };
@@ -133,9 +133,11 @@ export function parseLeases(text: string | undefined, base: Record<TaskKind, num
   for (const entry of text.split(',').filter((s) => s.trim().length > 0)) {
     const parts = entry.split('=').map((s) => s.trim());
     const [kind, ms] = parts;
-    if (parts.length !== 2 || kind === undefined || !isTaskKind(kind) || ms === undefined || !/^\d+$/.test(ms)) {
+    if (parts.length !== 2 || kind === undefined || !isTaskKind(kind) || ms === undefined) {
       throw InvalidArgumentError.format('--lease', `entries look like object=120000, got ${JSON.stringify(entry)}`);
     }
+    // Written as every other number (1.2e5 too); the range is checked with the options.
+    if (!isDecimal(ms)) throw InvalidArgumentError.format('--lease', `${kind} must be a number of ms, e.g. ${kind}=120000, got ${JSON.stringify(ms)}`);
     out[kind] = Number(ms);
   }
   return out;

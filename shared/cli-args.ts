@@ -137,6 +137,11 @@ export function stringValue(name: string, value: unknown): unknown {
 /** A plain decimal number, as a user types it on a command line (`5`, `0.5`, `1e6`, `-1`). */
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
+/** Whether `text` is a number as options take them: decimal, with an optional sign and exponent (`1.6e7`). */
+export function isDecimal(text: string): boolean {
+  return DECIMAL.test(text);
+}
+
 /**
  * The logging options every command of `master` and `slave` takes (`keygen` too, so that
  * one `--log-json` works on all of them: its usage errors are JSON then).
@@ -163,7 +168,7 @@ export function numberValue(name: string, value: unknown): number {
   if (typeof v === 'boolean') throw new Error(`--${name} takes a number (--no-${name} is not an option)`);
   const text = String(v).trim();
   if (text === '') throw new Error(`--${name} needs a value`);
-  if (!DECIMAL.test(text)) throw new Error(`--${name} must be a number, got ${JSON.stringify(text)}`);
+  if (!isDecimal(text)) throw new Error(`--${name} must be a number, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 

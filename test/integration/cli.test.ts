@@ -719,7 +719,7 @@ describe('command-line interface', function () {
     expect(readResults(out).records).to.have.length(3);
   });
 
-  it('refuses an empty INPUT (an unset shell variable), a lone -, an empty --lease and one with two = signs; keygen refuses a NAME that is no file name', async () => {
+  it('refuses an empty INPUT (an unset shell variable), a lone -, an empty --lease, one with two = signs and one out of range or not a number; keygen refuses a NAME that is no file name', async () => {
     const cases: [string[], RegExp][] = [
       [['run', ''], /^master: INPUT is an empty word \(an unset shell variable\?\)/m],
       [['run', IMAGE, ''], /^master: INPUT is an empty word/m],
@@ -728,6 +728,10 @@ describe('command-line interface', function () {
       [['run', IMAGE, '--lease', ''], /^master: --lease must name at least one kind=ms entry/m],
       // Was read as face=100.
       [['run', IMAGE, '--lease', 'face=100=5'], /^master: --lease entries look like object=120000, got "face=100=5"$/m],
+      // A number as every option takes one (1e5 was refused as not an entry), and a range error for a negative one.
+      [['run', IMAGE, '--lease', 'face=1e9'], /^master: --lease \(face\) must be an integer from 100 to 86400000, got 1000000000$/m],
+      [['run', IMAGE, '--lease', 'face=-5'], /^master: --lease \(face\) must be an integer from 100 to 86400000, got -5$/m],
+      [['run', IMAGE, '--lease', 'face=soon'], /^master: --lease face must be a number of ms, e\.g\. face=120000, got "soon"$/m],
       // An ANSI escape in a name reached the terminal raw (and turned it red).
       [['run', '\u001b[31mRED.jpg'], /^master: input not found: \\u001b\[31mRED\.jpg$/m],
       // A string option negated: was a TypeError and exit 1.
