@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { DetectorConfig } from '../proto/detector-config.js';
 import { isRunning } from '../shared/child-process.js';
@@ -35,6 +35,8 @@ export class AnnotatorProcess {
   named = 0;
   /** Records that would have been drawn, finished after the process ended: no copy, no name. */
   notDrawn = 0;
+  /** Copies an earlier run of a resumed batch named in its records that are not in the folder ({@link checkEarlier}). */
+  missingEarlier = 0;
   private readonly proc: ChildProcess;
   private alive = true;
   /** The process wrote the contact sheet and said so. */
@@ -111,6 +113,37 @@ export class AnnotatorProcess {
   }
 
   /**
+   * Counts the copies an earlier run of this resumed batch named in its records (`annotated`,
+   * the `exact` ones of {@link reserve}) that the folder does not hold, into {@link missing},
+   * and warns: a run stopped by a second Ctrl-C while its copies were being drawn left
+   * records naming copies never written, and the resume said nothing and exited 0 (QA).
+   * They are not drawn again: the record's image may be a video frame, or no longer there.
+   *
+   * @param out - the results file, for the message
+   */
+  checkEarlier(names: readonly { name: string; exact: boolean }[], out: string): void {
+    const named = names.filter((n) => n.exact);
+    if (named.length === 0) return;
+    let present: Set<string>;
+    try {
+      present = new Set(readdirSync(this.realDir));
+    } catch {
+      return;
+    }
+    this.missingEarlier = named.filter((n) => !present.has(n.name)).length;
+    if (this.missingEarlier > 0) {
+      this.logger.warn(
+        `annotate: ${this.missingEarlier} of the ${named.length} annotated copies that earlier records of ${out} name are not in ${this.realDir} (a run stopped before it wrote them, or they were moved or deleted): counted as not written (exit 3); --overwrite runs the batch again with every copy`,
+      );
+    }
+  }
+
+  /** Copies named in this run's records and not written yet (all of them at a second Ctrl-C, which does not wait). */
+  get unwritten(): number {
+    return Math.max(0, this.named - this.written);
+  }
+
+  /**
    * Hands over one finished record and its encoded image (none: nothing to draw on), and
    * sets the record's `annotated` file name: call it before the record is written. A
    * record none of whose tasks succeeded is not drawn ({@link isAnnotated}).
@@ -131,11 +164,12 @@ export class AnnotatorProcess {
 
   /**
    * Annotated copies not written: of records that name one (the process died or hung, or
-   * the image could not be drawn or written), and of records finished after the process
-   * ended ({@link notDrawn}). Final once {@link finish} returns.
+   * the image could not be drawn or written), of records finished after the process
+   * ended ({@link notDrawn}), and of a resumed batch's earlier records ({@link checkEarlier}).
+   * Final once {@link finish} returns.
    */
   get missing(): number {
-    return Math.max(0, this.named - this.written) + this.notDrawn;
+    return this.unwritten + this.notDrawn + this.missingEarlier;
   }
 
   /**
@@ -168,8 +202,11 @@ export class AnnotatorProcess {
       });
     }
     if (this.missing > 0) {
-      const unnamed = this.notDrawn > 0 ? `; and ${this.notDrawn} image(s) finished after the annotator ended have none` : '';
-      this.logger.error(`annotate: ${this.missing} annotated copies were not written: ${this.missing - this.notDrawn} of the ${this.named} named in the results (\`annotated\`)${unnamed} (see the warnings above)`);
+      const parts: string[] = [];
+      if (this.unwritten > 0 || this.missingEarlier === 0) parts.push(`${this.unwritten} of the ${this.named} named in the results (\`annotated\`)`);
+      if (this.notDrawn > 0) parts.push(`${this.notDrawn} image(s) finished after the annotator ended have none`);
+      if (this.missingEarlier > 0) parts.push(`${this.missingEarlier} named by earlier records of the resumed batch`);
+      this.logger.error(`annotate: ${this.missing} annotated copies were not written: ${parts.join('; and ')} (see the warnings above)`);
     }
   }
 

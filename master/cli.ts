@@ -89,6 +89,8 @@ async function main(): Promise<number> {
       master.stop();
     } else {
       // Records are flushed synchronously at most every 200 ms, so the file is still resumable.
+      const unwritten = master.annotatedUnwritten;
+      if (unwritten > 0) logger.warn(`${signal} again: exiting at once; ${unwritten} annotated copies named in the results were not written (a --resume with the same --annotate folder counts them)`);
       process.exit(MASTER_EXIT.interrupted);
     }
   };

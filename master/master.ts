@@ -349,6 +349,7 @@ export class Master {
     }
     clearTimeout(waiting);
     this.annotator?.reserve(annotatedBefore);
+    this.annotator?.checkEarlier(annotatedBefore, o.out);
     this.journal = opened.journal;
     this.journal.onWriteError = (err) => {
       const why = err.code === 'EPIPE' ? 'EPIPE: the reader of the pipe went away' : err.code === 'ENOENT' ? 'ENOENT: it was deleted, or its folder, while the batch wrote it' : (err.code ?? err.message);
@@ -481,6 +482,11 @@ export class Master {
    */
   get complete(): boolean {
     return this.completed;
+  }
+
+  /** With `--annotate`: copies named in this run's records and not written yet (what a second Ctrl-C, which does not wait, leaves out). */
+  get annotatedUnwritten(): number {
+    return this.annotator?.unwritten ?? 0;
   }
 
   /** Stops the batch early: no more dispatching; records so far are kept; resumable. */

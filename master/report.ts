@@ -24,8 +24,9 @@ export interface BatchReport {
   imagesFailed: number;
   /**
    * With `--annotate`: annotated copies not written, of records that name one (`annotated`:
-   * the annotator process died or hung, or the image could not be drawn or written) or that
-   * finished after the annotator process ended. Makes the exit code 3.
+   * the annotator process died or hung, or the image could not be drawn or written), that
+   * finished after the annotator process ended, or, on a resume, that earlier records name
+   * and the folder does not hold. Makes the exit code 3.
    */
   annotatedMissing?: number;
   /** Inputs skipped because the resumed results file already held them (`--resume`). */
@@ -216,6 +217,7 @@ export function formatReport(r: BatchReport): string {
     const failed = r.imagesResumedFailed > 0 ? `; the file holds ${r.imagesResumedFailed} image(s) with failed tasks (--overwrite runs everything again)` : '';
     const done = r.imagesResumed === 1 ? 'the one input image was' : `all ${r.imagesResumed} input images were`;
     lines.push(`Batch finished: nothing left to do, ${done} already in the results file${failed}`);
+    if ((r.annotatedMissing ?? 0) > 0) lines.push(`  annotated copies not written: ${r.annotatedMissing}`);
     lines.push(`Results: ${r.resultsFile}`);
     return lines.join('\n');
   }

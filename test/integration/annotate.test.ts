@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { CONTACT_SHEET, annotatedName } from '../../master/annotate.js';
 import { MASTER_EXIT } from '../../master/master.js';
 import { isKindFailure, type ImageRecord } from '../../master/merge.js';
 import { cv, type Mat } from '../../shared/opencv.js';
+import { SIGNAL_BURST_MS } from '../../shared/stop-signals.js';
 import { SAMPLE_FACES, SAMPLE_VIDEO, readReport, readResults, recordsSoFar, useTempDir } from '../helpers/fixtures.js';
 import { loopbackEndpoint } from '../helpers/ports.js';
 import { descendants, startMaster, waitExit, waitFor, type SeenProcess, type Tracked, runsEntry } from '../helpers/processes.js';
@@ -239,6 +241,27 @@ describe('master run --annotate', function () {
     expect(master.stderr()).to.include(`annotate: ${missing} annotated copies were not written: ${missing} of the ${named.length} named in the results`);
     expect(master.stdout()).to.include(`annotated copies not written: ${missing}`);
     expect(readFileSync(`${out}.report.html`, 'utf8')).to.include(`Annotated copies not written: ${missing}.`);
+  });
+  it('a second Ctrl-C while the copies are drawn says how many are not written, and a resume counts them and exits 3 (it said "nothing left to do" and exited 0)', async () => {
+    const { master, out, dir, annotatorPid } = await annotatingMaster('annotated-double-ctrl-c');
+    // Held, so that every copy is still to be drawn when the batch's records are all written.
+    process.kill(annotatorPid, 'SIGSTOP');
+    await waitFor(() => master.stderr().includes('annotate: finishing the annotated copies'), 120_000, 'the wait for the annotator');
+    master.proc.kill('SIGINT');
+    await waitFor(() => master.stderr().includes('SIGINT: the batch is complete; finishing up'), 30_000, 'the first SIGINT');
+    // After the window in which a second signal is the same Ctrl-C's echo.
+    await delay(SIGNAL_BURST_MS + 100);
+    master.proc.kill('SIGINT');
+    expect(await waitExit(master, 30_000), master.stderr()).to.equal(MASTER_EXIT.interrupted);
+    process.kill(annotatorPid, 'SIGKILL');
+    expect(master.stderr()).to.include('SIGINT again: exiting at once; 20 annotated copies named in the results were not written');
+    const named = readResults(out).records.filter((r) => r.annotated !== undefined);
+    expect([named.length, named.filter((r) => existsSync(join(dir, r.annotated ?? ''))).length], 'copies named, and written').to.deep.equal([20, 0]);
+    const resumed = startMaster(['run', SAMPLE_VIDEO, '--every', '6', '--tasks', 'edge', '--annotate', dir, '--resume', '--bind', await loopbackEndpoint(), '--local-threads', '1', '--out', out, '--progress', 'none', '--metrics-port', '0']);
+    expect(await waitExit(resumed, 120_000), resumed.stderr()).to.equal(MASTER_EXIT.someFailed);
+    expect(resumed.stderr()).to.include(`annotate: 20 of the 20 annotated copies that earlier records of ${out} name are not in`);
+    expect(readReport(`${out}.report.json`).annotatedMissing).to.equal(20);
+    expect(resumed.stdout()).to.include('annotated copies not written: 20');
   });
   it('when the annotator process dies early: the images finished after it count as missing copies too, and the exit status is 3', async () => {
     const { master, out, dir, annotatorPid } = await annotatingMaster('annotated-dies-early');
