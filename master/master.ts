@@ -1034,6 +1034,7 @@ export class Master {
       this.stats.imagesDone++;
       this.timeline.add(this.clock.now() - this.startedMs);
       if (!record.ok) this.stats.imagesFailed++;
+      if (image.outcomes.some((o) => o?.slaveId !== undefined)) this.stats.imagesRun++;
       for (const o of image.outcomes) {
         if (o?.ok === true) this.stats.tasksDone++;
         else if (o?.ok === false) this.stats.tasksFailed++;

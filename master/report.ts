@@ -34,8 +34,14 @@ export interface BatchReport {
   /** Images a resumed results file held with a failed task (they make the exit code 3 again), whether or not among this run's inputs. */
   imagesResumedFailed: number;
   /**
-   * Images finished per second of {@link processingMs}: a master that waited 25 s for its
-   * first slave does not count the wait as slow work (wall time when no slave joined).
+   * Of {@link images}, those with a task a slave answered: not the images that failed at the
+   * master (unreadable, empty, too large, a video that could not be read).
+   */
+  imagesRun: number;
+  /**
+   * {@link imagesRun} per second of {@link processingMs}: a master that waited 25 s for its
+   * first slave does not count the wait as slow work (wall time when no slave joined), and
+   * 100 empty files failed at the master in a few ms do not make 3,000 images/s (QA).
    */
   imagesPerSecond: number;
   /** Tasks of the images recorded ({@link images}), done or failed. */
@@ -140,7 +146,8 @@ export function buildReport(stats: BatchStats, slaves: SlaveTotals[], wallMs: nu
     imagesFailed: stats.imagesFailed,
     imagesResumed: stats.imagesResumed,
     imagesResumedFailed: stats.imagesResumedFailed,
-    imagesPerSecond: r2((stats.imagesDone * 1000) / rateMs),
+    imagesRun: stats.imagesRun,
+    imagesPerSecond: r2((stats.imagesRun * 1000) / rateMs),
     tasks: stats.tasksDone + stats.tasksFailed,
     tasksFailed: stats.tasksFailed,
     tasksOfUnrecordedImages: Math.max(0, computed - stats.tasksDone),
@@ -191,14 +198,18 @@ export function batchEnding(r: Pick<BatchReport, 'interrupted' | 'stoppedBy'>): 
 /**
  * The rate after a batch's wall time: over the time from the first slave on, and how long
  * the master waited for it when that was a second or more (`, 25.11 s of it waiting for the
- * first slave; 2.75 images/s from the first slave on`).
+ * first slave; 2.75 images/s from the first slave on`), over the images slaves ran
+ * ({@link BatchReport.imagesRun}); none when every image failed at the master.
  */
-export function rateText(r: Pick<BatchReport, 'wallMs' | 'processingMs' | 'imagesPerSecond'>): string {
+export function rateText(r: Pick<BatchReport, 'wallMs' | 'processingMs' | 'imagesPerSecond' | 'images' | 'imagesRun'>): string {
+  // Every image failed at the master (empty or unreadable files): no slave rate to give.
+  if (r.imagesRun === 0 && r.images > 0) return '';
   const rate = r.imagesPerSecond.toFixed(2);
-  if (r.processingMs <= 0) return ` = ${rate} images/s`;
+  const of = r.imagesRun < r.images ? `, counting the ${r.imagesRun} image(s) slaves ran (the others failed at the master)` : '';
+  if (r.processingMs <= 0) return ` = ${rate} images/s${of}`;
   const waitedMs = r.wallMs - r.processingMs;
   const waited = waitedMs >= 1000 ? `, ${(waitedMs / 1000).toFixed(2)} s of it waiting for the first slave` : '';
-  return `${waited}; ${rate} images/s from the first slave on`;
+  return `${waited}; ${rate} images/s from the first slave on${of}`;
 }
 
 /** Slaves that ran no task shown one row each in the summary; more are summed up in one line. */

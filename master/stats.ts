@@ -45,6 +45,8 @@ export class BatchStats {
   imagesDone = 0;
   /** Of {@link imagesDone}, those recorded with a failed task. */
   imagesFailed = 0;
+  /** Of {@link imagesDone}, those with a task a slave answered (not those failed at the master: unreadable, empty, too large). */
+  imagesRun = 0;
   /** Images skipped because a resumed results file already had them. */
   imagesResumed = 0;
   /** Of those, images recorded with a failed task. */

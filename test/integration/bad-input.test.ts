@@ -55,6 +55,15 @@ describe('bad input fails only its own tasks', function () {
           }
         }
       }
+      // The rate counts the images a slave ran, not those failed at the master in a few ms
+      // (100 empty files and one image made 3,375 images/s; QA).
+      const report = readReport(`${out}.report.json`);
+      const ran = readResults(out).records.filter((r) => (['object', 'face', 'edge', 'corner'] as const).some((k) => (r[k] as { slave?: string } | undefined)?.slave !== undefined)).length;
+      expect(ran, 'the empty file fails at the master').to.be.within(2, 4);
+      expect([report.images, report.imagesRun]).to.deep.equal([5, ran]);
+      // processingMs is rounded to the ms in the report; the rate is not.
+      expect(report.imagesPerSecond).to.be.closeTo((ran * 1000) / report.processingMs, (ran * 1000) / report.processingMs / 100 + 0.01);
+      expect(master.stdout()).to.include(`images/s from the first slave on, counting the ${ran} image(s) slaves ran (the others failed at the master)`);
     } finally {
       tmp.cleanup();
     }

@@ -8,6 +8,7 @@ describe('unit: the batch report', () => {
   function batch(wallMs: number, processingMs: number): ReturnType<typeof buildReport> {
     const stats = new BatchStats();
     stats.imagesDone = 12;
+    stats.imagesRun = 12;
     for (let i = 0; i < 48; i++) stats.addTask('face', 500 / 3, 1000);
     stats.tasksDone = 48;
     const slaves = [{ slaveId: 'pi-1', hostname: 'pi', capacity: 2, tasksDone: 48, tasksFailed: 0, computeMs: 8000, workerMs: 8000 }];
@@ -17,6 +18,7 @@ describe('unit: the batch report', () => {
   it('sums up in one line the slaves that ran no task when there are more than ten (peers that READY and never answer); the JSON lists them all', () => {
     const stats = new BatchStats();
     stats.imagesDone = 1;
+    stats.imagesRun = 1;
     stats.addTask('edge', 2, 10);
     stats.tasksDone = 1;
     const real = { slaveId: 'pi-1', hostname: 'pi', capacity: 2, tasksDone: 1, tasksFailed: 0, computeMs: 2, workerMs: 1000 };
@@ -45,6 +47,22 @@ describe('unit: the batch report', () => {
     expect(formatReport(batch(4_500, 4_000)).split('\n')[1]).to.equal('Batch finished: 12 images, 48 tasks in 4.50 s; 3.00 images/s from the first slave on');
   });
 
+  it('counts in images/s only the images a slave ran, not those failed at the master (empty or unreadable files), and gives no rate when no image reached a slave', () => {
+    const stats = new BatchStats();
+    stats.imagesDone = 101;
+    stats.imagesFailed = 100;
+    stats.imagesRun = 1;
+    stats.addTask('edge', 2, 10);
+    stats.tasksDone = 4;
+    stats.tasksFailed = 400;
+    const r = buildReport(stats, [], 780, 500, 'r.jsonl', ['edge']);
+    expect([r.images, r.imagesRun, r.imagesPerSecond]).to.deep.equal([101, 1, 2]);
+    expect(formatReport(r).split('\n')[1]).to.equal('Batch finished: 101 images, 404 tasks in 0.78 s; 2.00 images/s from the first slave on, counting the 1 image(s) slaves ran (the others failed at the master)');
+    stats.imagesRun = 0;
+    const none = buildReport(stats, [], 780, 0, 'r.jsonl', ['edge']);
+    expect([none.imagesPerSecond, formatReport(none).split('\n')[1]]).to.deep.equal([0, 'Batch finished: 101 images, 404 tasks in 0.78 s']);
+  });
+
   it('falls back to wall time when no slave ever joined', () => {
     const r = batch(10_000, 0);
     expect(r.imagesPerSecond).to.equal(1.2);
@@ -62,6 +80,7 @@ describe('unit: the batch report', () => {
     expect(formatReport(buildReport(stats, [], 12, 0, 'r.jsonl', ['edge'])).split('\n')[1]).to.match(/^Batch finished: nothing left to do, the one input image was already in the results file; /);
     // Some images done in this run: the full report.
     stats.imagesDone = 1;
+    stats.imagesRun = 1;
     stats.addTask('edge', 2, 3);
     stats.tasksDone = 1;
     expect(formatReport(buildReport(stats, [], 12, 10, 'r.jsonl', ['edge']))).to.match(/^\nBatch finished: 1 image, 1 task in 0\.01 s/);
@@ -70,6 +89,7 @@ describe('unit: the batch report', () => {
   it('counts the tasks of the recorded images, and names apart those done for images a stopped batch did not record', () => {
     const stats = new BatchStats();
     stats.imagesDone = 2;
+    stats.imagesRun = 2;
     stats.tasksDone = 4;
     for (let i = 0; i < 5; i++) stats.addTask('edge', 2, 3);
     const r = { ...buildReport(stats, [], 1000, 900, 'r.jsonl', ['edge']), interrupted: true, stoppedBy: 'signal' as const };
