@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   if (progress) {
     countInputs(args.options.inputs, args.options.every)
       .then((n) => {
-        progress.setTotal(n);
+        progress.setTotal(n.items, n.exact);
       })
       .catch(() => undefined);
   }

@@ -112,8 +112,12 @@ export interface ProgressState {
 
 /** What the master tells its progress display. */
 export interface ProgressSink {
-  /** Total images, once counted (may never be called for an unbounded input). */
-  setTotal(total: number): void;
+  /**
+   * Total images, once counted (may never be called for an unbounded input); `exact` false
+   * when it is only a lower bound (a video of unknown length counted as one): shown as
+   * `N+`, with no ETA.
+   */
+  setTotal(total: number, exact?: boolean): void;
   /**
    * `done`: images recorded by this run; `skipped`: images of the inputs a resumed results
    * file already held (they count towards the total, not towards this run's rate).

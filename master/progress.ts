@@ -27,6 +27,8 @@ export function createProgress(mode: 'auto' | 'bar' | 'plain' | 'none', plainInt
 class BarProgress implements ProgressSink {
   private readonly bar: cliProgress.SingleBar;
   private total = 0;
+  /** {@link total} is a lower bound ({@link ProgressSink.setTotal}). */
+  private atLeast = false;
   private readonly startedMs = Date.now();
   private started = false;
 
@@ -49,8 +51,9 @@ class BarProgress implements ProgressSink {
     );
   }
 
-  setTotal(total: number): void {
+  setTotal(total: number, exact = true): void {
     this.total = total;
+    this.atLeast = !exact;
     if (this.started) this.bar.setTotal(total);
   }
 
@@ -63,13 +66,13 @@ class BarProgress implements ProgressSink {
     const elapsedS = (Date.now() - this.startedMs) / 1000;
     const rate = elapsedS > 0 && (final || elapsedS >= this.minRateWindowS) ? s.done / elapsedS : 0;
     const value = s.done + s.skipped;
-    const eta = this.total > 0 && rate > 0 ? Math.max(0, (this.total - value) / rate) : undefined;
+    const eta = this.total > 0 && !this.atLeast && rate > 0 ? Math.max(0, (this.total - value) / rate) : undefined;
     const payload = {
       rate: rate.toFixed(2),
       slaves: s.slaves,
       inFlight: s.inFlight,
       failed: s.failed,
-      totalText: this.total > 0 ? String(this.total) : '?',
+      totalText: totalText(this.total, this.atLeast, value) ?? '?',
       etaText: eta === undefined ? '?' : `${Math.round(eta)}s`,
     };
     if (!this.started) {
@@ -79,7 +82,7 @@ class BarProgress implements ProgressSink {
         process.stderr.write(`\r\x1b[2K${line}`);
       });
     } else {
-      if (this.total === 0 && value >= this.bar.getTotal()) this.bar.setTotal(value + 1);
+      if ((this.total === 0 || this.atLeast) && value >= this.bar.getTotal()) this.bar.setTotal(value + 1);
       this.bar.update(value, payload);
     }
   }
@@ -87,7 +90,7 @@ class BarProgress implements ProgressSink {
   stop(final?: ProgressState): void {
     if (!this.started) return;
     if (final !== undefined) {
-      this.setTotal(final.done + final.skipped);
+      this.setTotal(final.done + final.skipped, true);
       this.draw(final, true);
     }
     setLogLineWriter();
@@ -97,6 +100,8 @@ class BarProgress implements ProgressSink {
 
 class PlainProgress implements ProgressSink {
   private total = 0;
+  /** {@link total} is a lower bound ({@link ProgressSink.setTotal}). */
+  private atLeast = false;
   private lastMs = 0;
   private readonly startedMs = Date.now();
 
@@ -107,8 +112,9 @@ class PlainProgress implements ProgressSink {
     private readonly writeLine: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
   ) {}
 
-  setTotal(total: number): void {
+  setTotal(total: number, exact = true): void {
     this.total = total;
+    this.atLeast = !exact;
   }
 
   update(s: ProgressState): void {
@@ -118,9 +124,9 @@ class PlainProgress implements ProgressSink {
     const elapsedS = (now - this.startedMs) / 1000;
     const rate = elapsedS > 0 && elapsedS >= this.minRateWindowS ? s.done / elapsedS : 0;
     const value = s.done + s.skipped;
-    const total = this.total > 0 ? `/${this.total}` : '';
-    const parts = [`${value}${total} images`, `${rate.toFixed(2)} img/s`];
-    if (this.total > 0 && rate > 0) parts.push(`ETA ${Math.max(0, Math.round((this.total - value) / rate))}s`);
+    const total = totalText(this.total, this.atLeast, value);
+    const parts = [`${value}${total === undefined ? '' : `/${total}`} images`, `${rate.toFixed(2)} img/s`];
+    if (this.total > 0 && !this.atLeast && rate > 0) parts.push(`ETA ${Math.max(0, Math.round((this.total - value) / rate))}s`);
     parts.push(`slaves ${s.slaves}`, `in flight ${s.inFlight}`, `failed ${s.failed}`);
     this.writeLine(`progress: ${parts.join(', ')}`);
   }
@@ -128,4 +134,10 @@ class PlainProgress implements ProgressSink {
   stop(): void {
     // Nothing to tidy: plain lines are already complete.
   }
+}
+
+/** The total as shown: undefined when unknown; `N+` when only a lower bound, never below the images seen. */
+function totalText(total: number, atLeast: boolean, seen: number): string | undefined {
+  if (total <= 0) return undefined;
+  return atLeast ? `${Math.max(total, seen)}+` : String(total);
 }

@@ -43,7 +43,7 @@ process.on('message', (message: ToVideoReader) => {
     void read(message);
   } else if (message.type === 'count') {
     void announcedFrames(message.path).then((frames) => {
-      send({ type: 'counted', id: message.id, frames });
+      send({ type: 'counted', id: message.id, ...(frames === undefined ? {} : { frames }) });
     });
   } else if (message.id === current?.id) {
     current.credit += message.frames;

@@ -28,5 +28,8 @@ export type FromVideoReader =
   | { type: 'frame'; id: number; frame?: number; timestampMs?: number; bytes?: Uint8Array; error?: string; mayPass?: boolean }
   /** Video `id` is read to its end; the reader waits for the next `read`. */
   | { type: 'end'; id: number }
-  /** The frame count video `id` announces (`CAP_PROP_FRAME_COUNT`); 0 when it announces none or cannot be opened. */
-  | { type: 'counted'; id: number; frames: number };
+  /**
+   * The frame count video `id` announces (`CAP_PROP_FRAME_COUNT`); 0 when it cannot be
+   * opened; absent when it opens but announces no count to believe (its length is unknown).
+   */
+  | { type: 'counted'; id: number; frames?: number };

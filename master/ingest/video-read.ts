@@ -144,10 +144,11 @@ function openCapture(cv: typeof import('../../shared/opencv.js')['cv'], path: st
 
 /**
  * The frame count a video announces (`CAP_PROP_FRAME_COUNT`, rounded), without reading
- * it; 0 when it announces none or cannot be opened. Opening probes the file with FFmpeg,
- * so this too runs in a reader process.
+ * it; 0 when it cannot be opened (it will be one failed item), undefined when it opens but
+ * announces no count to believe (MPEG-TS, raw H.264: its length is known only once read).
+ * Opening probes the file with FFmpeg, so this too runs in a reader process.
  */
-export async function announcedFrames(path: string): Promise<number> {
+export async function announcedFrames(path: string): Promise<number | undefined> {
   const { cv } = await import('../../shared/opencv.js');
   // As readVideo: a FIFO held the counting reader for the stall timeout, and MPEG-TS's
   // 90 kHz made a progress total of thousands of frames for a 12-frame clip.
@@ -156,8 +157,9 @@ export async function announcedFrames(path: string): Promise<number> {
     const cap = openCapture(cv, path);
     const { announced } = rateAndCount(cv, cap);
     cap.release();
-    return Number.isFinite(announced) && announced > 0 ? announced : 0;
+    return Number.isFinite(announced) && announced > 0 ? announced : undefined;
   } catch {
+    // The binding throws when the file cannot be opened.
     return 0;
   }
 }

@@ -112,32 +112,34 @@ export class VideoReaderPool {
 
   /**
    * The frame count a video announces, asked of a reader (opening a video probes it with
-   * FFmpeg, which must not crash or hold the master): 0 when it announces none, cannot be
-   * opened, or the reader dies or takes over {@link stallMs} over it.
+   * FFmpeg, which must not crash or hold the master): 0 when it cannot be opened, or the
+   * reader dies or takes over {@link stallMs} over it; undefined when it opens but announces
+   * no count to believe ({@link announcedFrames}).
    */
-  async countFrames(path: string): Promise<number> {
+  async countFrames(path: string): Promise<number | undefined> {
     if (this.closed) return 0;
     const proc = this.acquire(path);
     const id = nextVideoId++;
     let timer: NodeJS.Timeout | undefined;
     let onMessage: ((message: FromVideoReader) => void) | undefined;
     let onExit: (() => void) | undefined;
-    const frames = await new Promise<number | undefined>((settle) => {
+    /** `null`: no answer (the reader died or stalled). */
+    const frames = await new Promise<number | undefined | null>((settle) => {
       onMessage = (message: FromVideoReader): void => {
         if (message.type === 'counted' && message.id === id) settle(message.frames);
       };
       onExit = (): void => {
-        settle(undefined);
+        settle(null);
       };
       timer = setTimeout(() => {
-        settle(undefined);
+        settle(null);
       }, this.stallMs);
       proc.on('message', onMessage);
       proc.once('exit', onExit);
       proc.once('error', onExit);
       const message: ToVideoReader = { type: 'count', id, path: resolve(path) };
       if (proc.connected) proc.send(message, () => undefined);
-      else settle(undefined);
+      else settle(null);
     });
     clearTimeout(timer);
     if (onMessage !== undefined) proc.off('message', onMessage);
@@ -145,9 +147,9 @@ export class VideoReaderPool {
       proc.off('exit', onExit);
       proc.off('error', onExit);
     }
-    if (frames === undefined) this.discard(proc);
+    if (frames === null) this.discard(proc);
     else this.release(proc);
-    return frames ?? 0;
+    return frames === null ? 0 : frames;
   }
 
   /** PIDs of the reader processes alive, for tests. */

@@ -30,6 +30,16 @@ describe('plain progress lines', () => {
     expect(withEta).to.match(/^progress: 4\/10 images, \d+\.\d\d img\/s, ETA \d+s, slaves 2, in flight 3, failed 1\n$/);
   });
 
+  it('shows a total that is only a lower bound (a video of unknown length) as N+, never below the images seen, and no ETA', async () => {
+    const progress = createProgress('plain', 0, undefined, 0);
+    progress?.setTotal(61, false);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = (done: number): string => stderrOf(() => progress?.update({ done, skipped: 0, failed: 0, slaves: 1, inFlight: 2 }));
+    expect(line(22)).to.match(/^progress: 22\/61\+ images, \d+\.\d\d img\/s, slaves 1, in flight 2, failed 0\n$/);
+    // Was "82/61 images ... ETA 0s" with work left (QA).
+    expect(line(82)).to.match(/^progress: 82\/82\+ images, \d+\.\d\d img\/s, slaves 1, /);
+  });
+
   it('shows no rate or ETA in the first seconds: an image failed at once is not a rate', () => {
     const progress = createProgress('plain', 0);
     progress?.setTotal(15);
