@@ -8,7 +8,7 @@ import type { TaskKind } from '../proto/task-kinds.js';
 import { PROTOCOL_VERSION } from '../proto/version.js';
 import type { Clock } from '../shared/clock.js';
 import { InputError, toWireError, type ProtocolError, type WireError } from '../shared/errors.js';
-import { bindFailureHint } from '../shared/endpoint.js';
+import { bindFailureHint, freePortAfter } from '../shared/endpoint.js';
 import { readAllowList, readSecretKeyFile, writeEphemeralClientKeys, type EphemeralClientKeys } from '../shared/keys.js';
 import { LogBudget } from '../shared/log-budget.js';
 import type { Logger } from '../shared/logger.js';
@@ -332,7 +332,8 @@ export class Master {
     } catch (err) {
       prepared.release();
       this.localKeys?.cleanup();
-      const hint = bindFailureHint(o.bind, (err as NodeJS.ErrnoException).code);
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = bindFailureHint(o.bind, code, code === 'EADDRINUSE' ? await freePortAfter(o.bind) : undefined);
       throw new Error(`cannot listen on ${o.bind}: ${(err as Error).message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
     }
     // Said only when the open waits: a pipe that already has its reader (`--out /dev/stdout |

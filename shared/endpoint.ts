@@ -1,3 +1,4 @@
+import { createServer, isIP } from 'node:net';
 /**
  * ZeroMQ endpoints as the command lines take them: `tcp://HOST:PORT` (HOST a name, an IPv4
  * address, `[IPv6]` or `*` to bind every interface; PORT 1-65535, or `*` for any free one
@@ -47,15 +48,20 @@ export function wantsIpv6(endpoint: string): boolean {
  *   neither an address nor an interface of this machine; ZeroMQ's bind takes an address,
  *   an interface name (eth0) or `*`, and resolves no host names but localhost;
  * - EACCES: ports below 1024 need root.
+ *
+ * @param freePort - a port found free on HOST ({@link freePortAfter}), given as the example
+ *   for EADDRINUSE: port + 1 was named unchecked, and was the first master's metrics port (QA)
  */
-export function bindFailureHint(endpoint: string, code: string | undefined): string | undefined {
+export function bindFailureHint(endpoint: string, code: string | undefined, freePort?: number): string | undefined {
   const m = /^tcp:\/\/(.+):(\d+|\*)$/.exec(endpoint);
   if (m === null) return undefined;
   const host = m[1] ?? '';
   const port = m[2] ?? '';
   switch (code ?? '') {
-    case 'EADDRINUSE':
-      return `another process (a master?) listens on port ${port}; stop it, or give another port, e.g. --bind tcp://${host}:${port === '65535' ? 1024 : Number(port) + 1}, or tcp://${host}:* for any free one`;
+    case 'EADDRINUSE': {
+      const example = freePort === undefined ? '' : `, e.g. --bind tcp://${host}:${freePort} (free now)`;
+      return `another process (a master?) listens on port ${port}; stop it, or give another port${example}, or tcp://${host}:* for any free one`;
+    }
     case 'EADDRNOTAVAIL':
       return `${host} is not an address of this machine; give one of its addresses (\`ip -brief address\`), or tcp://0.0.0.0:${port} for all of them`;
     case 'ENODEV':
@@ -66,4 +72,34 @@ export function bindFailureHint(endpoint: string, code: string | undefined): str
     default:
       return undefined;
   }
+}
+
+/**
+ * The first port after `port` (at most `tries` of them, up to 65535) that a TCP listener can
+ * take on the host of a `tcp://HOST:PORT` bind (`*` every interface, `[::1]` IPv6), checked
+ * by listening on it and closing at once; undefined when none is, or HOST is not an address
+ * (an interface name such as eth0).
+ */
+export async function freePortAfter(endpoint: string, tries = 20): Promise<number | undefined> {
+  const m = /^tcp:\/\/(.+):(\d+)$/.exec(endpoint);
+  if (m === null) return undefined;
+  const raw = m[1] ?? '';
+  const host = raw === '*' ? undefined : raw.replace(/^\[(.*)\]$/, '$1');
+  if (host !== undefined && isIP(host) === 0 && host !== 'localhost') return undefined;
+  for (let port = Number(m[2]) + 1; port <= Math.min(65_535, Number(m[2]) + tries); port++) {
+    const code = await new Promise<string | undefined>((resolve) => {
+      const server = createServer();
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        resolve(err.code ?? 'error');
+      });
+      server.listen({ port, host, exclusive: true }, () => {
+        server.close(() => {
+          resolve(undefined);
+        });
+      });
+    });
+    if (code === undefined) return port;
+    if (code !== 'EADDRINUSE') return undefined;
+  }
+  return undefined;
 }

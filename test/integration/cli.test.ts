@@ -643,19 +643,32 @@ describe('command-line interface', function () {
     expect(readFileSync(join(inputs, 'cam1', 'notes.txt'), 'utf8')).to.equal('not media');
   });
 
-  it('a port already in use: exit 1 and no results file left behind, so the same command works once the port is free', async () => {
+  it('a port already in use: exit 1, a free port as the example (not port + 1 unchecked), and no results file left behind, so the same command works once the port is free', async () => {
     const port = await freePort();
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    // The next port is taken too (the QA case: the first master's metrics port); if another
+    // process holds it already, it is taken all the same.
+    const next = createServer();
+    await new Promise<void>((resolve) => {
+      next.once('error', () => {
+        resolve();
+      });
+      next.listen(port + 1, '127.0.0.1', resolve);
+    });
     const out = join(tmp.dir, 'busy.jsonl');
     const args = ['run', IMAGE, '--tasks', 'edge', '--out', out, '--local-threads', '1', '--progress', 'none', '--metrics-port', '0', '--bind', `tcp://127.0.0.1:${port}`];
     try {
       const busy = await run(startMaster, args);
       expect(busy.code).to.equal(MASTER_EXIT.fatal);
       expect(busy.err).to.match(/cannot listen on tcp:\/\/127\.0\.0\.1:(\d+): Address already in use: another process \(a master\?\) listens on port \1; stop it, or give another port/);
+      const example = /e\.g\. --bind tcp:\/\/127\.0\.0\.1:(\d+) \(free now\)/.exec(busy.err);
+      expect(example, busy.err).to.not.equal(null);
+      expect(Number(example?.[1]), 'a port found free, past the two taken').to.be.within(port + 2, port + 20);
       expect(existsSync(out), 'results file').to.equal(false);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
+      if (next.listening) await new Promise((resolve) => next.close(resolve));
     }
     const again = await run(startMaster, args);
     expect(again.code, again.err).to.equal(0);

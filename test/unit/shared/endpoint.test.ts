@@ -27,8 +27,9 @@ describe('endpoints (--bind, --connect)', () => {
 
 describe('bindFailureHint', () => {
   it('says what to do for each way a tcp bind fails', () => {
-    expect(bindFailureHint('tcp://127.0.0.1:5599', 'EADDRINUSE')).to.equal('another process (a master?) listens on port 5599; stop it, or give another port, e.g. --bind tcp://127.0.0.1:5600, or tcp://127.0.0.1:* for any free one');
-    expect(bindFailureHint('tcp://0.0.0.0:5570', 'EADDRINUSE')).to.match(/e\.g\. --bind tcp:\/\/0\.0\.0\.0:5571,/);
+    expect(bindFailureHint('tcp://127.0.0.1:5599', 'EADDRINUSE', 5602)).to.equal('another process (a master?) listens on port 5599; stop it, or give another port, e.g. --bind tcp://127.0.0.1:5602 (free now), or tcp://127.0.0.1:* for any free one');
+    // No port found free: no example, rather than one unchecked.
+    expect(bindFailureHint('tcp://0.0.0.0:5570', 'EADDRINUSE')).to.equal('another process (a master?) listens on port 5570; stop it, or give another port, or tcp://0.0.0.0:* for any free one');
     expect(bindFailureHint('tcp://10.9.9.9:5570', 'EADDRNOTAVAIL')).to.match(/^10\.9\.9\.9 is not an address of this machine; .* or tcp:\/\/0\.0\.0\.0:5570 for all of them$/);
     expect(bindFailureHint('tcp://cam-host:5570', 'ENODEV')).to.match(/^cam-host is neither an address nor a network interface of this machine; --bind takes an IP address/);
     expect(bindFailureHint('tcp://cam-host:5570', 'EAGAIN')).to.match(/^cam-host is neither/);
