@@ -6,7 +6,7 @@ import { runKeygen } from '../shared/keygen-cli.js';
 import { unquotedPrintable } from '../shared/peer-text.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics-server.js';
-import { StopSignals } from '../shared/stop-signals.js';
+import { refuseInspectorSignal, StopSignals } from '../shared/stop-signals.js';
 import { logLaunch } from '../shared/child-script.js';
 import { buildMasterArgs } from './args.js';
 import { countInputs } from './ingest/count.js';
@@ -29,6 +29,9 @@ async function main(): Promise<number> {
   }
   if (args.command === 'keygen') return runKeygen('master', args);
   const logger = createLogger('master', args.logLevel, args.logJson);
+  refuseInspectorSignal((text) => {
+    logger.warn(text);
+  });
   logLaunch(logger, import.meta.url);
   // FFmpeg, inside OpenCV's video reader, prints each decode error of damaged footage
   // ("[h264 @ 0x...] error while decoding MB ...") straight to stderr, naming no file, between

@@ -31,3 +31,15 @@ export class StopSignals {
     return at - this.firstAtMs < SIGNAL_BURST_MS ? 'echo' : 'again';
   }
 }
+
+/**
+ * Keeps SIGUSR1 from opening Node's inspector: by default it listens on 127.0.0.1:9229,
+ * where any local user, of any account, could then run code as this process (found by QA:
+ * the master went on with a debugger open). A listener of our own is all Node 20 needs to
+ * leave it alone; the signal is logged and otherwise ignored. `node --inspect` still works.
+ */
+export function refuseInspectorSignal(log: (text: string) => void): void {
+  process.on('SIGUSR1', () => {
+    log('SIGUSR1 ignored: the Node inspector is not opened on a signal (start node with --inspect to debug)');
+  });
+}

@@ -4,7 +4,7 @@ import { runKeygen } from '../shared/keygen-cli.js';
 import { createLogger, surviveClosedOutput } from '../shared/logger.js';
 import { writeUsageError } from '../shared/cli-args.js';
 import { startMetricsServer } from '../shared/metrics-server.js';
-import { StopSignals } from '../shared/stop-signals.js';
+import { refuseInspectorSignal, StopSignals } from '../shared/stop-signals.js';
 import { logLaunch } from '../shared/child-script.js';
 import { buildSlaveArgs, buildSlaveKeygenArgs } from './args.js';
 import { Slave } from './slave.js';
@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('slave', args.logLevel, args.logJson);
+  refuseInspectorSignal((text) => {
+    logger.warn(text);
+  });
   logLaunch(logger, import.meta.url);
   for (const warning of args.warnings) logger.warn(warning);
   let slave: Slave;

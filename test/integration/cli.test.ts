@@ -643,6 +643,25 @@ describe('command-line interface', function () {
     expect(readFileSync(join(inputs, 'cam1', 'notes.txt'), 'utf8')).to.equal('not media');
   });
 
+  it('SIGUSR1 opens no Node inspector in the master or the slave (any local user could run code through it): it is logged and ignored', async () => {
+    const port = await freePort();
+    const master = startMaster(['run', IMAGE, '--tasks', 'edge', '--local-slaves', '0', '--out', join(tmp.dir, 'usr1.jsonl'), '--progress', 'none', '--metrics-port', '0', '--bind', `tcp://127.0.0.1:${port}`]);
+    await waitFor(() => master.stderr().includes('waiting for slaves'), 30_000, 'the master to wait for slaves');
+    // A slave with no master there yet: it keeps trying to connect.
+    const slave = startSlave(['--connect', `tcp://127.0.0.1:${await freePort()}`, '--threads', '1', '--metrics-port', '0']);
+    await waitFor(() => slave.stderr().includes('connecting to'), 30_000, 'the slave to start');
+    for (const p of [master, slave]) {
+      p.proc.kill('SIGUSR1');
+      await waitFor(() => p.stderr().includes('SIGUSR1 ignored: the Node inspector is not opened on a signal'), 10_000, 'the SIGUSR1 line');
+      expect(p.stderr()).to.not.include('Debugger listening');
+      expect(p.proc.exitCode, 'still running').to.equal(null);
+    }
+    master.proc.kill('SIGINT');
+    slave.proc.kill('SIGINT');
+    expect(await waitExit(master, 30_000)).to.equal(MASTER_EXIT.interrupted);
+    expect(await waitExit(slave, 30_000)).to.equal(0);
+  });
+
   it('a port already in use: exit 1, a free port as the example (not port + 1 unchecked), and no results file left behind, so the same command works once the port is free', async () => {
     const port = await freePort();
     const holder = createServer();
