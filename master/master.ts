@@ -34,7 +34,7 @@ import { planBackups, planDispatch, refusedByAll, unplaceable } from './schedule
 import { hasAnswered, SlaveRegistry, type SlaveInfo } from './slave-registry.js';
 import { SmallImageBundle, type ImagePlace } from './small-image-bundle.js';
 import { BatchStats } from './stats.js';
-import { TaskTable, type TaskEntry } from './task-table.js';
+import { imageHeader, TaskTable, type TaskEntry } from './task-table.js';
 import { projectPath } from '../shared/project-path.js';
 
 /**
@@ -905,17 +905,23 @@ export class Master {
     this.unplaceableSinceMs ??= now;
     if (now - this.unplaceableSinceMs < UNPLACEABLE_GRACE_MS) return;
     const limits = slaves.map((s) => `${s.slaveId} ${s.maxImageBytes ?? '?'}`).join(', ');
-    const refused = new Set(stuck.filter((t) => refusedByAll(t, slaves)));
+    const refused = new Set(stuck.filter((t) => refusedByAll(t, slaves, this.table)));
     const oversized = stuck.filter((t) => !refused.has(t));
     const count = (tasks: Iterable<TaskEntry>): number => new Set([...tasks].map((t) => t.imageId)).size;
     if (oversized.length > 0) this.logger.warn(`${count(oversized)} image(s) are larger than any connected slave accepts in a message (--max-message-bytes: ${limits}): their tasks fail`);
-    if (refused.size > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes), which refused them: their tasks fail`);
+    if (refused.size > 0) this.logger.warn(`${count(refused)} image(s) are over the limits of every connected slave (--max-image-pixels, --max-image-bytes): their tasks fail`);
+    const pixelLimits = slaves.map((s) => `${s.slaveId} ${s.maxImagePixels ?? '?'}`).join(', ');
     for (const t of stuck) {
-      const size = this.table.image(t.imageId)?.bytes?.length ?? 0;
+      const image = this.table.image(t.imageId);
+      const size = image?.bytes?.length ?? 0;
+      const header = image === undefined ? undefined : imageHeader(image);
+      // The slave's own refusal, or, for an image sent to none, what its header says.
       const refusal = t.lastError?.name === 'ImageTooLargeError' ? `${t.lastError.message}; ` : '';
-      const message = refused.has(t)
-        ? `${refusal}refused as over their limits (--max-image-pixels, --max-image-bytes) by every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`
-        : `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`;
+      const message = !refused.has(t)
+        ? `image is ${size} bytes, over what every connected slave accepts in a message (--max-message-bytes: ${limits})`
+        : refusal === '' && header !== undefined
+          ? `image is ${header.width}x${header.height} px, over the --max-image-pixels of every connected slave (${pixelLimits})`
+          : `${refusal}over the limits (--max-image-pixels, --max-image-bytes) of every connected slave (${slaves.map((s) => s.slaveId).join(', ')})`;
       // Retryable: it is over the limits of the slaves connected now, and a --resume with
       // others runs it (QA: it was 'would fail again' for good).
       const d = this.table.failPending(t.taskId, { name: 'ImageTooLargeError', message, retryable: true });

@@ -1,5 +1,5 @@
 import { TASK_MESSAGE_BYTES } from '../proto/schema.js';
-import type { TaskEntry, TaskTable } from './task-table.js';
+import { imageHeader, type TaskEntry, type TaskTable } from './task-table.js';
 
 const NO_SLAVES: ReadonlySet<string> = new Set();
 const NO_REFUSALS: readonly string[] = [];
@@ -13,6 +13,8 @@ export interface SlaveCredit {
   inFlight: number;
   /** Largest image it accepts in a message (its READY `maxMessageBytes`), bytes; undefined: no limit known. */
   maxImageBytes?: number | undefined;
+  /** Largest image it decodes (its READY `maxImagePixels`), px; undefined: no limit known. */
+  maxImagePixels?: number | undefined;
   /** It has answered a task in its current session (`hasAnswered`): it comes first ({@link planDispatch} rule 4). */
   answered?: boolean;
   /**
@@ -52,8 +54,10 @@ export interface Assignment {
  *    images first from a real slave with 9, over and over: a 13.5 s batch took 54 s.
  * 5. An image goes to no slave whose `maxImageBytes` it exceeds: sent, ZeroMQ would drop
  *    that slave's connection. It waits for one that takes it ({@link unplaceable}).
- * 6. Nor to a slave that refused it as over its own limits (`refusedBy`): it waits for one
- *    that has not ({@link unplaceable} once every connected slave has).
+ * 6. Nor to a slave that refused it as over its own limits (`refusedBy`), nor to one whose
+ *    announced `maxImagePixels` its header exceeds: it waits for one that takes it
+ *    ({@link unplaceable} once no connected slave does). Sent, a slave refused it, its credit
+ *    came back at once, and as the slave with most credit it drew every new image (QA).
  * 7. A slave gets images while its `byteCredit` (bytes it may have on their way) is above 0,
  *    and a message takes images up to {@link TASK_MESSAGE_BYTES} (one larger goes alone):
  *    the master's heartbeats queue behind no more than that over a slow link.
@@ -77,10 +81,13 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
   const out: Assignment[] = [];
   /** Each slave's message being filled, with the images and image bytes in it. */
   const open = new Map<string, { a: Assignment; images: number; bytes: number }>();
+  // Headers are read only when a slave has a pixel limit (every slave of this version does).
+  const pixelLimited = state.some((s) => s.maxImagePixels !== undefined);
   for (const group of groupByImage(pending)) {
     // No closure here: tsx names every closure it creates (keepNames), which cost ~7% of
     // the master's CPU in the dispatch bench when this loop made one per image.
     const size = imageSize(table, group[0]?.imageId);
+    const pixels = pixelLimited ? imagePixels(table, group[0]?.imageId) : undefined;
     // A retried task waits for a slave that has not tried it, as long as one is connected.
     // (First attempts, the common case, allocate nothing here.)
     const tried = group.some((t) => t.triedBy.length > 0) ? new Set(group.flatMap((t) => t.triedBy)) : NO_SLAVES;
@@ -88,7 +95,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     const refused = group[0]?.refusedBy ?? NO_REFUSALS;
     let best: (typeof state)[number] | undefined;
     for (const s of state) {
-      if (s.credit < group.length || group.length > maxTasksPerMessage || !hasRoom(s) || !takesImage(s, size) || refused.includes(s.slaveId)) continue;
+      if (s.credit < group.length || group.length > maxTasksPerMessage || !hasRoom(s) || !takesImage(s, size, pixels) || refused.includes(s.slaveId)) continue;
       if (freshExists && tried.has(s.slaveId)) continue;
       if (best === undefined || comesBefore(s, best)) best = s;
     }
@@ -96,7 +103,7 @@ export function planDispatch(table: TaskTable, slaves: readonly SlaveCredit[], m
     if (best === undefined && freshExists) continue;
     if (best === undefined) {
       // No slave has room for the whole image: split it only onto an idle slave.
-      best = state.find((s) => s.inFlight === 0 && hasRoom(s) && !open.has(s.slaveId) && takesImage(s, size) && !refused.includes(s.slaveId));
+      best = state.find((s) => s.inFlight === 0 && hasRoom(s) && !open.has(s.slaveId) && takesImage(s, size, pixels) && !refused.includes(s.slaveId));
       if (best === undefined) continue;
       take = group.slice(0, Math.min(best.credit, maxTasksPerMessage));
     }
@@ -153,7 +160,7 @@ export function planBackups(table: TaskTable, slaves: readonly SlaveSlots[], max
     if (freeWorkers <= 0 || room <= 0 || !hasRoom(s)) continue;
     const groups = new Map<number, TaskEntry[]>();
     for (const t of table.backupCandidates(s.slaveId, replaceable)) {
-      if (planned.has(t.taskId) || !takesImage(s, imageSize(table, t.imageId))) continue;
+      if (planned.has(t.taskId) || !takesImage(s, imageSize(table, t.imageId), s.maxImagePixels === undefined ? undefined : imagePixels(table, t.imageId))) continue;
       const g = groups.get(t.imageId);
       if (g) g.push(t);
       else groups.set(t.imageId, [t]);
@@ -209,8 +216,15 @@ function hasRoom(slave: SlaveCredit): boolean {
 }
 
 /** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}). */
-function takesImage(slave: SlaveCredit, size: number): boolean {
-  return slave.maxImageBytes === undefined || size <= slave.maxImageBytes;
+function takesImage(slave: SlaveCredit, size: number, pixels: number | undefined): boolean {
+  return (slave.maxImageBytes === undefined || size <= slave.maxImageBytes) && (slave.maxImagePixels === undefined || pixels === undefined || pixels <= slave.maxImagePixels);
+}
+
+/** Width x height of an image from its header, px (read once: {@link imageHeader}); undefined when unknown. */
+function imagePixels(table: TaskTable, imageId: number | undefined): number | undefined {
+  const image = imageId === undefined ? undefined : table.image(imageId);
+  const header = image === undefined ? undefined : imageHeader(image);
+  return header === undefined ? undefined : header.width * header.height;
 }
 
 /** The encoded size of an image, bytes (0 when its bytes are gone or there is none). */
@@ -220,17 +234,23 @@ function imageSize(table: TaskTable, imageId: number | undefined): number {
 
 /**
  * Pending tasks none of `slaves` can take: their image is larger than every one of them
- * accepts in a message (rule 5 of {@link planDispatch}), or every one of them refused it
- * (rule 6). Pure.
+ * accepts in a message (rule 5 of {@link planDispatch}), or every one of them refused it or
+ * announced a pixel limit below it (rule 6). Pure but for reading headers once.
  */
 export function unplaceable(table: TaskTable, slaves: readonly SlaveCredit[]): TaskEntry[] {
   if (slaves.length === 0) return [];
   const largest = slaves.some((s) => s.maxImageBytes === undefined) ? Infinity : Math.max(...slaves.map((s) => s.maxImageBytes ?? 0));
-  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, t.imageId) > largest || refusedByAll(t, slaves));
+  return table.peekPending(table.pendingCount).filter((t) => imageSize(table, t.imageId) > largest || refusedByAll(t, slaves, table));
 }
 
-/** Whether every one of `slaves` refused the task's image (rule 6 of {@link planDispatch}). */
-export function refusedByAll(t: TaskEntry, slaves: readonly SlaveCredit[]): boolean {
-  const refused = t.refusedBy;
-  return refused !== undefined && slaves.every((s) => refused.includes(s.slaveId));
+/**
+ * Whether every one of `slaves` refused the task's image, or announced a pixel limit its
+ * header exceeds (rule 6 of {@link planDispatch}); without `table`, refusals only.
+ */
+export function refusedByAll(t: TaskEntry, slaves: readonly SlaveCredit[], table?: TaskTable): boolean {
+  if (slaves.length === 0) return false;
+  const refused = t.refusedBy ?? NO_REFUSALS;
+  const limited = table !== undefined && slaves.some((s) => s.maxImagePixels !== undefined);
+  const pixels = limited ? imagePixels(table, t.imageId) : undefined;
+  return slaves.every((s) => refused.includes(s.slaveId) || (pixels !== undefined && s.maxImagePixels !== undefined && pixels > s.maxImagePixels));
 }

@@ -15,6 +15,8 @@ export interface SlaveInfo {
   kinds: ReadonlySet<TaskKind>;
   /** Largest message part it accepts, bytes (READY `maxMessageBytes`); undefined when it did not say. */
   maxMessageBytes: number | undefined;
+  /** Largest image it decodes, px (READY `maxImagePixels`); undefined when it did not say. */
+  maxImagePixels: number | undefined;
   host: ReadyMessage['host'];
   liveness: Liveness;
   /** Said DISCONNECT with `draining`: finishing what it holds, gets nothing new. */
@@ -126,6 +128,7 @@ export class SlaveRegistry {
       prefetch: ready.prefetch,
       kinds: new Set(ready.kinds),
       maxMessageBytes: ready.maxMessageBytes,
+      maxImagePixels: ready.maxImagePixels,
       host: ready.host,
       liveness: new Liveness(this.heartbeatIntervalMs, this.heartbeatLiveness, this.clock),
       leaving: false,
@@ -201,7 +204,7 @@ export class SlaveRegistry {
       const limit = answered ? announced : Math.min(announced, unproven);
       // Positive with nothing on its way: an image over IN_FLIGHT_BYTES then goes alone.
       const byteCredit = s.unconfirmed === undefined ? undefined : IN_FLIGHT_BYTES - s.unconfirmedBytes;
-      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes, answered, byteCredit });
+      out.push({ slaveId: s.slaveId, credit: limit - s.inFlight.size, inFlight: s.inFlight.size, capacity: s.capacity, maxImageBytes: s.maxMessageBytes, maxImagePixels: s.maxImagePixels, answered, byteCredit });
     }
     return out;
   }

@@ -1,3 +1,4 @@
+import { peekImageSize, type ImageSize } from '../shared/image-size.js';
 import type { TaskKind } from '../proto/task-kinds.js';
 import type { TaskResult } from '../proto/messages.js';
 import type { WireError } from '../shared/errors.js';
@@ -114,6 +115,17 @@ export interface ImageEntry {
   outcomes: (KindOutcome | undefined)[];
   /** Slots with a final outcome. */
   outcomeCount: number;
+  /**
+   * Width and height its header gives, px ({@link peekImageSize}), read when first needed
+   * ({@link imageHeader}); null when the header cannot be read (the slave decides then).
+   */
+  header?: ImageSize | null;
+}
+
+/** The image's size from its header, read once and kept on the entry; undefined when unknown. */
+export function imageHeader(image: ImageEntry): ImageSize | undefined {
+  if (image.header === undefined) image.header = (image.bytes === undefined ? undefined : peekImageSize(image.bytes)) ?? null;
+  return image.header ?? undefined;
 }
 
 /** The final outcome of an image's task of `kind`, if it has one. */

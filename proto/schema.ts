@@ -125,6 +125,13 @@ export const ReadySchema = z.object({
    * it to this slave. Absent: no limit known.
    */
   maxMessageBytes: z.int().min(MIN_MAX_MESSAGE_BYTES).max(2 ** 31 - 1).optional(),
+  /**
+   * Largest image this slave decodes (its `--max-image-pixels`), px. The master sends it no
+   * image whose header gives more: refused, such an image crossed the wire for nothing, and
+   * a refusing slave, with its credit always free, drew every new image ahead of the slaves
+   * that could run it (QA). Absent: no limit known (the slave still refuses over its own).
+   */
+  maxImagePixels: z.int().min(1).max(2 ** 31 - 1).optional(),
   heartbeatIntervalMs: HeartbeatIntervalMs,
   /**
    * True: this slave says in its HEARTBEATs how many TASK messages it has received

@@ -277,6 +277,7 @@ export class Slave {
       prefetch: this.options.prefetch,
       kinds: [...SUPPORTED_KINDS],
       maxMessageBytes: this.options.maxMessageBytes,
+      maxImagePixels: this.options.maxImagePixels,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       receipts: true,
       host: { hostname: hostname().slice(0, 256), pid: process.pid, platform: platform(), arch: arch(), cpus: cpus().length, opencv: this.opencv },

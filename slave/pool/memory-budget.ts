@@ -1,5 +1,5 @@
 import type { TaskKind } from '../../proto/task-kinds.js';
-import { peekImageSize } from '../vision/image-size.js';
+import { peekImageSize } from '../../shared/image-size.js';
 
 /**
  * Memory a worker process takes above its idle size while it runs one task kind on an

@@ -3,7 +3,7 @@ import { cv, type Mat } from '../../shared/opencv.js';
 
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../../shared/limits.js';
 import { imageFormat } from '../../shared/image-format.js';
-import { peekImageSize } from './image-size.js';
+import { peekImageSize } from '../../shared/image-size.js';
 
 /**
  * An image decoded once and shared by all tasks of that image on one worker: its grey

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { groupByImage, planBackups, planDispatch, unplaceable } from '../../../master/scheduler.js';
+import { groupByImage, planBackups, planDispatch, refusedByAll, unplaceable } from '../../../master/scheduler.js';
 import { TaskTable } from '../../../master/task-table.js';
 import type { IngestItem } from '../../../master/ingest/item.js';
 import { TASK_MESSAGE_BYTES } from '../../../proto/schema.js';
@@ -161,6 +161,37 @@ describe('planDispatch refusals (a slave\'s own --max-image-pixels)', () => {
     // Restarted (a new session, perhaps without its limit): offered the image again.
     t.clearRefusalsBy('pi');
     expect(planDispatch(t, [pi], 4096).map((p) => p.slaveId)).to.deep.equal(['pi']);
+  });
+  it('offers no image to a slave whose announced pixel limit its header exceeds: it waits for one that takes it, and no connected slave taking it makes it unplaceable', () => {
+    /** A PNG's signature and IHDR: all the header reader needs for its size. */
+    const png = (width: number, height: number): Buffer => {
+      const b = Buffer.alloc(33);
+      b.writeUInt32BE(0x89504e47, 0);
+      b.writeUInt32BE(0x0d0a1a0a, 4);
+      b.writeUInt32BE(13, 8);
+      b.write('IHDR', 12, 'latin1');
+      b.writeUInt32BE(width, 16);
+      b.writeUInt32BE(height, 20);
+      return b;
+    };
+    const t = new TaskTable(3);
+    const big = t.addImage(item(0), ['edge', 'corner'], png(400, 300), 0);
+    const pi = { slaveId: 'pi', credit: 50, inFlight: 0, maxImagePixels: 100_000 };
+    // A refusing slave's credit came back at once, so as the one with most credit it drew
+    // every new image ahead of the slaves that could run it (QA).
+    expect(planDispatch(t, [pi], 4096), '120,000 px over its 100,000').to.deep.equal([]);
+    expect(unplaceable(t, [pi]).map((x) => x.taskId)).to.deep.equal(big.taskIds);
+    expect(refusedByAll(t.peekPending(1)[0]!, [pi], t)).to.equal(true);
+    expect(refusedByAll(t.peekPending(1)[0]!, [pi]), 'without the table: refusals only').to.equal(false);
+    // A slave with less credit than the image's tasks still gets it, split, while idle.
+    const pc = { slaveId: 'pc', credit: 1, inFlight: 0, maxImagePixels: 50_000_000 };
+    expect(unplaceable(t, [pi, pc])).to.deep.equal([]);
+    expect(planDispatch(t, [pi, pc], 4096).map((p) => [p.slaveId, p.tasks.length])).to.deep.equal([['pc', 1]]);
+    // Exactly at the limit is taken; a header that cannot be read is left to the slave.
+    expect(planDispatch(t, [{ ...pi, maxImagePixels: 120_000 }], 4096).map((p) => p.slaveId)).to.deep.equal(['pi']);
+    const unknown = new TaskTable(3);
+    unknown.addImage(item(1), ['edge'], Buffer.from('x'), 0);
+    expect(planDispatch(unknown, [{ ...pi, maxImagePixels: 1 }], 4096).map((p) => p.slaveId)).to.deep.equal(['pi']);
   });
 });
 

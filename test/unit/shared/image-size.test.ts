@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { cv } from '../../../shared/opencv.js';
 import { DecodeError } from '../../../shared/errors.js';
 import { decodeImage } from '../../../slave/vision/decode.js';
-import { peekImageSize } from '../../../slave/vision/image-size.js';
+import { peekImageSize } from '../../../shared/image-size.js';
 import { SAMPLE_FACES } from '../../helpers/fixtures.js';
 
 /** A header saying 60000x60000 px (3.6e9, over OpenCV's own 2^30 limit) with a few bytes of pixels. */
