@@ -215,9 +215,14 @@ function hasRoom(slave: SlaveCredit): boolean {
   return slave.credit > 0 && (slave.byteCredit === undefined || slave.byteCredit > 0);
 }
 
-/** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}). */
+/** Whether `slave` accepts an image of `size` bytes in a message (rule 5 of {@link planDispatch}) and of `pixels` px (rule 6). */
 function takesImage(slave: SlaveCredit, size: number, pixels: number | undefined): boolean {
-  return (slave.maxImageBytes === undefined || size <= slave.maxImageBytes) && (slave.maxImagePixels === undefined || pixels === undefined || pixels <= slave.maxImagePixels);
+  return (slave.maxImageBytes === undefined || size <= slave.maxImageBytes) && takesPixels(slave, pixels);
+}
+
+/** Whether `slave`'s announced pixel limit admits an image of `pixels` px (rule 6); an unknown size or limit does. */
+function takesPixels(slave: SlaveCredit, pixels: number | undefined): boolean {
+  return slave.maxImagePixels === undefined || pixels === undefined || pixels <= slave.maxImagePixels;
 }
 
 /** Width x height of an image from its header, px (read once: {@link imageHeader}); undefined when unknown. */
@@ -252,5 +257,5 @@ export function refusedByAll(t: TaskEntry, slaves: readonly SlaveCredit[], table
   const refused = t.refusedBy ?? NO_REFUSALS;
   const limited = table !== undefined && slaves.some((s) => s.maxImagePixels !== undefined);
   const pixels = limited ? imagePixels(table, t.imageId) : undefined;
-  return slaves.every((s) => refused.includes(s.slaveId) || (pixels !== undefined && s.maxImagePixels !== undefined && pixels > s.maxImagePixels));
+  return slaves.every((s) => refused.includes(s.slaveId) || !takesPixels(s, pixels));
 }
